@@ -1,0 +1,74 @@
+# Pounce Host: every entry point a newcomer or CI needs.
+#
+#   make run            install missing packages, build (Release), serve hello on :8000
+#   make test           install missing packages, build, run every test suite
+#   make test-sanitize  the same tests under ASan + UBSan
+#   make fuzz           libFuzzer runs with a fixed seed and run count
+#   make bench          the parser benchmark (Google Benchmark)
+
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_RUNS ?= 200000
+FUZZ_SEED ?= 1
+PORT ?= 8000
+
+# Debian 12 packages the build, the tests and the benchmarks use.
+DEB_PACKAGES := \
+  cmake g++ make pkg-config \
+  libuv1-dev libzstd-dev zlib1g-dev nlohmann-json3-dev libcxxopts-dev \
+  libgtest-dev libbenchmark-dev libssl-dev libhttp-parser-dev \
+  clang-14 libclang-rt-14-dev \
+  curl python3 python3-h11 python3-websockets nodejs node-ws \
+  wrk apache2-utils valgrind zstd
+
+.PHONY: deps build run test test-sanitize fuzz bench format clean
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
+	  done); \
+	if [ -z "$$missing" ]; then echo "deps: all packages present"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "deps: missing Debian packages: $$missing" >&2; \
+	  echo "deps: run 'make deps' as root, or: sudo apt-get install $$missing" >&2; \
+	  exit 1; \
+	fi; \
+	echo "deps: installing $$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get install -y -q $$missing || { apt-get update -q && apt-get install -y -q $$missing; }
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	exec $(BUILD)/bin/pounce-host --plugin $(BUILD)/plugins/libhello.so --port $(PORT)
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+test-sanitize: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOUNCE_SANITIZE=ON
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
+
+fuzz: deps
+	CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DPOUNCE_FUZZ=ON -DPOUNCE_BUILD_TESTS=OFF -DPOUNCE_BUILD_BENCH=OFF
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzzers
+	FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_SEED=$(FUZZ_SEED) tests/fuzz/run-fuzzers $(FUZZ_BUILD)
+
+bench: build
+	$(BUILD)/bench/parser_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+
+format:
+	git ls-files '*.c' '*.h' '*.cpp' '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

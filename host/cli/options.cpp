@@ -1,0 +1,600 @@
+#include "cli/options.h"
+
+#include <pounce/pounce.h>
+
+// cxxopts splits vector values on ',' by default, which would cut a
+// --plugin-config JSON object apart. Repeat the flag instead.
+#define CXXOPTS_VECTOR_DELIMITER '\0'
+#include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <thread>
+
+namespace pounce {
+
+namespace {
+
+using nlohmann::json;
+
+enum class Kind {
+  Bool,     // --x / --no-x
+  Text,     // any string
+  Count,    // unsigned integer
+  Seconds,  // non-negative number, fractions allowed
+  Bytes,    // unsigned 64-bit integer
+  List,     // repeatable string
+};
+
+struct OptionDef {
+  const char* flag;
+  Kind kind;
+  const char* default_text;
+  const char* help;
+};
+
+// The one table of flags. The defaults in Config must match default_text,
+// and docs/configuration.md lists the same rows.
+constexpr OptionDef kOptions[] = {
+    {"plugin", Kind::List, "", "Mount a plugin: [PREFIX=]PATH (repeatable)"},
+    {"plugin-config", Kind::List, "{}",
+     "JSON config for the plugin at PREFIX: PREFIX=JSON (repeatable)"},
+    {"config", Kind::Text, "", "Read options from a JSON file"},
+    {"host", Kind::Text, "127.0.0.1", "Address to listen on"},
+    {"port", Kind::Count, "8000", "Port to listen on (0 = any free port)"},
+    {"workers", Kind::Count, "1", "Worker threads (0 = number of CPUs)"},
+    {"async-threads", Kind::Count, "1", "Async pool threads"},
+    {"accept-mode", Kind::Text, "auto", "auto | reuseport | distributor"},
+    {"cpu-affinity", Kind::Bool, "off",
+     "Pin workers, then async threads, to the allowed CPUs"},
+    {"backlog", Kind::Count, "2048", "listen() backlog"},
+    {"max-connections", Kind::Count, "10000",
+     "Open connections, split across workers"},
+    {"keep-alive-timeout", Kind::Seconds, "5",
+     "Seconds idle before the next request starts"},
+    {"header-timeout", Kind::Seconds, "10",
+     "Seconds from a head's first byte to its end"},
+    {"request-timeout", Kind::Seconds, "30",
+     "Seconds without body progress; async response-start limit"},
+    {"write-timeout", Kind::Seconds, "30", "Seconds without write progress"},
+    {"shutdown-timeout", Kind::Seconds, "10", "Seconds to drain on SIGTERM"},
+    {"reload-timeout", Kind::Seconds, "30",
+     "Seconds an old plugin generation may drain"},
+    {"max-header-size", Kind::Bytes, "16384",
+     "Bytes of request line + headers (and, separately, of trailers)"},
+    {"max-headers", Kind::Count, "100", "Header fields per request"},
+    {"max-body-size", Kind::Bytes, "1048576", "Bytes of request body"},
+    {"stream-high-water", Kind::Bytes, "65536",
+     "Queued bytes before a stream write reports backpressure"},
+    {"stream-max-buffer", Kind::Bytes, "1048576",
+     "Queued bytes past which a stream is closed"},
+    {"compression", Kind::Bool, "on", "zstd/gzip response compression"},
+    {"compression-min-size", Kind::Bytes, "500",
+     "Smaller known-length bodies are not compressed"},
+    {"server-timing", Kind::Bool, "off", "Add a Server-Timing header"},
+    {"ws-max-message-size", Kind::Bytes, "16777216",
+     "WebSocket message bytes, after decompression"},
+    {"ws-ping-interval", Kind::Seconds, "30",
+     "Seconds between server pings (0 = off)"},
+    {"ws-compression", Kind::Bool, "on", "WebSocket permessage-deflate"},
+    {"access-log", Kind::Bool, "on", "One line per request on stdout"},
+    {"log-level", Kind::Text, "info", "debug | info | warn | error"},
+};
+
+std::string snake(const char* flag) {
+  std::string s(flag);
+  for (char& c : s) {
+    if (c == '-') c = '_';
+  }
+  return s;
+}
+
+const OptionDef* find_option_by_key(const std::string& key, bool* negated) {
+  *negated = false;
+  for (const OptionDef& def : kOptions) {
+    if (snake(def.flag) == key) return &def;
+    if (def.kind == Kind::Bool && "no_" + snake(def.flag) == key) {
+      *negated = true;
+      return &def;
+    }
+  }
+  return nullptr;
+}
+
+cxxopts::Options build_cxxopts() {
+  cxxopts::Options options("pounce-host",
+                           "Pounce Host: an HTTP/1.1 application server that "
+                           "serves plugins.\n\nUsage: pounce-host --plugin "
+                           "[PREFIX=]PATH [options]\n       pounce-host bench "
+                           "[options]   (see pounce-host bench --help)\n");
+  auto add = options.add_options();
+  for (const OptionDef& def : kOptions) {
+    std::string help = def.help;
+    if (def.default_text[0] != '\0') {
+      help += " (default: ";
+      help += def.default_text;
+      help += ")";
+    }
+    switch (def.kind) {
+      case Kind::Bool:
+        add(def.flag, help, cxxopts::value<bool>());
+        add(std::string("no-") + def.flag, std::string("Turn off --") + def.flag,
+            cxxopts::value<bool>());
+        break;
+      case Kind::List:
+        add(def.flag, help, cxxopts::value<std::vector<std::string>>());
+        break;
+      default:
+        add(def.flag, help, cxxopts::value<std::string>());
+        break;
+    }
+  }
+  add("h,help", "Print this help");
+  add("version", "Print the version");
+  return options;
+}
+
+bool parse_unsigned(const std::string& text, uint64_t max, uint64_t* out) {
+  if (text.empty() || text.size() > 20) return false;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (std::numeric_limits<uint64_t>::max() - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  if (v > max) return false;
+  *out = v;
+  return true;
+}
+
+// Converts one command-line value to its JSON form.
+bool cli_value_to_json(const OptionDef& def, const std::string& text, json* out,
+                       std::string* error) {
+  switch (def.kind) {
+    case Kind::Count:
+    case Kind::Bytes: {
+      uint64_t v;
+      if (!parse_unsigned(text, std::numeric_limits<uint64_t>::max(), &v)) {
+        *error = std::string("--") + def.flag + ": not an unsigned integer: " +
+                 text;
+        return false;
+      }
+      *out = v;
+      return true;
+    }
+    case Kind::Seconds: {
+      char* end = nullptr;
+      double v = strtod(text.c_str(), &end);
+      if (text.empty() || *end != '\0' || !std::isfinite(v) || v < 0) {
+        *error = std::string("--") + def.flag + ": not a number of seconds: " +
+                 text;
+        return false;
+      }
+      *out = v;
+      return true;
+    }
+    default:
+      *out = text;
+      return true;
+  }
+}
+
+bool get_unsigned(const json& v, const std::string& key, uint64_t max,
+                  uint64_t* out, std::string* error) {
+  if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0)) {
+    *error = key + ": expected an unsigned integer";
+    return false;
+  }
+  uint64_t u = v.get<uint64_t>();
+  if (u > max) {
+    *error = key + ": " + std::to_string(u) + " is too large";
+    return false;
+  }
+  *out = u;
+  return true;
+}
+
+bool get_seconds_ms(const json& v, const std::string& key, uint64_t* out_ms,
+                    std::string* error) {
+  if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > 1e9) {
+    *error = key + ": expected a non-negative number of seconds";
+    return false;
+  }
+  *out_ms = static_cast<uint64_t>(std::llround(v.get<double>() * 1000.0));
+  return true;
+}
+
+bool get_string(const json& v, const std::string& key, std::string* out,
+                std::string* error) {
+  if (!v.is_string()) {
+    *error = key + ": expected a string";
+    return false;
+  }
+  *out = v.get<std::string>();
+  return true;
+}
+
+bool get_list(const json& v, const std::string& key,
+              std::vector<std::string>* out, std::string* error) {
+  out->clear();
+  if (v.is_string()) {
+    out->push_back(v.get<std::string>());
+    return true;
+  }
+  if (!v.is_array()) {
+    *error = key + ": expected an array of strings";
+    return false;
+  }
+  for (const json& item : v) {
+    if (!item.is_string()) {
+      *error = key + ": expected an array of strings";
+      return false;
+    }
+    out->push_back(item.get<std::string>());
+  }
+  return true;
+}
+
+bool apply_plugins(const std::vector<std::string>& items, Config* c,
+                   std::string* error) {
+  c->plugins.clear();
+  for (const std::string& item : items) {
+    PluginSpec spec;
+    if (!parse_plugin_spec(item, &spec, error)) return false;
+    c->plugins.push_back(std::move(spec));
+  }
+  return true;
+}
+
+bool apply_plugin_configs(const std::vector<std::string>& items, Config* c,
+                          std::string* error) {
+  c->plugin_configs.clear();
+  for (const std::string& item : items) {
+    size_t eq = item.find('=');
+    if (eq == std::string::npos) {
+      *error = "plugin_config: expected PREFIX=JSON, got: " + item;
+      return false;
+    }
+    std::string prefix;
+    if (!normalize_mount_prefix(item.substr(0, eq), &prefix)) {
+      *error = "plugin_config: bad prefix in: " + item;
+      return false;
+    }
+    std::string text = item.substr(eq + 1);
+    if (!json::accept(text)) {
+      *error = "plugin_config: not valid JSON for " + prefix + ": " + text;
+      return false;
+    }
+    c->plugin_configs.emplace_back(prefix, text);
+  }
+  return true;
+}
+
+// Applies one key of the merged configuration.
+bool apply_key(const std::string& key, const json& value, Config* c,
+               std::string* error) {
+  bool negated = false;
+  const OptionDef* def = find_option_by_key(key, &negated);
+  if (!def) {
+    *error = "unknown configuration key: " + key;
+    return false;
+  }
+  uint64_t u = 0;
+  std::string s;
+  std::vector<std::string> list;
+  if (def->kind == Kind::Bool) {
+    if (!value.is_boolean()) {
+      *error = key + ": expected true or false";
+      return false;
+    }
+    bool b = value.get<bool>() != negated;
+    std::string flag = def->flag;
+    if (flag == "cpu-affinity") c->cpu_affinity = b;
+    else if (flag == "compression") c->compression = b;
+    else if (flag == "server-timing") c->server_timing = b;
+    else if (flag == "ws-compression") c->ws_compression = b;
+    else if (flag == "access-log") c->access_log = b;
+    return true;
+  }
+  std::string flag = def->flag;
+  if (flag == "plugin") {
+    return get_list(value, key, &list, error) && apply_plugins(list, c, error);
+  }
+  if (flag == "plugin-config") {
+    return get_list(value, key, &list, error) &&
+           apply_plugin_configs(list, c, error);
+  }
+  if (flag == "config") return get_string(value, key, &c->config_file, error);
+  if (flag == "host") return get_string(value, key, &c->host, error);
+  if (flag == "accept-mode") {
+    if (!get_string(value, key, &s, error)) return false;
+    if (s == "auto") c->accept_mode = AcceptMode::Auto;
+    else if (s == "reuseport") c->accept_mode = AcceptMode::ReusePort;
+    else if (s == "distributor") c->accept_mode = AcceptMode::Distributor;
+    else {
+      *error = key + ": expected auto, reuseport or distributor, got " + s;
+      return false;
+    }
+    return true;
+  }
+  if (flag == "log-level") {
+    if (!get_string(value, key, &s, error)) return false;
+    if (!log::parse_level(s, &c->log_level)) {
+      *error = key + ": expected debug, info, warn or error, got " + s;
+      return false;
+    }
+    return true;
+  }
+  if (def->kind == Kind::Seconds) {
+    uint64_t ms;
+    if (!get_seconds_ms(value, key, &ms, error)) return false;
+    if (flag == "keep-alive-timeout") c->keep_alive_timeout_ms = ms;
+    else if (flag == "header-timeout") c->header_timeout_ms = ms;
+    else if (flag == "request-timeout") c->request_timeout_ms = ms;
+    else if (flag == "write-timeout") c->write_timeout_ms = ms;
+    else if (flag == "shutdown-timeout") c->shutdown_timeout_ms = ms;
+    else if (flag == "reload-timeout") c->reload_timeout_ms = ms;
+    else if (flag == "ws-ping-interval") c->ws_ping_interval_ms = ms;
+    return true;
+  }
+  constexpr uint64_t kMax32 = std::numeric_limits<uint32_t>::max();
+  if (flag == "port") {
+    if (!get_unsigned(value, key, 65535, &u, error)) return false;
+    c->port = static_cast<uint16_t>(u);
+  } else if (flag == "workers") {
+    if (!get_unsigned(value, key, 1024, &u, error)) return false;
+    c->workers = static_cast<unsigned>(u);
+  } else if (flag == "async-threads") {
+    if (!get_unsigned(value, key, 1024, &u, error)) return false;
+    c->async_threads = static_cast<unsigned>(u);
+  } else if (flag == "backlog") {
+    if (!get_unsigned(value, key, 1 << 20, &u, error)) return false;
+    c->backlog = static_cast<int>(u);
+  } else if (flag == "max-connections") {
+    if (!get_unsigned(value, key, 100000000, &u, error)) return false;
+    c->max_connections = u;
+  } else if (flag == "max-header-size") {
+    if (!get_unsigned(value, key, 1 << 24, &u, error)) return false;
+    c->max_header_size = u;
+  } else if (flag == "max-headers") {
+    if (!get_unsigned(value, key, 65535, &u, error)) return false;
+    c->max_headers = u;
+  } else if (flag == "max-body-size") {
+    if (!get_unsigned(value, key, uint64_t{1} << 40, &u, error)) return false;
+    c->max_body_size = u;
+  } else if (flag == "stream-high-water") {
+    if (!get_unsigned(value, key, kMax32, &u, error)) return false;
+    c->stream_high_water = u;
+  } else if (flag == "stream-max-buffer") {
+    if (!get_unsigned(value, key, kMax32, &u, error)) return false;
+    c->stream_max_buffer = u;
+  } else if (flag == "compression-min-size") {
+    if (!get_unsigned(value, key, kMax32, &u, error)) return false;
+    c->compression_min_size = u;
+  } else if (flag == "ws-max-message-size") {
+    if (!get_unsigned(value, key, uint64_t{1} << 40, &u, error)) return false;
+    c->ws_max_message_size = u;
+  }
+  return true;
+}
+
+bool read_json_file(const std::string& path, json* out, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = "cannot read config file " + path;
+    return false;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *out = json::parse(ss.str(), nullptr, false);
+  if (out->is_discarded() || !out->is_object()) {
+    *error = "config file " + path + " is not a JSON object";
+    return false;
+  }
+  return true;
+}
+
+bool validate(Config* c, std::string* error) {
+  if (c->plugins.empty()) {
+    *error = "no plugin given: use --plugin [PREFIX=]PATH";
+    return false;
+  }
+  for (size_t i = 0; i < c->plugins.size(); ++i) {
+    for (size_t j = i + 1; j < c->plugins.size(); ++j) {
+      if (c->plugins[i].prefix == c->plugins[j].prefix) {
+        *error = "duplicate mount prefix " + c->plugins[i].prefix + " (" +
+                 c->plugins[i].path + " and " + c->plugins[j].path + ")";
+        return false;
+      }
+    }
+  }
+  for (const auto& [prefix, text] : c->plugin_configs) {
+    bool mounted = false;
+    for (const PluginSpec& p : c->plugins) mounted |= p.prefix == prefix;
+    if (!mounted) {
+      *error = "--plugin-config for " + prefix + ", where no plugin is mounted";
+      return false;
+    }
+  }
+  if (c->workers == 0) {
+    unsigned n = std::thread::hardware_concurrency();
+    c->workers = n ? n : 1;
+  }
+  if (c->async_threads == 0) {
+    *error = "--async-threads must be at least 1";
+    return false;
+  }
+  if (c->max_headers == 0 || c->max_header_size < 64) {
+    *error = "--max-headers must be >= 1 and --max-header-size >= 64";
+    return false;
+  }
+  if (c->stream_max_buffer < c->stream_high_water) {
+    *error = "--stream-max-buffer must not be below --stream-high-water";
+    return false;
+  }
+  return true;
+}
+
+// Merges the --config file (if any) with the command line, whose keys win,
+// and applies the result.
+bool build_config(const json& cli, Config* out, std::string* error) {
+  Config c;
+  json merged = json::object();
+  if (cli.contains("config")) {
+    if (!read_json_file(cli["config"].get<std::string>(), &merged, error))
+      return false;
+    if (merged.contains("config")) {
+      *error = "\"config\" cannot be set inside a config file";
+      return false;
+    }
+  }
+  for (auto& [key, value] : cli.items()) {
+    // A command-line flag replaces the file's key, including its --no- twin.
+    merged.erase(key);
+    merged.erase("no_" + key);
+    merged[key] = value;
+  }
+  for (auto& [key, value] : merged.items()) {
+    if (!apply_key(key, value, &c, error)) return false;
+  }
+  c.plugins_from_cli = cli.contains("plugin");
+  c.plugin_configs_from_cli = cli.contains("plugin_config");
+  c.cli_json = cli.dump();
+  if (!validate(&c, error)) return false;
+  *out = std::move(c);
+  return true;
+}
+
+}  // namespace
+
+const std::string& Config::plugin_config_for(const std::string& prefix) const {
+  static const std::string kEmpty = "{}";
+  for (const auto& [p, text] : plugin_configs) {
+    if (p == prefix) return text;
+  }
+  return kEmpty;
+}
+
+bool normalize_mount_prefix(const std::string& text, std::string* out) {
+  std::string p = text.empty() ? "/" : text;
+  if (p[0] != '/') return false;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  // Segments are compared against normalized paths, which never hold dot
+  // segments, empty segments only where the client sent them, and no
+  // control characters.
+  size_t start = 1;
+  while (start < p.size()) {
+    size_t end = p.find('/', start);
+    if (end == std::string::npos) end = p.size();
+    std::string_view seg(p.data() + start, end - start);
+    if (seg.empty() || seg == "." || seg == "..") return false;
+    start = end + 1;
+  }
+  for (unsigned char ch : p) {
+    if (ch <= 0x20 || ch >= 0x7f || ch == '?' || ch == '#' || ch == '%')
+      return false;
+  }
+  *out = p;
+  return true;
+}
+
+bool parse_plugin_spec(const std::string& text, PluginSpec* out,
+                       std::string* error) {
+  // "PREFIX=PATH" when the text starts with '/' and has a '='; otherwise the
+  // whole text is the path. (A path with '=' in it: write "/=PATH".)
+  std::string prefix = "/";
+  std::string path = text;
+  size_t eq = text.find('=');
+  if (!text.empty() && text[0] == '/' && eq != std::string::npos) {
+    prefix = text.substr(0, eq);
+    path = text.substr(eq + 1);
+  }
+  if (path.empty()) {
+    *error = "--plugin " + text + ": no path";
+    return false;
+  }
+  if (!normalize_mount_prefix(prefix, &out->prefix)) {
+    *error = "--plugin " + text + ": bad prefix " + prefix;
+    return false;
+  }
+  out->path = path;
+  return true;
+}
+
+std::string help_text() { return build_cxxopts().help(); }
+
+CliOutcome parse_command_line(int argc, char** argv, Config* config,
+                              std::string* error) {
+  cxxopts::Options options = build_cxxopts();
+  json cli = json::object();
+  try {
+    cxxopts::ParseResult result = options.parse(argc, argv);
+    if (!result.unmatched().empty()) {
+      *error = "unexpected argument: " + result.unmatched().front();
+      return CliOutcome::Error;
+    }
+    if (result.count("help")) {
+      fputs(options.help().c_str(), stdout);
+      return CliOutcome::Exit;
+    }
+    if (result.count("version")) {
+      printf("pounce-host %s (plugin ABI %d.%d)\n", POUNCE_VERSION,
+             POUNCE_ABI_MAJOR, POUNCE_ABI_MINOR);
+      return CliOutcome::Exit;
+    }
+    for (const OptionDef& def : kOptions) {
+      std::string key = snake(def.flag);
+      if (def.kind == Kind::Bool) {
+        bool on = result.count(def.flag) && result[def.flag].as<bool>();
+        bool off = result.count(std::string("no-") + def.flag) &&
+                   result[std::string("no-") + def.flag].as<bool>();
+        if (on && off) {
+          *error = std::string("both --") + def.flag + " and --no-" +
+                   def.flag + " given";
+          return CliOutcome::Error;
+        }
+        if (on || off) cli[key] = on;
+        continue;
+      }
+      if (!result.count(def.flag)) continue;
+      if (def.kind == Kind::List) {
+        cli[key] = result[def.flag].as<std::vector<std::string>>();
+        continue;
+      }
+      json v;
+      if (!cli_value_to_json(def, result[def.flag].as<std::string>(), &v,
+                             error)) {
+        return CliOutcome::Error;
+      }
+      cli[key] = v;
+    }
+  } catch (const cxxopts::exceptions::exception& e) {
+    *error = e.what();
+    return CliOutcome::Error;
+  }
+
+  if (!build_config(cli, config, error)) return CliOutcome::Error;
+  return CliOutcome::Run;
+}
+
+bool reload_plugin_entries(const Config& current, Config* next,
+                           bool* restart_needed, std::string* error) {
+  *next = current;
+  *restart_needed = false;
+  if (current.config_file.empty()) return true;
+  Config fresh;
+  if (!build_config(json::parse(current.cli_json), &fresh, error)) return false;
+  next->plugins = fresh.plugins;
+  next->plugin_configs = fresh.plugin_configs;
+  // Everything else needs a restart: compare it with what is running.
+  fresh.plugins = current.plugins;
+  fresh.plugin_configs = current.plugin_configs;
+  *restart_needed = !(fresh == current);
+  return true;
+}
+
+}  // namespace pounce

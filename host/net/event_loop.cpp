@@ -1,0 +1,162 @@
+#include "net/event_loop.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+
+#include <cstring>
+
+#include "net/connection.h"
+
+namespace pounce {
+
+EventLoop::EventLoop(const Config& config, unsigned index, const char* role)
+    : config_(config),
+      index_(index),
+      role_(role),
+      read_buffer_(new char[kReadBufferSize]),
+      headers_(new pounce_header_t[config.max_headers]),
+      trailers_(new pounce_header_t[config.max_headers]),
+      path_buffer_(new char[config.max_header_size + 1]) {
+  uv_loop_init(&loop_);
+  loop_.data = this;
+  tasks_.init(&loop_);
+  log_flusher_.start(&loop_);
+  timeouts_.init(&loop_,
+                 {config.header_timeout_ms, config.keep_alive_timeout_ms,
+                  config.request_timeout_ms, config.write_timeout_ms, 1000},
+                 on_timeout, this);
+  out_.reserve(64 * 1024);
+}
+
+EventLoop::~EventLoop() {
+  if (thread_.joinable()) thread_.join();
+  uv_loop_close(&loop_);
+}
+
+void EventLoop::start(int cpu) {
+  thread_ = start_thread_without_signals([this, cpu] { thread_main(cpu); });
+}
+
+std::thread start_thread_without_signals(std::function<void()> fn) {
+  sigset_t block, old;
+  sigfillset(&block);
+  // Synchronous faults must still reach the thread that caused them.
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT}) {
+    sigdelset(&block, sig);
+  }
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  std::thread t(std::move(fn));  // inherits the blocked mask
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return t;
+}
+
+void EventLoop::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void EventLoop::thread_main(int cpu) {
+  thread_id_ = std::this_thread::get_id();
+  char name[16];
+  snprintf(name, sizeof name, "pounce-%s%u", role_, index_);
+  pthread_setname_np(pthread_self(), name);
+  if (cpu >= 0) pin_current_thread(cpu, name);
+  error_sink_ = std::make_unique<log::LogSink>(log::error_file());
+  access_sink_ = std::make_unique<log::LogSink>(log::access_file());
+  {
+    log::ThreadSinks sinks(error_sink_.get(), access_sink_.get());
+    on_thread_start();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+  }
+  // Run the close callbacks of the handles closed last.
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  error_sink_.reset();
+  access_sink_.reset();
+}
+
+void EventLoop::on_timeout(TimeoutNode* node, TimeoutKind kind, void*) {
+  static_cast<Connection*>(node)->on_timeout(kind);
+}
+
+void EventLoop::add_connection(Connection* c) {
+  c->loop_prev = nullptr;
+  c->loop_next = connections_;
+  if (connections_) connections_->loop_prev = c;
+  connections_ = c;
+  ++connection_count_;
+}
+
+void EventLoop::remove_connection(Connection* c) {
+  if (c->loop_prev) c->loop_prev->loop_next = c->loop_next;
+  else connections_ = c->loop_next;
+  if (c->loop_next) c->loop_next->loop_prev = c->loop_prev;
+  c->loop_prev = c->loop_next = nullptr;
+  --connection_count_;
+}
+
+void EventLoop::for_each_connection(const std::function<void(Connection*)>& fn) {
+  // Collect first: fn may close connections, which unlinks them later (in
+  // the close callback), but never frees them synchronously.
+  std::vector<Connection*> all;
+  all.reserve(connection_count_);
+  for (Connection* c = connections_; c; c = c->loop_next) all.push_back(c);
+  for (Connection* c : all) fn(c);
+}
+
+void EventLoop::request_drain() {
+  drain_requested_.store(true, std::memory_order_relaxed);
+  post([this] { begin_drain(); });
+}
+
+void EventLoop::begin_drain() {
+  if (draining_) return;
+  draining_ = true;
+  on_drain();
+  for_each_connection([](Connection* c) { c->begin_drain(); });
+  maybe_finish();
+}
+
+void EventLoop::force_close_all() {
+  for_each_connection([](Connection* c) { c->force_close(); });
+  maybe_finish();
+}
+
+void EventLoop::maybe_finish() {
+  if (!draining_ || finished_ || connection_count_ > 0) return;
+  finished_ = true;
+  on_finish();
+  close_own_handles();
+}
+
+void EventLoop::close_own_handles() {
+  timeouts_.close();
+  log_flusher_.close();
+  tasks_.close();
+}
+
+std::vector<int> allowed_cpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (int i = 0; i < CPU_SETSIZE; ++i) {
+      if (CPU_ISSET(i, &set)) cpus.push_back(i);
+    }
+  }
+  return cpus;
+}
+
+void pin_current_thread(int cpu, const char* what) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  int rc = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  if (rc != 0) {
+    LOG_WARN("cannot pin %s to CPU %d: %s; running unpinned", what, cpu,
+             strerror(rc));
+  } else {
+    LOG_DEBUG("pinned %s to CPU %d", what, cpu);
+  }
+}
+
+}  // namespace pounce

@@ -1,0 +1,157 @@
+// One libuv loop on its own thread, with everything a connection on it
+// borrows per request: the read buffer, the output buffer, header storage,
+// the request/response objects of the sync call, the Date cache, the
+// timeout queues and the log sinks. Workers and async-pool threads are both
+// EventLoops; a connection belongs to exactly one of them at a time.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "cli/config.h"
+#include "http/byte_buffer.h"
+#include "http/date_cache.h"
+#include "log/log_flusher.h"
+#include "log/logger.h"
+#include "net/task_queue.h"
+#include "net/timeout_queue.h"
+#include "plugin/exchange.h"
+
+namespace pounce {
+
+class Connection;
+class Generation;
+
+class EventLoop {
+ public:
+  static constexpr size_t kReadBufferSize = 64 * 1024;
+
+  EventLoop(const Config& config, unsigned index, const char* role);
+  virtual ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Starts the thread. `cpu` >= 0 pins it there.
+  void start(int cpu);
+  void join();
+
+  // Runs `fn` on this loop's thread. Any thread. Returns false once the
+  // loop has finished (the task is dropped).
+  bool post(std::function<void()> fn) { return tasks_.post(std::move(fn)); }
+
+  uv_loop_t* uv() { return &loop_; }
+  const Config& config() const { return config_; }
+  unsigned index() const { return index_; }
+  const char* role() const { return role_; }
+  bool on_loop_thread() const {
+    return std::this_thread::get_id() == thread_id_;
+  }
+
+  // ---- per-request resources, valid on the loop thread only ----
+  char* read_buffer() { return read_buffer_.get(); }
+  bool read_buffer_in_use = false;  // lent to one connection's read
+  ByteBuffer& out() { return out_; }
+  pounce_header_t* header_storage() { return headers_.get(); }
+  pounce_header_t* trailer_storage() { return trailers_.get(); }
+  char* path_buffer() { return path_buffer_.get(); }
+  pounce_request& request() { return request_; }
+  pounce_response& response() { return response_; }
+  http::DateCache& date() {
+    date_.update(uv_now(&loop_));
+    return date_;
+  }
+  TimeoutSet& timeouts() { return timeouts_; }
+
+  // ---- generations ----
+  Generation* generation() const { return generation_; }
+  void set_generation(Generation* g) { generation_ = g; }
+
+  // ---- connections ----
+  void add_connection(Connection* c);
+  void remove_connection(Connection* c);
+  size_t connection_count() const { return connection_count_; }
+  size_t connection_limit() const { return connection_limit_; }
+  void set_connection_limit(size_t n) { connection_limit_ = n; }
+  // Applies `fn` to every open connection (the list may change inside).
+  void for_each_connection(const std::function<void(Connection*)>& fn);
+
+  // ---- shutdown ----
+  bool draining() const {
+    return draining_ || drain_requested_.load(std::memory_order_relaxed);
+  }
+  // Any thread: marks the loop as draining at once (so that a response being
+  // produced right now already says Connection: close), then queues
+  // begin_drain() to the loop.
+  void request_drain();
+  // Stops taking work: subclasses close their listeners, idle connections
+  // close, busy ones finish with Connection: close. The loop ends when the
+  // last connection is gone.
+  void begin_drain();
+  // Closes whatever is still open (the shutdown deadline passed).
+  void force_close_all();
+  // Called when a drained loop has no connections left.
+  void maybe_finish();
+
+ protected:
+  // Called on the loop thread when the loop begins to drain.
+  virtual void on_drain() {}
+  // Called on the loop thread before the loop closes its own handles.
+  virtual void on_finish() {}
+  virtual void on_thread_start() {}
+
+ private:
+  static void on_timeout(TimeoutNode* node, TimeoutKind kind, void* ctx);
+  void thread_main(int cpu);
+  void close_own_handles();
+
+  const Config& config_;
+  unsigned index_;
+  const char* role_;
+  uv_loop_t loop_{};
+  TaskQueue tasks_;
+  log::LogFlusher log_flusher_;
+  std::thread thread_;
+  std::thread::id thread_id_;
+
+  std::unique_ptr<char[]> read_buffer_;
+  ByteBuffer out_;
+  std::unique_ptr<pounce_header_t[]> headers_;
+  std::unique_ptr<pounce_header_t[]> trailers_;
+  std::unique_ptr<char[]> path_buffer_;
+  pounce_request request_;
+  pounce_response response_;
+  http::DateCache date_;
+  TimeoutSet timeouts_;
+  std::unique_ptr<log::LogSink> error_sink_;
+  std::unique_ptr<log::LogSink> access_sink_;
+
+  Generation* generation_ = nullptr;
+  Connection* connections_ = nullptr;  // intrusive list of open connections
+  size_t connection_count_ = 0;
+  size_t connection_limit_ = SIZE_MAX;
+  bool draining_ = false;
+  // Set by the main thread, read by this loop: only a hint that a drain is on
+  // its way, so relaxed ordering suffices.
+  std::atomic<bool> drain_requested_{false};
+  bool finished_ = false;
+};
+
+// Starts a thread with the process signals (SIGTERM, SIGINT, SIGHUP, ...)
+// blocked, so that the kernel delivers them to the main thread, whose loop
+// handles them. A signal landing on a worker would also interrupt a plugin's
+// blocking call there (EINTR).
+std::thread start_thread_without_signals(std::function<void()> fn);
+
+// Pins the calling thread to `cpu`; logs a warning and carries on when the
+// kernel refuses.
+void pin_current_thread(int cpu, const char* what);
+// The CPUs this process may run on (sched_getaffinity), in order.
+std::vector<int> allowed_cpus();
+
+}  // namespace pounce

@@ -1,0 +1,52 @@
+// A worker: an EventLoop that accepts HTTP connections, either from its own
+// SO_REUSEPORT listening socket or from the accept distributor.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "net/event_loop.h"
+
+namespace pounce {
+
+class Worker : public EventLoop {
+ public:
+  // `listen_fd` >= 0: accept from it (reuseport mode); -1: connections come
+  // through hand_off() (distributor mode). Call on the main thread, before
+  // start(). `on_finished` runs on the worker's thread when it has drained.
+  Worker(const Config& config, unsigned index, int listen_fd,
+         std::function<void(Worker*)> on_finished);
+  ~Worker() override;
+
+  // Gives an accepted socket to this worker. Any thread.
+  void hand_off(int fd);
+
+  // Connections accepted so far, for tests and the bench (any thread).
+  uint64_t accepted() const { return accepted_.load(std::memory_order_relaxed); }
+
+ protected:
+  void on_drain() override;
+  void on_finish() override;
+
+ private:
+  static void on_connection(uv_stream_t* server, int status);
+  static void on_handoff(uv_async_t* a);
+
+  bool listening_ = false;
+  uv_tcp_t listener_{};
+  uv_async_t handoff_async_{};
+  // Guards handoff_fds_ and handoff_closed_: the distributor thread appends,
+  // this worker's loop drains.
+  std::mutex handoff_mutex_;
+  std::vector<int> handoff_fds_;
+  bool handoff_closed_ = false;
+  // Written by this worker's loop only; read by anyone for statistics.
+  std::atomic<uint64_t> accepted_{0};
+  std::function<void(Worker*)> on_finished_;
+};
+
+}  // namespace pounce

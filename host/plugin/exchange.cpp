@@ -1,0 +1,154 @@
+#include "plugin/exchange.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+#include "http/char_class.h"
+#include "log/logger.h"
+
+namespace pounce {
+
+namespace {
+
+inline char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
+
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+int format_address(const sockaddr* sa, pounce_addr_t* out) {
+  if (!out || out->size < sizeof(pounce_addr_t)) return POUNCE_ERR_INVALID;
+  out->family = 0;
+  out->port = 0;
+  out->text[0] = '\0';
+  if (!sa) return POUNCE_ERR_INVALID;
+  if (sa->sa_family == AF_INET) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    inet_ntop(AF_INET, &in->sin_addr, out->text, sizeof out->text);
+    out->port = ntohs(in->sin_port);
+  } else if (sa->sa_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    inet_ntop(AF_INET6, &in6->sin6_addr, out->text, sizeof out->text);
+    out->port = ntohs(in6->sin6_port);
+  } else {
+    return POUNCE_ERR_INVALID;
+  }
+  out->family = sa->sa_family;
+  return POUNCE_OK;
+}
+
+const PeerAddress& peer_address(uv_tcp_t* tcp, PeerAddress* cache) {
+  if (cache->len == 0) {
+    int len = sizeof cache->addr;
+    if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&cache->addr),
+                           &len) == 0) {
+      cache->len = static_cast<socklen_t>(len);
+    }
+  }
+  return *cache;
+}
+
+int add_response_header(pounce_response* res, pounce_str_t name,
+                        pounce_str_t value) {
+  if (!res) return POUNCE_ERR_INVALID;
+  std::string_view n(name.data ? name.data : "", name.data ? name.len : 0);
+  std::string_view v(value.data ? value.data : "", value.data ? value.len : 0);
+  auto reject = [&](http::ErrorCode code, const char* why) {
+    // The first fault decides the 500; later calls change nothing.
+    if (res->error == http::ErrorCode::None) {
+      res->error = code;
+      LOG_ERROR("plugin %s: %s in response header \"%.*s\"; answering 500",
+                res->plugin_name, why,
+                static_cast<int>(n.size() > 64 ? 64 : n.size()), n.data());
+    }
+    return POUNCE_ERR_INVALID;
+  };
+  if (n.empty()) return reject(http::ErrorCode::InvalidResponseHeader, "empty name");
+  for (unsigned char c : n) {
+    if (!(http::cc::kClass[c] & http::cc::kTchar)) {
+      return reject(http::ErrorCode::InvalidResponseHeader,
+                    "invalid character in name");
+    }
+  }
+  // A value must not carry CR, LF, NUL or another CTL: that would split the
+  // response (RFC 9110 §5.5).
+  for (unsigned char c : v) {
+    if (!(http::cc::kClass[c] & http::cc::kFieldValue)) {
+      return reject(http::ErrorCode::InvalidResponseHeader,
+                    "control character in value");
+    }
+  }
+  // The host owns the framing (ARCHITECTURE.md §4). Dispatch on the length
+  // first: most names match none of these and cost one switch.
+  enum class Special { None, Framing, HostOwned, ContentType, ContentEncoding };
+  Special special = Special::None;
+  switch (n.size()) {
+    case 4:
+      if (iequals(n, "date")) special = Special::HostOwned;
+      break;
+    case 6:
+      if (iequals(n, "server")) special = Special::HostOwned;
+      break;
+    case 10:
+      if (iequals(n, "connection")) special = Special::Framing;
+      break;
+    case 12:
+      if (iequals(n, "content-type")) special = Special::ContentType;
+      break;
+    case 14:
+      if (iequals(n, "content-length")) special = Special::Framing;
+      break;
+    case 16:
+      if (iequals(n, "content-encoding")) special = Special::ContentEncoding;
+      break;
+    case 17:
+      if (iequals(n, "transfer-encoding")) special = Special::Framing;
+      break;
+    default:
+      break;
+  }
+  if (special == Special::Framing) {
+    return reject(http::ErrorCode::FramingHeaderSet,
+                  "a framing header the host owns");
+  }
+  if (special == Special::HostOwned) {
+    LOG_WARN("plugin %s: ignoring response header %.*s, which the host sets",
+             res->plugin_name, static_cast<int>(n.size()), n.data());
+    return POUNCE_ERR_INVALID;
+  }
+  // Trim optional whitespace around the value, as a parser would.
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+    v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+    v.remove_suffix(1);
+
+  ByteBuffer& h = res->headers;
+  char* p = h.prepare(n.size() + v.size() + 4);
+  memcpy(p, n.data(), n.size());
+  p[n.size()] = ':';
+  p[n.size() + 1] = ' ';
+  memcpy(p + n.size() + 2, v.data(), v.size());
+  p[n.size() + 2 + v.size()] = '\r';
+  p[n.size() + 3 + v.size()] = '\n';
+  uint32_t value_offset = static_cast<uint32_t>(h.size() + n.size() + 2);
+  h.commit(n.size() + v.size() + 4);
+  if (special == Special::ContentType) {
+    res->has_content_type = true;
+    res->content_type_offset = value_offset;
+    res->content_type_len = static_cast<uint32_t>(v.size());
+  } else if (special == Special::ContentEncoding) {
+    res->has_content_encoding = true;
+  }
+  return POUNCE_OK;
+}
+
+}  // namespace pounce

@@ -1,0 +1,83 @@
+// The host side of the opaque pounce_request and pounce_response objects a
+// sync handler receives. One of each lives in every loop and is reused for
+// every request, so the sync path allocates nothing once warm.
+#pragma once
+
+#include <netinet/in.h>
+#include <pounce/pounce.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <string_view>
+
+#include "http/byte_buffer.h"
+#include "http/error_code.h"
+#include "http/head_parser.h"
+
+namespace pounce {
+
+// A connection's addresses, as the request_addr host call reports them.
+struct PeerAddress {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+};
+
+// Fills *out from a socket address. Returns POUNCE_OK or POUNCE_ERR_INVALID.
+int format_address(const sockaddr* sa, pounce_addr_t* out);
+
+// The peer address of `tcp`, fetched on first use into *cache: most
+// connections never need it, and getpeername is a system call.
+const PeerAddress& peer_address(uv_tcp_t* tcp, PeerAddress* cache);
+
+// Case-insensitive equality of ASCII strings.
+bool iequals(std::string_view a, std::string_view b);
+
+}  // namespace pounce
+
+struct pounce_request {
+  const pounce::http::RequestHead* head = nullptr;
+  uv_tcp_t* tcp = nullptr;               // for the addresses
+  pounce::PeerAddress* peer = nullptr;   // the connection's cache
+};
+
+struct pounce_response {
+  int status = 200;
+  // Validated "Name: value\r\n" lines, in the order the plugin added them.
+  pounce::ByteBuffer headers;
+  pounce::ByteBuffer body;
+  // Set when the plugin broke a rule; the host then answers 500 instead.
+  pounce::http::ErrorCode error = pounce::http::ErrorCode::None;
+  const char* plugin_name = "plugin";
+  // Facts the response pipeline needs (compression skip rules, weak ETag).
+  bool has_content_encoding = false;
+  bool has_content_type = false;
+  // The Content-Type value, as an offset into `headers`.
+  uint32_t content_type_offset = 0;
+  uint32_t content_type_len = 0;
+
+  void reset(const char* name) {
+    status = 200;
+    headers.clear();
+    body.clear();
+    error = pounce::http::ErrorCode::None;
+    plugin_name = name;
+    has_content_encoding = false;
+    has_content_type = false;
+  }
+  std::string_view content_type() const {
+    return has_content_type
+               ? std::string_view(headers.data() + content_type_offset,
+                                  content_type_len)
+               : std::string_view();
+  }
+};
+
+namespace pounce {
+
+// Validates and appends one response header (the response_header call).
+// Returns a pounce_result_t.
+int add_response_header(pounce_response* res, pounce_str_t name,
+                        pounce_str_t value);
+
+}  // namespace pounce

@@ -1,0 +1,126 @@
+#include "plugin/host_api.h"
+
+#include <ctime>
+#include <string>
+
+#include "log/logger.h"
+#include "plugin/exchange.h"
+#include "plugin/instance_registry.h"
+#include "plugin/stream_api.h"
+
+namespace pounce {
+
+namespace {
+
+void api_log(void* instance, pounce_log_level_t level, pounce_str_t message) {
+  log::Level l = log::Level::Info;
+  switch (level) {
+    case POUNCE_LOG_DEBUG: l = log::Level::Debug; break;
+    case POUNCE_LOG_INFO: l = log::Level::Info; break;
+    case POUNCE_LOG_WARN: l = log::Level::Warn; break;
+    case POUNCE_LOG_ERROR: l = log::Level::Error; break;
+  }
+  if (!log::enabled(l)) return;
+  std::string name = instance_registry().name_of(instance);
+  int len = static_cast<int>(message.data ? message.len : 0);
+  log::writef(l, "plugin %s: %.*s", name.c_str(), len,
+              message.data ? message.data : "");
+  // The plugin may block right after logging (it runs inline on a worker):
+  // hand the line to the output now rather than when the loop next sleeps.
+  log::flush_thread();
+}
+
+int api_request_header(const pounce_request_t* req, pounce_str_t name,
+                       pounce_str_t* value) {
+  if (!req || !req->head || !value || !name.data) return 0;
+  std::string_view want(name.data, name.len);
+  const http::RequestHead& h = *req->head;
+  for (size_t i = 0; i < h.header_count; ++i) {
+    const pounce_header_t& hd = h.headers[i];
+    if (iequals(std::string_view(hd.name.data, hd.name.len), want)) {
+      *value = hd.value;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int api_request_addr(const pounce_request_t* req, int which,
+                     pounce_addr_t* out) {
+  if (!req || !out || !req->tcp) return POUNCE_ERR_INVALID;
+  if (which == 0) {
+    const PeerAddress& peer = peer_address(req->tcp, req->peer);
+    if (peer.len == 0) return POUNCE_ERR_INVALID;
+    return format_address(reinterpret_cast<const sockaddr*>(&peer.addr), out);
+  }
+  if (which == 1) {
+    sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(req->tcp, reinterpret_cast<sockaddr*>(&ss), &len) !=
+        0)
+      return POUNCE_ERR_INVALID;
+    return format_address(reinterpret_cast<const sockaddr*>(&ss), out);
+  }
+  return POUNCE_ERR_INVALID;
+}
+
+int api_response_status(pounce_response_t* res, int status) {
+  if (!res) return POUNCE_ERR_INVALID;
+  if (status < 200 || status > 599) {
+    if (res->error == http::ErrorCode::None) {
+      res->error = http::ErrorCode::PluginError;
+      LOG_ERROR("plugin %s: invalid status %d; answering 500",
+                res->plugin_name, status);
+    }
+    return POUNCE_ERR_INVALID;
+  }
+  res->status = status;
+  return POUNCE_OK;
+}
+
+int api_response_header(pounce_response_t* res, pounce_str_t name,
+                        pounce_str_t value) {
+  return add_response_header(res, name, value);
+}
+
+int api_response_body(pounce_response_t* res, const void* data, size_t len) {
+  if (!res || (!data && len)) return POUNCE_ERR_INVALID;
+  try {
+    res->body.append(data, len);
+  } catch (const std::bad_alloc&) {
+    return POUNCE_ERR_NOMEM;
+  }
+  return POUNCE_OK;
+}
+
+uint64_t api_now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
+
+pounce_host_api_t make_table() {
+  pounce_host_api_t t{};
+  t.size = sizeof t;
+  t.abi_major = POUNCE_ABI_MAJOR;
+  t.abi_minor = POUNCE_ABI_MINOR;
+  t.log = api_log;
+  t.request_header = api_request_header;
+  t.request_addr = api_request_addr;
+  t.response_status = api_response_status;
+  t.response_header = api_response_header;
+  t.response_body = api_response_body;
+  fill_stream_api(&t);
+  t.now_ns = api_now_ns;
+  return t;
+}
+
+}  // namespace
+
+const pounce_host_api_t* host_api() {
+  static const pounce_host_api_t table = make_table();
+  return &table;
+}
+
+}  // namespace pounce

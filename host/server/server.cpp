@@ -1,0 +1,350 @@
+#include "server/server.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "cli/options.h"
+#include "log/log_flusher.h"
+#include "log/logger.h"
+#include "net/listener.h"
+#include "plugin/host_api.h"
+
+namespace pounce {
+
+namespace {
+
+constexpr uint64_t kRetireCheckMs = 50;
+
+uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
+void prepare_process() {
+  // A peer that closes early must not kill the process on the next write.
+  signal(SIGPIPE, SIG_IGN);
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+      LOG_WARN("cannot raise the open-file limit to %llu: %s",
+               static_cast<unsigned long long>(rl.rlim_max), strerror(errno));
+    }
+  }
+}
+
+Server::Server(Config config) : config_(std::move(config)) {
+  uv_loop_init(&loop_);
+  loop_.data = this;
+}
+
+Server::~Server() {
+  workers_.clear();
+  uv_loop_close(&loop_);
+}
+
+int Server::run() {
+  error_sink_ = std::make_unique<log::LogSink>(log::error_file());
+  access_sink_ = std::make_unique<log::LogSink>(log::access_file());
+  log::ThreadSinks sinks(error_sink_.get(), access_sink_.get());
+  prepare_process();
+
+  std::string error;
+  current_ = Generation::build(config_, next_generation_id_, config_.workers,
+                               host_api(), &error);
+  if (!current_) {
+    LOG_ERROR("%s", error.c_str());
+    log::flush_thread();
+    return 1;
+  }
+  ++next_generation_id_;
+  for (const auto& m : current_->modules()) {
+    if (m->has_async_routes()) {
+      LOG_ERROR("plugin %s declares async routes, which this build cannot "
+                "serve yet (the async pool is not implemented)",
+                m->name().c_str());
+      current_.reset();
+      log::flush_thread();
+      return 1;
+    }
+  }
+  for (const Mount& m : current_->mounts()) {
+    LOG_INFO("mounted %s %s at %s", m.module->name().c_str(),
+             m.module->version().c_str(), m.prefix.c_str());
+  }
+  if (!start_listening(&error)) {
+    LOG_ERROR("%s", error.c_str());
+    current_.reset();
+    log::flush_thread();
+    return 1;
+  }
+
+  tasks_.init(&loop_);
+  uv_signal_init(&loop_, &sigterm_);
+  uv_signal_init(&loop_, &sigint_);
+  uv_signal_init(&loop_, &sighup_);
+  sigterm_.data = sigint_.data = sighup_.data = this;
+  uv_signal_start(&sigterm_, on_signal, SIGTERM);
+  uv_signal_start(&sigint_, on_signal, SIGINT);
+  uv_signal_start(&sighup_, on_signal, SIGHUP);
+  uv_timer_init(&loop_, &shutdown_timer_);
+  shutdown_timer_.data = this;
+  uv_timer_init(&loop_, &retire_timer_);
+  retire_timer_.data = this;
+
+  start_threads();
+  print_startup_line();
+
+  log::LogFlusher flusher;
+  flusher.start(&loop_);
+
+  uv_run(&loop_, UV_RUN_DEFAULT);
+
+  flusher.close();
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  LOG_INFO("stopped");
+  return exit_code_;
+}
+
+bool Server::start_listening(std::string* error) {
+  accept_mode_ = config_.accept_mode;
+  if (accept_mode_ == AcceptMode::Auto) {
+    accept_mode_ =
+        reuseport_supported() ? AcceptMode::ReusePort : AcceptMode::Distributor;
+  }
+  ListenSockets sockets;
+  bool reuseport = accept_mode_ == AcceptMode::ReusePort;
+  unsigned count = reuseport ? config_.workers : 1;
+  if (!open_listen_sockets(config_.host, config_.port, config_.backlog, count,
+                           reuseport, &sockets, error)) {
+    return false;
+  }
+  port_ = sockets.port;
+  listen_fds_ = sockets.fds;
+  return true;
+}
+
+void Server::start_threads() {
+  std::vector<int> cpus;
+  if (config_.cpu_affinity) {
+    cpus = allowed_cpus();
+    if (cpus.empty()) LOG_WARN("--cpu-affinity: no allowed CPU found");
+  }
+  size_t next_cpu = 0;
+  auto cpu_for_next = [&]() -> int {
+    if (cpus.empty()) return -1;
+    return cpus[next_cpu++ % cpus.size()];
+  };
+
+  const uint64_t per_worker =
+      (config_.max_connections + config_.workers - 1) / config_.workers;
+  bool reuseport = accept_mode_ == AcceptMode::ReusePort;
+  for (unsigned i = 0; i < config_.workers; ++i) {
+    int fd = reuseport ? listen_fds_[i] : -1;
+    auto w = std::make_unique<Worker>(config_, i, fd, [this](Worker*) {
+      tasks_.post([this] { on_worker_finished(); });
+    });
+    w->set_generation(current_.get());
+    w->set_connection_limit(per_worker);
+    workers_.push_back(std::move(w));
+  }
+  for (auto& w : workers_) w->start(cpu_for_next());
+  if (!reuseport) {
+    std::vector<Worker*> targets;
+    for (auto& w : workers_) targets.push_back(w.get());
+    distributor_ =
+        std::make_unique<AcceptDistributor>(listen_fds_[0], std::move(targets));
+    distributor_->start(-1);
+  }
+}
+
+void Server::print_startup_line() {
+  // A contract (ARCHITECTURE.md §3): scripts and tests wait for this line.
+  log::flush_thread();
+  fprintf(stderr, "pounce-host: listening on http://%s (workers=%u)\n",
+          host_port_text(config_.host, port_).c_str(), config_.workers);
+  fflush(stderr);
+}
+
+void Server::on_signal(uv_signal_t* s, int signum) {
+  auto* self = static_cast<Server*>(s->data);
+  if (signum == SIGHUP) {
+    self->reload();
+    return;
+  }
+  if (signum == SIGINT && self->shutting_down_) {
+    LOG_WARN("second SIGINT: exiting now");
+    log::flush_thread();
+    _exit(130);
+  }
+  LOG_INFO("%s: shutting down gracefully (at most %.1f s)",
+           signum == SIGINT ? "SIGINT" : "SIGTERM",
+           static_cast<double>(self->config_.shutdown_timeout_ms) / 1000.0);
+  self->begin_shutdown();
+}
+
+void Server::begin_shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  uv_signal_stop(&sighup_);
+  // 1. Stop accepting.
+  if (distributor_) distributor_->stop();
+  // 2-4. Idle connections close, the rest finish with Connection: close.
+  for (auto& w : workers_) w->request_drain();
+  uint64_t deadline_ns = monotonic_ns() + config_.shutdown_timeout_ms * 1000000;
+  if (current_) current_->drain(POUNCE_DRAIN_SHUTDOWN, deadline_ns);
+  for (Retiring& r : retiring_) {
+    r.generation->drain(POUNCE_DRAIN_SHUTDOWN, deadline_ns);
+  }
+  // 5. At the deadline, close whatever is left.
+  uv_timer_start(
+      &shutdown_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Server*>(t->data);
+        LOG_WARN("shutdown timeout: closing the connections still open");
+        for (auto& w : self->workers_) {
+          Worker* worker = w.get();
+          worker->post([worker] { worker->force_close_all(); });
+        }
+      },
+      config_.shutdown_timeout_ms, 0);
+}
+
+void Server::on_worker_finished() {
+  ++workers_finished_;
+  finish_if_done();
+}
+
+void Server::finish_if_done() {
+  if (!shutting_down_ || workers_finished_ < workers_.size()) return;
+  for (auto& w : workers_) w->join();
+  // Every loop is gone: nothing can run plugin code any more.
+  publishing_.reset();
+  retiring_.clear();
+  current_.reset();
+  uv_timer_stop(&shutdown_timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&retire_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
+  tasks_.close();
+}
+
+// ---------------------------------------------------------------------------
+// Hot reload (ARCHITECTURE.md §1 "Plugin generations")
+
+void Server::reload() {
+  if (shutting_down_) return;
+  if (reloading_) {
+    // Coalesced: one more reload once this one is done.
+    reload_pending_ = true;
+    return;
+  }
+  reloading_ = true;
+  std::string error;
+  Config next;
+  bool restart_needed = false;
+  if (!reload_plugin_entries(config_, &next, &restart_needed, &error)) {
+    LOG_ERROR("reload failed: %s", error.c_str());
+    reloading_ = false;
+    if (reload_pending_) {
+      reload_pending_ = false;
+      reload();
+    }
+    return;
+  }
+  if (restart_needed) {
+    LOG_WARN("%s changes settings other than plugins; restart to apply them",
+             config_.config_file.c_str());
+  }
+  std::unique_ptr<Generation> gen = Generation::build(
+      next, next_generation_id_, config_.workers, host_api(), &error);
+  if (!gen) {
+    LOG_ERROR("reload failed: %s", error.c_str());
+    reloading_ = false;
+    if (reload_pending_) {
+      reload_pending_ = false;
+      reload();
+    }
+    return;
+  }
+  ++next_generation_id_;
+  config_.plugins = next.plugins;
+  config_.plugin_configs = next.plugin_configs;
+  publish(std::move(gen));
+}
+
+void Server::publish(std::unique_ptr<Generation> next) {
+  // Each worker swaps its pointer between two callbacks, so no request of
+  // that worker straddles the swap; the old generation is retired once every
+  // worker has acknowledged.
+  publishing_ = std::move(next);
+  publish_acks_ = 0;
+  Generation* g = publishing_.get();
+  uint64_t id = g->id();
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    bool posted = worker->post([this, worker, g, id] {
+      worker->set_generation(g);
+      tasks_.post([this, id] { on_published(id); });
+    });
+    if (!posted) tasks_.post([this, id] { on_published(id); });
+  }
+}
+
+void Server::on_published(uint64_t id) {
+  if (!publishing_ || publishing_->id() != id) return;
+  if (++publish_acks_ < workers_.size()) return;
+  std::unique_ptr<Generation> old = std::move(current_);
+  current_ = std::move(publishing_);
+  LOG_INFO("reloaded generation %llu", static_cast<unsigned long long>(id));
+  if (old) {
+    uint64_t deadline_ns = monotonic_ns() + config_.reload_timeout_ms * 1000000;
+    old->drain(POUNCE_DRAIN_RELOAD, deadline_ns);
+    retiring_.push_back(
+        Retiring{std::move(old), uv_now(&loop_) + config_.reload_timeout_ms});
+    check_retiring();
+  }
+  reloading_ = false;
+  if (reload_pending_) {
+    reload_pending_ = false;
+    reload();
+  }
+}
+
+void Server::check_retiring() {
+  for (size_t i = 0; i < retiring_.size();) {
+    Retiring& r = retiring_[i];
+    if (r.generation->pinned() == 0) {
+      // shutdown() of each instance, then dlclose.
+      LOG_INFO("unloaded generation %llu",
+                static_cast<unsigned long long>(r.generation->id()));
+      retiring_.erase(retiring_.begin() + static_cast<long>(i));
+      continue;
+    }
+    if (!r.closing_sent && uv_now(&loop_) >= r.deadline_ms) {
+      r.closing_sent = true;
+      LOG_WARN("generation %llu still pinned at --reload-timeout; closing its "
+               "connections",
+               static_cast<unsigned long long>(r.generation->id()));
+    }
+    ++i;
+  }
+  if (!retiring_.empty()) {
+    uv_timer_start(
+        &retire_timer_,
+        [](uv_timer_t* t) { static_cast<Server*>(t->data)->check_retiring(); },
+        kRetireCheckMs, 0);
+  }
+}
+
+}  // namespace pounce

@@ -1,0 +1,116 @@
+/*
+ * hello: the smallest useful plugin, in plain C99 to prove the ABI is C.
+ *
+ *   GET /, GET /hello  -> 200 text/plain        "Hello, World!"
+ *   GET /json          -> 200 application/json  {"message":"Hello, World!"}
+ *   anything else      -> 404
+ *
+ * HEAD is answered like GET (the host drops the body). Paths are relative to
+ * the mount, so `--plugin /greet=libhello.so` serves /greet/hello.
+ */
+#include <pounce/pounce.h>
+#include <string.h>
+
+POUNCE_DECLARE_PLUGIN_ABI();
+
+static const pounce_host_api_t* host;
+
+static const char kMessage[] = "Hello, World!";
+
+static int str_eq(pounce_str_t s, const char* lit) {
+  size_t n = strlen(lit);
+  return s.len == n && memcmp(s.data, lit, n) == 0;
+}
+
+/* Writes `text` as a JSON string (quotes included) to out; returns the
+ * length, or 0 when it does not fit. */
+static size_t json_string(char* out, size_t cap, const char* text) {
+  static const char hex[] = "0123456789abcdef";
+  size_t n = 0;
+  const unsigned char* p;
+  if (cap < 2) return 0;
+  out[n++] = '"';
+  for (p = (const unsigned char*)text; *p; ++p) {
+    if (n + 7 > cap) return 0;
+    if (*p == '"' || *p == '\\') {
+      out[n++] = '\\';
+      out[n++] = (char)*p;
+    } else if (*p < 0x20) {
+      out[n++] = '\\';
+      out[n++] = 'u';
+      out[n++] = '0';
+      out[n++] = '0';
+      out[n++] = hex[*p >> 4];
+      out[n++] = hex[*p & 15];
+    } else {
+      out[n++] = (char)*p;
+    }
+  }
+  out[n++] = '"';
+  return n;
+}
+
+static void* hello_init(const pounce_init_args_t* args) {
+  (void)args;
+  /* No per-mount state; any non-NULL pointer is a valid instance. */
+  return (void*)&host;
+}
+
+static void hello_shutdown(void* instance) { (void)instance; }
+
+static int hello_handle(void* instance, const pounce_request_view_t* req,
+                        pounce_response_t* res) {
+  static const pounce_str_t content_type = POUNCE_STR("Content-Type");
+  pounce_str_t path = req->path_info;
+  int is_get = str_eq(req->method, "GET") || str_eq(req->method, "HEAD");
+  (void)instance;
+  if (path.len == 0) path.data = "/", path.len = 1;
+
+  if (is_get && (str_eq(path, "/") || str_eq(path, "/hello"))) {
+    static const pounce_str_t text = POUNCE_STR("text/plain");
+    host->response_header(res, content_type, text);
+    return host->response_body(res, kMessage, sizeof kMessage - 1);
+  }
+  if (is_get && str_eq(path, "/json")) {
+    /* Serialized on every request, as a JSON benchmark demands. */
+    static const pounce_str_t json = POUNCE_STR("application/json");
+    char body[64];
+    size_t n = 0, s;
+    memcpy(body, "{\"message\":", 11);
+    n = 11;
+    s = json_string(body + n, sizeof body - n - 1, kMessage);
+    if (s == 0) return 1;
+    n += s;
+    body[n++] = '}';
+    host->response_header(res, content_type, json);
+    return host->response_body(res, body, n);
+  }
+  {
+    static const pounce_str_t text = POUNCE_STR("text/plain");
+    static const char kNotFound[] = "Not Found\n";
+    host->response_status(res, 404);
+    host->response_header(res, content_type, text);
+    return host->response_body(res, kNotFound, sizeof kNotFound - 1);
+  }
+}
+
+static const pounce_plugin_t kPlugin = {
+    sizeof(pounce_plugin_t),
+    POUNCE_STR("hello"),
+    POUNCE_STR("1.0.0"),
+    POUNCE_MODE_SYNC,
+    NULL, /* routes */
+    0,
+    hello_init,
+    hello_shutdown,
+    NULL, /* on_draining */
+    hello_handle,
+    NULL, NULL, NULL, NULL, /* async */
+    NULL, NULL, NULL, NULL, NULL /* WebSocket */
+};
+
+POUNCE_EXPORT const pounce_plugin_t* pounce_plugin_entry(
+    const pounce_host_api_t* h) {
+  host = h;
+  return &kPlugin;
+}

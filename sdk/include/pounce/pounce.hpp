@@ -1,0 +1,552 @@
+// pounce.hpp: a header-only C++20 wrapper over the C ABI in pounce.h.
+//
+// A plugin derives from pounce::Plugin, overrides the hooks it needs, and
+// registers itself once with POUNCE_CPP_PLUGIN:
+//
+//   class Hello : public pounce::Plugin {
+//    public:
+//     explicit Hello(const pounce::InitArgs&) {}
+//     void handle(const pounce::Request& req, pounce::Response& res) override {
+//       res.header("Content-Type", "text/plain");
+//       res.body("Hello from C++");
+//     }
+//   };
+//   POUNCE_CPP_PLUGIN(Hello, pounce::PluginInfo{.name = "hello-cpp"})
+//
+// Every entry point catches exceptions, so none crosses the C ABI: a sync
+// handler that throws answers 500; an async hook that throws aborts its
+// stream (or closes its WebSocket with 1011).
+//
+// Threading is that of pounce.h: handle() runs concurrently on all workers;
+// the async and WebSocket hooks of one connection run on its owning loop;
+// Stream and WebSocket methods may be called from any thread.
+//
+// Build plugins with -fvisibility=hidden -fno-gnu-unique (the SDK's CMake
+// function pounce_add_plugin and pkg-config file carry both), so that a hot
+// reload can unmap the old copy.
+#ifndef POUNCE_POUNCE_HPP
+#define POUNCE_POUNCE_HPP
+
+#include <pounce/pounce.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace pounce {
+
+namespace detail {
+// Set once by the entry function, before any other hook can run.
+inline const pounce_host_api_t* g_host = nullptr;
+}  // namespace detail
+
+inline const pounce_host_api_t& host() { return *detail::g_host; }
+
+inline pounce_str_t to_c(std::string_view s) { return {s.data(), s.size()}; }
+inline std::string_view to_sv(pounce_str_t s) {
+  return s.data ? std::string_view(s.data, s.len) : std::string_view();
+}
+
+// Logs through the host, prefixed with the plugin's name. Any thread.
+inline void log(void* instance, pounce_log_level_t level,
+                std::string_view message) {
+  host().log(instance, level, to_c(message));
+}
+
+struct Header {
+  std::string_view name;
+  std::string_view value;
+};
+
+struct Address {
+  std::string host;  // numeric, e.g. "127.0.0.1"
+  uint16_t port = 0;
+};
+
+// A request, valid during the hook that received it.
+class Request {
+ public:
+  explicit Request(const pounce_request_view_t* v) : v_(v) {}
+
+  std::string_view method() const { return to_sv(v_->method); }
+  std::string_view target() const { return to_sv(v_->target); }
+  std::string_view path() const { return to_sv(v_->path); }
+  std::string_view mount_prefix() const { return to_sv(v_->mount_prefix); }
+  // The path below the mount; "/" when the path is the mount itself.
+  std::string_view path_info() const {
+    std::string_view p = to_sv(v_->path_info);
+    return p.empty() ? std::string_view("/") : p;
+  }
+  std::string_view query() const { return to_sv(v_->query); }
+  std::string_view body() const { return to_sv(v_->body); }
+  int version_minor() const { return v_->version_minor; }
+
+  // The first header called `name`, compared case-insensitively.
+  std::optional<std::string_view> header(std::string_view name) const {
+    pounce_str_t value;
+    if (host().request_header(v_->handle, to_c(name), &value)) {
+      return to_sv(value);
+    }
+    return std::nullopt;
+  }
+  // Every header in arrival order.
+  std::span<const pounce_header_t> headers() const {
+    return {v_->headers, v_->header_count};
+  }
+  std::span<const pounce_header_t> trailers() const {
+    return {v_->trailers, v_->trailer_count};
+  }
+  // A query parameter's raw (still percent-encoded) value.
+  std::optional<std::string_view> query_param(std::string_view key) const {
+    std::string_view q = query();
+    while (!q.empty()) {
+      size_t amp = q.find('&');
+      std::string_view pair = q.substr(0, amp);
+      size_t eq = pair.find('=');
+      if (pair.substr(0, eq) == key) {
+        return eq == std::string_view::npos ? std::string_view()
+                                            : pair.substr(eq + 1);
+      }
+      if (amp == std::string_view::npos) break;
+      q.remove_prefix(amp + 1);
+    }
+    return std::nullopt;
+  }
+  std::optional<Address> remote_address() const { return address(0); }
+  std::optional<Address> local_address() const { return address(1); }
+
+  const pounce_request_view_t* c_view() const { return v_; }
+
+ private:
+  std::optional<Address> address(int which) const {
+    pounce_addr_t a{};
+    a.size = sizeof a;
+    if (host().request_addr(v_->handle, which, &a) != POUNCE_OK) {
+      return std::nullopt;
+    }
+    return Address{a.text, a.port};
+  }
+  const pounce_request_view_t* v_;
+};
+
+// A sync response; the host copies everything passed in.
+class Response {
+ public:
+  explicit Response(pounce_response_t* r) : r_(r) {}
+  Response& status(int code) {
+    host().response_status(r_, code);
+    return *this;
+  }
+  Response& header(std::string_view name, std::string_view value) {
+    host().response_header(r_, to_c(name), to_c(value));
+    return *this;
+  }
+  // Appends to the body.
+  Response& body(std::string_view data) {
+    host().response_body(r_, data.data(), data.size());
+    return *this;
+  }
+
+ private:
+  pounce_response_t* r_;
+};
+
+// An async response stream. Methods may be called from any thread; after
+// on_close they return POUNCE_ERR_CLOSED.
+class Stream {
+ public:
+  Stream() = default;
+  Stream(pounce_stream_t handle, void* user) : h_(handle), user_(user) {}
+
+  pounce_stream_t handle() const { return h_; }
+  explicit operator bool() const { return h_ != 0; }
+  // The data attached with set_user (as passed to the hook).
+  template <typename T>
+  T* user() const {
+    return static_cast<T*>(user_);
+  }
+  // Owning loop only.
+  int set_user(void* user) {
+    user_ = user;
+    return host().stream_set_user(h_, user);
+  }
+
+  // content_length < 0: unknown (chunked).
+  int start(int status, std::initializer_list<Header> headers,
+            int64_t content_length = -1) const {
+    std::vector<pounce_header_t> h;
+    h.reserve(headers.size());
+    for (const Header& x : headers) h.push_back({to_c(x.name), to_c(x.value)});
+    return host().stream_start(h_, status, h.data(), h.size(), content_length);
+  }
+  // POUNCE_OK, POUNCE_HIGH_WATER (wait for on_writable) or an error.
+  int write(std::string_view data) const {
+    return host().stream_write(h_, data.data(), data.size());
+  }
+  int end() const { return host().stream_end(h_, nullptr, 0); }
+  int end(std::initializer_list<Header> trailers) const {
+    std::vector<pounce_header_t> t;
+    for (const Header& x : trailers) t.push_back({to_c(x.name), to_c(x.value)});
+    return host().stream_end(h_, t.data(), t.size());
+  }
+  int abort() const { return host().stream_abort(h_); }
+
+ private:
+  pounce_stream_t h_ = 0;
+  void* user_ = nullptr;
+};
+
+// An open WebSocket. Methods may be called from any thread.
+class WebSocket {
+ public:
+  WebSocket() = default;
+  WebSocket(pounce_ws_t handle, void* user) : h_(handle), user_(user) {}
+
+  pounce_ws_t handle() const { return h_; }
+  template <typename T>
+  T* user() const {
+    return static_cast<T*>(user_);
+  }
+  int set_user(void* user) {
+    user_ = user;
+    return host().ws_set_user(h_, user);
+  }
+  int send_text(std::string_view text) const {
+    return host().ws_send(h_, POUNCE_WS_TEXT, text.data(), text.size());
+  }
+  int send_binary(std::string_view data) const {
+    return host().ws_send(h_, POUNCE_WS_BINARY, data.data(), data.size());
+  }
+  int send(pounce_ws_opcode_t op, std::string_view data) const {
+    return host().ws_send(h_, op, data.data(), data.size());
+  }
+  int ping(std::string_view payload = {}) const {
+    return host().ws_ping(h_, payload.data(), payload.size());
+  }
+  int close(uint16_t code = 1000, std::string_view reason = {}) const {
+    return host().ws_close(h_, code, to_c(reason));
+  }
+
+ private:
+  pounce_ws_t h_ = 0;
+  void* user_ = nullptr;
+};
+
+// The upgrade decision, before the 101.
+class WsUpgrade {
+ public:
+  explicit WsUpgrade(pounce_ws_upgrade_t* u) : u_(u) {}
+  std::span<const pounce_str_t> offered_protocols() const {
+    return {u_->offered_protocols, u_->offered_count};
+  }
+  // Picks the offered subprotocol at `index`.
+  void choose_protocol(size_t index) {
+    u_->chosen_protocol = static_cast<int32_t>(index);
+  }
+  // Refuses the upgrade with `status` (>= 400).
+  void reject(int status) { u_->reject_status = status; }
+  void set_user(void* user) { u_->user = user; }
+
+ private:
+  pounce_ws_upgrade_t* u_;
+};
+
+// A timer on the loop that owns a stream or WebSocket. Owning loop only.
+// Destroying or stopping it cancels it; it is cancelled by the host when its
+// owner closes, so keep it in the per-connection state.
+class Timer {
+ public:
+  Timer() = default;
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+  ~Timer() { stop(); }
+
+  bool start(uint64_t owner, uint64_t delay_ms, uint64_t repeat_ms,
+             std::function<void()> fn) {
+    stop();
+    fn_ = std::move(fn);
+    repeating_ = repeat_ms != 0;
+    id_ = host().timer_start(owner, delay_ms, repeat_ms, &Timer::fire, this);
+    return id_ != 0;
+  }
+  void stop() {
+    if (id_) host().timer_stop(id_);
+    id_ = 0;
+  }
+  bool active() const { return id_ != 0; }
+
+ private:
+  static void fire(void* self, pounce_timer_t) {
+    auto* t = static_cast<Timer*>(self);
+    if (!t->repeating_) t->id_ = 0;
+    try {
+      t->fn_();
+    } catch (...) {
+      // A timer callback has nobody to report to; swallowing keeps the
+      // exception from crossing the C ABI.
+    }
+  }
+  pounce_timer_t id_ = 0;
+  bool repeating_ = false;
+  std::function<void()> fn_;
+};
+
+// Runs fn on the loop that owns `owner`. Any thread. The closure is freed
+// after it ran, or at once when the owner is gone (returns false then).
+inline bool post(uint64_t owner, std::function<void()> fn) {
+  auto* heap = new std::function<void()>(std::move(fn));
+  int rc = host().post(
+      owner,
+      [](void* p) {
+        auto* f = static_cast<std::function<void()>*>(p);
+        try {
+          (*f)();
+        } catch (...) {
+        }
+        delete f;
+      },
+      heap);
+  if (rc != POUNCE_OK) {
+    delete heap;
+    return false;
+  }
+  return true;
+}
+
+struct InitArgs {
+  std::string_view config_json;
+  std::string_view mount_prefix;
+  uint32_t workers;
+  uint32_t async_threads;
+  uint64_t generation;
+};
+
+struct RouteInfo {
+  const char* prefix;
+  pounce_mode_t mode;
+};
+
+struct PluginInfo {
+  const char* name = "plugin";
+  const char* version = "0.0.0";
+  pounce_mode_t mode = POUNCE_MODE_SYNC;
+  // Set when the plugin overrides the WebSocket hooks.
+  bool websocket = false;
+  std::initializer_list<RouteInfo> routes = {};
+};
+
+// The base of a C++ plugin. One object per mount (the instance).
+class Plugin {
+ public:
+  virtual ~Plugin() = default;
+
+  // Sync mode: a worker thread, concurrently on all workers.
+  virtual void handle(const Request&, Response& res) { res.status(404); }
+
+  // Async mode, on the owning loop.
+  virtual void on_request(Stream stream, const Request&) {
+    stream.start(404, {{"Content-Type", "text/plain"}}, 10);
+    stream.write("Not Found\n");
+    stream.end();
+  }
+  virtual void on_body(Stream, std::string_view, bool) {}
+  virtual void on_writable(Stream) {}
+  virtual void on_close(Stream, pounce_close_reason_t) {}
+
+  // WebSocket (set PluginInfo::websocket), on the owning loop.
+  virtual void on_ws_upgrade(const Request&, WsUpgrade&) {}
+  virtual void on_ws_open(WebSocket) {}
+  virtual void on_ws_message(WebSocket, pounce_ws_opcode_t, std::string_view) {}
+  virtual void on_ws_close(WebSocket, uint16_t, std::string_view) {}
+  virtual void on_ws_writable(WebSocket) {}
+
+  // Main thread.
+  virtual void on_draining(pounce_drain_reason_t, uint64_t) {}
+
+  // Logs with this instance's plugin name.
+  void log(pounce_log_level_t level, std::string_view message) {
+    pounce::log(this, level, message);
+  }
+};
+
+namespace detail {
+
+template <typename T>
+struct Adapter {
+  static Plugin* self(void* instance) { return static_cast<Plugin*>(instance); }
+
+  static void* init(const pounce_init_args_t* a) {
+    try {
+      InitArgs args{to_sv(a->config_json), to_sv(a->mount_prefix), a->workers,
+                    a->async_threads, a->generation};
+      return static_cast<Plugin*>(new T(args));
+    } catch (const std::exception& e) {
+      if (a->error && a->error_cap) snprintf(a->error, a->error_cap, "%s", e.what());
+    } catch (...) {
+      if (a->error && a->error_cap) snprintf(a->error, a->error_cap, "exception");
+    }
+    return nullptr;
+  }
+  static void shutdown(void* instance) {
+    try {
+      delete self(instance);
+    } catch (...) {
+    }
+  }
+  static void on_draining(void* instance, pounce_drain_reason_t reason,
+                          uint64_t deadline_ns) {
+    try {
+      self(instance)->on_draining(reason, deadline_ns);
+    } catch (...) {
+    }
+  }
+  static int on_handle(void* instance, const pounce_request_view_t* req,
+                       pounce_response_t* res) {
+    try {
+      Response r(res);
+      self(instance)->handle(Request(req), r);
+      return 0;
+    } catch (const std::exception& e) {
+      log(instance, POUNCE_LOG_ERROR,
+          std::string("handler threw: ") + e.what());
+    } catch (...) {
+      log(instance, POUNCE_LOG_ERROR, "handler threw");
+    }
+    return 1;  // the host answers 500
+  }
+  static int on_request(void* instance, pounce_stream_t s,
+                        const pounce_request_view_t* req) {
+    try {
+      self(instance)->on_request(Stream(s, nullptr), Request(req));
+      return 0;
+    } catch (const std::exception& e) {
+      log(instance, POUNCE_LOG_ERROR,
+          std::string("on_request threw: ") + e.what());
+    } catch (...) {
+      log(instance, POUNCE_LOG_ERROR, "on_request threw");
+    }
+    host().stream_abort(s);
+    return 0;
+  }
+  static void on_body(void* instance, pounce_stream_t s, void* user,
+                      const void* data, size_t len, int last) {
+    try {
+      self(instance)->on_body(
+          Stream(s, user),
+          std::string_view(static_cast<const char*>(data), len), last != 0);
+    } catch (...) {
+      host().stream_abort(s);
+    }
+  }
+  static void on_writable(void* instance, pounce_stream_t s, void* user) {
+    try {
+      self(instance)->on_writable(Stream(s, user));
+    } catch (...) {
+      host().stream_abort(s);
+    }
+  }
+  static void on_close(void* instance, pounce_stream_t s, void* user,
+                       pounce_close_reason_t reason) {
+    try {
+      self(instance)->on_close(Stream(s, user), reason);
+    } catch (...) {
+    }
+  }
+  static int on_ws_upgrade(void* instance, const pounce_request_view_t* req,
+                           pounce_ws_upgrade_t* up) {
+    try {
+      WsUpgrade u(up);
+      self(instance)->on_ws_upgrade(Request(req), u);
+      return 0;
+    } catch (...) {
+      up->reject_status = 500;
+      return 0;
+    }
+  }
+  static void on_ws_open(void* instance, pounce_ws_t ws, void* user) {
+    try {
+      self(instance)->on_ws_open(WebSocket(ws, user));
+    } catch (...) {
+      host().ws_close(ws, 1011, to_c("internal error"));
+    }
+  }
+  static void on_ws_message(void* instance, pounce_ws_t ws, void* user,
+                            pounce_ws_opcode_t op, const void* data,
+                            size_t len) {
+    try {
+      self(instance)->on_ws_message(
+          WebSocket(ws, user), op,
+          std::string_view(static_cast<const char*>(data), len));
+    } catch (...) {
+      host().ws_close(ws, 1011, to_c("internal error"));
+    }
+  }
+  static void on_ws_close(void* instance, pounce_ws_t ws, void* user,
+                          uint16_t code, pounce_str_t reason) {
+    try {
+      self(instance)->on_ws_close(WebSocket(ws, user), code, to_sv(reason));
+    } catch (...) {
+    }
+  }
+  static void on_ws_writable(void* instance, pounce_ws_t ws, void* user) {
+    try {
+      self(instance)->on_ws_writable(WebSocket(ws, user));
+    } catch (...) {
+      host().ws_close(ws, 1011, to_c("internal error"));
+    }
+  }
+
+  static const pounce_plugin_t* descriptor(const PluginInfo& info) {
+    static std::vector<pounce_route_mode_t> routes;
+    static pounce_plugin_t d{};
+    routes.clear();
+    for (const RouteInfo& r : info.routes) {
+      routes.push_back({{r.prefix, std::char_traits<char>::length(r.prefix)},
+                        r.mode});
+    }
+    d.size = sizeof d;
+    d.name = {info.name, std::char_traits<char>::length(info.name)};
+    d.version = {info.version, std::char_traits<char>::length(info.version)};
+    d.mode = info.mode;
+    d.routes = routes.data();
+    d.route_count = routes.size();
+    d.init = &init;
+    d.shutdown = &shutdown;
+    d.on_draining = &on_draining;
+    d.on_handle = &on_handle;
+    d.on_request = &on_request;
+    d.on_body = &on_body;
+    d.on_writable = &on_writable;
+    d.on_close = &on_close;
+    if (info.websocket) {
+      d.on_ws_upgrade = &on_ws_upgrade;
+      d.on_ws_open = &on_ws_open;
+      d.on_ws_message = &on_ws_message;
+      d.on_ws_close = &on_ws_close;
+      d.on_ws_writable = &on_ws_writable;
+    }
+    return &d;
+  }
+};
+
+}  // namespace detail
+}  // namespace pounce
+
+// Registers `Class` (derived from pounce::Plugin, constructible from
+// const pounce::InitArgs&) as this shared object's plugin. Use once.
+#define POUNCE_CPP_PLUGIN(Class, ...)                                 \
+  POUNCE_DECLARE_PLUGIN_ABI();                                        \
+  extern "C" POUNCE_EXPORT const pounce_plugin_t* pounce_plugin_entry( \
+      const pounce_host_api_t* h) {                                   \
+    ::pounce::detail::g_host = h;                                     \
+    return ::pounce::detail::Adapter<Class>::descriptor(__VA_ARGS__); \
+  }
+
+#endif  // POUNCE_POUNCE_HPP

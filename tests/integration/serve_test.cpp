@@ -1,0 +1,254 @@
+// The built-in plugins served end to end, checked with curl.
+#include <gtest/gtest.h>
+
+#include "host_process.h"
+#include "raw_client.h"
+
+using namespace pounce::test;
+
+namespace {
+
+class ServeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    host_ = new HostProcess({"--plugin", plugin_path("hello"), "--plugin",
+                             "/echo=" + plugin_path("echo"), "--plugin",
+                             "/inspect=" + test_plugin_path("inspect"),
+                             "--plugin-config", "/inspect={\"k\": [1, 2]}"});
+  }
+  static void TearDownTestSuite() {
+    delete host_;
+    host_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_TRUE(host_->ok()) << host_->stderr_text();
+  }
+  static CommandResult curl(std::vector<std::string> args) {
+    args.insert(args.begin(), {"curl", "-sS", "--max-time", "10"});
+    return run_command(args);
+  }
+  static HostProcess* host_;
+};
+
+HostProcess* ServeTest::host_ = nullptr;
+
+TEST_F(ServeTest, HelloAtRoot) {
+  auto r = curl({host_->url("/")});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "Hello, World!");
+}
+
+TEST_F(ServeTest, HelloAtHello) {
+  auto r = curl({"-i", host_->url("/hello")});
+  EXPECT_NE(r.out.find("HTTP/1.1 200 OK\r\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Content-Type: text/plain\r\n"), std::string::npos);
+  EXPECT_NE(r.out.find("Content-Length: 13\r\n"), std::string::npos);
+  EXPECT_NE(r.out.find("Server: pounce\r\n"), std::string::npos);
+  EXPECT_NE(r.out.find("\r\nDate: "), std::string::npos);
+  EXPECT_EQ(r.out.substr(r.out.size() - 13), "Hello, World!");
+}
+
+TEST_F(ServeTest, JsonIsSerialized) {
+  auto r = curl({"-i", host_->url("/json")});
+  EXPECT_NE(r.out.find("Content-Type: application/json\r\n"),
+            std::string::npos);
+  EXPECT_NE(r.out.find("\r\n\r\n{\"message\":\"Hello, World!\"}"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST_F(ServeTest, UnknownHelloPathIs404) {
+  auto r = curl({"-o", "/dev/null", "-w", "%{http_code}", host_->url("/nope")});
+  EXPECT_EQ(r.out, "404");
+}
+
+TEST_F(ServeTest, HeadKeepsContentLengthWithoutBody) {
+  auto r = curl({"-I", host_->url("/hello")});
+  EXPECT_NE(r.out.find("Content-Length: 13\r\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("Hello"), std::string::npos);
+}
+
+TEST_F(ServeTest, EchoReturnsTheBodyAndItsType) {
+  auto r = curl({"-i", "-X", "POST", "-H", "Content-Type: text/x-test",
+                 "--data-binary", "some bytes\n\x01", host_->url("/echo/any")});
+  EXPECT_NE(r.out.find("Content-Type: text/x-test\r\n"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.substr(r.out.size() - 12), "some bytes\n\x01");
+}
+
+TEST_F(ServeTest, EchoDefaultsToOctetStream) {
+  RawClient c(host_->port());
+  ASSERT_TRUE(c.send("PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                     "\r\nabc"));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("Content-Type"), "application/octet-stream");
+  EXPECT_EQ(r->body, "abc");
+}
+
+TEST_F(ServeTest, EchoOfALargeChunkedUpload) {
+  std::string body(300 * 1000, 'x');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
+  RawClient c(host_->port());
+  std::string req =
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (size_t off = 0; off < body.size(); off += 7000) {
+    size_t n = std::min<size_t>(7000, body.size() - off);
+    char size[32];
+    snprintf(size, sizeof size, "%zx;ext=1\r\n", n);
+    req += size + body.substr(off, n) + "\r\n";
+  }
+  req += "0\r\nX-Trailer: t\r\n\r\n";
+  ASSERT_TRUE(c.send(req));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body.size(), body.size());
+  EXPECT_TRUE(r->body == body);
+}
+
+TEST_F(ServeTest, MountPrefixAndPathInfo) {
+  auto r = curl({host_->url("/inspect/a/b?x=1&y=2")});
+  EXPECT_NE(r.out.find("mount_prefix=/inspect\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("path_info=/a/b\n"), std::string::npos);
+  EXPECT_NE(r.out.find("path=/inspect/a/b\n"), std::string::npos);
+  EXPECT_NE(r.out.find("query=x=1&y=2\n"), std::string::npos);
+  EXPECT_NE(r.out.find("remote=127.0.0.1\n"), std::string::npos);
+}
+
+TEST_F(ServeTest, PluginConfigReachesInit) {
+  auto r = curl({host_->url("/inspect")});
+  EXPECT_NE(r.out.find("config={\"k\": [1, 2]}\n"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("init_prefix=/inspect\n"), std::string::npos);
+  EXPECT_NE(r.out.find("path_info=\n"), std::string::npos);
+}
+
+TEST_F(ServeTest, PrefixesMatchOnSegmentBoundaries) {
+  // /inspectx is not under /inspect: it goes to hello at /, which 404s.
+  auto r = curl({"-o", "/dev/null", "-w", "%{http_code}",
+                 host_->url("/inspectx")});
+  EXPECT_EQ(r.out, "404");
+  auto r2 = curl({host_->url("/inspect/")});
+  EXPECT_NE(r2.out.find("path_info=/\n"), std::string::npos) << r2.out;
+}
+
+TEST_F(ServeTest, RoutesOnTheNormalizedPath) {
+  // %69 is 'i' (unreserved, decoded); /x/../ collapses.
+  auto r = one_request(host_->port(),
+                       "GET /x/../%69nspect/./a/%7Eb HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("path=/inspect/a/~b\n"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("target=/x/../%69nspect/./a/%7Eb\n"),
+            std::string::npos);
+}
+
+TEST_F(ServeTest, ReservedEscapesStayEncoded) {
+  auto r = one_request(host_->port(),
+                       "GET /inspect/a%2fb HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->body.find("path=/inspect/a%2Fb\n"), std::string::npos)
+      << r->body;
+}
+
+TEST_F(ServeTest, AbsoluteFormTargetRoutesOnItsPath) {
+  auto r = one_request(host_->port(),
+                       "GET http://example.com/inspect/z?q HTTP/1.1\r\n"
+                       "Host: example.com\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("path_info=/z\n"), std::string::npos) << r->body;
+}
+
+TEST_F(ServeTest, AccessLogHasOneLinePerRequest) {
+  auto r = curl({host_->url("/hello?access-log-probe")});
+  ASSERT_TRUE(host_->wait_for_stdout("\"GET /hello?access-log-probe HTTP/1.1\" 200 13 "));
+  std::string log = host_->stdout_text();
+  size_t at = log.find("\"GET /hello?access-log-probe HTTP/1.1\"");
+  size_t bol = log.rfind('\n', at);
+  std::string line = log.substr(bol + 1, log.find('\n', at) - bol - 1);
+  EXPECT_EQ(line.rfind("127.0.0.1 - - [", 0), 0u) << line;
+}
+
+TEST(ServeCli, HelpListsEveryFlag) {
+  auto r = run_command({host_binary(), "--help"});
+  EXPECT_EQ(r.status, 0);
+  for (const char* flag :
+       {"--plugin", "--plugin-config", "--config", "--host", "--port",
+        "--workers", "--async-threads", "--accept-mode", "--cpu-affinity",
+        "--backlog", "--max-connections", "--keep-alive-timeout",
+        "--header-timeout", "--request-timeout", "--write-timeout",
+        "--shutdown-timeout", "--reload-timeout", "--max-header-size",
+        "--max-headers", "--max-body-size", "--stream-high-water",
+        "--stream-max-buffer", "--compression", "--no-compression",
+        "--compression-min-size", "--server-timing", "--ws-max-message-size",
+        "--ws-ping-interval", "--ws-compression", "--no-ws-compression",
+        "--access-log", "--no-access-log", "--log-level"}) {
+    EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
+  }
+}
+
+TEST(ServeCli, StartupLineNamesTheRealPort) {
+  HostProcess h({"--plugin", plugin_path("hello"), "--workers", "1"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  EXPECT_NE(h.stderr_text().find("pounce-host: listening on http://127.0.0.1:" +
+                                 std::to_string(h.port()) + " (workers=1)\n"),
+            std::string::npos);
+  EXPECT_NE(h.port(), 0);
+}
+
+TEST(ServeCli, SigtermExitsZero) {
+  HostProcess h({"--plugin", plugin_path("hello")});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  h.signal(SIGTERM);
+  EXPECT_EQ(h.wait_exit(), 0) << h.stderr_text();
+}
+
+TEST(ServeCli, ConfigFileWithCommandLineOverride) {
+  char path[] = "/tmp/pounce-config-XXXXXX.json";
+  int fd = mkstemps(path, 5);
+  ASSERT_GE(fd, 0);
+  std::string json = "{\"plugin\": [\"" + plugin_path("hello") +
+                     "\", \"/i=" + test_plugin_path("inspect") +
+                     "\"], \"plugin_config\": [\"/i={\\\"from\\\":\\\"file\\\"}\"],"
+                     " \"workers\": 1, \"access_log\": false}";
+  ASSERT_EQ(write(fd, json.data(), json.size()),
+            static_cast<ssize_t>(json.size()));
+  close(fd);
+  HostProcess h({"--config", path, "--plugin-config", "/i={\"from\":\"cli\"}"});
+  unlink(path);
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  auto r = one_request(h.port(), "GET /i HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->body.find("config={\"from\":\"cli\"}"), std::string::npos)
+      << r->body;
+  EXPECT_EQ(h.stdout_text(), "");  // access_log: false from the file
+}
+
+TEST(ServeCli, UnknownConfigKeyIsAnError) {
+  char path[] = "/tmp/pounce-config-XXXXXX.json";
+  int fd = mkstemps(path, 5);
+  ASSERT_GE(fd, 0);
+  std::string json = "{\"plugin\": [\"x.so\"], \"wokers\": 2}";
+  ASSERT_EQ(write(fd, json.data(), json.size()),
+            static_cast<ssize_t>(json.size()));
+  close(fd);
+  auto r = run_command({host_binary(), "--config", path});
+  unlink(path);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("unknown configuration key: wokers"), std::string::npos)
+      << r.err;
+}
+
+TEST(ServeCli, DuplicatePrefixIsAStartupError) {
+  auto r = run_command({host_binary(), "--port", "0", "--plugin",
+                        "/a=" + plugin_path("hello"), "--plugin",
+                        "/a/=" + plugin_path("echo")});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("duplicate mount prefix /a"), std::string::npos)
+      << r.err;
+}
+
+}  // namespace

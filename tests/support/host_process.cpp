@@ -1,0 +1,247 @@
+#include "host_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace pounce::test {
+
+namespace {
+
+const char* env_or(const char* name, const char* fallback) {
+  const char* v = getenv(name);
+  return v && *v ? v : fallback;
+}
+
+std::vector<char*> make_argv(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  return argv;
+}
+
+int decode_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+std::string host_binary() { return env_or("POUNCE_HOST_BIN", POUNCE_HOST_BIN); }
+
+std::string plugin_path(const std::string& name) {
+  return std::string(env_or("POUNCE_PLUGIN_DIR", POUNCE_PLUGIN_DIR)) + "/lib" +
+         name + ".so";
+}
+
+std::string test_plugin_path(const std::string& name) {
+  return std::string(env_or("POUNCE_TEST_PLUGIN_DIR", POUNCE_TEST_PLUGIN_DIR)) +
+         "/lib" + name + ".so";
+}
+
+size_t count_of(const std::string& haystack, const std::string& needle) {
+  if (needle.empty()) return 0;
+  size_t n = 0;
+  for (size_t pos = haystack.find(needle); pos != std::string::npos;
+       pos = haystack.find(needle, pos + needle.size())) {
+    ++n;
+  }
+  return n;
+}
+
+HostProcess::HostProcess(HostOptions options) {
+  std::vector<std::string> args = std::move(options.args);
+  bool has_port = false;
+  for (const std::string& a : args) has_port |= a == "--port";
+  args.insert(args.begin(), host_binary());
+  args.insert(args.begin(), options.prefix.begin(), options.prefix.end());
+  if (!has_port) {
+    args.push_back("--port");
+    args.push_back("0");
+  }
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+    return;
+  }
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    // Own process group: a test can signal it without touching ctest.
+    setpgid(0, 0);
+    std::vector<char*> argv = make_argv(args);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  out_fd_ = out_pipe[0];
+  if (options.drain_stdout) resume_stdout();
+  err_thread_ = std::thread(&HostProcess::reader, this, err_pipe[0], &err_);
+
+  const std::string marker = "pounce-host: listening on http://";
+  if (!wait_for(&err_, marker, options.startup_timeout, 1)) return;
+  std::lock_guard lock(mutex_);
+  size_t at = err_.find(marker) + marker.size();
+  size_t colon = err_.find(" (workers=", at);
+  std::string hostport = err_.substr(at, colon - at);
+  port_ = static_cast<uint16_t>(
+      std::stoi(hostport.substr(hostport.rfind(':') + 1)));
+}
+
+void HostProcess::resume_stdout() {
+  if (out_fd_ < 0 || out_thread_.joinable()) return;
+  out_thread_ = std::thread(&HostProcess::reader, this, out_fd_, &out_);
+}
+
+HostProcess::~HostProcess() {
+  if (pid_ > 0 && exit_status_ == -2) {
+    kill(pid_, SIGKILL);
+    int status;
+    waitpid(pid_, &status, 0);
+  }
+  if (!out_thread_.joinable() && out_fd_ >= 0) close(out_fd_);
+  if (out_thread_.joinable()) out_thread_.join();
+  if (err_thread_.joinable()) err_thread_.join();
+}
+
+std::string HostProcess::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+void HostProcess::reader(int fd, std::string* sink) {
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    std::lock_guard lock(mutex_);
+    sink->append(buf, static_cast<size_t>(n));
+    cv_.notify_all();
+  }
+  close(fd);
+  std::lock_guard lock(mutex_);
+  cv_.notify_all();
+}
+
+bool HostProcess::wait_for(std::string* sink, const std::string& needle,
+                           std::chrono::milliseconds timeout, size_t count) {
+  std::unique_lock lock(mutex_);
+  return cv_.wait_for(lock, timeout,
+                      [&] { return count_of(*sink, needle) >= count; });
+}
+
+bool HostProcess::wait_for_stderr(const std::string& needle,
+                                  std::chrono::milliseconds timeout,
+                                  size_t count) {
+  return wait_for(&err_, needle, timeout, count);
+}
+
+bool HostProcess::wait_for_stdout(const std::string& needle,
+                                  std::chrono::milliseconds timeout,
+                                  size_t count) {
+  return wait_for(&out_, needle, timeout, count);
+}
+
+std::string HostProcess::stderr_text() {
+  std::lock_guard lock(mutex_);
+  return err_;
+}
+
+std::string HostProcess::stdout_text() {
+  std::lock_guard lock(mutex_);
+  return out_;
+}
+
+void HostProcess::signal(int sig) {
+  if (pid_ > 0 && exit_status_ == -2) kill(pid_, sig);
+}
+
+bool HostProcess::running() {
+  if (pid_ <= 0 || exit_status_ != -2) return false;
+  int status;
+  pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    exit_status_ = decode_status(status);
+    return false;
+  }
+  return true;
+}
+
+int HostProcess::wait_exit(std::chrono::milliseconds timeout) {
+  if (exit_status_ != -2) return exit_status_;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int status;
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      exit_status_ = decode_status(status);
+      if (out_thread_.joinable()) out_thread_.join();
+      if (err_thread_.joinable()) err_thread_.join();
+      return exit_status_;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return -1;
+    // Polling a child's exit: there is no fd to wait on without a SIGCHLD
+    // handler in the test process.
+    poll(nullptr, 0, 5);
+  }
+}
+
+CommandResult run_command(const std::vector<std::string>& argv_in,
+                          std::chrono::milliseconds timeout) {
+  CommandResult result;
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+    return result;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    std::vector<char*> argv = make_argv(argv_in);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&result.out, &result.err};
+  int open_fds = 2;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (open_fds > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      kill(pid, SIGKILL);
+      break;
+    }
+    if (poll(fds, 2, static_cast<int>(left.count())) <= 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !fds[i].revents) continue;
+      char buf[8192];
+      ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        sinks[i]->append(buf, static_cast<size_t>(n));
+      } else {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  for (auto& f : fds) {
+    if (f.fd >= 0) close(f.fd);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.status = decode_status(status);
+  return result;
+}
+
+}  // namespace pounce::test

@@ -1,0 +1,104 @@
+// Starts the real pounce-host binary for an integration test and watches its
+// output: the test waits for log lines (signals), never sleeps.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace pounce::test {
+
+// Paths of the build under test, set by CMake (see tests/CMakeLists.txt).
+std::string host_binary();
+std::string plugin_path(const std::string& name);       // build/plugins
+std::string test_plugin_path(const std::string& name);  // test plugins
+
+struct HostOptions {
+  std::vector<std::string> args;
+  // Runs pounce-host under this command, e.g. {"taskset", "-c", "1"}.
+  std::vector<std::string> prefix;
+  // When false, nobody reads stdout until resume_stdout(): a stalled reader.
+  bool drain_stdout = true;
+  std::chrono::milliseconds startup_timeout = std::chrono::seconds(20);
+};
+
+class HostProcess {
+ public:
+  // Starts pounce-host with `args` (plus "--port 0" unless a --port is
+  // given) and waits for its startup line. On failure, ok() is false and
+  // the output so far is kept for the assertion message.
+  explicit HostProcess(std::vector<std::string> args)
+      : HostProcess(options_for(std::move(args))) {}
+  explicit HostProcess(HostOptions options);
+  ~HostProcess();  // SIGKILL if still running
+  HostProcess(const HostProcess&) = delete;
+  HostProcess& operator=(const HostProcess&) = delete;
+
+  bool ok() const { return port_ != 0; }
+  uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  std::string url(const std::string& path = "/") const;
+
+  // Waits until stderr contains `needle` (counting from the start), or until
+  // `count` occurrences were seen.
+  bool wait_for_stderr(const std::string& needle,
+                       std::chrono::milliseconds timeout =
+                           std::chrono::seconds(10),
+                       size_t count = 1);
+  bool wait_for_stdout(const std::string& needle,
+                       std::chrono::milliseconds timeout =
+                           std::chrono::seconds(10),
+                       size_t count = 1);
+  std::string stderr_text();
+  std::string stdout_text();
+  // Starts reading stdout (after drain_stdout = false).
+  void resume_stdout();
+
+  void signal(int sig);
+  // Waits for the process to exit; returns its exit status, or -1 on timeout
+  // (the process then still runs), or 128+N when killed by signal N.
+  int wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  bool running();
+
+ private:
+  static HostOptions options_for(std::vector<std::string> args) {
+    HostOptions o;
+    o.args = std::move(args);
+    return o;
+  }
+  void reader(int fd, std::string* sink);
+  bool wait_for(std::string* sink, const std::string& needle,
+                std::chrono::milliseconds timeout, size_t count);
+
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+  int exit_status_ = -2;  // -2: not reaped yet
+  std::mutex mutex_;      // guards out_, err_ and reader completion
+  std::condition_variable cv_;
+  std::string out_;
+  std::string err_;
+  std::thread out_thread_;
+  std::thread err_thread_;
+  int out_fd_ = -1;  // stdout pipe, while nobody reads it
+};
+
+// Runs a command to completion (no shell), capturing stdout and stderr.
+struct CommandResult {
+  int status = -1;  // exit status, or 128+N when killed by signal N
+  std::string out;
+  std::string err;
+};
+CommandResult run_command(const std::vector<std::string>& argv,
+                          std::chrono::milliseconds timeout =
+                              std::chrono::seconds(60));
+
+// Counts non-overlapping occurrences of needle in haystack.
+size_t count_of(const std::string& haystack, const std::string& needle);
+
+}  // namespace pounce::test
