@@ -4,11 +4,15 @@
 #include <cstdio>
 #include <string>
 
+#include "bench/bench_main.h"
 #include "cli/options.h"
 #include "log/logger.h"
 #include "server/server.h"
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "bench") {
+    return pounce::bench::bench_main(argc - 1, argv + 1, "/proc/self/exe");
+  }
   pounce::Config config;
   std::string error;
   switch (pounce::parse_command_line(argc, argv, &config, &error)) {

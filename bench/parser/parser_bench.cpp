@@ -149,8 +149,8 @@ size_t hp_parse(std::string_view in, HpViews* views) {
   views->headers_done = false;
   views->complete = false;
   views->body_bytes = 0;
-  const size_t n = http_parser_execute(&parser, &hp_settings(), in.data(),
-                                       in.size());
+  const size_t n =
+      http_parser_execute(&parser, &hp_settings(), in.data(), in.size());
   if (HTTP_PARSER_ERRNO(&parser) != HPE_OK) return 0;
   return n;
 }
@@ -244,7 +244,8 @@ void check_inputs() {
     for (HeadFn fn : {parse_request_head_simd, parse_request_head_scalar}) {
       const ParseResult r =
           fn(in.bytes.data(), in.bytes.size(), HeadLimits{}, storage, &head);
-      if (r.status != ParseStatus::Complete || head.head_size != in.bytes.size()) {
+      if (r.status != ParseStatus::Complete ||
+          head.head_size != in.bytes.size()) {
         die(in.name);
       }
     }
@@ -298,8 +299,7 @@ int main(int argc, char** argv) {
   check_inputs();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("scanner",
-                              std::string(active_scanner_name()));
+  benchmark::AddCustomContext("scanner", std::string(active_scanner_name()));
   register_all();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

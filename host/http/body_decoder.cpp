@@ -43,11 +43,11 @@ struct ChunkLine {
 ChunkLine parse_chunk_line(const char* p, size_t n, uint64_t budget) {
   enum class S : uint8_t {
     Size,
-    AfterSize,    // BWS after the size: only ";" may follow
-    NameStart,    // after ";": BWS, then the name
+    AfterSize,  // BWS after the size: only ";" may follow
+    NameStart,  // after ";": BWS, then the name
     Name,
-    AfterName,    // BWS after the name: "=" or ";"
-    ValueStart,   // after "=": BWS, then a token or a quoted-string
+    AfterName,   // BWS after the name: "=" or ";"
+    ValueStart,  // after "=": BWS, then a token or a quoted-string
     Token,
     Quoted,
     QuotedPair,
@@ -257,9 +257,8 @@ DecodeResult BodyDecoder::decode(const char* in, size_t len, char* out) {
         size_t count = 0;
         size_t used = 0;
         const ParseResult r = parse_field_block(
-            in + pos, len - pos, limits_.max_trailer_size,
-            limits_.max_trailers, ErrorCode::TrailersTooLarge,
-            trailer_storage_, &count, &used);
+            in + pos, len - pos, limits_.max_trailer_size, limits_.max_trailers,
+            ErrorCode::TrailersTooLarge, trailer_storage_, &count, &used);
         if (r.status == ParseStatus::Incomplete) {
           return result(DecodeStatus::NeedMore);
         }

@@ -82,8 +82,12 @@ inline constexpr std::array<uint8_t, 256> kHexValue = make_hex_table();
 inline bool has(char c, uint8_t bits) {
   return (kClass[static_cast<unsigned char>(c)] & bits) != 0;
 }
-inline bool is_tchar(char c) { return has(c, kTchar); }
-inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
+inline bool is_tchar(char c) {
+  return has(c, kTchar);
+}
+inline bool is_ows(char c) {
+  return c == ' ' || c == '\t';
+}
 inline unsigned hex_value(char c) {
   return kHexValue[static_cast<unsigned char>(c)];
 }
@@ -101,6 +105,7 @@ inline unsigned hex_value(char c) {
 //   scan_value:  field-value bytes (HTAB, SP-"~", 0x80-0xFF; scanner.h)
 //   scan_target: request-target bytes (0x21-0x7E; scanner.h)
 //   scan_token:  tchar, for methods and field names
+//   scan_host:   uri-host [":" port] bytes, for the Host value
 namespace detail {
 
 template <uint8_t kAllowed>
@@ -128,6 +133,9 @@ inline size_t scan_target_scalar(const char* p, size_t len) {
 inline size_t scan_token_scalar(const char* p, size_t len) {
   return scan_scalar<cc::kTchar>(p, len);
 }
+inline size_t scan_host_scalar(const char* p, size_t len) {
+  return scan_scalar<cc::kHost>(p, len);
+}
 
 enum class SimdLevel : uint8_t { Scalar, Sse42, Avx2 };
 // The best level this CPU supports, resolved once (scanner.cpp).
@@ -135,38 +143,65 @@ SimdLevel simd_level();
 
 #if POUNCE_X86_SIMD
 
-// The tchar set as two 16-entry nibble tables for PSHUFB: a byte b < 0x80
-// is a tchar iff kTokenLo[b & 15] & kTokenHi[b >> 4] != 0. Each high nibble
-// 2..7 has a bit; the low-nibble entry has the bits of the high nibbles
-// that form a tchar with it. Bytes >= 0x80 have no bit in kTokenHi.
-constexpr std::array<uint8_t, 16> make_token_hi() {
-  std::array<uint8_t, 16> t{};
-  for (unsigned hi = 2; hi < 8; ++hi) {
-    t[hi] = static_cast<uint8_t>(1u << (hi - 2));
-  }
-  return t;
-}
-constexpr std::array<uint8_t, 16> make_token_lo() {
-  std::array<uint8_t, 16> t{};
-  constexpr auto hi_bits = make_token_hi();
-  for (unsigned c = 0; c < 0x80; ++c) {
-    if (cc::kClass[c] & cc::kTchar) t[c & 15] |= hi_bits[c >> 4];
-  }
-  return t;
-}
-alignas(16) inline constexpr std::array<uint8_t, 16> kTokenHi =
-    make_token_hi();
-alignas(16) inline constexpr std::array<uint8_t, 16> kTokenLo =
-    make_token_lo();
+// A set of bytes within 0x20-0x7F as two 16-entry nibble tables for
+// PSHUFB: b is in the set iff lo[b & 15] & hi[b >> 4] != 0. Each high
+// nibble 2..7 has a bit in `hi`; lo[n] has the bits of the high nibbles
+// that form a member with low nibble n. Bytes >= 0x80 have no bit in `hi`.
+struct NibbleSet {
+  alignas(16) std::array<uint8_t, 16> lo;
+  alignas(16) std::array<uint8_t, 16> hi;
+};
 
-constexpr bool token_tables_agree() {
+constexpr NibbleSet make_nibble_set(uint8_t class_bit) {
+  NibbleSet t{};
+  for (unsigned h = 2; h < 8; ++h)
+    t.hi[h] = static_cast<uint8_t>(1u << (h - 2));
+  for (unsigned c = 0; c < 0x80; ++c) {
+    if (cc::kClass[c] & class_bit) t.lo[c & 15] |= t.hi[c >> 4];
+  }
+  return t;
+}
+
+constexpr bool nibble_set_is_exact(const NibbleSet& t, uint8_t class_bit) {
   for (unsigned c = 0; c < 256; ++c) {
-    const bool simd = c < 0x80 && (kTokenLo[c & 15] & kTokenHi[c >> 4]) != 0;
-    if (simd != ((cc::kClass[c] & cc::kTchar) != 0)) return false;
+    const bool simd = c < 0x80 && (t.lo[c & 15] & t.hi[c >> 4]) != 0;
+    if (simd != ((cc::kClass[c] & class_bit) != 0)) return false;
   }
   return true;
 }
-static_assert(token_tables_agree());
+
+inline constexpr NibbleSet kTokenSet = make_nibble_set(cc::kTchar);
+inline constexpr NibbleSet kHostSet = make_nibble_set(cc::kHost);
+static_assert(nibble_set_is_exact(kTokenSet, cc::kTchar));
+static_assert(nibble_set_is_exact(kHostSet, cc::kHost));
+
+[[gnu::target("sse4.2")]] inline unsigned not_in_set(__m128i b,
+                                                     const NibbleSet& set) {
+  const __m128i k0f = _mm_set1_epi8(0x0F);
+  const __m128i lo = _mm_shuffle_epi8(
+      _mm_load_si128(reinterpret_cast<const __m128i*>(set.lo.data())),
+      _mm_and_si128(b, k0f));
+  const __m128i hi = _mm_shuffle_epi8(
+      _mm_load_si128(reinterpret_cast<const __m128i*>(set.hi.data())),
+      _mm_and_si128(_mm_srli_epi16(b, 4), k0f));
+  return static_cast<unsigned>(_mm_movemask_epi8(
+      _mm_cmpeq_epi8(_mm_and_si128(lo, hi), _mm_setzero_si128())));
+}
+
+[[gnu::target("avx2")]] inline unsigned not_in_set(__m256i b,
+                                                   const NibbleSet& set) {
+  const __m256i k0f = _mm256_set1_epi8(0x0F);
+  const __m256i lo = _mm256_shuffle_epi8(
+      _mm256_broadcastsi128_si256(
+          _mm_load_si128(reinterpret_cast<const __m128i*>(set.lo.data()))),
+      _mm256_and_si256(b, k0f));
+  const __m256i hi = _mm256_shuffle_epi8(
+      _mm256_broadcastsi128_si256(
+          _mm_load_si128(reinterpret_cast<const __m128i*>(set.hi.data()))),
+      _mm256_and_si256(_mm256_srli_epi16(b, 4), k0f));
+  return static_cast<unsigned>(_mm256_movemask_epi8(
+      _mm256_cmpeq_epi8(_mm256_and_si256(lo, hi), _mm256_setzero_si256())));
+}
 
 // Bit i set when byte i may end the run. Field value: any CTL (b <= 0x1F
 // unsigned) or DEL. HTAB is allowed in a value but costs two more
@@ -184,17 +219,11 @@ static_assert(token_tables_agree());
                                      _mm_cmpgt_epi8(_mm_set1_epi8(0x7F), b));
   return ~static_cast<unsigned>(_mm_movemask_epi8(good)) & 0xFFFFu;
 }
-// Token: two nibble lookups (kTokenLo/kTokenHi).
 [[gnu::target("sse4.2")]] inline unsigned token_stops(__m128i b) {
-  const __m128i k0f = _mm_set1_epi8(0x0F);
-  const __m128i lo = _mm_shuffle_epi8(
-      _mm_load_si128(reinterpret_cast<const __m128i*>(kTokenLo.data())),
-      _mm_and_si128(b, k0f));
-  const __m128i hi = _mm_shuffle_epi8(
-      _mm_load_si128(reinterpret_cast<const __m128i*>(kTokenHi.data())),
-      _mm_and_si128(_mm_srli_epi16(b, 4), k0f));
-  return static_cast<unsigned>(_mm_movemask_epi8(
-      _mm_cmpeq_epi8(_mm_and_si128(lo, hi), _mm_setzero_si128())));
+  return not_in_set(b, kTokenSet);
+}
+[[gnu::target("sse4.2")]] inline unsigned host_stops(__m128i b) {
+  return not_in_set(b, kHostSet);
 }
 
 [[gnu::target("avx2")]] inline unsigned value_stops(__m256i b) {
@@ -210,17 +239,10 @@ static_assert(token_tables_agree());
   return ~static_cast<unsigned>(_mm256_movemask_epi8(good));
 }
 [[gnu::target("avx2")]] inline unsigned token_stops(__m256i b) {
-  const __m256i k0f = _mm256_set1_epi8(0x0F);
-  const __m256i lo = _mm256_shuffle_epi8(
-      _mm256_broadcastsi128_si256(
-          _mm_load_si128(reinterpret_cast<const __m128i*>(kTokenLo.data()))),
-      _mm256_and_si256(b, k0f));
-  const __m256i hi = _mm256_shuffle_epi8(
-      _mm256_broadcastsi128_si256(
-          _mm_load_si128(reinterpret_cast<const __m128i*>(kTokenHi.data()))),
-      _mm256_and_si256(_mm256_srli_epi16(b, 4), k0f));
-  return static_cast<unsigned>(_mm256_movemask_epi8(
-      _mm256_cmpeq_epi8(_mm256_and_si256(lo, hi), _mm256_setzero_si256())));
+  return not_in_set(b, kTokenSet);
+}
+[[gnu::target("avx2")]] inline unsigned host_stops(__m256i b) {
+  return not_in_set(b, kHostSet);
 }
 
 // The first byte of `block` flagged in `mask` that is not an HTAB, or -1.
@@ -235,48 +257,52 @@ inline int first_value_stop(const char* block, unsigned mask) {
 
 // 16 bytes at a time, then the scalar kernel for the last 0-15 bytes.
 // Loads never reach past p + len.
-#define POUNCE_SSE42_SCAN(kind, allowed)                                   \
-  [[gnu::target("sse4.2")]] inline size_t scan_##kind##_sse42(             \
-      const char* p, size_t len) {                                         \
-    size_t i = 0;                                                          \
-    for (; i + 16 <= len; i += 16) {                                       \
-      const unsigned m = kind##_stops(                                     \
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));       \
-      if (m != 0) {                                                        \
-        POUNCE_FIRST_STOP_##kind(p + i, m);                                \
-      }                                                                    \
-    }                                                                      \
-    return i + scan_scalar<allowed>(p + i, len - i);                       \
+#define POUNCE_SSE42_SCAN(kind, allowed)                                     \
+  [[gnu::target("sse4.2")]] inline size_t scan_##kind##_sse42(const char* p, \
+                                                              size_t len) {  \
+    size_t i = 0;                                                            \
+    for (; i + 16 <= len; i += 16) {                                         \
+      const unsigned m = kind##_stops(                                       \
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));         \
+      if (m != 0) {                                                          \
+        POUNCE_FIRST_STOP_##kind(p + i, m);                                  \
+      }                                                                      \
+    }                                                                        \
+    return i + scan_scalar<allowed>(p + i, len - i);                         \
   }
 // 32 bytes at a time, then at most one 16-byte step and the scalar tail.
-#define POUNCE_AVX2_SCAN(kind)                                             \
-  [[gnu::target("avx2")]] inline size_t scan_##kind##_avx2(const char* p,  \
-                                                           size_t len) {   \
-    size_t i = 0;                                                          \
-    for (; i + 32 <= len; i += 32) {                                       \
-      const unsigned m = kind##_stops(                                     \
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));    \
-      if (m != 0) {                                                        \
-        POUNCE_FIRST_STOP_##kind(p + i, m);                                \
-      }                                                                    \
-    }                                                                      \
-    return i + scan_##kind##_sse42(p + i, len - i);                        \
+#define POUNCE_AVX2_SCAN(kind)                                            \
+  [[gnu::target("avx2")]] inline size_t scan_##kind##_avx2(const char* p, \
+                                                           size_t len) {  \
+    size_t i = 0;                                                         \
+    for (; i + 32 <= len; i += 32) {                                      \
+      const unsigned m = kind##_stops(                                    \
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));   \
+      if (m != 0) {                                                       \
+        POUNCE_FIRST_STOP_##kind(p + i, m);                               \
+      }                                                                   \
+    }                                                                     \
+    return i + scan_##kind##_sse42(p + i, len - i);                       \
   }
-#define POUNCE_FIRST_STOP_value(block, m)             \
+#define POUNCE_FIRST_STOP_value(block, m)                       \
   if (const int stop = first_value_stop(block, m); stop >= 0) { \
-    return i + static_cast<size_t>(stop);             \
+    return i + static_cast<size_t>(stop);                       \
   }
 #define POUNCE_FIRST_STOP_target(block, m) \
   return i + static_cast<size_t>(__builtin_ctz(m))
 #define POUNCE_FIRST_STOP_token(block, m) \
   return i + static_cast<size_t>(__builtin_ctz(m))
+#define POUNCE_FIRST_STOP_host(block, m) \
+  return i + static_cast<size_t>(__builtin_ctz(m))
 
 POUNCE_SSE42_SCAN(value, cc::kFieldValue)
 POUNCE_SSE42_SCAN(target, cc::kTarget)
 POUNCE_SSE42_SCAN(token, cc::kTchar)
+POUNCE_SSE42_SCAN(host, cc::kHost)
 POUNCE_AVX2_SCAN(value)
 POUNCE_AVX2_SCAN(target)
 POUNCE_AVX2_SCAN(token)
+POUNCE_AVX2_SCAN(host)
 
 // Masks of a 64-byte block, bit i for byte i, for the head parser's
 // block cursor (head_parser.cpp): it classifies the head once, in blocks
@@ -286,18 +312,8 @@ POUNCE_AVX2_SCAN(token)
 // load for every line, which the CPU cannot overlap.
 struct BlockMasks {
   uint64_t not_token;    // not a tchar
-  uint64_t value_stops;  // not allowed in a field value: CTL but HTAB, DEL
+  uint64_t value_stops;  // CTL (HTAB included: the caller skips it) or DEL
 };
-
-[[gnu::target("sse4.2")]] inline unsigned exact_value_stops(__m128i b) {
-  return value_stops(b) &
-         ~static_cast<unsigned>(
-             _mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm_set1_epi8('\t'))));
-}
-[[gnu::target("avx2")]] inline unsigned exact_value_stops(__m256i b) {
-  return value_stops(b) & ~static_cast<unsigned>(_mm256_movemask_epi8(
-                              _mm256_cmpeq_epi8(b, _mm256_set1_epi8('\t'))));
-}
 
 [[gnu::target("sse4.2")]] inline BlockMasks classify_block_sse42(
     const char* p) {
@@ -306,7 +322,7 @@ struct BlockMasks {
     const __m128i b =
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
     m.not_token |= static_cast<uint64_t>(token_stops(b)) << (16 * k);
-    m.value_stops |= static_cast<uint64_t>(exact_value_stops(b)) << (16 * k);
+    m.value_stops |= static_cast<uint64_t>(value_stops(b)) << (16 * k);
   }
   return m;
 }
@@ -316,20 +332,20 @@ struct BlockMasks {
   const __m256i hi =
       _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
   return {token_stops(lo) | static_cast<uint64_t>(token_stops(hi)) << 32,
-          exact_value_stops(lo) |
-              static_cast<uint64_t>(exact_value_stops(hi)) << 32};
+          value_stops(lo) | static_cast<uint64_t>(value_stops(hi)) << 32};
 }
 
 #undef POUNCE_FIRST_STOP_value
 #undef POUNCE_FIRST_STOP_target
 #undef POUNCE_FIRST_STOP_token
+#undef POUNCE_FIRST_STOP_host
 #undef POUNCE_SSE42_SCAN
 #undef POUNCE_AVX2_SCAN
 
 // The offset of the first byte c in p[0..len), or len: memchr without the
 // call, for the '?' of a target.
 [[gnu::target("sse4.2")]] inline size_t find_byte_sse42(const char* p,
-                                                       size_t len, char c) {
+                                                        size_t len, char c) {
   const __m128i needle = _mm_set1_epi8(c);
   size_t i = 0;
   for (; i + 16 <= len; i += 16) {
@@ -342,13 +358,13 @@ struct BlockMasks {
   }
   return len;
 }
-[[gnu::target("avx2")]] inline size_t find_byte_avx2(const char* p,
-                                                     size_t len, char c) {
+[[gnu::target("avx2")]] inline size_t find_byte_avx2(const char* p, size_t len,
+                                                     char c) {
   const __m256i needle = _mm256_set1_epi8(c);
   size_t i = 0;
   for (; i + 32 <= len; i += 32) {
-    const unsigned m = static_cast<unsigned>(
-        _mm256_movemask_epi8(_mm256_cmpeq_epi8(
+    const unsigned m =
+        static_cast<unsigned>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(
             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)),
             needle)));
     if (m != 0) return i + static_cast<size_t>(__builtin_ctz(m));

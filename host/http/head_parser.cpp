@@ -1,10 +1,14 @@
 // The request-head parser (RFC 9112 §2-§7, strict per ARCHITECTURE.md §4).
 //
-// One template, instantiated once per scanner, so that the SIMD scanners are
-// direct calls. The parser walks the head line by line: the request line,
-// then each field line, where the value scan (the long run) finds the CR
-// that ends it. It never reads past data + len, and never past the head-size
-// limit.
+// One template, instantiated per instruction set (scalar, SSE4.2, AVX2) and
+// flattened into one function each, so that the SIMD kernels of
+// char_class.h inline into it. It walks the head line by line; a cursor
+// tells where a field name and a field value end. The SIMD cursors classify
+// the head in 64-byte blocks whose addresses do not depend on the parse, and
+// answer with a shift and a count of trailing zeros: a scan per field would
+// chain load -> compare -> movemask -> next load on every line, which the
+// CPU cannot overlap (measured: 170 ns vs 130 ns for the 703-byte request).
+// The parser never reads outside data[0..len), nor past the head-size limit.
 //
 // Decisions the rest of the host relies on:
 // - Target forms: origin-form ("/p?q") gives path "/p", query "q".
@@ -54,13 +58,14 @@ namespace {
 // Scans each run byte by byte.
 class ScanCursor {
  public:
-  ScanCursor(const char* /*start*/, const char* end) : end_(end) {}
+  ScanCursor(const char* /*buf*/, const char* /*start*/, const char* end)
+      : end_(end) {}
   // The first byte at or after p that is not a tchar, or end.
   const char* token_end(const char* p) const {
     return p + detail::scan_token_scalar(p, static_cast<size_t>(end_ - p));
   }
   // The first byte at or after p that may not appear in a field value, or
-  // end.
+  // end; or an HTAB before it (the caller skips those).
   const char* value_end(const char* p) const {
     return p + detail::scan_value_scalar(p, static_cast<size_t>(end_ - p));
   }
@@ -75,7 +80,11 @@ class ScanCursor {
 template <detail::BlockMasks (*kClassify)(const char*)>
 class BlockCursor {
  public:
-  BlockCursor(const char* start, const char* end) : end_(end) { load(start); }
+  // [buf, end) is readable; the parse starts at `start`.
+  BlockCursor(const char* buf, const char* start, const char* end)
+      : buf_(buf), end_(end) {
+    load(start);
+  }
   const char* token_end(const char* p) {
     return next<&detail::BlockMasks::not_token>(p);
   }
@@ -86,14 +95,26 @@ class BlockCursor {
  private:
   void load(const char* b) {
     base_ = b;
-    if (end_ - b >= 64) {
+    const size_t avail = static_cast<size_t>(end_ - b);
+    if (avail >= 64) {
       masks_ = kClassify(b);
+      return;
+    }
+    // The last block. Bytes past `end` count as both a non-tchar and a
+    // value stop, so that a search reaching them answers `end`.
+    const uint64_t past_end = ~uint64_t{0} << avail;
+    if (avail != 0 && end_ - buf_ >= 64) {
+      // Classify the 64 bytes that end at `end` and shift them into place.
+      const unsigned shift = static_cast<unsigned>(64 - avail);
+      const detail::BlockMasks m = kClassify(end_ - 64);
+      masks_.not_token = m.not_token >> shift | past_end;
+      masks_.value_stops = m.value_stops >> shift | past_end;
     } else {
-      // The last block: NUL padding is both a non-tchar and a value stop,
-      // so a search that reaches it answers `end`.
       alignas(32) char tail[64] = {};
-      if (end_ > b) std::memcpy(tail, b, static_cast<size_t>(end_ - b));
+      std::memcpy(tail, b, avail);
       masks_ = kClassify(tail);
+      masks_.not_token |= past_end;
+      masks_.value_stops |= past_end;
     }
   }
 
@@ -106,16 +127,15 @@ class BlockCursor {
         load(p);
         off = 0;
       }
+      // Never past `end`: load() sets the bits from `end` on.
       const uint64_t bits = (masks_.*kMask) >> off;
-      if (bits != 0) {
-        const char* r = p + __builtin_ctzll(bits);
-        return r < end_ ? r : end_;
-      }
+      if (bits != 0) return p + __builtin_ctzll(bits);
       p = base_ + 64;
       if (p >= end_) return end_;
     }
   }
 
+  const char* buf_;
   const char* base_;
   const char* end_;
   detail::BlockMasks masks_;
@@ -134,9 +154,14 @@ struct ScalarScan {
   static size_t token(const char* p, size_t n) {
     return detail::scan_token_scalar(p, n);
   }
+  static size_t host(const char* p, size_t n) {
+    return detail::scan_host_scalar(p, n);
+  }
   static size_t find(const char* p, size_t n, char c) {
     const void* hit = std::memchr(p, c, n);
-    return hit != nullptr ? static_cast<size_t>(static_cast<const char*>(hit) - p) : n;
+    return hit != nullptr
+               ? static_cast<size_t>(static_cast<const char*>(hit) - p)
+               : n;
   }
 };
 
@@ -152,31 +177,17 @@ struct Sse42Scan {
   [[gnu::target("sse4.2")]] static size_t token(const char* p, size_t n) {
     return detail::scan_token_sse42(p, n);
   }
-  [[gnu::target("sse4.2")]] static size_t find(const char* p, size_t n, char c) {
+  [[gnu::target("sse4.2")]] static size_t host(const char* p, size_t n) {
+    return detail::scan_host_sse42(p, n);
+  }
+  [[gnu::target("sse4.2")]] static size_t find(const char* p, size_t n,
+                                               char c) {
     return detail::find_byte_sse42(p, n, c);
   }
 };
 
-struct Avx2Scan;
-template <class S>
-class LineCursor {
- public:
-  LineCursor(const char*, const char* end) : end_(end) {}
-  const char* token_end(const char* p) const {
-    return p + S::token(p, static_cast<size_t>(end_ - p));
-  }
-  const char* value_end(const char* p) const {
-    return p + S::value(p, static_cast<size_t>(end_ - p));
-  }
- private:
-  const char* end_;
-};
 struct Avx2Scan {
-#ifdef POUNCE_LINE_SCAN
-  using Cursor = LineCursor<Avx2Scan>;
-#else
   using Cursor = BlockCursor<detail::classify_block_avx2>;
-#endif
   [[gnu::target("avx2")]] static size_t value(const char* p, size_t n) {
     return detail::scan_value_avx2(p, n);
   }
@@ -186,14 +197,21 @@ struct Avx2Scan {
   [[gnu::target("avx2")]] static size_t token(const char* p, size_t n) {
     return detail::scan_token_avx2(p, n);
   }
+  [[gnu::target("avx2")]] static size_t host(const char* p, size_t n) {
+    return detail::scan_host_avx2(p, n);
+  }
   [[gnu::target("avx2")]] static size_t find(const char* p, size_t n, char c) {
     return detail::find_byte_avx2(p, n, c);
   }
 };
 #endif
 
-constexpr ParseResult incomplete() { return {ParseStatus::Incomplete}; }
-constexpr ParseResult fail(ErrorCode code) { return {ParseStatus::Error, code}; }
+constexpr ParseResult incomplete() {
+  return {ParseStatus::Incomplete};
+}
+constexpr ParseResult fail(ErrorCode code) {
+  return {ParseStatus::Error, code};
+}
 
 // Case-insensitive equality of s[0..L) with a lower-case literal made of
 // letters, digits, "-", ":" and "/". OR-ing 0x20 lowers A-Z and maps no
@@ -253,8 +271,8 @@ inline const char* skip_tchars(const char* p, const char* e) {
 template <class F>
 inline void for_each_element(const char* p, const char* e, F&& f) {
   while (p < e) {
-    const char* comma =
-        static_cast<const char*>(std::memchr(p, ',', static_cast<size_t>(e - p)));
+    const char* comma = static_cast<const char*>(
+        std::memchr(p, ',', static_cast<size_t>(e - p)));
     const char* stop = comma != nullptr ? comma : e;
     const char* a = skip_ows(p, stop);
     const char* b = stop;
@@ -290,9 +308,9 @@ struct Facts {
   uint64_t content_length = 0;
   std::string_view host;
   bool te_seen = false;
-  bool te_bad = false;        // malformed list, chunked twice or with params
-  bool te_other = false;      // a coding other than chunked
-  bool te_chunked = false;    // chunked seen
+  bool te_bad = false;      // malformed list, chunked twice or with params
+  bool te_other = false;    // a coding other than chunked
+  bool te_chunked = false;  // chunked seen
   bool te_last_chunked = false;
   bool conn_close = false;
   bool conn_keep_alive = false;
@@ -308,7 +326,8 @@ inline bool parse_content_length(const char* p, size_t len, uint64_t* out) {
   for (size_t i = 0; i < len; ++i) {
     const unsigned d = static_cast<unsigned char>(p[i]) - '0';
     if (d > 9) return false;
-    if (__builtin_mul_overflow(v, 10u, &v) || __builtin_add_overflow(v, d, &v)) {
+    if (__builtin_mul_overflow(v, 10u, &v) ||
+        __builtin_add_overflow(v, d, &v)) {
       return false;
     }
   }
@@ -382,9 +401,13 @@ inline bool parse_content_length(const char* p, size_t len, uint64_t* out) {
 
 // The handlers of the fields we interpret, out of line: most fields are
 // none of them, and the per-field switch below stays small.
-[[gnu::noinline]] ErrorCode note_host(const char* v, size_t v_len, Facts* f) {
+// `end` bounds the buffer: the value is followed by its CRLF, which stops
+// the scan, so it may run in whole blocks.
+template <class S>
+[[gnu::noinline]] ErrorCode note_host(const char* v, size_t v_len,
+                                      const char* end, Facts* f) {
   if (++f->host_count > 1) return ErrorCode::DuplicateHost;
-  if (detail::scan_scalar<cc::kHost>(v, v_len) != v_len) {
+  if (S::host(v, static_cast<size_t>(end - v)) < v_len) {
     return ErrorCode::BadHeaderValue;
   }
   f->host = std::string_view(v, v_len);
@@ -397,8 +420,7 @@ inline bool parse_content_length(const char* p, size_t len, uint64_t* out) {
   });
 }
 
-[[gnu::noinline]] void note_connection(const char* v, size_t v_len,
-                                       Facts* f) {
+[[gnu::noinline]] void note_connection(const char* v, size_t v_len, Facts* f) {
   // The usual values are one token; skip the list walk for them.
   if (ieq_sized(v, v_len, "keep-alive")) {
     f->conn_keep_alive = true;
@@ -430,11 +452,12 @@ inline bool parse_content_length(const char* p, size_t len, uint64_t* out) {
 
 // Interprets one field of the head. Only a few names matter; they are told
 // apart by length first, so most fields cost one switch and one compare.
+template <class S>
 inline ErrorCode note_field(const char* name, size_t name_len, const char* v,
-                            size_t v_len, Facts* f) {
+                            size_t v_len, const char* end, Facts* f) {
   switch (name_len) {
     case 4:
-      if (ieq(name, "host")) return note_host(v, v_len, f);
+      if (ieq(name, "host")) return note_host<S>(v, v_len, end, f);
       break;
     case 6:
       if (ieq(name, "expect") && ieq_sized(v, v_len, "100-continue")) {
@@ -473,10 +496,13 @@ inline ParseResult parse_fields(typename S::Cursor& cur, const char** p_io,
   const char* p = *p_io;
   size_t count = 0;
   while (true) {
-    if (p == end) return incomplete();
-    // The empty line, or an obs-fold / line-ending error at the line start.
-    const char c0 = *p;
-    if (!cc::is_tchar(c0)) {
+    // field-name = token, then ":" with no whitespace before it.
+    const char* name = p;
+    const char* q = cur.token_end(p);
+    if (q == p) {
+      // No name: the empty line that ends the block, or an error.
+      if (p == end) return incomplete();
+      const char c0 = *p;
       if (c0 == '\r') {
         if (p + 1 == end) return incomplete();
         if (p[1] != '\n') return fail(ErrorCode::BadLineEnding);
@@ -488,9 +514,6 @@ inline ParseResult parse_fields(typename S::Cursor& cur, const char** p_io,
       if (cc::is_ows(c0)) return fail(ErrorCode::ObsFold);
       return fail(ErrorCode::BadHeaderName);
     }
-    // field-name = token, then ":" with no whitespace before it.
-    const char* name = p;
-    const char* q = cur.token_end(p);
     if (q == end) return incomplete();
     if (*q != ':') {
       if (cc::is_ows(*q)) {
@@ -502,30 +525,35 @@ inline ParseResult parse_fields(typename S::Cursor& cur, const char** p_io,
     }
     if (count == max_fields) return fail(too_many);
     // field-value, OWS on both sides dropped.
-    // Usually exactly one SP before the value and none after it.
+    // Usually exactly one SP before the value and none after it. A byte
+    // above SP is neither OWS nor a line ending.
     const char* v = q + 1;
-    if (v < end && *v == ' ') ++v;
-    if (v < end && cc::is_ows(*v)) v = skip_ows(v, end);
+    if (end - v >= 2 && v[0] == ' ' && static_cast<unsigned char>(v[1]) > ' ') {
+      ++v;
+    } else {
+      v = skip_ows(v, end);
+    }
     if (v == end) return incomplete();
     const char* e = cur.value_end(v);
-    if (e == end) return incomplete();
-    if (*e != '\r') {
-      return fail(*e == '\n' ? ErrorCode::BadLineEnding
-                             : ErrorCode::BadHeaderValue);
+    while (e != end && *e == '\t') e = cur.value_end(e + 1);
+    if (end - e < 2 || e[0] != '\r' || e[1] != '\n') {
+      if (e == end) return incomplete();
+      if (*e != '\r') {
+        return fail(*e == '\n' ? ErrorCode::BadLineEnding
+                               : ErrorCode::BadHeaderValue);
+      }
+      if (e + 1 == end) return incomplete();
+      return fail(ErrorCode::BadLineEnding);
     }
-    if (e + 1 == end) return incomplete();
-    if (e[1] != '\n') return fail(ErrorCode::BadLineEnding);
+    // Inside a value, the only bytes <= SP are SP and HTAB.
     const char* ve = e;
-    if (ve > v && cc::is_ows(ve[-1])) {
-      do --ve;
-      while (ve > v && cc::is_ows(ve[-1]));
-    }
+    while (ve > v && static_cast<unsigned char>(ve[-1]) <= ' ') --ve;
     const size_t name_len = static_cast<size_t>(q - name);
     const size_t v_len = static_cast<size_t>(ve - v);
     storage[count] = pounce_header_t{{name, name_len}, {v, v_len}};
     ++count;
     if constexpr (kHead) {
-      const ErrorCode err = note_field(name, name_len, v, v_len, facts);
+      const ErrorCode err = note_field<S>(name, name_len, v, v_len, end, facts);
       if (err != ErrorCode::None) return fail(err);
     }
     p = e + 2;
@@ -535,8 +563,7 @@ inline ParseResult parse_fields(typename S::Cursor& cur, const char** p_io,
 // HTTP-version = "HTTP/" DIGIT "." DIGIT, then CRLF (RFC 9112 §2.3),
 // checked byte by byte so that a prefix is Incomplete and a mismatch gets
 // the right code.
-inline ParseResult parse_version(const char* v, size_t avail,
-                                 RequestHead* h) {
+inline ParseResult parse_version(const char* v, size_t avail, RequestHead* h) {
   static constexpr char kVersion[] = "HTTP/1.1\r\n";
   for (size_t i = 0; i < 10 && i < avail; ++i) {
     const char c = v[i];
@@ -553,6 +580,10 @@ inline ParseResult parse_version(const char* v, size_t avail,
   h->version_minor = v[7] == '0' ? 0 : 1;
   return {ParseStatus::Complete};
 }
+
+// The path of an absolute-form target without one. One object for every
+// instantiation, so that all entry points return the same view.
+constexpr char kRootPath[] = "/";
 
 // The target forms of RFC 9112 §3.2.
 template <class S>
@@ -588,14 +619,13 @@ inline ErrorCode classify_target(std::string_view method, const char* t,
   // The request line goes on after the target, so the search may cover
   // whole 16-byte blocks and spare the SIMD kernels a byte-by-byte tail.
   const size_t path_span = static_cast<size_t>(e - path);
-  const size_t search =
-      std::min((path_span + 15) & ~size_t{15}, static_cast<size_t>(buf_end - path));
+  const size_t search = std::min((path_span + 15) & ~size_t{15},
+                                 static_cast<size_t>(buf_end - path));
   const char* qm = path + S::find(path, search, '?');
   if (qm > e) qm = e;
   const char* path_end = qm;
   if (path == path_end) {
-    static constexpr char kRoot[] = "/";
-    h->path = std::string_view(kRoot, 1);
+    h->path = std::string_view(kRootPath, 1);
   } else {
     h->path = std::string_view(path, static_cast<size_t>(path_end - path));
   }
@@ -608,11 +638,13 @@ inline ErrorCode classify_target(std::string_view method, const char* t,
 // The head from the request line on; `end` is already clipped to the size
 // limit.
 template <class S>
-inline ParseResult parse_from(const char* data, const char* p,
-                              const char* end, const HeadLimits& limits,
+inline ParseResult parse_from(const char* data, const char* p, const char* end,
+                              const HeadLimits& limits,
                               pounce_header_t* storage, RequestHead* out) {
+  // Built locally and copied out once: stores through `out` could alias
+  // anything the loop reads, and measured slower.
   RequestHead h;
-  typename S::Cursor cur(p, end);
+  typename S::Cursor cur(data, p, end);
   // method = token, then exactly one SP.
   const char* q = cur.token_end(p);
   if (q == end) return incomplete();
@@ -648,16 +680,17 @@ inline ParseResult parse_from(const char* data, const char* p,
     const ParseResult r = parse_version(v, avail, &h);
     if (r.status != ParseStatus::Complete) return r;
   }
-  const ErrorCode target_err = classify_target<S>(h.method, t, target_len, end, &h);
+  const ErrorCode target_err =
+      classify_target<S>(h.method, t, target_len, end, &h);
   if (target_err != ErrorCode::None) return fail(target_err);
 
   // Header fields.
   Facts f;
   const char* fields = v + 10;
   size_t count = 0;
-  const ParseResult r = parse_fields<S, true>(
-      cur, &fields, end, limits.max_headers, ErrorCode::TooManyHeaders, storage,
-      &count, &f);
+  const ParseResult r =
+      parse_fields<S, true>(cur, &fields, end, limits.max_headers,
+                            ErrorCode::TooManyHeaders, storage, &count, &f);
   if (r.status != ParseStatus::Complete) return r;
 
   // Message framing (RFC 9112 §6.1, §6.3) and Host (§3.2).
@@ -724,7 +757,7 @@ ParseResult parse_block(const char* data, size_t len, size_t max_size,
   const char* end = data + (clipped ? max_size : len);
   const char* p = data;
   size_t count = 0;
-  typename S::Cursor cur(p, end);
+  typename S::Cursor cur(data, p, end);
   const ParseResult r = parse_fields<S, false>(
       cur, &p, end, max_fields, too_large_error, storage, &count, nullptr);
   if (r.status == ParseStatus::Complete) {
@@ -739,19 +772,18 @@ ParseResult parse_block(const char* data, size_t len, size_t max_size,
 // One entry point per ISA. `flatten` inlines the generic parser and the
 // kernels into it, so that the SIMD kernels are compiled in the function's
 // target and the per-field work has no calls but the rare field handlers.
-#define POUNCE_PARSE_ENTRY_POINTS(suffix, Scan, ...)                         \
-  [[gnu::flatten __VA_OPT__(, ) __VA_ARGS__]] ParseResult head_##suffix(     \
-      const char* data, size_t len, const HeadLimits& limits,               \
-      pounce_header_t* storage, RequestHead* out) {                         \
-    return parse_head<Scan>(data, len, limits, storage, out);               \
-  }                                                                         \
-  [[gnu::flatten __VA_OPT__(, ) __VA_ARGS__]] ParseResult block_##suffix(    \
-      const char* data, size_t len, size_t max_size, size_t max_fields,     \
-      ErrorCode too_large_error, pounce_header_t* storage,                  \
-      size_t* field_count, size_t* consumed) {                              \
-    return parse_block<Scan>(data, len, max_size, max_fields,               \
-                             too_large_error, storage, field_count,         \
-                             consumed);                                     \
+#define POUNCE_PARSE_ENTRY_POINTS(suffix, Scan, ...)                           \
+  [[gnu::flatten __VA_OPT__(, ) __VA_ARGS__]] ParseResult head_##suffix(       \
+      const char* data, size_t len, const HeadLimits& limits,                  \
+      pounce_header_t* storage, RequestHead* out) {                            \
+    return parse_head<Scan>(data, len, limits, storage, out);                  \
+  }                                                                            \
+  [[gnu::flatten __VA_OPT__(, ) __VA_ARGS__]] ParseResult block_##suffix(      \
+      const char* data, size_t len, size_t max_size, size_t max_fields,        \
+      ErrorCode too_large_error, pounce_header_t* storage,                     \
+      size_t* field_count, size_t* consumed) {                                 \
+    return parse_block<Scan>(data, len, max_size, max_fields, too_large_error, \
+                             storage, field_count, consumed);                  \
   }
 
 POUNCE_PARSE_ENTRY_POINTS(scalar, ScalarScan)
@@ -812,14 +844,16 @@ ParseResult parse_request_head_simd(const char* data, size_t len,
   return best().head(data, len, limits, header_storage, out);
 }
 
-std::string_view active_scanner_name() { return best().name; }
+std::string_view active_scanner_name() {
+  return best().name;
+}
 
 ParseResult parse_field_block(const char* data, size_t len, size_t max_size,
                               size_t max_fields, ErrorCode too_large_error,
                               pounce_header_t* storage, size_t* field_count,
                               size_t* consumed) {
-  return best().block(data, len, max_size, max_fields, too_large_error,
-                      storage, field_count, consumed);
+  return best().block(data, len, max_size, max_fields, too_large_error, storage,
+                      field_count, consumed);
 }
 
 }  // namespace pounce::http

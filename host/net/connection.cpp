@@ -5,10 +5,15 @@
 
 #include <cstring>
 
+#include "async/stream.h"
 #include "http/path_normalize.h"
 #include "http/status_text.h"
 #include "log/logger.h"
 #include "net/event_loop.h"
+#include "pipeline/content_type_rules.h"
+#include "pipeline/response_compression.h"
+#include "pipeline/response_head.h"
+#include "pipeline/server_timing.h"
 #include "plugin/generation.h"
 
 namespace pounce {
@@ -24,8 +29,6 @@ constexpr size_t kWriteSlice = 256 * 1024;
 constexpr size_t kLingerMaxBytes = 64 * 1024;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::string_view kServerHeader = "Server: pounce\r\n";
-
-uint64_t now_ns() { return uv_hrtime(); }
 
 // Paths that cannot change under normalization skip it: no escapes and no
 // dot segments is the common case.
@@ -47,7 +50,9 @@ Connection::Connection(EventLoop* loop) : loop_(loop) {
   memset(&write_req_, 0, sizeof write_req_);
 }
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  if (origin_count_) origin_count_->fetch_sub(1, std::memory_order_relaxed);
+}
 
 bool Connection::init_socket() {
   if (uv_tcp_init(loop_->uv(), &tcp_) != 0) return false;
@@ -98,12 +103,15 @@ void Connection::start() {
   // Responses are written whole; Nagle would only delay the last segment.
   uv_tcp_nodelay(&tcp_, 1);
   const size_t limit = loop_->connection_limit();
-  if (loop_->connection_count() > limit + limit / 8 + 64) {
+  const size_t open =
+      loop_->connection_count() +
+      static_cast<size_t>(loop_->handed_off().load(std::memory_order_relaxed));
+  if (open > limit + limit / 8 + 64) {
     // Far over the limit even the 503 costs too much: close at once.
     close_now();
     return;
   }
-  if (loop_->connection_count() > limit) {
+  if (open > limit) {
     respond_error(http::ErrorCode::TooManyConnections, nullptr);
     after_input();
     return;
@@ -116,6 +124,7 @@ void Connection::start() {
 
 void Connection::close_now() {
   if (phase_ == Phase::Closing) return;
+  if (stream_) release_stream(POUNCE_CLOSE_PEER);
   phase_ = Phase::Closing;
   loop_->timeouts().disarm(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
@@ -135,11 +144,29 @@ void Connection::begin_drain() {
     close_now();
     return;
   }
-  // In flight: the response will carry Connection: close (serve() checks
-  // loop_->draining()).
+  // In flight: the response will carry Connection: close (the loop says it
+  // is draining), and the connection closes after it.
 }
 
-void Connection::force_close() { close_now(); }
+void Connection::force_close() {
+  forced_ = true;
+  if (stream_ && phase_ == Phase::Async) {
+    // A final chunk rather than a cut: the client sees a complete response.
+    stream_->end_by_host(POUNCE_CLOSE_SHUTDOWN);
+    if (stream_ && phase_ != Phase::Closing) {
+      // Still writing: give it until the write completes or times out.
+      return;
+    }
+    if (phase_ == Phase::Closing) return;
+  }
+  close_now();
+}
+
+void Connection::end_stream_of(const Generation* g) {
+  if (stream_ && stream_->generation() == g) {
+    stream_->end_by_host(POUNCE_CLOSE_SHUTDOWN);
+  }
+}
 
 bool Connection::input_pending() {
   // A request the kernel holds but the loop has not read yet is in flight,
@@ -183,7 +210,9 @@ void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
     if (want == 0) want = 1;
   }
   char* p = c->in_.prepare(want);
-  *buf = uv_buf_init(p, static_cast<unsigned>(c->in_.capacity() - c->in_.size()));
+  (void)p;
+  *buf = uv_buf_init(c->in_.data() + c->in_.size(),
+                     static_cast<unsigned>(c->in_.capacity() - c->in_.size()));
 }
 
 void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
@@ -204,7 +233,8 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   if (c->phase_ == Phase::Closing) return;
-  if (c->loop_->config().access_log) c->read_started_ns_ = now_ns();
+  const Config& cfg = c->loop_->config();
+  if (cfg.access_log || cfg.server_timing) c->read_started_ns_ = uv_hrtime();
   if (buf->base == c->loop_->read_buffer()) {
     c->handle_read(buf->base, static_cast<size_t>(nread), false);
   } else {
@@ -214,9 +244,12 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
 }
 
 void Connection::handle_read(char* data, size_t len, bool owned) {
+  in_input_ = true;
+  size_t used = 0;
   if (phase_ == Phase::Body) {
     // Body bytes were read into in_ behind what was there.
     if (!continue_body()) {
+      in_input_ = false;
       after_input();
       return;
     }
@@ -224,7 +257,12 @@ void Connection::handle_read(char* data, size_t len, bool owned) {
     len = in_.size();
     owned = true;
   }
-  size_t used = serve_requests(data, len, owned);
+  if (phase_ == Phase::Async) {
+    // The stream's body, then input pipelined behind it, which waits.
+    used = stream_body_done_ ? 0 : feed_stream_body(data, len);
+  } else {
+    used = serve_requests(data, len, owned);
+  }
   if (phase_ == Phase::Body || phase_ == Phase::Closing) {
     // enter_body() moved what it needs into in_; a close dropped the rest.
   } else if (close_after_write_) {
@@ -235,6 +273,12 @@ void Connection::handle_read(char* data, size_t len, bool owned) {
   } else if (used < len) {
     in_.append(data + used, len - used);
   }
+  in_input_ = false;
+  if (finish_pending_) {
+    finish_pending_ = false;
+    finish_stream();
+    return;
+  }
   after_input();
 }
 
@@ -243,7 +287,10 @@ size_t Connection::serve_requests(char* data, size_t len, bool owned) {
   const http::HeadLimits head_limits{cfg.max_header_size, cfg.max_headers};
   size_t off = 0;
   while (off < len) {
-    if (close_after_write_ || phase_ == Phase::Closing) return len;
+    if (close_after_write_ || phase_ == Phase::Closing ||
+        phase_ == Phase::Async) {
+      return phase_ == Phase::Async ? off : len;
+    }
     if (loop_->out().size() >= kOutputHighWater) {
       flush_output();
       if (write_in_flight_) break;  // resume when the socket took it
@@ -258,11 +305,28 @@ size_t Connection::serve_requests(char* data, size_t len, bool owned) {
       respond_error(pr.error, nullptr);
       return len;
     }
+    if (read_started_ns_) parse_ns_ = uv_hrtime() - read_started_ns_;
     size_t head_end = off + head.head_size;
     size_t avail = len - head_end;
 
+    Route r;
+    if (!route(head, &r)) {
+      // The host answered. Without a body the connection may go on; a body
+      // would have to be skipped, so close instead (respond_error did).
+      if (close_after_write_) return len;
+      off = head_end;
+      continue;
+    }
+    if (r.async) {
+      if (loop_->next_async_loop()) {
+        hand_off(data, off, len, owned, r);
+        return len;
+      }
+      return start_async(head, r, data, off, len);
+    }
+
     if (head.body_kind == http::BodyKind::None) {
-      serve(head, {}, nullptr, 0);
+      call_sync(head, r, {}, nullptr, 0);
       off = head_end;
       continue;
     }
@@ -273,10 +337,10 @@ size_t Connection::serve_requests(char* data, size_t len, bool owned) {
         return len;
       }
       if (avail >= head.content_length) {
-        serve(head,
-              std::string_view(data + head_end,
-                               static_cast<size_t>(head.content_length)),
-              nullptr, 0);
+        call_sync(head, r,
+                  std::string_view(data + head_end,
+                                   static_cast<size_t>(head.content_length)),
+                  nullptr, 0);
         off = head_end + static_cast<size_t>(head.content_length);
         continue;
       }
@@ -296,8 +360,8 @@ size_t Connection::serve_requests(char* data, size_t len, bool owned) {
       return len;
     }
     if (dr.status == http::DecodeStatus::Done) {
-      serve(head, std::string_view(data + head_end, dr.produced),
-            decoder_.trailers(), decoder_.trailer_count());
+      call_sync(head, r, std::string_view(data + head_end, dr.produced),
+                decoder_.trailers(), decoder_.trailer_count());
       off = head_end + dr.consumed;
       continue;
     }
@@ -380,10 +444,14 @@ bool Connection::continue_body() {
     respond_error(http::ErrorCode::BadRequestLine, nullptr);
     return false;
   }
-  serve(head,
-        std::string_view(in_.data() + head_size_, static_cast<size_t>(body_len_)),
-        chunked_ ? decoder_.trailers() : nullptr,
-        chunked_ ? decoder_.trailer_count() : 0);
+  Route r;
+  if (route(head, &r)) {
+    call_sync(head, r,
+              std::string_view(in_.data() + head_size_,
+                               static_cast<size_t>(body_len_)),
+              chunked_ ? decoder_.trailers() : nullptr,
+              chunked_ ? decoder_.trailer_count() : 0);
+  }
   // What follows the body is the next request: move it to the front.
   in_.consume(raw_pos_);
   head_size_ = 0;
@@ -393,10 +461,9 @@ bool Connection::continue_body() {
 }
 
 // ---------------------------------------------------------------------------
-// Serving
+// Routing and the sync call
 
-void Connection::serve(const http::RequestHead& head, std::string_view body,
-                       const pounce_header_t* trailers, size_t trailer_count) {
+bool Connection::route(const http::RequestHead& head, Route* r) {
   keep_alive_ = head.keep_alive && !loop_->draining();
   phase_ = Phase::Idle;
   // The head is complete: its --header-timeout no longer applies.
@@ -407,72 +474,97 @@ void Connection::serve(const http::RequestHead& head, std::string_view body,
     // §3.2.4); the host answers it itself.
     if (head.method != "OPTIONS") {
       respond_error(http::ErrorCode::BadTarget, &head);
-      return;
+      return false;
     }
     pounce_response& res = loop_->response();
     res.reset("host");
     write_sync_response(head, res);
-    return;
+    if (head.body_kind != http::BodyKind::None) close_after_write_ = true;
+    return false;
   }
 
-  std::string_view path = head.path;
-  if (needs_normalization(path)) {
+  r->path = head.path;
+  if (needs_normalization(r->path)) {
     size_t n = 0;
     http::PathStatus ps =
-        http::normalize_path(path, loop_->path_buffer(), &n);
+        http::normalize_path(head.path, loop_->path_buffer(), &n);
     if (ps == http::PathStatus::EscapesRoot) {
       respond_error(http::ErrorCode::PathEscapesRoot, &head);
-      return;
+      return false;
     }
     if (ps != http::PathStatus::Ok) {
       respond_error(http::ErrorCode::BadPath, &head);
-      return;
+      return false;
     }
-    path = std::string_view(loop_->path_buffer(), n);
+    r->path = std::string_view(loop_->path_buffer(), n);
   }
 
-  Generation* gen = loop_->generation();
-  std::string_view path_info;
-  const Mount* mount = gen ? gen->route(path, &path_info) : nullptr;
-  if (!mount) {
-    respond_error(http::ErrorCode::NoRoute, &head, /*close=*/false);
-    return;
+  // The first request after a handoff uses the generation the worker chose
+  // (and pinned); later ones the loop's current one.
+  if (handoff_generation_) {
+    r->generation = handoff_generation_;
+    r->generation_pinned = true;
+    handoff_generation_ = nullptr;
+  } else {
+    r->generation = loop_->generation();
   }
-  if (head.upgrade_websocket && !mount->module->has_websocket()) {
+  r->mount = r->generation ? r->generation->route(r->path, &r->path_info)
+                           : nullptr;
+  if (!r->mount) {
+    if (r->generation_pinned) r->generation->unpin(loop_->index());
+    respond_error(http::ErrorCode::NoRoute, &head,
+                  /*close=*/head.body_kind != http::BodyKind::None);
+    return false;
+  }
+  const PluginModule& module = *r->mount->module;
+  if (head.upgrade_websocket && !module.has_websocket()) {
+    if (r->generation_pinned) r->generation->unpin(loop_->index());
     respond_error(http::ErrorCode::WebSocketUnsupported, &head);
-    return;
+    return false;
   }
-  call_sync(head, *mount, path, path_info, body, trailers, trailer_count);
+  r->async = module.mode_for(r->path_info) == POUNCE_MODE_ASYNC;
+  if (!r->async && r->generation_pinned) {
+    r->generation->unpin(loop_->index());
+    r->generation_pinned = false;
+  }
+  return true;
 }
 
-void Connection::call_sync(const http::RequestHead& head, const Mount& mount,
-                           std::string_view path, std::string_view path_info,
+void Connection::fill_view(const http::RequestHead& head, const Route& r,
                            std::string_view body,
-                           const pounce_header_t* trailers,
-                           size_t trailer_count) {
+                           pounce_request_view_t* view) {
   pounce_request& req = loop_->request();
   req.head = &head;
   req.tcp = &tcp_;
   req.peer = &peer_;
+  view->size = sizeof *view;
+  view->version_major = 1;
+  view->version_minor = head.version_minor;
+  view->reserved = 0;
+  view->method = {head.method.data(), head.method.size()};
+  view->target = {head.target.data(), head.target.size()};
+  view->path = {r.path.data(), r.path.size()};
+  view->mount_prefix = {r.mount->prefix.data(), r.mount->prefix.size()};
+  view->path_info = {r.path_info.data(), r.path_info.size()};
+  view->query = {head.query.data(), head.query.size()};
+  view->headers = head.headers;
+  view->header_count = head.header_count;
+  view->body = {body.data(), body.size()};
+  view->trailers = nullptr;
+  view->trailer_count = 0;
+  view->handle = &req;
+}
 
+void Connection::call_sync(const http::RequestHead& head, const Route& r,
+                           std::string_view body,
+                           const pounce_header_t* trailers,
+                           size_t trailer_count) {
   pounce_request_view_t view;
-  view.size = sizeof view;
-  view.version_major = 1;
-  view.version_minor = head.version_minor;
-  view.reserved = 0;
-  view.method = {head.method.data(), head.method.size()};
-  view.target = {head.target.data(), head.target.size()};
-  view.path = {path.data(), path.size()};
-  view.mount_prefix = {mount.prefix.data(), mount.prefix.size()};
-  view.path_info = {path_info.data(), path_info.size()};
-  view.query = {head.query.data(), head.query.size()};
-  view.headers = head.headers;
-  view.header_count = head.header_count;
-  view.body = {body.data(), body.size()};
+  fill_view(head, r, body, &view);
   view.trailers = trailers;
   view.trailer_count = trailer_count;
-  view.handle = &req;
 
+  const Mount& mount = *r.mount;
   pounce_response& res = loop_->response();
   res.reset(mount.module->name().c_str());
   int rc = 0;
@@ -500,55 +592,68 @@ void Connection::call_sync(const http::RequestHead& head, const Mount& mount,
 }
 
 void Connection::write_sync_response(const http::RequestHead& head,
-                                     const pounce_response& res) {
+                                     pounce_response& res) {
+  const Config& cfg = loop_->config();
   // A drain may have started while the plugin ran.
   if (keep_alive_ && loop_->draining()) keep_alive_ = false;
-  ByteBuffer& out = loop_->out();
+  const uint64_t app_done_ns = cfg.server_timing ? uv_hrtime() : 0;
   const int status = res.status;
+  const bool head_request = head.method == "HEAD";
   // No body and no Content-Length for 204 and 304 (RFC 9110 §8.6); HEAD keeps
   // the Content-Length of the body it does not get.
   const bool bodiless_status = status == 204 || status == 304;
-  const bool send_body = !bodiless_status && head.method != "HEAD";
-  std::string_view status_line = http::status_line(status);
-  std::string_view date = loop_->date().date_header();
+  std::string_view body = res.body.view();
 
-  size_t need = status_line.size() + date.size() + kServerHeader.size() +
-                res.headers.size() + 64 + (send_body ? res.body.size() : 0);
-  char* p = out.prepare(need);
-  char* start = p;
-  memcpy(p, status_line.data(), status_line.size());
-  p += status_line.size();
-  memcpy(p, date.data(), date.size());
-  p += date.size();
-  memcpy(p, kServerHeader.data(), kServerHeader.size());
-  p += kServerHeader.size();
-  if (!res.headers.empty()) {
-    memcpy(p, res.headers.data(), res.headers.size());
-    p += res.headers.size();
+  pipeline::ResponseHead h;
+  h.status = status;
+  h.date_header = loop_->date().date_header();
+  h.framing = bodiless_status ? pipeline::Framing::NoBody
+                              : pipeline::Framing::ContentLength;
+  if (cfg.compression && !bodiless_status) {
+    pipeline::ResponseFacts facts;
+    facts.status = status;
+    facts.head_request = head_request;
+    facts.has_content_encoding = res.has_content_encoding;
+    facts.content_type = res.content_type();
+    facts.content_length = body.size();
+    pipeline::CompressDecision d =
+        pipeline::decide_compression(facts, cfg.compression_min_size);
+    h.vary_accept_encoding = pipeline::varies_on_accept_encoding(d);
+    if (h.vary_accept_encoding) {
+      pipeline::Coding c = pipeline::negotiate(head.headers, head.header_count);
+      if (c != pipeline::Coding::Identity) {
+        ByteBuffer& z = loop_->compress_scratch();
+        z.clear();
+        // The per-loop context for whole bodies, reused: one per response
+        // would cost zstd's 3.7 MB a time (ARCHITECTURE.md §5).
+        if (loop_->compressors().sync_context(c).compress_whole(c, body, z)) {
+          body = z.view();
+          h.content_encoding = pipeline::coding_name(c);
+          pipeline::weaken_etag(&res);
+        }
+      }
+    }
   }
-  if (!bodiless_status) {
-    memcpy(p, "Content-Length: ", 16);
-    p += 16;
-    p += format_decimal(p, res.body.size());
-    *p++ = '\r';
-    *p++ = '\n';
-  }
+  h.plugin_headers = res.headers.view();
+  h.content_length = body.size();
   if (!keep_alive_) {
-    memcpy(p, "Connection: close\r\n", 19);
-    p += 19;
+    h.connection = pipeline::ConnectionHeader::Close;
   } else if (head.version_minor == 0) {
-    // An HTTP/1.0 client asked to keep the connection (RFC 9112 §9.3).
-    memcpy(p, "Connection: keep-alive\r\n", 24);
-    p += 24;
+    h.connection = pipeline::ConnectionHeader::KeepAlive;
   }
-  *p++ = '\r';
-  *p++ = '\n';
-  if (send_body && !res.body.empty()) {
-    memcpy(p, res.body.data(), res.body.size());
-    p += res.body.size();
+  char timing[96];
+  if (cfg.server_timing && read_started_ns_) {
+    uint64_t now = uv_hrtime();
+    uint64_t parse_end = read_started_ns_ + parse_ns_;
+    h.server_timing = pipeline::format_server_timing(
+        timing, sizeof timing, parse_ns_,
+        app_done_ns > parse_end ? app_done_ns - parse_end : 0,
+        static_cast<int64_t>(now - app_done_ns));
   }
-  out.commit(static_cast<size_t>(p - start));
-  if (loop_->config().access_log) access_log(&head, status, res.body.size());
+  ByteBuffer& out = loop_->out();
+  pipeline::write_response_head(out, h);
+  if (!bodiless_status && !head_request) out.append(body);
+  if (cfg.access_log) access_log(&head, status, body.size());
   if (!keep_alive_) close_after_write_ = true;
 }
 
@@ -609,36 +714,48 @@ void Connection::respond_error(http::ErrorCode code,
   phase_ = Phase::Idle;
 }
 
+std::string_view format_request_line(const http::RequestHead* head,
+                                     char* buf, size_t cap) {
+  if (!head) return "-";
+  int tlen = static_cast<int>(head->target.size() > 512 ? 512
+                                                        : head->target.size());
+  // The target was validated as visible ASCII by the parser: it cannot forge
+  // a log line.
+  int n = snprintf(buf, cap, "%.*s %.*s HTTP/1.%d",
+                   static_cast<int>(head->method.size()), head->method.data(),
+                   tlen, head->target.data(), head->version_minor);
+  if (n < 0) return "-";
+  return std::string_view(buf, static_cast<size_t>(n) < cap
+                                   ? static_cast<size_t>(n)
+                                   : cap - 1);
+}
+
 void Connection::access_log(const http::RequestHead* head, int status,
+                            size_t bytes) {
+  char request_line[600];
+  access_log(format_request_line(head, request_line, sizeof request_line),
+             status, bytes);
+}
+
+void Connection::access_log(std::string_view request_line, int status,
                             size_t bytes) {
   // Common Log Format plus the duration in seconds:
   // 127.0.0.1 - - [27/Nov/2026:18:36:07 +0000] "GET / HTTP/1.1" 200 13 0.000042
   char line[1024];
-  std::string ip = peer_text();
-  size_t colon = ip.rfind(':');
-  if (colon != std::string::npos) ip.resize(colon);
-  if (!ip.empty() && ip.front() == '[') ip = ip.substr(1, ip.size() - 2);
+  pounce_addr_t a;
+  a.size = sizeof a;
+  if (format_address(reinterpret_cast<const sockaddr*>(&peer().addr), &a) !=
+      POUNCE_OK) {
+    snprintf(a.text, sizeof a.text, "-");
+  }
   std::string_view t = loop_->date().clf_time();
   double secs = read_started_ns_
-                    ? static_cast<double>(now_ns() - read_started_ns_) / 1e9
+                    ? static_cast<double>(uv_hrtime() - read_started_ns_) / 1e9
                     : 0.0;
-  int n;
-  if (head) {
-    int tlen = static_cast<int>(head->target.size() > 512 ? 512
-                                                          : head->target.size());
-    // The target was validated as visible ASCII by the parser: it cannot
-    // forge a line.
-    n = snprintf(line, sizeof line,
-                 "%s - - [%.*s] \"%.*s %.*s HTTP/1.%d\" %d %zu %.6f\n",
-                 ip.c_str(), static_cast<int>(t.size()), t.data(),
-                 static_cast<int>(head->method.size()), head->method.data(),
-                 tlen, head->target.data(), head->version_minor, status, bytes,
-                 secs);
-  } else {
-    n = snprintf(line, sizeof line, "%s - - [%.*s] \"-\" %d %zu %.6f\n",
-                 ip.c_str(), static_cast<int>(t.size()), t.data(), status,
-                 bytes, secs);
-  }
+  int n = snprintf(line, sizeof line, "%s - - [%.*s] \"%.*s\" %d %zu %.6f\n",
+                   a.text, static_cast<int>(t.size()), t.data(),
+                   static_cast<int>(request_line.size()), request_line.data(),
+                   status, bytes, secs);
   if (n > 0) {
     log::access(std::string_view(
         line, static_cast<size_t>(n) < sizeof line ? static_cast<size_t>(n)
@@ -689,12 +806,29 @@ void Connection::after_input() {
         loop_->timeouts().arm(this, TimeoutKind::Header);
       }
       break;
-    case Phase::Body:
-      break;  // armed on progress
-    default:
+    case Phase::Async:
+      arm_async_timeout();
+      // Input pipelined behind the stream waits; past a head's worth, stop
+      // reading until the stream is done.
+      if (stream_body_done_ && in_.size() > loop_->config().max_header_size) {
+        stop_reading();
+        return;
+      }
       break;
+    case Phase::Body:
+    default:
+      break;  // armed on progress
   }
   start_reading();
+}
+
+void Connection::send_output() {
+  flush_output();
+  if (stream_ && !write_in_flight_) stream_->on_output(queued_output());
+}
+
+size_t Connection::queued_output() const {
+  return (write_in_flight_ ? writing_.size() - write_off_ : 0) + queued_.size();
 }
 
 void Connection::flush_output() {
@@ -742,8 +876,9 @@ void Connection::start_write() {
     return;
   }
   write_in_flight_ = true;
-  // Backpressure: no new requests while the client does not read.
-  if (phase_ != Phase::Lingering) stop_reading();
+  // Backpressure: no new requests while the client does not read. A stream
+  // keeps reading, to notice the client leaving.
+  if (phase_ != Phase::Lingering && phase_ != Phase::Async) stop_reading();
   loop_->timeouts().arm(this, TimeoutKind::Write);
 }
 
@@ -760,6 +895,7 @@ void Connection::on_write(uv_write_t* req, int status) {
   c->write_off_ += c->write_len_;
   if (c->write_off_ < c->writing_.size()) {
     c->start_write();  // progress: the write timeout starts again
+    if (c->stream_) c->stream_->on_output(c->queued_output());
     return;
   }
   c->writing_.clear();
@@ -767,14 +903,28 @@ void Connection::on_write(uv_write_t* req, int status) {
   if (!c->queued_.empty()) {
     std::swap(c->writing_, c->queued_);
     c->start_write();
+    if (c->stream_) c->stream_->on_output(c->queued_output());
     return;
   }
   c->writing_.release();
   c->queued_.release();
   c->loop_->timeouts().disarm(c);
   if (c->phase_ == Phase::Lingering) return;
+  if (c->handoff_pending_) {
+    c->perform_handoff();
+    return;
+  }
   if (c->close_after_write_) {
-    c->start_lingering();
+    if (c->forced_) {
+      c->close_now();
+    } else {
+      c->start_lingering();
+    }
+    return;
+  }
+  if (c->stream_) {
+    c->stream_->on_output(0);  // may finish the stream
+    if (c->phase_ == Phase::Async) c->after_input();
     return;
   }
   // Requests that arrived while the socket was full are still in in_.
@@ -787,6 +937,10 @@ void Connection::on_write(uv_write_t* req, int status) {
 
 void Connection::start_lingering() {
   if (phase_ == Phase::Closing || phase_ == Phase::Lingering) return;
+  if (forced_) {
+    close_now();
+    return;
+  }
   phase_ = Phase::Lingering;
   in_.release();
   lingered_bytes_ = 0;
@@ -816,14 +970,30 @@ void Connection::on_timeout(TimeoutKind kind) {
       }
       break;
     case TimeoutKind::Body:
+      if (stream_) {
+        if (stream_->started()) {
+          abort_stream(POUNCE_CLOSE_TIMEOUT);
+        } else {
+          fail_stream(http::ErrorCode::BodyTimeout);
+        }
+        break;
+      }
       phase_ = Phase::Head;
       in_.release();
       respond_error(http::ErrorCode::BodyTimeout, nullptr);
       after_input();
       break;
+    case TimeoutKind::ResponseStart:
+      if (stream_ && !stream_->started()) {
+        LOG_WARN("plugin %s: no response within --request-timeout",
+                 stream_->mount()->module->name().c_str());
+        fail_stream(http::ErrorCode::ResponseTimeout);
+      }
+      break;
     case TimeoutKind::Write:
       LOG_INFO("write timeout: %s stopped reading; closing",
                peer_text().c_str());
+      if (stream_) release_stream(POUNCE_CLOSE_TIMEOUT);
       close_now();
       break;
     case TimeoutKind::KeepAlive:

@@ -14,13 +14,20 @@
 // down the write side and reads and discards up to 64 KiB or 1 s before the
 // close (a lingering close, RFC 9112 §9.6), so that unread input cannot turn
 // into a reset that destroys the response.
+//
+// Async requests: on a worker, a request routed to an async plugin moves the
+// connection to an async-pool loop (hand_off, in connection_async.cpp). There
+// the same class runs the request as an AsyncStream, and serves any later
+// sync request inline.
 #pragma once
 
 #include <uv.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string_view>
 
+#include "async/handoff.h"
 #include "http/body_decoder.h"
 #include "http/byte_buffer.h"
 #include "http/error_code.h"
@@ -30,8 +37,14 @@
 
 namespace pounce {
 
+class AsyncStream;
 class EventLoop;
+class Generation;
 struct Mount;
+
+// "GET /x HTTP/1.1" for the access log, into buf; "-" without a head.
+std::string_view format_request_line(const http::RequestHead* head, char* buf,
+                                     size_t cap);
 
 class Connection : public TimeoutNode {
  public:
@@ -40,14 +53,37 @@ class Connection : public TimeoutNode {
   static Connection* accept_from(EventLoop* loop, uv_stream_t* server);
   // Adopts an accepted socket (the accept distributor hands these over).
   static Connection* adopt_fd(EventLoop* loop, int fd);
+  // Adopts a connection a worker handed to this async loop.
+  static void adopt_handoff(EventLoop* loop, Handoff&& handoff);
 
   // The loop is draining: close when idle, otherwise finish the request in
   // flight with Connection: close.
   void begin_drain();
-  // Closes now, whatever the state (the shutdown deadline passed).
+  // The shutdown deadline passed: streams get their final chunk, the rest
+  // is closed now.
   void force_close();
   // A timeout of this connection expired.
   void on_timeout(TimeoutKind kind);
+  // Ends the stream of this connection if it is pinned to `g` (a reload's
+  // deadline passed for that generation).
+  void end_stream_of(const Generation* g);
+
+  // ---- for the AsyncStream of this connection (its loop) ----
+  EventLoop* loop() const { return loop_; }
+  // Hands the loop's output buffer to the socket.
+  void send_output();
+  // Bytes accepted but not yet taken by the kernel.
+  size_t queued_output() const;
+  uint64_t parse_ns() const { return parse_ns_; }
+  void on_stream_started();
+  // The stream ended and its last byte reached the socket.
+  void finish_stream();
+  // Closes the connection without completing the response (the client sees
+  // a truncated body), after on_close(reason).
+  void abort_stream(pounce_close_reason_t reason);
+  // Answers the request with an error instead (before the response
+  // started), after on_close(ERROR).
+  void fail_stream(http::ErrorCode code);
 
   // The loop's intrusive list of open connections.
   Connection* loop_prev = nullptr;
@@ -57,9 +93,20 @@ class Connection : public TimeoutNode {
   enum class Phase : uint8_t {
     Idle,       // between requests, nothing buffered
     Head,       // part of a head is buffered
-    Body,       // the head is complete, the body is arriving
+    Body,       // the head is complete, a sync request's body is arriving
+    Async,      // an async request (AsyncStream) is running
     Lingering,  // write side shut down, discarding input before the close
     Closing,    // uv_close was called
+  };
+
+  // Where a request goes, decided as soon as its head is complete.
+  struct Route {
+    const Mount* mount = nullptr;
+    Generation* generation = nullptr;
+    std::string_view path;       // normalized
+    std::string_view path_info;  // below the mount
+    bool async = false;
+    bool generation_pinned = false;  // handed off with a pin already held
   };
 
   explicit Connection(EventLoop* loop);
@@ -85,19 +132,36 @@ class Connection : public TimeoutNode {
   void enter_body(char* base, bool owned, size_t head_off, size_t head_size,
                   size_t decoded, size_t raw_off, size_t raw_len,
                   const http::RequestHead& head);
-  void serve(const http::RequestHead& head, std::string_view body,
-             const pounce_header_t* trailers, size_t trailer_count);
-  void call_sync(const http::RequestHead& head, const Mount& mount,
-                 std::string_view path, std::string_view path_info,
+  // Normalizes and routes; false when the host answered already.
+  bool route(const http::RequestHead& head, Route* r);
+  void call_sync(const http::RequestHead& head, const Route& r,
                  std::string_view body, const pounce_header_t* trailers,
                  size_t trailer_count);
   void write_sync_response(const http::RequestHead& head,
-                           const pounce_response& res);
+                           pounce_response& res);
   // Answers with an error from the table: the response, a log line and, when
   // `close` is set (every table row), a lingering close.
   void respond_error(http::ErrorCode code, const http::RequestHead* head,
                      bool close = true);
   void access_log(const http::RequestHead* head, int status, size_t bytes);
+  void access_log(std::string_view request_line, int status, size_t bytes);
+  void fill_view(const http::RequestHead& head, const Route& r,
+                 std::string_view body, pounce_request_view_t* view);
+
+  // ---- async (connection_async.cpp) ----
+  // On a worker: moves the connection, with data[off..len), to an async
+  // loop. Returns false when it answered an error instead.
+  void hand_off(char* data, size_t off, size_t len, bool owned,
+                const Route& r);
+  void perform_handoff();
+  // On an async loop: starts the request as a stream. Returns the bytes of
+  // data consumed (the head and the body bytes fed to the stream).
+  size_t start_async(const http::RequestHead& head, const Route& r, char* data,
+                     size_t head_off, size_t len);
+  // Feeds request-body bytes to the stream; returns the bytes consumed.
+  size_t feed_stream_body(char* data, size_t len);
+  void release_stream(pounce_close_reason_t reason);
+  void arm_async_timeout();
 
   void after_input();   // flush, then arm the right timeout / read state
   void flush_output();  // hands the loop's output buffer to the socket
@@ -117,7 +181,10 @@ class Connection : public TimeoutNode {
   bool write_in_flight_ = false;
   bool close_after_write_ = false;  // then linger and close
   bool keep_alive_ = true;          // of the request being served
-  bool expect_continue_sent_ = false;
+  bool handoff_pending_ = false;    // waits for the write in flight
+  bool forced_ = false;             // the shutdown deadline passed
+  bool in_input_ = false;           // inside handle_read (no re-entry)
+  bool finish_pending_ = false;     // finish_stream deferred to its end
 
   // Own input: a partial head, or [head][decoded body][raw unread] while a
   // body arrives, then whatever was pipelined after it.
@@ -140,8 +207,18 @@ class Connection : public TimeoutNode {
     uv_shutdown_t shutdown_req_;
   };
 
+  // Async: the running stream, its body state, and where it came from.
+  AsyncStream* stream_ = nullptr;
+  uint64_t stream_body_left_ = 0;  // Content-Length bytes still to come
+  bool stream_body_chunked_ = false;
+  bool stream_body_done_ = true;
+  Generation* handoff_generation_ = nullptr;  // pinned, for the first request
+  Route handoff_route_{};                    // the worker's decision
+  std::atomic<int64_t>* origin_count_ = nullptr;
+
   size_t lingered_bytes_ = 0;
-  uint64_t read_started_ns_ = 0;  // for the access log's duration
+  uint64_t read_started_ns_ = 0;  // for the access log and Server-Timing
+  uint64_t parse_ns_ = 0;
   PeerAddress peer_;
 };
 

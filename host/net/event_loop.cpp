@@ -10,6 +10,12 @@
 
 namespace pounce {
 
+namespace {
+thread_local EventLoop* t_current_loop = nullptr;
+}
+
+EventLoop* EventLoop::current() { return t_current_loop; }
+
 EventLoop::EventLoop(const Config& config, unsigned index, const char* role)
     : config_(config),
       index_(index),
@@ -17,14 +23,16 @@ EventLoop::EventLoop(const Config& config, unsigned index, const char* role)
       read_buffer_(new char[kReadBufferSize]),
       headers_(new pounce_header_t[config.max_headers]),
       trailers_(new pounce_header_t[config.max_headers]),
-      path_buffer_(new char[config.max_header_size + 1]) {
+      path_buffer_(new char[config.max_header_size + 1]),
+      handles_(index) {
   uv_loop_init(&loop_);
   loop_.data = this;
   tasks_.init(&loop_);
   log_flusher_.start(&loop_);
   timeouts_.init(&loop_,
                  {config.header_timeout_ms, config.keep_alive_timeout_ms,
-                  config.request_timeout_ms, config.write_timeout_ms, 1000},
+                  config.request_timeout_ms, config.write_timeout_ms, 1000,
+                  config.request_timeout_ms},
                  on_timeout, this);
   out_.reserve(64 * 1024);
 }
@@ -57,6 +65,7 @@ void EventLoop::join() {
 
 void EventLoop::thread_main(int cpu) {
   thread_id_ = std::this_thread::get_id();
+  t_current_loop = this;
   char name[16];
   snprintf(name, sizeof name, "pounce-%s%u", role_, index_);
   pthread_setname_np(pthread_self(), name);
@@ -121,8 +130,12 @@ void EventLoop::force_close_all() {
   maybe_finish();
 }
 
+void EventLoop::end_streams_of(const Generation* g) {
+  for_each_connection([g](Connection* c) { c->end_stream_of(g); });
+}
+
 void EventLoop::maybe_finish() {
-  if (!draining_ || finished_ || connection_count_ > 0) return;
+  if (!draining_ || finished_ || connection_count_ > 0 || !may_finish()) return;
   finished_ = true;
   on_finish();
   close_own_handles();

@@ -14,12 +14,14 @@
 #include <thread>
 #include <vector>
 
+#include "async/handles.h"
 #include "cli/config.h"
 #include "http/byte_buffer.h"
 #include "http/date_cache.h"
 #include "log/log_flusher.h"
 #include "log/logger.h"
 #include "net/task_queue.h"
+#include "pipeline/compressor_pool.h"
 #include "net/timeout_queue.h"
 #include "plugin/exchange.h"
 
@@ -46,6 +48,9 @@ class EventLoop {
   bool post(std::function<void()> fn) { return tasks_.post(std::move(fn)); }
 
   uv_loop_t* uv() { return &loop_; }
+  // The loop whose thread is calling, or nullptr (main thread, plugin
+  // threads).
+  static EventLoop* current();
   const Config& config() const { return config_; }
   unsigned index() const { return index_; }
   const char* role() const { return role_; }
@@ -67,6 +72,26 @@ class EventLoop {
     return date_;
   }
   TimeoutSet& timeouts() { return timeouts_; }
+  HandleTable& handles() { return handles_; }
+  pipeline::CompressorPool& compressors() { return compressors_; }
+  // Compressed bytes on their way from a compressor to the output buffer.
+  ByteBuffer& compress_scratch() { return compress_scratch_; }
+
+  // ---- the async pool (workers only) ----
+  // The async loops this loop hands connections to, round-robin.
+  void set_async_loops(std::vector<class AsyncLoop*> loops) {
+    async_loops_ = std::move(loops);
+  }
+  class AsyncLoop* next_async_loop() {
+    if (async_loops_.empty()) return nullptr;
+    return async_loops_[next_async_++ % async_loops_.size()];
+  }
+  // Connections this loop handed to async loops that are still open: they
+  // count towards this loop's share of --max-connections. Decremented by the
+  // async loop that closes them, hence atomic.
+  std::atomic<int64_t>& handed_off() { return handed_off_; }
+  // A scratch response object for validating stream headers and trailers.
+  pounce_response& scratch_response() { return scratch_response_; }
 
   // ---- generations ----
   Generation* generation() const { return generation_; }
@@ -95,6 +120,8 @@ class EventLoop {
   void begin_drain();
   // Closes whatever is still open (the shutdown deadline passed).
   void force_close_all();
+  // Ends the streams and WebSockets pinned to `g` (its reload deadline).
+  void end_streams_of(const Generation* g);
   // Called when a drained loop has no connections left.
   void maybe_finish();
 
@@ -103,6 +130,8 @@ class EventLoop {
   virtual void on_drain() {}
   // Called on the loop thread before the loop closes its own handles.
   virtual void on_finish() {}
+  // Whether a drained loop with no connections may end now.
+  virtual bool may_finish() const { return true; }
   virtual void on_thread_start() {}
 
  private:
@@ -126,6 +155,13 @@ class EventLoop {
   std::unique_ptr<char[]> path_buffer_;
   pounce_request request_;
   pounce_response response_;
+  pounce_response scratch_response_;
+  HandleTable handles_;
+  pipeline::CompressorPool compressors_;
+  ByteBuffer compress_scratch_;
+  std::vector<class AsyncLoop*> async_loops_;
+  size_t next_async_ = 0;
+  std::atomic<int64_t> handed_off_{0};
   http::DateCache date_;
   TimeoutSet timeouts_;
   std::unique_ptr<log::LogSink> error_sink_;

@@ -89,11 +89,19 @@ int add_response_header(pounce_response* res, pounce_str_t name,
   }
   // The host owns the framing (ARCHITECTURE.md §4). Dispatch on the length
   // first: most names match none of these and cost one switch.
-  enum class Special { None, Framing, HostOwned, ContentType, ContentEncoding };
+  enum class Special {
+    None,
+    Framing,
+    HostOwned,
+    ContentType,
+    ContentEncoding,
+    ETag
+  };
   Special special = Special::None;
   switch (n.size()) {
     case 4:
       if (iequals(n, "date")) special = Special::HostOwned;
+      if (iequals(n, "etag")) special = Special::ETag;
       break;
     case 6:
       if (iequals(n, "server")) special = Special::HostOwned;
@@ -147,6 +155,10 @@ int add_response_header(pounce_response* res, pounce_str_t name,
     res->content_type_len = static_cast<uint32_t>(v.size());
   } else if (special == Special::ContentEncoding) {
     res->has_content_encoding = true;
+  } else if (special == Special::ETag) {
+    res->has_etag = true;
+    res->etag_offset = value_offset;
+    res->etag_len = static_cast<uint32_t>(v.size());
   }
   return POUNCE_OK;
 }

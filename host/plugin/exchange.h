@@ -52,6 +52,10 @@ struct pounce_response {
   // Facts the response pipeline needs (compression skip rules, weak ETag).
   bool has_content_encoding = false;
   bool has_content_type = false;
+  bool has_etag = false;
+  // The ETag value, as an offset into `headers`.
+  uint32_t etag_offset = 0;
+  uint32_t etag_len = 0;
   // The Content-Type value, as an offset into `headers`.
   uint32_t content_type_offset = 0;
   uint32_t content_type_len = 0;
@@ -64,6 +68,7 @@ struct pounce_response {
     plugin_name = name;
     has_content_encoding = false;
     has_content_type = false;
+    has_etag = false;
   }
   std::string_view content_type() const {
     return has_content_type

@@ -1,24 +1,163 @@
 #include "plugin/stream_api.h"
 
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "async/stream.h"
+#include "async/timers.h"
+#include "net/event_loop.h"
+
 namespace pounce {
 
 namespace {
 
-// The async pool is not part of this build yet: async plugins are refused at
-// load time (see Server), so these entries can only be reached by a sync
-// plugin calling them by mistake. They answer "unsupported", never crash.
-int unsupported_start(pounce_stream_t, int, const pounce_header_t*, size_t,
-                      int64_t) {
-  return POUNCE_ERR_UNSUPPORTED;
+// Header views copied for a call queued to another thread: the plugin's
+// memory may be gone by the time the loop runs it.
+struct OwnedHeaders {
+  std::vector<std::string> strings;
+  std::vector<pounce_header_t> headers;
+
+  OwnedHeaders(const pounce_header_t* h, size_t n) {
+    strings.reserve(n * 2);
+    for (size_t i = 0; i < n; ++i) {
+      strings.emplace_back(h[i].name.data ? h[i].name.data : "",
+                           h[i].name.data ? h[i].name.len : 0);
+      strings.emplace_back(h[i].value.data ? h[i].value.data : "",
+                           h[i].value.data ? h[i].value.len : 0);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const std::string& name = strings[2 * i];
+      const std::string& value = strings[2 * i + 1];
+      headers.push_back({{name.data(), name.size()}, {value.data(), value.size()}});
+    }
+  }
+};
+
+EventLoop* owning_loop(uint64_t handle) {
+  return handle ? handle_loop(handle) : nullptr;
 }
-int unsupported_write(pounce_stream_t, const void*, size_t) {
-  return POUNCE_ERR_UNSUPPORTED;
+
+AsyncStream* stream_here(EventLoop* loop, uint64_t handle) {
+  return static_cast<AsyncStream*>(
+      loop->handles().lookup(handle, HandleKind::Stream));
 }
-int unsupported_end(pounce_stream_t, const pounce_header_t*, size_t) {
-  return POUNCE_ERR_UNSUPPORTED;
+
+// Runs `op` on the stream's loop: at once when called there, queued
+// otherwise. A queued call answers POUNCE_OK when the stream was alive when
+// queued; if it closes before the call runs, the call does nothing (on_close
+// tells the plugin).
+template <typename Op>
+int with_stream(pounce_stream_t handle, Op op) {
+  EventLoop* loop = owning_loop(handle);
+  if (!loop) return POUNCE_ERR_INVALID;
+  if (EventLoop::current() == loop) {
+    AsyncStream* s = stream_here(loop, handle);
+    return s ? op(s) : POUNCE_ERR_CLOSED;
+  }
+  if (!loop->handles().alive(handle)) return POUNCE_ERR_CLOSED;
+  bool posted = loop->post([loop, handle, op]() mutable {
+    if (AsyncStream* s = stream_here(loop, handle)) op(s);
+  });
+  return posted ? POUNCE_OK : POUNCE_ERR_CLOSED;
 }
-int unsupported_set_user(uint64_t, void*) { return POUNCE_ERR_UNSUPPORTED; }
-int unsupported_abort(pounce_stream_t) { return POUNCE_ERR_UNSUPPORTED; }
+
+int api_stream_start(pounce_stream_t stream, int status,
+                     const pounce_header_t* headers, size_t count,
+                     int64_t content_length) {
+  EventLoop* loop = owning_loop(stream);
+  if (loop && EventLoop::current() == loop) {
+    AsyncStream* s = stream_here(loop, stream);
+    return s ? s->start(status, headers, count, content_length)
+             : POUNCE_ERR_CLOSED;
+  }
+  auto owned = std::make_shared<OwnedHeaders>(headers, headers ? count : 0);
+  return with_stream(stream, [owned, status, content_length](AsyncStream* s) {
+    return s->start(status, owned->headers.data(), owned->headers.size(),
+                    content_length);
+  });
+}
+
+int api_stream_write(pounce_stream_t stream, const void* data, size_t len) {
+  EventLoop* loop = owning_loop(stream);
+  if (!loop) return POUNCE_ERR_INVALID;
+  if (EventLoop::current() == loop) {
+    AsyncStream* s = stream_here(loop, stream);
+    return s ? s->write(data, len) : POUNCE_ERR_CLOSED;
+  }
+  if (!data && len) return POUNCE_ERR_INVALID;
+  // Counted as in transit until the loop applies it, so that a producer on
+  // another thread sees backpressure too.
+  HandleTable& handles = loop->handles();
+  int64_t n = static_cast<int64_t>(len);
+  handles.add_in_transit(stream, n);
+  auto bytes = std::make_shared<std::string>(static_cast<const char*>(data), len);
+  int rc = with_stream(stream, [bytes, stream, n, loop](AsyncStream* s) {
+    loop->handles().add_in_transit(stream, -n);
+    return s->write(bytes->data(), bytes->size());
+  });
+  if (rc != POUNCE_OK) {
+    handles.add_in_transit(stream, -n);
+    return rc;
+  }
+  const Config& cfg = loop->config();
+  int64_t backlog = handles.backlog(stream);
+  if (backlog > static_cast<int64_t>(cfg.stream_high_water)) {
+    return POUNCE_HIGH_WATER;
+  }
+  return POUNCE_OK;
+}
+
+int api_stream_end(pounce_stream_t stream, const pounce_header_t* trailers,
+                   size_t count) {
+  EventLoop* loop = owning_loop(stream);
+  if (loop && EventLoop::current() == loop) {
+    AsyncStream* s = stream_here(loop, stream);
+    return s ? s->end(trailers, count) : POUNCE_ERR_CLOSED;
+  }
+  auto owned = std::make_shared<OwnedHeaders>(trailers, trailers ? count : 0);
+  return with_stream(stream, [owned](AsyncStream* s) {
+    return s->end(owned->headers.data(), owned->headers.size());
+  });
+}
+
+int api_stream_abort(pounce_stream_t stream) {
+  return with_stream(stream, [](AsyncStream* s) { return s->abort(); });
+}
+
+int api_stream_set_user(pounce_stream_t stream, void* user) {
+  EventLoop* loop = owning_loop(stream);
+  if (!loop) return POUNCE_ERR_INVALID;
+  if (EventLoop::current() != loop) return POUNCE_ERR_STATE;
+  AsyncStream* s = stream_here(loop, stream);
+  if (!s) return POUNCE_ERR_CLOSED;
+  s->set_user(user);
+  return POUNCE_OK;
+}
+
+pounce_timer_t api_timer_start(uint64_t owner, uint64_t delay_ms,
+                               uint64_t repeat_ms, pounce_timer_fn fn,
+                               void* user) {
+  EventLoop* loop = owning_loop(owner);
+  if (!loop || EventLoop::current() != loop) return 0;
+  return start_timer(loop, owner, delay_ms, repeat_ms, fn, user);
+}
+
+int api_timer_stop(pounce_timer_t timer) {
+  EventLoop* loop = owning_loop(timer);
+  if (!loop) return POUNCE_ERR_INVALID;
+  if (EventLoop::current() != loop) return POUNCE_ERR_STATE;
+  return stop_timer(loop, timer);
+}
+
+int api_post(uint64_t owner, pounce_callback_fn fn, void* user) {
+  EventLoop* loop = owning_loop(owner);
+  if (!loop || !fn) return POUNCE_ERR_INVALID;
+  if (!loop->handles().alive(owner)) return POUNCE_ERR_CLOSED;
+  return loop->post([fn, user] { fn(user); }) ? POUNCE_OK : POUNCE_ERR_CLOSED;
+}
+
+// WebSocket calls: sessions are not part of this build yet.
 int unsupported_ws_send(pounce_ws_t, pounce_ws_opcode_t, const void*, size_t) {
   return POUNCE_ERR_UNSUPPORTED;
 }
@@ -28,30 +167,25 @@ int unsupported_ws_ping(pounce_ws_t, const void*, size_t) {
 int unsupported_ws_close(pounce_ws_t, uint16_t, pounce_str_t) {
   return POUNCE_ERR_UNSUPPORTED;
 }
-pounce_timer_t unsupported_timer_start(uint64_t, uint64_t, uint64_t,
-                                       pounce_timer_fn, void*) {
-  return 0;
-}
-int unsupported_timer_stop(pounce_timer_t) { return POUNCE_ERR_UNSUPPORTED; }
-int unsupported_post(uint64_t, pounce_callback_fn, void*) {
+int unsupported_ws_set_user(pounce_ws_t, void*) {
   return POUNCE_ERR_UNSUPPORTED;
 }
 
 }  // namespace
 
 void fill_stream_api(pounce_host_api_t* t) {
-  t->stream_start = unsupported_start;
-  t->stream_write = unsupported_write;
-  t->stream_end = unsupported_end;
-  t->stream_set_user = unsupported_set_user;
-  t->stream_abort = unsupported_abort;
+  t->stream_start = api_stream_start;
+  t->stream_write = api_stream_write;
+  t->stream_end = api_stream_end;
+  t->stream_set_user = api_stream_set_user;
+  t->stream_abort = api_stream_abort;
   t->ws_send = unsupported_ws_send;
   t->ws_ping = unsupported_ws_ping;
   t->ws_close = unsupported_ws_close;
-  t->ws_set_user = unsupported_set_user;
-  t->timer_start = unsupported_timer_start;
-  t->timer_stop = unsupported_timer_stop;
-  t->post = unsupported_post;
+  t->ws_set_user = unsupported_ws_set_user;
+  t->timer_start = api_timer_start;
+  t->timer_stop = api_timer_stop;
+  t->post = api_post;
 }
 
 }  // namespace pounce

@@ -18,6 +18,9 @@ namespace pounce {
 namespace {
 
 constexpr uint64_t kRetireCheckMs = 50;
+// After the closing at --reload-timeout, how long the loops get to finish
+// the last writes before an old generation is declared leaked.
+constexpr uint64_t kRetireGraceMs = 5000;
 
 uint64_t monotonic_ns() {
   timespec ts;
@@ -58,7 +61,8 @@ int Server::run() {
   prepare_process();
 
   std::string error;
-  current_ = Generation::build(config_, next_generation_id_, config_.workers,
+  const unsigned loop_count = config_.workers + config_.async_threads;
+  current_ = Generation::build(config_, next_generation_id_, loop_count,
                                host_api(), &error);
   if (!current_) {
     LOG_ERROR("%s", error.c_str());
@@ -66,16 +70,6 @@ int Server::run() {
     return 1;
   }
   ++next_generation_id_;
-  for (const auto& m : current_->modules()) {
-    if (m->has_async_routes()) {
-      LOG_ERROR("plugin %s declares async routes, which this build cannot "
-                "serve yet (the async pool is not implemented)",
-                m->name().c_str());
-      current_.reset();
-      log::flush_thread();
-      return 1;
-    }
-  }
   for (const Mount& m : current_->mounts()) {
     LOG_INFO("mounted %s %s at %s", m.module->name().c_str(),
              m.module->version().c_str(), m.prefix.c_str());
@@ -156,7 +150,24 @@ void Server::start_threads() {
     w->set_connection_limit(per_worker);
     workers_.push_back(std::move(w));
   }
+  for (unsigned i = 0; i < config_.async_threads; ++i) {
+    auto a = std::make_unique<AsyncLoop>(
+        config_, config_.workers + i, i,
+        [this](AsyncLoop*) { tasks_.post([this] { on_async_finished(); }); });
+    a->set_generation(current_.get());
+    async_loops_.push_back(std::move(a));
+  }
+  std::vector<AsyncLoop*> pool;
+  for (auto& a : async_loops_) pool.push_back(a.get());
+  for (auto& w : workers_) {
+    w->set_async_loops(pool);
+    all_loops_.push_back(w.get());
+  }
+  for (auto& a : async_loops_) all_loops_.push_back(a.get());
+  register_handle_loops(all_loops_);
+  // Pinning order: workers first, then the async threads (--cpu-affinity).
   for (auto& w : workers_) w->start(cpu_for_next());
+  for (auto& a : async_loops_) a->start(cpu_for_next());
   if (!reuseport) {
     std::vector<Worker*> targets;
     for (auto& w : workers_) targets.push_back(w.get());
@@ -198,7 +209,7 @@ void Server::begin_shutdown() {
   // 1. Stop accepting.
   if (distributor_) distributor_->stop();
   // 2-4. Idle connections close, the rest finish with Connection: close.
-  for (auto& w : workers_) w->request_drain();
+  for (EventLoop* l : all_loops_) l->request_drain();
   uint64_t deadline_ns = monotonic_ns() + config_.shutdown_timeout_ms * 1000000;
   if (current_) current_->drain(POUNCE_DRAIN_SHUTDOWN, deadline_ns);
   for (Retiring& r : retiring_) {
@@ -210,9 +221,8 @@ void Server::begin_shutdown() {
       [](uv_timer_t* t) {
         auto* self = static_cast<Server*>(t->data);
         LOG_WARN("shutdown timeout: closing the connections still open");
-        for (auto& w : self->workers_) {
-          Worker* worker = w.get();
-          worker->post([worker] { worker->force_close_all(); });
+        for (EventLoop* l : self->all_loops_) {
+          l->post([l] { l->force_close_all(); });
         }
       },
       config_.shutdown_timeout_ms, 0);
@@ -220,12 +230,26 @@ void Server::begin_shutdown() {
 
 void Server::on_worker_finished() {
   ++workers_finished_;
+  if (workers_finished_ == workers_.size()) {
+    // No worker can hand a connection over any more: the async loops may
+    // end once their own connections are gone.
+    for (auto& a : async_loops_) a->allow_finish();
+  }
+  finish_if_done();
+}
+
+void Server::on_async_finished() {
+  ++async_finished_;
   finish_if_done();
 }
 
 void Server::finish_if_done() {
-  if (!shutting_down_ || workers_finished_ < workers_.size()) return;
+  if (!shutting_down_ || workers_finished_ < workers_.size() ||
+      async_finished_ < async_loops_.size()) {
+    return;
+  }
   for (auto& w : workers_) w->join();
+  for (auto& a : async_loops_) a->join();
   // Every loop is gone: nothing can run plugin code any more.
   publishing_.reset();
   retiring_.clear();
@@ -266,8 +290,10 @@ void Server::reload() {
     LOG_WARN("%s changes settings other than plugins; restart to apply them",
              config_.config_file.c_str());
   }
-  std::unique_ptr<Generation> gen = Generation::build(
-      next, next_generation_id_, config_.workers, host_api(), &error);
+  std::unique_ptr<Generation> gen =
+      Generation::build(next, next_generation_id_,
+                        config_.workers + config_.async_threads, host_api(),
+                        &error);
   if (!gen) {
     LOG_ERROR("reload failed: %s", error.c_str());
     reloading_ = false;
@@ -291,10 +317,9 @@ void Server::publish(std::unique_ptr<Generation> next) {
   publish_acks_ = 0;
   Generation* g = publishing_.get();
   uint64_t id = g->id();
-  for (auto& w : workers_) {
-    Worker* worker = w.get();
-    bool posted = worker->post([this, worker, g, id] {
-      worker->set_generation(g);
+  for (EventLoop* l : all_loops_) {
+    bool posted = l->post([this, l, g, id] {
+      l->set_generation(g);
       tasks_.post([this, id] { on_published(id); });
     });
     if (!posted) tasks_.post([this, id] { on_published(id); });
@@ -303,7 +328,7 @@ void Server::publish(std::unique_ptr<Generation> next) {
 
 void Server::on_published(uint64_t id) {
   if (!publishing_ || publishing_->id() != id) return;
-  if (++publish_acks_ < workers_.size()) return;
+  if (++publish_acks_ < all_loops_.size()) return;
   std::unique_ptr<Generation> old = std::move(current_);
   current_ = std::move(publishing_);
   LOG_INFO("reloaded generation %llu", static_cast<unsigned long long>(id));
@@ -332,10 +357,27 @@ void Server::check_retiring() {
       continue;
     }
     if (!r.closing_sent && uv_now(&loop_) >= r.deadline_ms) {
+      // Streams get a final chunk, WebSockets close 1001; the loops unpin as
+      // their connections end.
       r.closing_sent = true;
+      r.leak_deadline_ms = uv_now(&loop_) + kRetireGraceMs;
       LOG_WARN("generation %llu still pinned at --reload-timeout; closing its "
                "connections",
                static_cast<unsigned long long>(r.generation->id()));
+      const Generation* g = r.generation.get();
+      for (EventLoop* l : all_loops_) {
+        l->post([l, g] { l->end_streams_of(g); });
+      }
+    } else if (r.closing_sent && uv_now(&loop_) >= r.leak_deadline_ms) {
+      // Something still holds it: unmapping code that may run is worse than
+      // leaking it.
+      LOG_ERROR("generation %llu still pinned %llu ms after closing its "
+                "connections; leaking it",
+                static_cast<unsigned long long>(r.generation->id()),
+                static_cast<unsigned long long>(kRetireGraceMs));
+      r.generation.release();
+      retiring_.erase(retiring_.begin() + static_cast<long>(i));
+      continue;
     }
     ++i;
   }

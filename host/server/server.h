@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/config.h"
+#include "async/async_loop.h"
 #include "net/accept_distributor.h"
 #include "net/task_queue.h"
 #include "net/worker.h"
@@ -31,6 +32,7 @@ class Server {
     std::unique_ptr<Generation> generation;
     uint64_t deadline_ms;  // main loop time: close what still pins it
     bool closing_sent = false;
+    uint64_t leak_deadline_ms = 0;
   };
 
   bool start_listening(std::string* error);
@@ -40,6 +42,7 @@ class Server {
   static void on_signal(uv_signal_t* s, int signum);
   void begin_shutdown();
   void on_worker_finished();
+  void on_async_finished();
   void finish_if_done();
 
   void reload();
@@ -61,6 +64,9 @@ class Server {
   std::vector<int> listen_fds_;
   uint16_t port_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<AsyncLoop>> async_loops_;
+  // Every loop that can run plugin code: workers, then async loops.
+  std::vector<EventLoop*> all_loops_;
   std::unique_ptr<AcceptDistributor> distributor_;
 
   std::unique_ptr<Generation> current_;
@@ -73,6 +79,7 @@ class Server {
 
   bool shutting_down_ = false;
   unsigned workers_finished_ = 0;  // main thread only (posted by workers)
+  unsigned async_finished_ = 0;    // main thread only (posted by async loops)
   int exit_code_ = 0;
 };
 

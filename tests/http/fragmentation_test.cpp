@@ -24,7 +24,8 @@ TEST_P(Fragmentation, HeadPrefixesAreIncompleteAndTheHeadIsStable) {
   const HeadOutcome whole = parse_head(parse(), bytes);
   ASSERT_EQ(whole.status, ParseStatus::Complete) << whole;
   for (size_t n = 0; n < whole.head_size; ++n) {
-    const HeadOutcome o = parse_head(parse(), std::string_view(bytes).substr(0, n));
+    const HeadOutcome o =
+        parse_head(parse(), std::string_view(bytes).substr(0, n));
     ASSERT_EQ(o.status, ParseStatus::Incomplete)
         << "prefix of " << n << " bytes: " << o;
   }
@@ -39,7 +40,8 @@ TEST_P(Fragmentation, BodyDecodesTheSameInAnyPieces) {
   const HeadOutcome head = parse_head(parse(), e.bytes);
   ASSERT_EQ(head.status, ParseStatus::Complete) << head;
   const BodyFraming framing{head.body_kind, head.content_length, {}};
-  const std::string_view rest = std::string_view(e.bytes).substr(head.head_size);
+  const std::string_view rest =
+      std::string_view(e.bytes).substr(head.head_size);
 
   const BodyOutcome whole = decode_pieces(framing, rest, {});
   EXPECT_EQ(whole.status, DecodeStatus::Done) << whole;
@@ -70,14 +72,13 @@ TEST_P(Fragmentation, BodyDecodesTheSameInAnyPieces) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Corpus, Fragmentation,
-    ::testing::Combine(::testing::ValuesIn(valid_corpus()),
-                       ::testing::ValuesIn(kEntryPoints)),
-    [](const auto& info) {
-      return std::string(std::get<0>(info.param).name) + "_" +
-             std::get<1>(info.param).name;
-    });
+INSTANTIATE_TEST_SUITE_P(Corpus, Fragmentation,
+                         ::testing::Combine(::testing::ValuesIn(valid_corpus()),
+                                            ::testing::ValuesIn(kEntryPoints)),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param).name) +
+                                  "_" + std::get<1>(info.param).name;
+                         });
 
 TEST(Corpus, IsLargeAndVaried) {
   size_t with_body = 0, chunked_with_trailers = 0;

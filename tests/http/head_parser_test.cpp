@@ -36,7 +36,9 @@ struct RejectCase {
   HeadLimits limits{};
 };
 
-void PrintTo(const RejectCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const RejectCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 const std::string kHost = "Host: a\r\n";
 
@@ -102,8 +104,8 @@ const std::vector<RejectCase> kRejects = {
      "GET /" + std::string(70, 'a') + "\0"s + std::string(40, 'b') +
          " HTTP/1.1\r\nHost: a\r\n\r\n",
      ErrorCode::BadTarget},
-    {"RejectsAuthorityForm", "CONNECT example.com:443 HTTP/1.1\r\n" + kHost +
-                                 "\r\n",
+    {"RejectsAuthorityForm",
+     "CONNECT example.com:443 HTTP/1.1\r\n" + kHost + "\r\n",
      ErrorCode::BadTarget},
     {"RejectsRelativeTarget", "GET a/b HTTP/1.1\r\nHost: a\r\n\r\n",
      ErrorCode::BadTarget},
@@ -141,8 +143,8 @@ const std::vector<RejectCase> kRejects = {
      ErrorCode::WhitespaceBeforeColon},
     {"RejectsTabBeforeColon", "GET / HTTP/1.1\r\nHost: a\r\nX\t: y\r\n\r\n",
      ErrorCode::WhitespaceBeforeColon},
-    {"RejectsSpaceInsideFieldName", "GET / HTTP/1.1\r\nHost: a\r\nX Y: z\r\n\r\n",
-     ErrorCode::BadHeaderName},
+    {"RejectsSpaceInsideFieldName",
+     "GET / HTTP/1.1\r\nHost: a\r\nX Y: z\r\n\r\n", ErrorCode::BadHeaderName},
     {"RejectsEmptyFieldName", "GET / HTTP/1.1\r\nHost: a\r\n: z\r\n\r\n",
      ErrorCode::BadHeaderName},
     {"RejectsFieldLineWithoutColon", "GET / HTTP/1.1\r\nHost: a\r\nX-Y\r\n\r\n",
@@ -160,10 +162,13 @@ const std::vector<RejectCase> kRejects = {
     {"RejectsNulInFieldValue", "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n"s,
      ErrorCode::BadHeaderValue},
     {"RejectsControlCharInFieldValue",
-     "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01z\r\n\r\n", ErrorCode::BadHeaderValue},
+     "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01z\r\n\r\n",
+     ErrorCode::BadHeaderValue},
     {"RejectsVerticalTabInFieldValue",
-     "GET / HTTP/1.1\r\nHost: a\r\nX: a\x0bz\r\n\r\n", ErrorCode::BadHeaderValue},
-    {"RejectsEscInFieldValue", "GET / HTTP/1.1\r\nHost: a\r\nX: \x1b[0m\r\n\r\n",
+     "GET / HTTP/1.1\r\nHost: a\r\nX: a\x0bz\r\n\r\n",
+     ErrorCode::BadHeaderValue},
+    {"RejectsEscInFieldValue",
+     "GET / HTTP/1.1\r\nHost: a\r\nX: \x1b[0m\r\n\r\n",
      ErrorCode::BadHeaderValue},
     {"RejectsDelInFieldValue", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x7f\r\n\r\n",
      ErrorCode::BadHeaderValue},
@@ -173,8 +178,8 @@ const std::vector<RejectCase> kRejects = {
      ErrorCode::BadHeaderValue},
     {"RejectsObsFold", "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n  b\r\n\r\n",
      ErrorCode::ObsFold},
-    {"RejectsObsFoldWithTab", "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n\tb\r\n\r\n",
-     ErrorCode::ObsFold},
+    {"RejectsObsFoldWithTab",
+     "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n\tb\r\n\r\n", ErrorCode::ObsFold},
     {"RejectsObsFoldAfterRequestLine", "GET / HTTP/1.1\r\n Host: a\r\n\r\n",
      ErrorCode::ObsFold},
     // Host.
@@ -262,7 +267,8 @@ const std::vector<RejectCase> kRejects = {
      "Transfer-Encoding: gzip\r\n\r\n",
      ErrorCode::BadTransferEncoding},
     {"RejectsChunkedTwice",
-     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, Chunked\r\n\r\n",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, "
+     "Chunked\r\n\r\n",
      ErrorCode::BadTransferEncoding},
     {"RejectsChunkedTwiceAcrossFields",
      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
@@ -287,7 +293,8 @@ const std::vector<RejectCase> kRejects = {
      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked;q=1\r\n\r\n",
      ErrorCode::BadTransferEncoding},
     {"RejectsMalformedCodingParameter",
-     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip;=1, chunked\r\n\r\n",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip;=1, "
+     "chunked\r\n\r\n",
      ErrorCode::BadTransferEncoding},
     // Limits.
     {"RejectsHeadOverMaxHeadSize", head_of_size(16385),
@@ -296,7 +303,8 @@ const std::vector<RejectCase> kRejects = {
      ErrorCode::HeadersTooLarge},
     {"RejectsHeadOverConfiguredSize", head_of_size(101),
      ErrorCode::HeadersTooLarge, HeadLimits{.max_head_size = 100}},
-    {"RejectsTooManyLeadingEmptyLines", [] {
+    {"RejectsTooManyLeadingEmptyLines",
+     [] {
        std::string s;
        for (int i = 0; i < 8193; ++i) s += "\r\n";
        return s;
@@ -340,7 +348,9 @@ struct AcceptCase {
   HeadLimits limits{};
 };
 
-void PrintTo(const AcceptCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const AcceptCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 const std::vector<AcceptCase> kAccepts = {
     {.name = "AcceptsMinimalGet",
@@ -478,7 +488,8 @@ const std::vector<AcceptCase> kAccepts = {
      .body_kind = BodyKind::ContentLength,
      .content_length = 0},
     {.name = "AcceptsChunked",
-     .input = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+     .input =
+         "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
      .method = "POST",
      .body_kind = BodyKind::Chunked},
     {.name = "AcceptsChunkedInAnyCaseWithOws",
@@ -489,7 +500,8 @@ const std::vector<AcceptCase> kAccepts = {
     {.name = "TrimsOwsAroundFieldValues",
      .input = "GET / HTTP/1.1\r\nHost:a\r\nX-A: \t one two \t\r\nX-B:\r\n"
               "X-C:   \r\n\r\n",
-     .headers = {{{"Host", "a"}, {"X-A", "one two"}, {"X-B", ""}, {"X-C", ""}}}},
+     .headers =
+         {{{"Host", "a"}, {"X-A", "one two"}, {"X-B", ""}, {"X-C", ""}}}},
     {.name = "KeepsFieldNamesAsSent",
      .input = "GET / HTTP/1.1\r\nhOsT: a\r\nX-MiXeD-case: V\r\n\r\n",
      .headers = {{{"hOsT", "a"}, {"X-MiXeD-case", "V"}}}},
@@ -555,7 +567,9 @@ struct IncompleteCase {
   std::string input;
 };
 
-void PrintTo(const IncompleteCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const IncompleteCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 const std::vector<IncompleteCase> kIncompletes = {
     {"WaitsOnEmptyInput", ""},
@@ -610,9 +624,10 @@ TEST(HeadScalarVsSimd, AgreeOnEveryTableInputPrefixAndMutation) {
   for (const auto& c : kRejects) inputs.emplace_back(c.input, c.limits);
   for (const auto& c : kAccepts) inputs.emplace_back(c.input, c.limits);
   for (const auto& c : kIncompletes) inputs.emplace_back(c.input, HeadLimits{});
-  for (const auto& c : valid_corpus()) inputs.emplace_back(c.bytes, HeadLimits{});
-  static constexpr char kSpecial[] = {'\0', '\t', '\n', '\r', ' ',  '"',
-                                      ',',  ':',  ';',  '?',  '/',  'A',
+  for (const auto& c : valid_corpus())
+    inputs.emplace_back(c.bytes, HeadLimits{});
+  static constexpr char kSpecial[] = {'\0',   '\t',   '\n',   '\r',  ' ', '"',
+                                      ',',    ':',    ';',    '?',   '/', 'A',
                                       '\x1f', '\x7f', '\x80', '\xff'};
   size_t checked = 0;
   for (const auto& [input, limits] : inputs) {

@@ -44,8 +44,8 @@ std::ostream& operator<<(std::ostream& os, const HeadOutcome& o) {
   os << "{status=" << static_cast<int>(o.status)
      << " error=" << error_name(o.error);
   if (o.status == ParseStatus::Complete) {
-    os << " method=" << o.method << " target=" << o.target
-       << " path=" << o.path << " query=" << o.query << " host=" << o.host
+    os << " method=" << o.method << " target=" << o.target << " path=" << o.path
+       << " query=" << o.query << " host=" << o.host
        << " minor=" << o.version_minor
        << " body_kind=" << static_cast<int>(o.body_kind)
        << " cl=" << o.content_length << " keep_alive=" << o.keep_alive
@@ -106,8 +106,7 @@ HeadOutcome parse_head(HeadParseFn fn, std::string_view input,
 
 BodyOutcome decode_pieces(const BodyFraming& framing, std::string_view bytes,
                           const std::vector<size_t>& cuts, bool in_place) {
-  std::vector<pounce_header_t> trailer_storage(framing.limits.max_trailers +
-                                               1);
+  std::vector<pounce_header_t> trailer_storage(framing.limits.max_trailers + 1);
   BodyDecoder dec;
   if (framing.kind == BodyKind::Chunked) {
     dec.start_chunked(framing.limits, trailer_storage.data());
@@ -257,8 +256,8 @@ std::vector<CorpusEntry> make_corpus() {
        ""},
       {"ConnectionClose",
        "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", ""},
-      {"Http10KeepAlive",
-       "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", ""},
+      {"Http10KeepAlive", "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+       ""},
       {"Http12ServedAs11", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", ""},
       {"LongCookie",
        "GET /img.png HTTP/1.1\r\nHost: a\r\nCookie: " + std::string(333, 'c') +
@@ -266,12 +265,16 @@ std::vector<CorpusEntry> make_corpus() {
        ""},
       {"PipelinedAfterContentLength",
        "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nbody" + next,
-       "body", {}, next.size()},
+       "body",
+       {},
+       next.size()},
       {"PipelinedAfterChunked",
        "POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
        "2\r\nok\r\n0\r\nX-T: 1\r\n\r\n" +
            next,
-       "ok", {{"X-T", "1"}}, next.size()},
+       "ok",
+       {{"X-T", "1"}},
+       next.size()},
       {"EmptyHeaderValue",
        "DELETE /item/7 HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-Blank:   \r\n\r\n",
        ""},

@@ -109,7 +109,9 @@ struct CorpusEntry {
   size_t trailing = 0;
 };
 
-inline void PrintTo(const CorpusEntry& c, std::ostream* os) { *os << c.name; }
+inline void PrintTo(const CorpusEntry& c, std::ostream* os) {
+  *os << c.name;
+}
 
 const std::vector<CorpusEntry>& valid_corpus();
 

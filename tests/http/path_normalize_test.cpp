@@ -20,7 +20,9 @@ struct PathCase {
   std::string output = "";
 };
 
-void PrintTo(const PathCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const PathCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 const std::vector<PathCase> kPaths = {
     {"KeepsRoot", "/", PathStatus::Ok, "/"},
@@ -68,8 +70,8 @@ TEST_P(NormalizePath, Table) {
   auto in = std::make_unique<char[]>(c.input.size());
   std::copy(c.input.begin(), c.input.end(), in.get());
   size_t len = 0;
-  const PathStatus status =
-      normalize_path(std::string_view(in.get(), c.input.size()), out.get(), &len);
+  const PathStatus status = normalize_path(
+      std::string_view(in.get(), c.input.size()), out.get(), &len);
   ASSERT_EQ(status, c.status);
   if (status == PathStatus::Ok) {
     EXPECT_EQ(std::string(out.get(), len), c.output);

@@ -45,8 +45,12 @@ std::vector<Variant> variants() {
   return v;
 }
 
-bool value_ok(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7F); }
-bool target_ok(unsigned char c) { return c > 0x20 && c < 0x7F; }
+bool value_ok(unsigned char c) {
+  return c == '\t' || (c >= 0x20 && c != 0x7F);
+}
+bool target_ok(unsigned char c) {
+  return c > 0x20 && c < 0x7F;
+}
 // RFC 9110 §5.6.2, spelled out independently of char_class.h.
 bool token_ok(unsigned char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||

@@ -126,6 +126,50 @@ bool RawClient::read_exact(size_t n, std::string* out,
   return true;
 }
 
+std::optional<HttpResponse> RawClient::read_head(
+    std::chrono::milliseconds timeout) {
+  auto d = std::chrono::steady_clock::now() + timeout;
+  HttpResponse r;
+  std::string line;
+  if (!read_line(&line, d)) return std::nullopt;
+  size_t sp1 = line.find(' ');
+  if (sp1 == std::string::npos) return std::nullopt;
+  r.version = line.substr(0, sp1);
+  r.status = atoi(line.c_str() + sp1 + 1);
+  size_t sp2 = line.find(' ', sp1 + 1);
+  r.reason = sp2 == std::string::npos ? "" : line.substr(sp2 + 1);
+  for (;;) {
+    if (!read_line(&line, d)) return std::nullopt;
+    if (line.empty()) break;
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) return std::nullopt;
+    r.headers.emplace_back(line.substr(0, colon), trim(line.substr(colon + 1)));
+  }
+  return r;
+}
+
+std::optional<std::string> RawClient::read_chunk(
+    bool* ended, std::chrono::milliseconds timeout) {
+  auto d = std::chrono::steady_clock::now() + timeout;
+  *ended = false;
+  std::string line;
+  if (!read_line(&line, d)) return std::nullopt;
+  size_t size = strtoull(line.c_str(), nullptr, 16);
+  if (size == 0) {
+    for (;;) {  // trailers
+      if (!read_line(&line, d)) return std::nullopt;
+      if (line.empty()) break;
+    }
+    *ended = true;
+    return std::nullopt;
+  }
+  std::string data;
+  if (!read_exact(size, &data, d)) return std::nullopt;
+  std::string crlf;
+  if (!read_exact(2, &crlf, d) || crlf != "\r\n") return std::nullopt;
+  return data;
+}
+
 std::optional<HttpResponse> RawClient::read_response(
     bool head_request, std::chrono::milliseconds timeout) {
   auto d = std::chrono::steady_clock::now() + timeout;

@@ -42,6 +42,15 @@ class RawClient {
   std::optional<HttpResponse> read_response(
       bool head_request = false,
       std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Reads only the status line and headers (for a streamed body).
+  std::optional<HttpResponse> read_head(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Reads the next chunk of a chunked body. Returns an empty optional at the
+  // last chunk (after reading the trailers) or on error/timeout; *ended
+  // tells which.
+  std::optional<std::string> read_chunk(
+      bool* ended, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
   // True when the server closes (EOF) within `timeout`; *extra receives any
   // bytes that arrived first.
   bool wait_closed(std::chrono::milliseconds timeout = std::chrono::seconds(10),

@@ -1,0 +1,117 @@
+#include "async/handles.h"
+
+#include "net/event_loop.h"
+
+namespace pounce {
+
+namespace {
+std::vector<EventLoop*>& loops() {
+  static std::vector<EventLoop*> l;
+  return l;
+}
+}  // namespace
+
+void register_handle_loops(std::vector<EventLoop*> l) { loops() = std::move(l); }
+
+EventLoop* handle_loop(uint64_t handle) {
+  unsigned i = HandleTable::loop_of(handle);
+  return i < loops().size() ? loops()[i] : nullptr;
+}
+
+HandleTable::HandleTable(unsigned loop_index)
+    : loop_index_(loop_index), chunks_(new std::atomic<Slot*>[kMaxChunks]) {
+  for (uint32_t i = 0; i < kMaxChunks; ++i) {
+    chunks_[i].store(nullptr, std::memory_order_relaxed);
+  }
+}
+
+HandleTable::~HandleTable() {
+  for (uint32_t i = 0; i < kMaxChunks; ++i) {
+    delete[] chunks_[i].load(std::memory_order_relaxed);
+  }
+}
+
+HandleTable::Slot* HandleTable::slot(uint32_t index) const {
+  Slot* chunk = chunks_[index >> kChunkBits].load(std::memory_order_acquire);
+  return chunk ? &chunk[index & (kChunkSize - 1)] : nullptr;
+}
+
+uint64_t HandleTable::allocate(void* object, HandleKind kind) {
+  uint32_t index;
+  if (!free_.empty()) {
+    index = free_.back();
+    free_.pop_back();
+  } else {
+    if (next_unused_ >= kMaxChunks * kChunkSize) return 0;
+    index = next_unused_++;
+    if ((index & (kChunkSize - 1)) == 0) {
+      chunks_[index >> kChunkBits].store(new Slot[kChunkSize],
+                                         std::memory_order_release);
+    }
+  }
+  Slot* s = slot(index);
+  uint32_t seq = s->seq.load(std::memory_order_relaxed) + 1;  // now odd
+  s->kind = kind;
+  s->object = object;
+  s->queued.store(0, std::memory_order_relaxed);
+  s->in_transit.store(0, std::memory_order_relaxed);
+  s->seq.store(seq, std::memory_order_release);
+  return (static_cast<uint64_t>(loop_index_) << 56) |
+         (static_cast<uint64_t>(index) << 32) | seq;
+}
+
+void HandleTable::release(uint64_t handle) {
+  uint32_t index = static_cast<uint32_t>(handle >> 32) & 0xffffff;
+  Slot* s = slot(index);
+  if (!s || s->seq.load(std::memory_order_relaxed) !=
+                static_cast<uint32_t>(handle)) {
+    return;
+  }
+  s->object = nullptr;
+  s->kind = HandleKind::None;
+  s->seq.store(static_cast<uint32_t>(handle) + 1, std::memory_order_release);
+  free_.push_back(index);
+}
+
+void* HandleTable::lookup(uint64_t handle, HandleKind kind) const {
+  if (loop_of(handle) != loop_index_) return nullptr;
+  uint32_t index = static_cast<uint32_t>(handle >> 32) & 0xffffff;
+  if (index >= next_unused_) return nullptr;
+  Slot* s = slot(index);
+  if (s->seq.load(std::memory_order_relaxed) != static_cast<uint32_t>(handle) ||
+      s->kind != kind) {
+    return nullptr;
+  }
+  return s->object;
+}
+
+bool HandleTable::alive(uint64_t handle) const {
+  uint32_t seq = static_cast<uint32_t>(handle);
+  if ((seq & 1) == 0) return false;
+  uint32_t index = static_cast<uint32_t>(handle >> 32) & 0xffffff;
+  Slot* s = slot(index);
+  return s && s->seq.load(std::memory_order_acquire) == seq;
+}
+
+}  // namespace pounce
+
+namespace pounce {
+
+int64_t HandleTable::backlog(uint64_t handle) const {
+  Slot* s = slot(static_cast<uint32_t>(handle >> 32) & 0xffffff);
+  if (!s) return 0;
+  return s->queued.load(std::memory_order_relaxed) +
+         s->in_transit.load(std::memory_order_relaxed);
+}
+
+void HandleTable::add_in_transit(uint64_t handle, int64_t delta) {
+  Slot* s = slot(static_cast<uint32_t>(handle >> 32) & 0xffffff);
+  if (s) s->in_transit.fetch_add(delta, std::memory_order_relaxed);
+}
+
+void HandleTable::publish_queued(uint64_t handle, int64_t bytes) {
+  Slot* s = slot(static_cast<uint32_t>(handle >> 32) & 0xffffff);
+  if (s) s->queued.store(bytes, std::memory_order_relaxed);
+}
+
+}  // namespace pounce

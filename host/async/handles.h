@@ -1,0 +1,82 @@
+// Generation-checked 64-bit handles for streams, WebSockets and timers
+// (ARCHITECTURE.md §2 "Ownership and threading").
+//
+// A handle is [loop index: 8 bits][slot: 24 bits][sequence: 32 bits]. The
+// slot's sequence is odd while the object lives and is bumped when it is
+// released, so a stale handle never matches again. Slots live in chunks that
+// are never freed while the process runs, which is what lets any thread check
+// a handle (one atomic load) without touching the object itself; only the
+// owning loop ever dereferences the object.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace pounce {
+
+class EventLoop;
+
+enum class HandleKind : uint8_t { None = 0, Stream = 1, WebSocket = 2, Timer = 3 };
+
+class HandleTable {
+ public:
+  explicit HandleTable(unsigned loop_index);
+  ~HandleTable();
+  HandleTable(const HandleTable&) = delete;
+  HandleTable& operator=(const HandleTable&) = delete;
+
+  // Owning loop only.
+  uint64_t allocate(void* object, HandleKind kind);
+  void release(uint64_t handle);
+  // The object, or nullptr when the handle is stale or of another kind.
+  void* lookup(uint64_t handle, HandleKind kind) const;
+
+  // Any thread: whether the handle still names a live object. The answer can
+  // be outdated by the time the caller acts on it; the owning loop checks
+  // again with lookup().
+  bool alive(uint64_t handle) const;
+
+  static unsigned loop_of(uint64_t handle) {
+    return static_cast<unsigned>(handle >> 56);
+  }
+
+  // Backpressure as other threads see it, without touching the object:
+  // the owning loop publishes the bytes it has queued for the socket, and
+  // posting threads count what they sent that the loop has not applied yet.
+  // Any thread.
+  int64_t backlog(uint64_t handle) const;
+  void add_in_transit(uint64_t handle, int64_t delta);
+  // Owning loop only.
+  void publish_queued(uint64_t handle, int64_t bytes);
+
+ private:
+  static constexpr unsigned kChunkBits = 10;
+  static constexpr uint32_t kChunkSize = 1u << kChunkBits;
+  static constexpr uint32_t kMaxChunks = (1u << 24) / kChunkSize;
+
+  struct Slot {
+    std::atomic<uint32_t> seq{0};  // odd: live. Written by the owning loop.
+    HandleKind kind = HandleKind::None;  // owning loop only
+    void* object = nullptr;              // owning loop only
+    std::atomic<int64_t> queued{0};      // stored by the owning loop
+    std::atomic<int64_t> in_transit{0};  // posters add, the loop subtracts
+  };
+
+  Slot* slot(uint32_t index) const;
+
+  unsigned loop_index_;
+  // Chunk pointers are published with release and read with acquire by other
+  // threads; a chunk, once published, is never moved or freed.
+  std::unique_ptr<std::atomic<Slot*>[]> chunks_;
+  uint32_t next_unused_ = 0;        // owning loop only
+  std::vector<uint32_t> free_;      // owning loop only
+};
+
+// The loops that own handles, indexed by the handle's loop bits. Filled once
+// at start-up, before any thread runs; read-only afterwards.
+void register_handle_loops(std::vector<EventLoop*> loops);
+EventLoop* handle_loop(uint64_t handle);
+
+}  // namespace pounce

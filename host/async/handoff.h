@@ -1,0 +1,31 @@
+// What moves from a worker to an async-pool loop when a request goes async
+// (ARCHITECTURE.md §1 "Async path"). libuv has no detach call, so the worker
+// dup()s the socket, closes its own handle, and the async loop opens the
+// duplicate with uv_tcp_open.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "http/byte_buffer.h"
+#include "plugin/exchange.h"
+
+namespace pounce {
+
+class Generation;
+
+struct Handoff {
+  int fd = -1;
+  // The input not consumed yet, starting at the head of the request that
+  // goes async (the async loop parses it again: cheaper than shipping views).
+  ByteBuffer bytes;
+  // Pinned by the sending worker on its own counter; the receiving loop
+  // unpins on its counter when the request ends (the sum stays exact).
+  Generation* generation = nullptr;
+  PeerAddress peer;
+  // The sending worker's count of its connections living on async loops,
+  // decremented when this one closes (--max-connections counts them).
+  std::atomic<int64_t>* origin_count = nullptr;
+};
+
+}  // namespace pounce

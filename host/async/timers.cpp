@@ -1,0 +1,95 @@
+#include "async/timers.h"
+
+#include <uv.h>
+
+#include "async/stream.h"
+#include "async/ws_owner.h"
+#include "log/logger.h"
+#include "net/event_loop.h"
+
+namespace pounce {
+
+namespace {
+
+struct PluginTimer {
+  uv_timer_t handle;
+  EventLoop* loop;
+  uint64_t id;
+  uint64_t owner;
+  pounce_timer_fn fn;
+  void* user;
+  bool repeating;
+};
+
+// The owner keeps the list of its timers, to cancel them when it closes.
+bool attach(EventLoop* loop, uint64_t owner, uint64_t timer) {
+  if (auto* s = static_cast<AsyncStream*>(
+          loop->handles().lookup(owner, HandleKind::Stream))) {
+    s->add_timer(timer);
+    return true;
+  }
+  return ws_owner_add_timer(loop, owner, timer);
+}
+
+void detach(EventLoop* loop, uint64_t owner, uint64_t timer) {
+  if (auto* s = static_cast<AsyncStream*>(
+          loop->handles().lookup(owner, HandleKind::Stream))) {
+    s->remove_timer(timer);
+    return;
+  }
+  ws_owner_remove_timer(loop, owner, timer);
+}
+
+void on_fire(uv_timer_t* t) {
+  auto* pt = static_cast<PluginTimer*>(t->data);
+  EventLoop* loop = pt->loop;
+  uint64_t id = pt->id;
+  try {
+    pt->fn(pt->user, id);
+  } catch (...) {
+    LOG_ERROR("a plugin timer callback threw; the exception was dropped");
+  }
+  // The callback may have stopped this timer (then pt is being closed).
+  if (loop->handles().lookup(id, HandleKind::Timer) == pt && !pt->repeating) {
+    stop_timer(loop, id);
+  }
+}
+
+}  // namespace
+
+uint64_t start_timer(EventLoop* loop, uint64_t owner, uint64_t delay_ms,
+                     uint64_t repeat_ms, pounce_timer_fn fn, void* user) {
+  if (!loop || !fn) return 0;
+  auto* pt = new PluginTimer{};
+  pt->loop = loop;
+  pt->owner = owner;
+  pt->fn = fn;
+  pt->user = user;
+  pt->repeating = repeat_ms != 0;
+  pt->id = loop->handles().allocate(pt, HandleKind::Timer);
+  if (!pt->id || !attach(loop, owner, pt->id)) {
+    if (pt->id) loop->handles().release(pt->id);
+    delete pt;
+    return 0;
+  }
+  uv_timer_init(loop->uv(), &pt->handle);
+  pt->handle.data = pt;
+  uv_timer_start(&pt->handle, on_fire, delay_ms, repeat_ms);
+  return pt->id;
+}
+
+int stop_timer(EventLoop* loop, uint64_t timer) {
+  if (!loop) return POUNCE_ERR_INVALID;
+  auto* pt =
+      static_cast<PluginTimer*>(loop->handles().lookup(timer, HandleKind::Timer));
+  if (!pt) return POUNCE_OK;
+  loop->handles().release(timer);
+  detach(loop, pt->owner, timer);
+  uv_timer_stop(&pt->handle);
+  uv_close(reinterpret_cast<uv_handle_t*>(&pt->handle), [](uv_handle_t* h) {
+    delete static_cast<PluginTimer*>(h->data);
+  });
+  return POUNCE_OK;
+}
+
+}  // namespace pounce

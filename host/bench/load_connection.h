@@ -1,0 +1,80 @@
+// One client connection of the load generator: connects, reconnects after a
+// close or an error, and writes without copying in the common case (the
+// kernel takes the whole write at once). What is sent and how responses are
+// read is up to the subclass: HttpConnection, SseConnection.
+//
+// Lives on its LoadThread's loop; the thread owns it and destroys it only
+// after every handle is closed.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+
+namespace pounce::bench {
+
+class LoadThread;
+
+class Connection {
+ public:
+  explicit Connection(LoadThread& thread);
+  virtual ~Connection() = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void open();      // first connect
+  void shutdown();  // end of run: close for good
+  bool is_open() const { return state_ == State::Open; }
+
+  // The run has begun (or the connection opened after it began).
+  virtual void start_traffic() = 0;
+  // Open loop: send one request due at `intended_ns`. Only called while
+  // has_capacity().
+  virtual void send_scheduled(uint64_t /*intended_ns*/) {}
+  virtual bool has_capacity() const { return false; }
+
+  // Whether the connection is in the thread's with-capacity list.
+  bool offered = false;
+
+ protected:
+  virtual void on_read(const char* data, size_t len, uint64_t now) = 0;
+  // The peer closed. Return true when that was an error (requests lost).
+  virtual bool on_eof() = 0;
+  // The socket is gone, for any reason: drop what was in flight.
+  virtual void on_reset() = 0;
+
+  void send(const char* data, size_t len);
+  // Closes and connects again: at once after an orderly close, after a short
+  // pause after an error (a dead server must not make the client spin).
+  void reconnect(bool after_error);
+
+  LoadThread& thread_;
+
+ private:
+  enum class State { Idle, Connecting, Open, Closing, Done };
+
+  void connect();
+  void close_socket();
+  void flush_queued();
+  static void on_connect(uv_connect_t* req, int status);
+  static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
+  static void on_read_cb(uv_stream_t* s, ssize_t n, const uv_buf_t* buf);
+  static void on_write(uv_write_t* req, int status);
+  static void on_closed(uv_handle_t* h);
+  static void on_retry(uv_timer_t* t);
+
+  State state_ = State::Idle;
+  bool reconnect_after_close_ = false;
+  bool retry_delay_ = false;
+  bool first_attempt_ = true;
+  uv_tcp_t tcp_{};
+  uv_connect_t connect_req_{};
+  uv_write_t write_req_{};
+  uv_timer_t retry_timer_{};
+  bool write_busy_ = false;
+  std::string writing_;  // owned by an in-flight uv_write
+  std::string queued_;   // behind it, in order
+};
+
+}  // namespace pounce::bench

@@ -1,0 +1,84 @@
+// The built-in load generator: keep-alive connections on libuv loops, one
+// loop per load thread. Closed loop (each connection keeps `pipeline`
+// requests in flight), or open loop at a fixed arrival rate where latency is
+// measured from the intended send time, so that a stalled server cannot hide
+// its stall by slowing the client down (no coordinated omission).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "bench/latency_histogram.h"
+
+namespace pounce::bench {
+
+// How a connection talks to the server. A WebSocket client becomes a third
+// kind.
+enum class ClientKind {
+  Http,         // request/response, pipelined
+  EventStream,  // one GET, then a text/event-stream of stamped events
+};
+
+struct LoadConfig {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  ClientKind kind = ClientKind::Http;
+  std::string request;  // the bytes of one request
+  unsigned connections = 64;
+  unsigned pipeline = 1;  // requests in flight per connection
+  unsigned threads = 1;
+  double rate = 0;  // requests per second over all connections; 0 = closed
+  double warmup_s = 0;
+  double duration_s = 5;
+  int pin_cpu = -1;  // pin the load threads to this CPU
+};
+
+struct LoadCounters {
+  uint64_t completed = 0;  // responses, or events for an event stream
+  uint64_t non_2xx = 0;
+  uint64_t connect_errors = 0;
+  uint64_t read_errors = 0;   // resets, and closes with requests in flight
+  uint64_t write_errors = 0;
+  uint64_t protocol_errors = 0;  // unparsable responses or streams
+  uint64_t bytes_read = 0;
+
+  uint64_t socket_errors() const {
+    return connect_errors + read_errors + write_errors + protocol_errors;
+  }
+  void add(const LoadCounters& o);
+};
+
+struct LoadResult {
+  double elapsed_s = 0;  // the measured window
+  LoadCounters counters;
+  LatencyHistogram latency;  // ns
+  uint64_t unsent = 0;  // open loop: due requests never sent (server behind)
+  bool connected = false;  // every connection was established before start
+
+  double per_second() const {
+    return elapsed_s > 0 ? static_cast<double>(counters.completed) / elapsed_s
+                         : 0;
+  }
+};
+
+class LoadGenerator {
+ public:
+  explicit LoadGenerator(LoadConfig config) : config_(std::move(config)) {}
+
+  // Connects, runs the warm-up and the measured window, and stops. Calls
+  // `progress(seconds_into_window, completed_so_far)` about four times a
+  // second from the calling thread (negative seconds during the warm-up).
+  // When `*abort` becomes true the run ends early. `window(true)` is called
+  // just before the measured window opens and `window(false)` just after it
+  // closes, so that server-side figures (CPU time) cover the same interval.
+  LoadResult run(const std::function<void(double, uint64_t)>& progress,
+                 const std::atomic<bool>* abort,
+                 const std::function<void(bool)>& window = nullptr);
+
+ private:
+  LoadConfig config_;
+};
+
+}  // namespace pounce::bench

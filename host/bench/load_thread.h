@@ -1,0 +1,113 @@
+// One load thread: a libuv loop, its share of the connections, and its own
+// counters and histogram (merged by LoadGenerator after the run, so that the
+// hot path shares nothing between threads).
+//
+// The controlling thread talks to it only through command_*() (an atomic
+// word and a uv_async_t); everything else runs on the loop thread.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "bench/latency_histogram.h"
+#include "bench/load_generator.h"
+#include "bench/rate_schedule.h"
+
+namespace pounce::bench {
+
+class Connection;
+
+class LoadThread {
+ public:
+  LoadThread(const LoadConfig& config, unsigned connections, double rate);
+  ~LoadThread();
+  LoadThread(const LoadThread&) = delete;
+  LoadThread& operator=(const LoadThread&) = delete;
+
+  // Controlling thread.
+  void start();
+  void command_begin();  // start sending
+  void command_reset();  // the warm-up ends: forget what was counted
+  void command_stop();   // end the window and close everything
+  void join();
+  // The loop exists and takes commands.
+  bool started() const { return started_.load(std::memory_order_acquire); }
+  // Every connection made its first connect attempt.
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
+  uint64_t progress() const { return progress_.load(std::memory_order_relaxed); }
+
+  // Results, valid after join().
+  const LoadCounters& counters() const { return counters_; }
+  const LatencyHistogram& latency() const { return latency_; }
+  double window_s() const { return window_s_; }
+  uint64_t unsent() const { return unsent_; }
+  bool all_connected() const { return all_connected_; }
+
+  // Loop thread, for connections.
+  uv_loop_t* loop() { return &loop_; }
+  const LoadConfig& config() const { return config_; }
+  const sockaddr_in& address() const { return address_; }
+  bool begun() const { return begun_; }
+  bool stopping() const { return stopping_; }
+  LoadCounters& live() { return counters_; }
+  void record_latency(uint64_t ns) { latency_.record(ns); }
+  void publish_progress() {
+    progress_.store(counters_.completed, std::memory_order_relaxed);
+  }
+  char* read_buffer() { return read_buffer_.data(); }
+  size_t read_buffer_size() const { return read_buffer_.size(); }
+  // A connection finished its first connect attempt (either way).
+  void first_connect_done(bool ok);
+
+  // Open loop: a connection can take one more request now.
+  bool open_loop() const { return config_.rate > 0; }
+  void offer_capacity(Connection* c);
+
+ private:
+  void run();
+  void on_command();
+  void begin();
+  void stop();
+  void dispatch_due();
+  void arm_timer();
+  static void on_async(uv_async_t* h);
+  static void on_timer_fd(uv_poll_t* h, int status, int events);
+
+  LoadConfig config_;
+  unsigned connection_count_;
+  double rate_;
+  sockaddr_in address_{};
+  uv_loop_t loop_{};
+  uv_async_t async_{};
+  std::atomic<int> commands_{0};
+  std::atomic<bool> started_{false};
+  std::atomic<bool> ready_{false};
+  std::atomic<uint64_t> progress_{0};
+  std::thread thread_;
+
+  std::vector<std::unique_ptr<Connection>> connections_;
+  std::vector<char> read_buffer_;
+  unsigned first_connects_ = 0;
+  unsigned connected_ = 0;
+  bool begun_ = false;
+  bool stopping_ = false;
+  uint64_t window_start_ = 0;
+
+  // Open loop.
+  RateSchedule schedule_;
+  int timer_fd_ = -1;
+  uv_poll_t timer_poll_{};
+  std::vector<Connection*> with_capacity_;  // LIFO: keeps hot ones busy
+
+  LoadCounters counters_;
+  LatencyHistogram latency_;
+  double window_s_ = 0;
+  uint64_t unsent_ = 0;
+  bool all_connected_ = false;
+};
+
+}  // namespace pounce::bench

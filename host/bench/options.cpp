@@ -1,0 +1,170 @@
+#include "bench/options.h"
+
+#include <cxxopts.hpp>
+
+#include <algorithm>
+#include <sstream>
+
+#include "bench/workload.h"
+
+namespace pounce::bench {
+
+std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream in(list);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+namespace {
+
+cxxopts::Options build() {
+  cxxopts::Options o("pounce-host bench",
+                     "Benchmark pounce-host with its built-in load "
+                     "generator, optionally against nginx and h2o.");
+  // Lists are comma-separated strings that we split ourselves: cxxopts'
+  // vector options would also split --server-arg values.
+  o.add_options()
+      ("workload", "hello|json|echo|sse|ws|all, or a comma list",
+       cxxopts::value<std::string>()->default_value("hello"))
+      ("workers", "Worker threads (processes for nginx) of every server",
+       cxxopts::value<unsigned>()->default_value("1"))
+      ("duration", "Seconds measured per run",
+       cxxopts::value<double>()->default_value("5"))
+      ("warmup", "Seconds of load before each measured window",
+       cxxopts::value<double>()->default_value("0"))
+      ("connections", "Keep-alive connections (streams for sse)",
+       cxxopts::value<unsigned>()->default_value("64"))
+      ("pipeline", "Requests in flight per connection",
+       cxxopts::value<unsigned>()->default_value("1"))
+      ("rate", "Fixed arrival rate in requests/s (0 = closed loop)",
+       cxxopts::value<double>()->default_value("0"))
+      ("repeat", "Rounds: every workload against every server, alternating",
+       cxxopts::value<unsigned>()->default_value("1"))
+      ("compare", "Peers to start and measure too: nginx,h2o",
+       cxxopts::value<std::string>()->default_value(""))
+      ("artifact-output", "Write the JSON artifact here",
+       cxxopts::value<std::string>()->default_value(""))
+      ("compare-baseline", "Fail (exit 4) on a regression against OLD.json",
+       cxxopts::value<std::string>()->default_value(""))
+      ("report", "Write an SVG chart here",
+       cxxopts::value<std::string>()->default_value(""))
+      ("plugin-dir", "Where libhello.so etc. are (default: "
+                     "<dir of pounce-host>/../plugins)",
+       cxxopts::value<std::string>()->default_value(""))
+      ("load-threads", "Load generator threads",
+       cxxopts::value<unsigned>()->default_value("1"))
+      ("pin", "Servers on CPU 0, load generator on CPU 1")
+      ("sse-interval-ms", "Milliseconds between events of one sse stream",
+       cxxopts::value<unsigned>()->default_value("10"))
+      ("echo-body-size", "Bytes of the echo workload's request body",
+       cxxopts::value<size_t>()->default_value("1024"))
+      ("server-arg", "Extra pounce-host flag(s), comma-separated",
+       cxxopts::value<std::string>()->default_value(""))
+      ("no-progress", "No live progress line")
+      ("h,help", "Print this help");
+  return o;
+}
+
+// Expands "all" and checks the names; ws and the other not-yet-built
+// workloads are accepted by name and reported at run time, but "all" means
+// what can run.
+bool expand_workloads(const std::string& spec, std::vector<std::string>* out,
+                      std::string* error) {
+  for (const std::string& name : split_list(spec)) {
+    if (name == "all") {
+      for (const Workload& w : all_workloads()) {
+        if (w.implemented) out->push_back(w.name);
+      }
+    } else if (find_workload(name)) {
+      out->push_back(name);
+    } else {
+      *error = "unknown workload '" + name +
+               "' (hello|json|echo|sse|ws|all)";
+      return false;
+    }
+  }
+  // Keep the first mention of each.
+  std::vector<std::string> unique;
+  for (const std::string& n : *out) {
+    if (std::find(unique.begin(), unique.end(), n) == unique.end()) {
+      unique.push_back(n);
+    }
+  }
+  *out = std::move(unique);
+  if (out->empty()) {
+    *error = "no workload given";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+ParseOutcome parse_bench_options(int argc, char** argv, BenchOptions* out,
+                                 std::string* text) {
+  cxxopts::Options options = build();
+  BenchOptions o;
+  o.command.push_back("pounce-host");
+  for (int i = 0; i < argc; ++i) o.command.push_back(argv[i]);
+  try {
+    cxxopts::ParseResult r = options.parse(argc, argv);
+    if (r.count("help")) {
+      *text = options.help();
+      return ParseOutcome::Exit;
+    }
+    if (!r.unmatched().empty()) {
+      *text = "unexpected argument '" + r.unmatched().front() + "'";
+      return ParseOutcome::Error;
+    }
+    if (!expand_workloads(r["workload"].as<std::string>(), &o.workloads,
+                          text)) {
+      return ParseOutcome::Error;
+    }
+    o.workers = r["workers"].as<unsigned>();
+    o.duration_s = r["duration"].as<double>();
+    o.warmup_s = r["warmup"].as<double>();
+    o.connections = r["connections"].as<unsigned>();
+    o.pipeline = r["pipeline"].as<unsigned>();
+    o.rate = r["rate"].as<double>();
+    o.repeat = r["repeat"].as<unsigned>();
+    o.compare = split_list(r["compare"].as<std::string>());
+    o.artifact_output = r["artifact-output"].as<std::string>();
+    o.compare_baseline = r["compare-baseline"].as<std::string>();
+    o.report = r["report"].as<std::string>();
+    o.plugin_dir = r["plugin-dir"].as<std::string>();
+    o.load_threads = r["load-threads"].as<unsigned>();
+    o.pin = r.count("pin") > 0;
+    o.sse_interval_ms = r["sse-interval-ms"].as<unsigned>();
+    o.echo_body_size = r["echo-body-size"].as<size_t>();
+    o.server_args = split_list(r["server-arg"].as<std::string>());
+    o.progress = r.count("no-progress") == 0;
+  } catch (const cxxopts::exceptions::exception& e) {
+    *text = e.what();
+    return ParseOutcome::Error;
+  }
+  const char* bad = nullptr;
+  if (o.workers == 0) bad = "--workers must be at least 1";
+  if (!(o.duration_s > 0)) bad = "--duration must be positive";
+  if (o.warmup_s < 0) bad = "--warmup must not be negative";
+  if (o.connections == 0) bad = "--connections must be at least 1";
+  if (o.pipeline == 0) bad = "--pipeline must be at least 1";
+  if (o.rate < 0) bad = "--rate must not be negative";
+  if (o.repeat == 0) bad = "--repeat must be at least 1";
+  if (o.load_threads == 0) bad = "--load-threads must be at least 1";
+  if (o.sse_interval_ms == 0) bad = "--sse-interval-ms must be at least 1";
+  for (const std::string& p : o.compare) {
+    if (p != "nginx" && p != "h2o") bad = "--compare takes nginx and/or h2o";
+  }
+  if (bad) {
+    *text = bad;
+    return ParseOutcome::Error;
+  }
+  *out = std::move(o);
+  return ParseOutcome::Run;
+}
+
+}  // namespace pounce::bench

@@ -1,0 +1,43 @@
+// The command line of `pounce-host bench` (ARCHITECTURE.md §3 "Bench").
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace pounce::bench {
+
+struct BenchOptions {
+  std::vector<std::string> workloads;  // in run order; "all" expanded
+  unsigned workers = 1;
+  double duration_s = 5;
+  double warmup_s = 0;
+  unsigned connections = 64;
+  unsigned pipeline = 1;
+  double rate = 0;  // requests/s; 0 = closed loop
+  unsigned repeat = 1;
+  std::vector<std::string> compare;  // peers: nginx, h2o
+  std::string artifact_output;
+  std::string compare_baseline;
+  std::string report;
+  std::string plugin_dir;  // empty: <dir of pounce-host>/../plugins
+  unsigned load_threads = 1;
+  bool pin = false;  // server on CPU 0, load on CPU 1
+  unsigned sse_interval_ms = 10;
+  size_t echo_body_size = 1024;
+  std::vector<std::string> server_args;  // extra pounce-host flags
+  bool progress = true;                  // only shown on a TTY anyway
+
+  // The command as typed, for the artifact.
+  std::vector<std::string> command;
+};
+
+enum class ParseOutcome { Run, Exit, Error };
+
+// argv[0] is "bench". On Exit, `*text` holds the help; on Error, the reason.
+ParseOutcome parse_bench_options(int argc, char** argv, BenchOptions* out,
+                                 std::string* text);
+
+// "a,b,,c" -> {"a", "b", "c"}.
+std::vector<std::string> split_list(const std::string& list);
+
+}  // namespace pounce::bench

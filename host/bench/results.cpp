@@ -1,0 +1,121 @@
+#include "bench/results.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace pounce::bench {
+
+const char* const kMetricNames[7] = {"req_per_s", "p50_us",
+                                     "p95_us",    "p99_us",
+                                     "p99_9_us",  "cpu_us_per_req",
+                                     "peak_rss_kib"};
+
+double metric_of(const Sample& s, const std::string& name) {
+  if (name == "req_per_s") return s.per_second;
+  if (name == "p50_us") return s.p50_us;
+  if (name == "p95_us") return s.p95_us;
+  if (name == "p99_us") return s.p99_us;
+  if (name == "p99_9_us") return s.p999_us;
+  if (name == "cpu_us_per_req") return s.cpu_us_per_req;
+  if (name == "peak_rss_kib") return static_cast<double>(s.peak_rss_kib);
+  return 0;
+}
+
+namespace {
+
+// Linear interpolation between closest ranks: with few samples, a p95 that
+// is not simply the max says how far the top sample stands out.
+double quantile_sorted(const std::vector<double>& v, double q) {
+  if (v.empty()) return 0;
+  double pos = q * static_cast<double>(v.size() - 1);
+  size_t lo = static_cast<size_t>(std::floor(pos));
+  size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+}  // namespace
+
+Spread spread_of(std::vector<double> values) {
+  Spread s;
+  s.n = values.size();
+  if (values.empty()) return s;
+  std::sort(values.begin(), values.end());
+  s.min = values.front();
+  s.max = values.back();
+  s.median = quantile_sorted(values, 0.5);
+  s.p95 = quantile_sorted(values, 0.95);
+  double sum = 0;
+  for (double v : values) sum += v;
+  s.mean = sum / static_cast<double>(values.size());
+  if (values.size() > 1) {
+    double sq = 0;
+    for (double v : values) sq += (v - s.mean) * (v - s.mean);
+    s.stddev = std::sqrt(sq / static_cast<double>(values.size() - 1));
+  }
+  return s;
+}
+
+std::vector<Group> group_samples(const std::vector<Sample>& samples) {
+  std::vector<Group> groups;
+  for (const Sample& s : samples) {
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) {
+      return g.workload == s.workload && g.server == s.server;
+    });
+    if (it == groups.end()) {
+      groups.push_back(Group{s.workload, s.server, {}, 0, 0, 0, 0});
+    }
+  }
+  for (Group& g : groups) {
+    std::map<std::string, std::vector<double>> values;
+    for (const Sample& s : samples) {
+      if (s.workload != g.workload || s.server != g.server) continue;
+      ++g.samples;
+      g.errors += s.errors();
+      g.socket_errors += s.socket_errors();
+      g.non_2xx += s.non_2xx;
+      for (const char* m : kMetricNames) {
+        double v = metric_of(s, m);
+        // An unknown CPU figure (< 0) is left out, not averaged in.
+        if (v >= 0) values[m].push_back(v);
+      }
+    }
+    for (auto& [name, v] : values) g.metrics[name] = spread_of(std::move(v));
+  }
+  return groups;
+}
+
+const Group* find_group(const std::vector<Group>& groups,
+                        const std::string& workload,
+                        const std::string& server) {
+  for (const Group& g : groups) {
+    if (g.workload == workload && g.server == server) return &g;
+  }
+  return nullptr;
+}
+
+std::vector<Ratio> pounce_peer_ratios(const std::vector<Sample>& samples) {
+  std::vector<Ratio> out;
+  for (const Group& g : group_samples(samples)) {
+    if (g.server == "pounce") continue;
+    std::vector<double> rps, cpu;
+    for (const Sample& peer : samples) {
+      if (peer.workload != g.workload || peer.server != g.server) continue;
+      for (const Sample& ours : samples) {
+        if (ours.server != "pounce" || ours.workload != peer.workload ||
+            ours.round != peer.round) {
+          continue;
+        }
+        if (peer.per_second > 0) rps.push_back(ours.per_second / peer.per_second);
+        if (peer.cpu_us_per_req > 0 && ours.cpu_us_per_req >= 0) {
+          cpu.push_back(ours.cpu_us_per_req / peer.cpu_us_per_req);
+        }
+      }
+    }
+    if (rps.empty()) continue;
+    out.push_back(Ratio{g.workload, g.server, spread_of(std::move(rps)),
+                        spread_of(std::move(cpu))});
+  }
+  return out;
+}
+
+}  // namespace pounce::bench

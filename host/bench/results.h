@@ -1,0 +1,74 @@
+// What one run measured (a Sample), and the per-server, per-workload
+// statistics over the rounds (a Group), including the pounce/peer ratios.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace pounce::bench {
+
+struct Sample {
+  std::string workload;
+  std::string server;
+  unsigned round = 0;  // 1-based
+  unsigned order = 0;  // position within the round, 1-based
+  double elapsed_s = 0;
+  uint64_t completed = 0;  // responses or events
+  double per_second = 0;
+  double p50_us = 0, p95_us = 0, p99_us = 0, p999_us = 0;
+  double max_us = 0, mean_us = 0;
+  uint64_t non_2xx = 0;
+  uint64_t connect_errors = 0, read_errors = 0, write_errors = 0;
+  uint64_t protocol_errors = 0;
+  double cpu_us_per_req = -1;  // < 0: unknown
+  uint64_t peak_rss_kib = 0;
+  uint64_t unsent = 0;  // open loop backlog at the end
+  bool all_connected = true;
+
+  uint64_t socket_errors() const {
+    return connect_errors + read_errors + write_errors + protocol_errors;
+  }
+  uint64_t errors() const { return socket_errors() + non_2xx; }
+};
+
+// min / median / p95 / max / stddev of one metric over the rounds.
+struct Spread {
+  size_t n = 0;
+  double min = 0, median = 0, p95 = 0, max = 0, mean = 0, stddev = 0;
+};
+Spread spread_of(std::vector<double> values);
+
+// The metrics a Group summarizes, in table order.
+extern const char* const kMetricNames[7];
+double metric_of(const Sample& s, const std::string& name);
+
+struct Group {
+  std::string workload;
+  std::string server;
+  std::map<std::string, Spread> metrics;
+  uint64_t errors = 0;         // over all rounds
+  uint64_t socket_errors = 0;  // part of errors
+  uint64_t non_2xx = 0;        // part of errors
+  size_t samples = 0;
+  bool insufficient() const { return samples < 2; }
+};
+
+// One group per (workload, server), in the order first seen.
+std::vector<Group> group_samples(const std::vector<Sample>& samples);
+const Group* find_group(const std::vector<Group>& groups,
+                        const std::string& workload,
+                        const std::string& server);
+
+// pounce/peer, paired by round (both ran minutes apart at most, under the
+// same drift of this shared machine), then the median over the rounds.
+struct Ratio {
+  std::string workload;
+  std::string peer;
+  Spread req_per_s;    // > 1: pounce serves more
+  Spread cpu_per_req;  // < 1: pounce spends less CPU per request
+};
+std::vector<Ratio> pounce_peer_ratios(const std::vector<Sample>& samples);
+
+}  // namespace pounce::bench

@@ -1,0 +1,237 @@
+#include "bench/runner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "bench/format.h"
+#include "bench/load_generator.h"
+#include "bench/proc_stats.h"
+#include "bench/workload.h"
+
+namespace pounce::bench {
+
+namespace {
+
+constexpr auto kStartupTimeout = std::chrono::seconds(20);
+
+}  // namespace
+
+Runner::Runner(std::string self, std::string plugin_dir, std::string work_dir,
+               const std::atomic<bool>* abort)
+    : self_(std::move(self)),
+      plugin_dir_(std::move(plugin_dir)),
+      work_dir_(std::move(work_dir)),
+      abort_(abort) {}
+
+Runner::~Runner() {
+  for (auto& s : servers_) {
+    if (s) s->stop();
+  }
+}
+
+void Runner::note(RunRecord* run, const std::string& text) {
+  fprintf(stderr, "pounce-host bench: %s\n", text.c_str());
+  run->notes.push_back(text);
+}
+
+void Runner::plan(RunRecord* run) {
+  const BenchOptions& o = run->options;
+  run->targets.push_back(pounce_target(self_, plugin_dir_, o, work_dir_));
+  for (const std::string& peer : o.compare) {
+    Target t = peer_target(peer, o, work_dir_);
+    if (!t.available) {
+      note(run, "--compare " + peer + ": " + t.unavailable_reason +
+                    "; carrying on without it");
+    }
+    run->targets.push_back(std::move(t));
+  }
+  for (const std::string& w : o.workloads) {
+    const Workload* wl = find_workload(w);
+    for (const Target& t : run->targets) {
+      if (!t.available || t.serves(w)) continue;
+      std::string reason;
+      for (const auto& [name, why] : t.missing) {
+        if (name == w) reason = why;
+      }
+      if (reason.empty()) {
+        reason = wl && !wl->implemented ? wl->unavailable_reason
+                                        : t.name + " cannot serve it";
+      }
+      run->skipped.push_back(Skip{w, t.name, reason});
+      if (t.name == "pounce") note(run, w + ": n/a (" + reason + ")");
+    }
+  }
+}
+
+bool Runner::start_servers(RunRecord* run, std::string* error) {
+  for (Target& t : run->targets) {
+    servers_.push_back(nullptr);
+    if (!t.available) continue;
+    bool needed = std::any_of(
+        run->options.workloads.begin(), run->options.workloads.end(),
+        [&](const std::string& w) { return t.serves(w); });
+    if (!needed) continue;
+    auto server = std::make_unique<ServerProcess>();
+    std::string why;
+    bool ok = server->start(t.command, &why);
+    if (ok && t.name == "pounce") {
+      ok = server->wait_startup_line(kStartupTimeout, &t.port, &why);
+    } else if (ok) {
+      ok = server->wait_port(t.port, kStartupTimeout, &why);
+    }
+    if (!ok) {
+      server->stop();
+      if (t.name == "pounce") {
+        *error = "cannot start pounce-host: " + why;
+        return false;
+      }
+      t.available = false;
+      t.unavailable_reason = "failed to start: " + why;
+      note(run, t.name + " " + t.unavailable_reason + "; carrying on");
+      continue;
+    }
+    servers_.back() = std::move(server);
+  }
+  return true;
+}
+
+Sample Runner::measure(const RunRecord& run, const std::string& workload,
+                       const Target& target, pid_t pid, unsigned round,
+                       unsigned order, ProgressLine* progress) {
+  const BenchOptions& o = run.options;
+  const Workload& w = *find_workload(workload);
+  WorkloadParams params;
+  params.host_header = "127.0.0.1:" + std::to_string(target.port);
+  params.echo_body_size = o.echo_body_size;
+  params.sse_interval_ms = o.sse_interval_ms;
+
+  LoadConfig config;
+  config.port = target.port;
+  config.kind = w.client;
+  config.request = w.request(params);
+  config.connections = o.connections;
+  config.pipeline = w.client == ClientKind::Http ? o.pipeline : 1;
+  config.threads = o.load_threads;
+  config.rate = w.client == ClientKind::Http ? o.rate : 0;
+  config.warmup_s = o.warmup_s;
+  config.duration_s = o.duration_s;
+  config.pin_cpu = o.pin ? 1 : -1;
+
+  // The tree is read again at the end: nginx may have respawned a worker.
+  std::vector<pid_t> tree = process_tree(pid);
+  uint64_t cpu_start = 0, cpu_end = 0;
+  auto window = [&](bool opening) {
+    if (opening) {
+      tree = process_tree(pid);
+      reset_peak_rss(tree);
+      cpu_start = tree_cpu_us(tree);
+    } else {
+      cpu_end = tree_cpu_us(tree);
+    }
+  };
+  std::string label = "round " + std::to_string(round) + "/" +
+                      std::to_string(o.repeat) + " " + workload + " " +
+                      target.name;
+  LoadGenerator generator(config);
+  LoadResult r = generator.run(
+      [&](double elapsed, uint64_t done) {
+        progress->update(label, elapsed, o.duration_s, done, w.unit);
+      },
+      abort_, window);
+  progress->clear();
+
+  Sample s;
+  s.workload = workload;
+  s.server = target.name;
+  s.round = round;
+  s.order = order;
+  s.elapsed_s = r.elapsed_s;
+  s.completed = r.counters.completed;
+  s.per_second = r.per_second();
+  s.p50_us = r.latency.quantile(0.50) / 1e3;
+  s.p95_us = r.latency.quantile(0.95) / 1e3;
+  s.p99_us = r.latency.quantile(0.99) / 1e3;
+  s.p999_us = r.latency.quantile(0.999) / 1e3;
+  s.max_us = static_cast<double>(r.latency.max()) / 1e3;
+  s.mean_us = r.latency.mean() / 1e3;
+  s.non_2xx = r.counters.non_2xx;
+  s.connect_errors = r.counters.connect_errors;
+  s.read_errors = r.counters.read_errors;
+  s.write_errors = r.counters.write_errors;
+  s.protocol_errors = r.counters.protocol_errors;
+  s.unsent = r.unsent;
+  s.all_connected = r.connected;
+  if (s.completed > 0 && cpu_end >= cpu_start) {
+    s.cpu_us_per_req = static_cast<double>(cpu_end - cpu_start) /
+                       static_cast<double>(s.completed);
+  }
+  s.peak_rss_kib = tree_peak_rss_kib(process_tree(pid));
+
+  fprintf(stderr,
+          "%s: %s %s/s  p50 %s  p99 %s  cpu %s us/%s  rss %s%s\n",
+          label.c_str(), format_count(s.per_second).c_str(), w.unit,
+          format_latency_us(s.p50_us).c_str(),
+          format_latency_us(s.p99_us).c_str(),
+          s.cpu_us_per_req >= 0 ? format_fixed(s.cpu_us_per_req, 2).c_str()
+                                : "n/a",
+          w.unit, format_kib(s.peak_rss_kib).c_str(),
+          s.errors() ? ("  ERRORS " + std::to_string(s.errors())).c_str()
+                     : "");
+  return s;
+}
+
+bool Runner::run(RunRecord* run, std::string* error) {
+  auto started = std::chrono::steady_clock::now();
+  plan(run);
+  bool runnable = false;
+  for (const std::string& w : run->options.workloads) {
+    runnable = runnable || run->targets.front().serves(w);
+  }
+  if (!runnable) {
+    *error = "none of the requested workloads can run here";
+    return false;
+  }
+  if (!start_servers(run, error)) return false;
+
+  ProgressLine progress(run->options.progress);
+  // Indices of the servers that are up, in --compare order.
+  std::vector<size_t> up;
+  for (size_t i = 0; i < run->targets.size(); ++i) {
+    if (servers_[i]) up.push_back(i);
+  }
+  for (unsigned round = 1; round <= run->options.repeat; ++round) {
+    std::vector<size_t> order = up;
+    std::rotate(order.begin(),
+                order.begin() + (round - 1) % std::max<size_t>(1, up.size()),
+                order.end());
+    for (const std::string& w : run->options.workloads) {
+      unsigned position = 0;
+      for (size_t i : order) {
+        if (abort_->load()) {
+          run->aborted = true;
+          break;
+        }
+        const Target& t = run->targets[i];
+        if (!t.serves(w)) continue;
+        if (!servers_[i]->running()) {
+          *error = t.name + " died during the run:\n" + servers_[i]->log_tail();
+          return false;
+        }
+        Sample s = measure(*run, w, t, servers_[i]->pid(), round, ++position,
+                           &progress);
+        // A window cut short by ^C is not a sample.
+        if (!abort_->load()) run->samples.push_back(std::move(s));
+      }
+    }
+  }
+  for (auto& s : servers_) {
+    if (s) s->stop();
+  }
+  run->wall_s = std::chrono::duration<double>(
+                    std::chrono::steady_clock::now() - started)
+                    .count();
+  return true;
+}
+
+}  // namespace pounce::bench

@@ -1,0 +1,187 @@
+#include "bench/targets.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "bench/subprocess.h"
+#include "bench/workload.h"
+
+namespace pounce::bench {
+
+namespace {
+
+// The hello plugin's responses (plugins/hello/hello.c), which the peers
+// must reproduce byte for byte.
+constexpr char kHelloBody[] = "Hello, World!";
+constexpr char kJsonBody[] = "{\"message\":\"Hello, World!\"}";
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  return out.good();
+}
+
+int server_cpu(const BenchOptions& o) { return o.pin ? 0 : -1; }
+
+// nginx: `return 200` answers from memory, with default_type as the
+// Content-Type. Everything that would cost per request and that the other
+// servers do not do (access log, keep-alive request limit) is off.
+Target nginx_target(Target t, const BenchOptions& o, const std::string& dir) {
+  std::string conf_path = dir + "/nginx.conf";
+  std::string conf =
+      "worker_processes " + std::to_string(o.workers) +
+      ";\n"
+      "daemon off;\n"
+      "pid " + dir + "/nginx.pid;\n"
+      "error_log " + dir + "/error.log;\n"
+      "events { worker_connections 10000; }\n"
+      "http {\n"
+      "  access_log off;\n"
+      "  keepalive_requests 10000000;\n"
+      "  server {\n"
+      "    listen 127.0.0.1:" + std::to_string(t.port) + " reuseport;\n"
+      "    location = /hello { default_type text/plain; return 200 \"" +
+      kHelloBody +
+      "\"; }\n"
+      "    location = /json { default_type application/json; return 200 '" +
+      kJsonBody +
+      "'; }\n"
+      "  }\n"
+      "}\n";
+  if (!write_file(conf_path, conf)) {
+    t.available = false;
+    t.unavailable_reason = "cannot write " + conf_path;
+    return t;
+  }
+  // -e: nginx opens its compiled-in error log before reading the config.
+  t.command.argv = {t.binary, "-c", conf_path, "-p", dir, "-e",
+                    dir + "/error.log"};
+  return t;
+}
+
+// h2o: static files, typed by extension (.txt text/plain, .json
+// application/json), the way peer-bench serves it.
+Target h2o_target(Target t, const BenchOptions& o, const std::string& dir) {
+  std::string www = dir + "/www";
+  mkdir(www.c_str(), 0755);
+  std::string conf_path = dir + "/h2o.conf";
+  std::string conf =
+      "user: root\n"
+      "listen:\n"
+      "  host: 127.0.0.1\n"
+      "  port: " + std::to_string(t.port) +
+      "\n"
+      "num-threads: " + std::to_string(o.workers) +
+      "\n"
+      "error-log: " + dir + "/error.log\n"
+      "pid-file: " + dir + "/h2o.pid\n"
+      "hosts:\n"
+      "  default:\n"
+      "    paths:\n"
+      "      /hello:\n"
+      "        file.file: " + www + "/hello.txt\n"
+      "      /json:\n"
+      "        file.file: " + www + "/hello.json\n";
+  if (!write_file(www + "/hello.txt", kHelloBody) ||
+      !write_file(www + "/hello.json", kJsonBody) ||
+      !write_file(conf_path, conf)) {
+    t.available = false;
+    t.unavailable_reason = "cannot write the h2o config in " + dir;
+    return t;
+  }
+  t.command.argv = {t.binary, "-c", conf_path};
+  return t;
+}
+
+}  // namespace
+
+bool Target::serves(const std::string& workload) const {
+  return std::find(workloads.begin(), workloads.end(), workload) !=
+         workloads.end();
+}
+
+std::string dir_of(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+Target pounce_target(const std::string& self, const std::string& plugin_dir,
+                     const BenchOptions& o, const std::string& work_dir) {
+  Target t;
+  t.name = "pounce";
+  t.binary = self;
+  t.version = POUNCE_VERSION;
+  t.available = true;
+  t.command.name = "pounce";
+  t.command.log_path = work_dir + "/pounce.log";
+  t.command.cpu = server_cpu(o);
+  t.command.argv = {self};
+  // Mount points of ARCHITECTURE.md §3 "Bench".
+  struct Mount {
+    const char* prefix;
+    const char* file;
+  };
+  const Mount mounts[] = {
+      {"", "libhello.so"}, {"/echo", "libecho.so"}, {"/sse", "libsse.so"}};
+  for (const Mount& m : mounts) {
+    std::string path = plugin_dir + "/" + m.file;
+    if (!exists(path)) continue;
+    t.command.argv.push_back("--plugin");
+    t.command.argv.push_back(*m.prefix ? std::string(m.prefix) + "=" + path
+                                       : path);
+  }
+  for (const std::string& a :
+       {std::string("--port"), std::string("0"), std::string("--workers"),
+        std::to_string(o.workers), std::string("--no-access-log")}) {
+    t.command.argv.push_back(a);
+  }
+  for (const std::string& a : o.server_args) t.command.argv.push_back(a);
+  for (const Workload& w : all_workloads()) {
+    if (!w.implemented) {
+      t.missing.emplace_back(w.name, w.unavailable_reason);
+    } else if (!exists(plugin_dir + "/" + w.plugin_file)) {
+      t.missing.emplace_back(w.name,
+                             std::string(w.plugin_file) + " not built");
+    } else {
+      t.workloads.push_back(w.name);
+    }
+  }
+  return t;
+}
+
+Target peer_target(const std::string& name, const BenchOptions& o,
+                   const std::string& work_dir) {
+  Target t;
+  t.name = name;
+  t.binary = find_in_path(name);
+  if (t.binary.empty()) {
+    t.unavailable_reason = name + " not found in PATH";
+    return t;
+  }
+  Captured v = capture({t.binary, name == "nginx" ? "-v" : "--version"});
+  t.version = first_line(v.output);
+  t.available = true;
+  std::string dir = work_dir + "/" + name;
+  mkdir(dir.c_str(), 0755);
+  t.port = pick_free_port();
+  t.command.name = name;
+  t.command.log_path = dir + "/output.log";
+  t.command.cpu = server_cpu(o);
+  for (const Workload& w : all_workloads()) {
+    if (w.peers_serve) t.workloads.push_back(w.name);
+  }
+  return name == "nginx" ? nginx_target(std::move(t), o, dir)
+                         : h2o_target(std::move(t), o, dir);
+}
+
+}  // namespace pounce::bench

@@ -1,0 +1,43 @@
+// The servers a run measures: pounce-host itself, and the peers of
+// --compare with generated configs that answer /hello and /json with the
+// same bytes and content types as the hello plugin.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bench/options.h"
+#include "bench/server_process.h"
+
+namespace pounce::bench {
+
+struct Target {
+  std::string name;  // "pounce", "nginx", "h2o"
+  bool available = false;
+  std::string unavailable_reason;  // e.g. "nginx not found in PATH"
+  std::string binary;
+  std::string version;
+  ServerCommand command;
+  uint16_t port = 0;  // peers: chosen before start; pounce: after
+  std::vector<std::string> workloads;  // the ones it can serve
+  // Workloads that exist but cannot run here, with why ("libsse.so not
+  // built").
+  std::vector<std::pair<std::string, std::string>> missing;
+
+  bool serves(const std::string& workload) const;
+};
+
+// pounce-host at `self` with the built-in plugins that exist in
+// `plugin_dir`: hello at /, echo at /echo, sse at /sse.
+Target pounce_target(const std::string& self, const std::string& plugin_dir,
+                     const BenchOptions& options, const std::string& work_dir);
+
+// nginx or h2o, found through PATH. Writes its config under `work_dir`.
+Target peer_target(const std::string& name, const BenchOptions& options,
+                   const std::string& work_dir);
+
+// The directory part of a path ("a/b/c" -> "a/b").
+std::string dir_of(const std::string& path);
+
+}  // namespace pounce::bench

@@ -1,0 +1,40 @@
+// The workloads `pounce-host bench` knows: what each sends, which plugin
+// it needs, and whether nginx and h2o can serve the same thing. Adding one
+// (the WebSocket echo, say) is a row here plus, when it speaks a new
+// protocol, a ClientKind and its Connection subclass.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bench/load_generator.h"
+
+namespace pounce::bench {
+
+struct WorkloadParams {
+  std::string host_header;  // "127.0.0.1:PORT"
+  size_t echo_body_size = 1024;
+  unsigned sse_interval_ms = 10;
+};
+
+struct Workload {
+  const char* name;
+  const char* description;
+  // False: named by the CLI contract but not built yet; `reason` says why.
+  bool implemented;
+  const char* unavailable_reason;
+  ClientKind client;
+  // The plugin file the pounce server needs for it (in the plugin dir).
+  const char* plugin_file;
+  // nginx and h2o serve byte-identical responses for it (see peers.cpp).
+  bool peers_serve;
+  // The unit of "req/s" in the table: "req" or "events".
+  const char* unit;
+  std::string (*request)(const WorkloadParams& params);
+};
+
+const std::vector<Workload>& all_workloads();
+const Workload* find_workload(std::string_view name);
+
+}  // namespace pounce::bench

@@ -1,0 +1,317 @@
+// The async side of a Connection: the handoff from a worker to an async
+// loop, and the life of an AsyncStream on it (ARCHITECTURE.md §1 "Async
+// path").
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "async/async_loop.h"
+#include "async/stream.h"
+#include "log/logger.h"
+#include "net/connection.h"
+#include "net/event_loop.h"
+#include "plugin/generation.h"
+
+namespace pounce {
+
+namespace {
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+}
+
+// ---------------------------------------------------------------------------
+// Handoff (worker side)
+
+void Connection::hand_off(char* data, size_t off, size_t len, bool owned,
+                          const Route& r) {
+  // 1. Stop reading. 2. Flush the responses already due. 3. dup() + close
+  // our handle. 4. Queue {fd, unread bytes, request} to an async loop.
+  stop_reading();
+  if (owned) {
+    in_.consume(off);
+  } else {
+    in_.clear();
+    in_.append(data + off, len - off);
+  }
+  // The generation this request was routed with is pinned until the async
+  // loop is done with it (transferred: see Handoff::generation).
+  handoff_route_ = r;
+  r.generation->pin(loop_->index());
+  phase_ = Phase::Idle;
+  flush_output();
+  if (phase_ == Phase::Closing) return;
+  if (write_in_flight_) {
+    handoff_pending_ = true;  // on_write finishes the handoff
+    return;
+  }
+  perform_handoff();
+}
+
+void Connection::perform_handoff() {
+  handoff_pending_ = false;
+  Generation* gen = handoff_route_.generation;
+  uv_os_fd_t fd = -1;
+  int dup_fd = -1;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0) {
+    dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  }
+  AsyncLoop* target = loop_->next_async_loop();
+  if (dup_fd < 0 || !target) {
+    LOG_ERROR("cannot hand a connection to the async pool: %s",
+              dup_fd < 0 ? strerror(errno) : "no async loop");
+    if (dup_fd >= 0) ::close(dup_fd);
+    gen->unpin(loop_->index());
+    respond_error(http::ErrorCode::PluginError, nullptr);
+    after_input();
+    return;
+  }
+  Handoff h;
+  h.fd = dup_fd;
+  h.bytes = std::move(in_);
+  h.generation = gen;
+  h.peer = peer_;
+  h.origin_count = &loop_->handed_off();
+  h.origin_count->fetch_add(1, std::memory_order_relaxed);
+  if (!target->adopt(std::move(h))) {
+    // The pool has finished (shutdown): nobody will serve this request.
+    ::close(dup_fd);
+    gen->unpin(loop_->index());
+    loop_->handed_off().fetch_sub(1, std::memory_order_relaxed);
+  }
+  // Our handle goes; the socket lives on in the duplicate. No FIN is sent:
+  // the kernel closes the socket only with its last descriptor.
+  close_now();
+}
+
+// ---------------------------------------------------------------------------
+// Adoption (async side)
+
+void Connection::adopt_handoff(EventLoop* loop, Handoff&& h) {
+  auto* c = new Connection(loop);
+  bool ok = c->init_socket();
+  int rc = ok ? uv_tcp_open(&c->tcp_, h.fd) : UV_ENOMEM;
+  if (rc != 0) {
+    LOG_ERROR("cannot adopt a handed-off connection: %s", uv_strerror(rc));
+    ::close(h.fd);
+    if (h.generation) h.generation->unpin(loop->index());
+    c->origin_count_ = h.origin_count;
+    if (ok) {
+      c->phase_ = Phase::Closing;
+      uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp_), [](uv_handle_t* hd) {
+        delete static_cast<Connection*>(hd->data);
+      });
+    } else {
+      delete c;
+    }
+    return;
+  }
+  c->peer_ = h.peer;
+  c->origin_count_ = h.origin_count;
+  c->handoff_generation_ = h.generation;
+  c->in_ = std::move(h.bytes);
+  loop->add_connection(c);
+  uv_tcp_nodelay(&c->tcp_, 1);
+  const Config& cfg = loop->config();
+  if (cfg.access_log || cfg.server_timing) c->read_started_ns_ = uv_hrtime();
+  c->handle_read(c->in_.data(), c->in_.size(), true);
+  if (c->phase_ != Phase::Closing) c->start_reading();
+}
+
+// ---------------------------------------------------------------------------
+// The stream
+
+size_t Connection::start_async(const http::RequestHead& head, const Route& r,
+                               char* data, size_t head_off, size_t len) {
+  const Config& cfg = loop_->config();
+  if (head.body_kind == http::BodyKind::ContentLength &&
+      head.content_length > cfg.max_body_size) {
+    if (r.generation_pinned) r.generation->unpin(loop_->index());
+    respond_error(http::ErrorCode::BodyTooLarge, &head);
+    return len;
+  }
+  if (!r.generation_pinned) r.generation->pin(loop_->index());
+
+  auto* s = new AsyncStream(this, r.mount, r.generation, head,
+                            read_started_ns_ ? read_started_ns_ : uv_hrtime());
+  uint64_t handle = loop_->handles().allocate(s, HandleKind::Stream);
+  s->set_handle(handle);
+  stream_ = s;
+  phase_ = Phase::Async;
+  keep_alive_ = head.keep_alive;
+
+  // Body framing for on_body.
+  stream_body_chunked_ = head.body_kind == http::BodyKind::Chunked;
+  stream_body_left_ =
+      head.body_kind == http::BodyKind::ContentLength ? head.content_length : 0;
+  stream_body_done_ = head.body_kind == http::BodyKind::None ||
+                      (!stream_body_chunked_ && stream_body_left_ == 0);
+  if (stream_body_chunked_) {
+    http::BodyLimits limits;
+    limits.max_body_size = cfg.max_body_size;
+    limits.max_trailer_size = cfg.max_header_size;
+    limits.max_trailers = cfg.max_headers;
+    decoder_.start_chunked(limits, loop_->trailer_storage());
+  }
+  size_t head_end = head_off + head.head_size;
+  if (!stream_body_done_ && head.expect_continue && head.version_minor >= 1 &&
+      head_end == len) {
+    loop_->out().append(kContinue);
+  }
+
+  pounce_request_view_t view;
+  fill_view(head, r, {}, &view);
+  const pounce_plugin_t& d = r.mount->module->desc();
+  int rc;
+  try {
+    rc = d.on_request(r.mount->instance, handle, &view);
+  } catch (...) {
+    LOG_ERROR("plugin %s: exception escaped on_request",
+              r.mount->module->name().c_str());
+    rc = -1;
+  }
+  if (rc != 0 && stream_ == s && !s->started()) {
+    if (rc != -1) {
+      LOG_ERROR("plugin %s: on_request returned %d; answering 500",
+                r.mount->module->name().c_str(), rc);
+    }
+    fail_stream(http::ErrorCode::PluginError);
+  }
+  if (phase_ != Phase::Async) return len;  // answered and closing
+  size_t used = head_end - head_off;
+  if (!stream_body_done_) used += feed_stream_body(data + head_end, len - head_end);
+  return head_off + used;
+}
+
+size_t Connection::feed_stream_body(char* data, size_t len) {
+  if (!stream_ || stream_body_done_) return 0;
+  const Mount* mount = stream_->mount();
+  const pounce_plugin_t& d = mount->module->desc();
+  size_t consumed = 0;
+  size_t produced = 0;
+  bool done = false;
+  if (stream_body_chunked_) {
+    http::DecodeResult dr = decoder_.decode(data, len, data);
+    if (dr.status == http::DecodeStatus::Error) {
+      if (stream_->started()) {
+        abort_stream(POUNCE_CLOSE_ERROR);
+      } else {
+        fail_stream(dr.error);
+      }
+      return len;
+    }
+    consumed = dr.consumed;
+    produced = dr.produced;
+    done = dr.status == http::DecodeStatus::Done;
+  } else {
+    consumed = len < stream_body_left_ ? len : static_cast<size_t>(stream_body_left_);
+    produced = consumed;
+    stream_body_left_ -= consumed;
+    done = stream_body_left_ == 0;
+  }
+  if (produced || done) {
+    loop_->timeouts().arm(this, TimeoutKind::Body);  // progress
+    stream_body_done_ = done;
+    if (d.on_body) {
+      uint64_t handle = stream_->handle();
+      try {
+        d.on_body(mount->instance, handle, stream_->user(), data, produced,
+                  done ? 1 : 0);
+      } catch (...) {
+        LOG_ERROR("plugin %s: exception escaped on_body",
+                  mount->module->name().c_str());
+        if (stream_) stream_->abort();
+      }
+    }
+  }
+  return consumed;
+}
+
+void Connection::arm_async_timeout() {
+  if (!stream_) return;
+  if (write_in_flight_) return;  // the write timeout runs
+  if (!stream_body_done_) {
+    if (kind != TimeoutKind::Body) loop_->timeouts().arm(this, TimeoutKind::Body);
+  } else if (!stream_->started()) {
+    if (kind != TimeoutKind::ResponseStart) {
+      loop_->timeouts().arm(this, TimeoutKind::ResponseStart);
+    }
+  } else {
+    // A started stream may be idle as long as it likes (an SSE stream
+    // between events is not "no progress").
+    loop_->timeouts().disarm(this);
+  }
+}
+
+void Connection::on_stream_started() {
+  if (kind == TimeoutKind::ResponseStart) loop_->timeouts().disarm(this);
+}
+
+namespace {
+
+// on_close, then the stream's memory and its pin.
+void finalize_stream(AsyncStream* s, pounce_close_reason_t reason) {
+  EventLoop* loop = s->loop();
+  Generation* g = s->generation();
+  s->close(reason);
+  delete s;
+  g->unpin(loop->index());
+}
+
+}  // namespace
+
+void Connection::release_stream(pounce_close_reason_t reason) {
+  AsyncStream* s = stream_;
+  if (!s) return;
+  stream_ = nullptr;
+  if (loop_->config().access_log) {
+    // 499: the client left before a response started (nginx's convention).
+    access_log(s->request_line(), s->status() ? s->status() : 499,
+               s->body_bytes());
+  }
+  s->detach();
+  if (s->in_plugin_call()) {
+    // Never call on_close from inside the plugin's own call.
+    if (loop_->post([s, reason] { finalize_stream(s, reason); })) return;
+  }
+  finalize_stream(s, reason);
+}
+
+void Connection::finish_stream() {
+  if (!stream_) return;
+  if (in_input_) {
+    // Called from inside a hook that handle_read runs: finish when it
+    // returns, so that pipelined input is not served re-entrantly.
+    finish_pending_ = true;
+    return;
+  }
+  bool keep = stream_->keep_alive() && stream_body_done_ &&
+              !loop_->draining() && !forced_;
+  release_stream(POUNCE_CLOSE_DONE);
+  phase_ = Phase::Idle;
+  if (!keep) {
+    close_after_write_ = true;
+    after_input();
+    return;
+  }
+  if (!in_.empty()) {
+    handle_read(in_.data(), in_.size(), true);
+    return;
+  }
+  after_input();
+}
+
+void Connection::abort_stream(pounce_close_reason_t reason) {
+  release_stream(reason);
+  // No final chunk and no FIN after a complete body: a plain close, so the
+  // client sees the response cut short.
+  close_now();
+}
+
+void Connection::fail_stream(http::ErrorCode code) {
+  release_stream(POUNCE_CLOSE_ERROR);
+  phase_ = Phase::Idle;
+  respond_error(code, nullptr);
+  if (!in_input_) after_input();
+}
+
+}  // namespace pounce

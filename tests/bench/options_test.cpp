@@ -1,0 +1,71 @@
+#include "bench/options.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+using namespace pounce::bench;
+
+namespace {
+
+ParseOutcome parse(std::vector<std::string> args, BenchOptions* o,
+                   std::string* text) {
+  args.insert(args.begin(), "bench");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return parse_bench_options(static_cast<int>(argv.size()), argv.data(), o,
+                             text);
+}
+
+}  // namespace
+
+TEST(BenchOptions, DefaultsAreOneHelloRun) {
+  BenchOptions o;
+  std::string text;
+  ASSERT_EQ(parse({}, &o, &text), ParseOutcome::Run) << text;
+  EXPECT_EQ(o.workloads, std::vector<std::string>{"hello"});
+  EXPECT_EQ(o.repeat, 1u);
+  EXPECT_EQ(o.pipeline, 1u);
+}
+
+TEST(BenchOptions, AllMeansEveryImplementedWorkload) {
+  BenchOptions o;
+  std::string text;
+  ASSERT_EQ(parse({"--workload", "all"}, &o, &text), ParseOutcome::Run);
+  EXPECT_EQ(o.workloads,
+            (std::vector<std::string>{"hello", "json", "echo", "sse"}));
+}
+
+TEST(BenchOptions, TheContractFlags) {
+  BenchOptions o;
+  std::string text;
+  ASSERT_EQ(parse({"--workload", "json", "--workers", "2", "--duration",
+                   "1.5", "--connections", "8", "--pipeline", "16", "--rate",
+                   "1000", "--repeat", "3", "--compare", "nginx,h2o",
+                   "--artifact-output", "a.json", "--compare-baseline",
+                   "b.json", "--report", "r.svg"},
+                  &o, &text),
+            ParseOutcome::Run)
+      << text;
+  EXPECT_EQ(o.workers, 2u);
+  EXPECT_EQ(o.duration_s, 1.5);
+  EXPECT_EQ(o.connections, 8u);
+  EXPECT_EQ(o.pipeline, 16u);
+  EXPECT_EQ(o.rate, 1000);
+  EXPECT_EQ(o.repeat, 3u);
+  EXPECT_EQ(o.compare, (std::vector<std::string>{"nginx", "h2o"}));
+  EXPECT_EQ(o.artifact_output, "a.json");
+  EXPECT_EQ(o.compare_baseline, "b.json");
+  EXPECT_EQ(o.report, "r.svg");
+}
+
+TEST(BenchOptions, RejectsNonsense) {
+  BenchOptions o;
+  std::string text;
+  EXPECT_EQ(parse({"--workload", "nope"}, &o, &text), ParseOutcome::Error);
+  EXPECT_EQ(parse({"--compare", "apache"}, &o, &text), ParseOutcome::Error);
+  EXPECT_EQ(parse({"--repeat", "0"}, &o, &text), ParseOutcome::Error);
+  EXPECT_EQ(parse({"--duration", "0"}, &o, &text), ParseOutcome::Error);
+  EXPECT_EQ(parse({"stray"}, &o, &text), ParseOutcome::Error);
+}
