@@ -1,10 +1,22 @@
 #include "async/ws_owner.h"
 
+#include "async/ws_session.h"
+#include "net/event_loop.h"
+
 namespace pounce {
 
-// WebSocket sessions do not exist yet in this build: no handle is ever a
-// live WebSocket.
-bool ws_owner_add_timer(EventLoop*, uint64_t, uint64_t) { return false; }
-void ws_owner_remove_timer(EventLoop*, uint64_t, uint64_t) {}
+bool ws_owner_add_timer(EventLoop* loop, uint64_t owner, uint64_t timer) {
+  auto* s = static_cast<WsSession*>(
+      loop->handles().lookup(owner, HandleKind::WebSocket));
+  if (!s) return false;
+  s->add_timer(timer);
+  return true;
+}
+
+void ws_owner_remove_timer(EventLoop* loop, uint64_t owner, uint64_t timer) {
+  auto* s = static_cast<WsSession*>(
+      loop->handles().lookup(owner, HandleKind::WebSocket));
+  if (s) s->remove_timer(timer);
+}
 
 }  // namespace pounce

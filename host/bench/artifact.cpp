@@ -15,10 +15,10 @@ std::string shell_join(const std::vector<std::string>& argv) {
   std::string out;
   for (const std::string& a : argv) {
     if (!out.empty()) out += ' ';
-    bool plain = !a.empty() &&
-                 a.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
-                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                                     "-_./=:,+@%") == std::string::npos;
+    bool plain = !a.empty() && a.find_first_not_of(
+                                   "abcdefghijklmnopqrstuvwxyz"
+                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                   "-_./=:,+@%") == std::string::npos;
     if (plain) {
       out += a;
     } else {
@@ -37,8 +37,8 @@ std::string shell_join(const std::vector<std::string>& argv) {
 }
 
 json spread_json(const Spread& s) {
-  return json{{"n", s.n},           {"min", s.min},   {"median", s.median},
-              {"p95", s.p95},       {"max", s.max},   {"mean", s.mean},
+  return json{{"n", s.n},          {"min", s.min}, {"median", s.median},
+              {"p95", s.p95},      {"max", s.max}, {"mean", s.mean},
               {"stddev", s.stddev}};
 }
 
@@ -91,7 +91,8 @@ json target_json(const Target& t) {
 
 json config_json(const BenchOptions& o) {
   std::string list;
-  for (const std::string& w : o.workloads) list += (list.empty() ? "" : ",") + w;
+  for (const std::string& w : o.workloads)
+    list += (list.empty() ? "" : ",") + w;
   return json{{"workload", list},
               {"workloads", o.workloads},
               {"workers", o.workers},
@@ -126,7 +127,10 @@ json summary_json(const RunRecord& run, const std::vector<Group>& groups,
   bool pounce_errors = false;
   for (const Sample& smp : run.samples) {
     if (smp.errors() == 0) continue;
-    if (smp.server == "pounce") pounce_errors = true;
+    // The server under test: pounce, or the --url target.
+    if (smp.server == "pounce" || smp.server == "external") {
+      pounce_errors = true;
+    }
     errors.push_back({{"workload", smp.workload},
                       {"server", smp.server},
                       {"round", smp.round},

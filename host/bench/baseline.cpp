@@ -75,10 +75,10 @@ BaselineVerdict compare_with_baseline(const json& baseline,
       for (const json& g : current["groups"]) {
         if (g.value("server", "") != "pounce") continue;
         std::string workload = g.value("workload", "");
-        double now = group_median(current, workload, "pounce",
-                                  "cpu_us_per_req");
-        double before = group_median(baseline, workload, "pounce",
-                                     "cpu_us_per_req");
+        double now =
+            group_median(current, workload, "pounce", "cpu_us_per_req");
+        double before =
+            group_median(baseline, workload, "pounce", "cpu_us_per_req");
         if (now <= 0 || before <= 0) continue;
         double change = now / before - 1;
         bool bad = change > kCpuRiseLimit;

@@ -20,7 +20,7 @@ constexpr double kRatioDropLimit = 0.10;
 constexpr double kCpuRiseLimit = 0.20;
 
 struct BaselineVerdict {
-  bool ok = false;  // no regression, and something was compared
+  bool ok = false;        // no regression, and something was compared
   nlohmann::json record;  // goes into the new artifact as "baseline"
 };
 

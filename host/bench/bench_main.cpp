@@ -29,7 +29,9 @@ constexpr int kExitInterrupted = 130;
 
 std::atomic<bool> g_abort{false};
 
-void on_signal(int) { g_abort.store(true); }
+void on_signal(int) {
+  g_abort.store(true);
+}
 
 std::string resolve(const std::string& path) {
   char* real = realpath(path.c_str(), nullptr);
@@ -72,8 +74,7 @@ int bench_main(int argc, char** argv, const char* self_path) {
       fputs(text.c_str(), stdout);
       return kExitOk;
     case ParseOutcome::Error:
-      fprintf(stderr,
-              "pounce-host bench: %s\n(see pounce-host bench --help)\n",
+      fprintf(stderr, "pounce-host bench: %s\n(see pounce-host bench --help)\n",
               text.c_str());
       return kExitUsage;
     case ParseOutcome::Run:
@@ -82,7 +83,7 @@ int bench_main(int argc, char** argv, const char* self_path) {
 
   // A peer that resets a connection must not kill the client with SIGPIPE.
   signal(SIGPIPE, SIG_IGN);
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
@@ -138,8 +139,7 @@ int bench_main(int argc, char** argv, const char* self_path) {
             v.record["rule"].get<std::string>().c_str(), verdict.c_str());
     for (const auto& c : v.record["checks"]) {
       fprintf(stderr, "  %s%s%s: %.3f -> %.3f (%+.1f%%)%s\n",
-              c.value("workload", "").c_str(),
-              c.contains("peer") ? " vs " : "",
+              c.value("workload", "").c_str(), c.contains("peer") ? " vs " : "",
               c.value("peer", "").c_str(), c["baseline"].get<double>(),
               c["current"].get<double>(), c["change"].get<double>() * 100,
               c["regression"].get<bool>() ? "  REGRESSION" : "");
@@ -151,10 +151,10 @@ int bench_main(int argc, char** argv, const char* self_path) {
     return kExitUsage;
   }
   if (!options.report.empty()) {
-    std::string title = "pounce-host bench: " +
-                        artifact["config"]["workload"].get<std::string>() +
-                        " (" + artifact["git_sha"].get<std::string>().substr(0, 12) +
-                        ")";
+    std::string title =
+        "pounce-host bench: " +
+        artifact["config"]["workload"].get<std::string>() + " (" +
+        artifact["git_sha"].get<std::string>().substr(0, 12) + ")";
     if (!write_text(options.report, render_svg(run, title))) {
       fprintf(stderr, "pounce-host bench: cannot write %s\n",
               options.report.c_str());

@@ -24,7 +24,9 @@ constexpr size_t kBuckets = kSubCount + (kMaxBits - kSubBits) * kHalfCount;
 
 LatencyHistogram::LatencyHistogram() : counts_(kBuckets, 0) {}
 
-size_t LatencyHistogram::bucket_count() { return kBuckets; }
+size_t LatencyHistogram::bucket_count() {
+  return kBuckets;
+}
 
 size_t LatencyHistogram::bucket_of(uint64_t v) {
   if (v < kSubCount) return static_cast<size_t>(v);
@@ -49,7 +51,9 @@ uint64_t LatencyHistogram::bucket_high(size_t b) {
   return bucket_low(b) + (uint64_t{1} << shift) - 1;
 }
 
-void LatencyHistogram::record(uint64_t v) { record_n(v, 1); }
+void LatencyHistogram::record(uint64_t v) {
+  record_n(v, 1);
+}
 
 void LatencyHistogram::record_n(uint64_t v, uint64_t n) {
   if (n == 0) return;
@@ -73,7 +77,9 @@ void LatencyHistogram::merge(const LatencyHistogram& o) {
   sum_ += o.sum_;
 }
 
-void LatencyHistogram::reset() { *this = LatencyHistogram(); }
+void LatencyHistogram::reset() {
+  *this = LatencyHistogram();
+}
 
 double LatencyHistogram::mean() const {
   return count_ ? static_cast<double>(sum_ / count_) : 0.0;

@@ -16,7 +16,9 @@ Connection::Connection(LoadThread& thread) : thread_(thread) {
   retry_timer_.data = this;
 }
 
-void Connection::open() { connect(); }
+void Connection::open() {
+  connect();
+}
 
 void Connection::connect() {
   state_ = State::Connecting;
@@ -50,8 +52,7 @@ void Connection::on_connect(uv_connect_t* req, int status) {
   c->state_ = State::Open;
   // Requests are small and latency-bound: never let Nagle hold one back.
   uv_tcp_nodelay(&c->tcp_, 1);
-  uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp_), on_alloc,
-                on_read_cb);
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp_), on_alloc, on_read_cb);
   if (first) c->thread_.first_connect_done(true);
   if (c->thread_.begun()) c->start_traffic();
 }
@@ -87,8 +88,8 @@ void Connection::send(const char* data, size_t len) {
     queued_.append(data, len);
     return;
   }
-  uv_buf_t buf = uv_buf_init(const_cast<char*>(data),
-                             static_cast<unsigned>(len));
+  uv_buf_t buf =
+      uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
   int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);
   if (n == static_cast<int>(len)) return;
   if (n < 0 && n != UV_EAGAIN) {

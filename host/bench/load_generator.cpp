@@ -36,11 +36,10 @@ bool wait_until(Clock::time_point until, Clock::time_point window_start,
     if (progress) {
       uint64_t done = 0;
       for (auto& t : threads) done += t->progress();
-      progress(std::chrono::duration<double>(now - window_start).count(),
-               done);
+      progress(std::chrono::duration<double>(now - window_start).count(), done);
     }
-    std::this_thread::sleep_for(std::min<Clock::duration>(
-        kProgressEvery, until - now));
+    std::this_thread::sleep_for(
+        std::min<Clock::duration>(kProgressEvery, until - now));
   }
 }
 
@@ -87,7 +86,8 @@ LoadResult LoadGenerator::run(
     if (window) window(true);
     for (auto& t : pool) t->command_reset();
   }
-  if (ok) wait_until(window_start + length, window_start, pool, progress, abort);
+  if (ok)
+    wait_until(window_start + length, window_start, pool, progress, abort);
   for (auto& t : pool) t->command_stop();
   if (window) window(false);
 

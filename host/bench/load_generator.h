@@ -39,7 +39,7 @@ struct LoadCounters {
   uint64_t completed = 0;  // responses, or events for an event stream
   uint64_t non_2xx = 0;
   uint64_t connect_errors = 0;
-  uint64_t read_errors = 0;   // resets, and closes with requests in flight
+  uint64_t read_errors = 0;  // resets, and closes with requests in flight
   uint64_t write_errors = 0;
   uint64_t protocol_errors = 0;  // unparsable responses or streams
   uint64_t bytes_read = 0;
@@ -54,7 +54,7 @@ struct LoadResult {
   double elapsed_s = 0;  // the measured window
   LoadCounters counters;
   LatencyHistogram latency;  // ns
-  uint64_t unsent = 0;  // open loop: due requests never sent (server behind)
+  uint64_t unsent = 0;     // open loop: due requests never sent (server behind)
   bool connected = false;  // every connection was established before start
 
   double per_second() const {

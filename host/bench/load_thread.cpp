@@ -52,7 +52,9 @@ LoadThread::~LoadThread() {
   if (thread_.joinable()) thread_.join();
 }
 
-void LoadThread::start() { thread_ = std::thread(&LoadThread::run, this); }
+void LoadThread::start() {
+  thread_ = std::thread(&LoadThread::run, this);
+}
 
 void LoadThread::join() {
   if (thread_.joinable()) thread_.join();

@@ -38,7 +38,9 @@ class LoadThread {
   bool started() const { return started_.load(std::memory_order_acquire); }
   // Every connection made its first connect attempt.
   bool ready() const { return ready_.load(std::memory_order_acquire); }
-  uint64_t progress() const { return progress_.load(std::memory_order_relaxed); }
+  uint64_t progress() const {
+    return progress_.load(std::memory_order_relaxed);
+  }
 
   // Results, valid after join().
   const LoadCounters& counters() const { return counters_; }

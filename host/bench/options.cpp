@@ -27,6 +27,8 @@ cxxopts::Options build() {
                      "generator, optionally against nginx and h2o.");
   // Lists are comma-separated strings that we split ourselves: cxxopts'
   // vector options would also split --server-arg values.
+  // One option per group of lines; clang-format would chain them unreadably.
+  // clang-format off
   o.add_options()
       ("workload", "hello|json|echo|sse|ws|all, or a comma list",
        cxxopts::value<std::string>()->default_value("hello"))
@@ -64,8 +66,14 @@ cxxopts::Options build() {
        cxxopts::value<size_t>()->default_value("1024"))
       ("server-arg", "Extra pounce-host flag(s), comma-separated",
        cxxopts::value<std::string>()->default_value(""))
+      ("url", "Load a running server at http://IPV4:PORT/PATH instead of "
+              "starting any (no --compare)",
+       cxxopts::value<std::string>()->default_value(""))
+      ("target-pid", "With --url: the server's pid, for CPU and RSS",
+       cxxopts::value<int>()->default_value("0"))
       ("no-progress", "No live progress line")
       ("h,help", "Print this help");
+  // clang-format on
   return o;
 }
 
@@ -82,8 +90,7 @@ bool expand_workloads(const std::string& spec, std::vector<std::string>* out,
     } else if (find_workload(name)) {
       out->push_back(name);
     } else {
-      *error = "unknown workload '" + name +
-               "' (hello|json|echo|sse|ws|all)";
+      *error = "unknown workload '" + name + "' (hello|json|echo|sse|ws|all)";
       return false;
     }
   }
@@ -142,6 +149,8 @@ ParseOutcome parse_bench_options(int argc, char** argv, BenchOptions* out,
     o.echo_body_size = r["echo-body-size"].as<size_t>();
     o.server_args = split_list(r["server-arg"].as<std::string>());
     o.progress = r.count("no-progress") == 0;
+    o.url = r["url"].as<std::string>();
+    o.target_pid = r["target-pid"].as<int>();
   } catch (const cxxopts::exceptions::exception& e) {
     *text = e.what();
     return ParseOutcome::Error;
@@ -158,6 +167,12 @@ ParseOutcome parse_bench_options(int argc, char** argv, BenchOptions* out,
   if (o.sse_interval_ms == 0) bad = "--sse-interval-ms must be at least 1";
   for (const std::string& p : o.compare) {
     if (p != "nginx" && p != "h2o") bad = "--compare takes nginx and/or h2o";
+  }
+  if (!o.url.empty() && !o.compare.empty()) {
+    bad = "--url measures one running server: no --compare";
+  }
+  if (!o.url.empty() && o.url.rfind("http://", 0) != 0) {
+    bad = "--url takes http://IPV4:PORT/PATH";
   }
   if (bad) {
     *text = bad;

@@ -25,7 +25,11 @@ struct BenchOptions {
   unsigned sse_interval_ms = 10;
   size_t echo_body_size = 1024;
   std::vector<std::string> server_args;  // extra pounce-host flags
-  bool progress = true;                  // only shown on a TTY anyway
+  // Load an already running server instead (no server is started): for
+  // checking the load generator against wrk on the same target.
+  std::string url;
+  int target_pid = 0;    // its pid, for CPU and RSS figures
+  bool progress = true;  // only shown on a TTY anyway
 
   // The command as typed, for the artifact.
   std::vector<std::string> command;

@@ -15,11 +15,11 @@ void ProgressLine::update(const std::string& label, double elapsed_s,
                           double duration_s, uint64_t completed,
                           const char* unit) {
   if (!enabled_) return;
-  std::string rate = elapsed_s > 0.05
-                         ? format_count(static_cast<double>(completed) /
-                                        elapsed_s) +
-                               " " + unit + "/s"
-                         : "...";
+  std::string rate =
+      elapsed_s > 0.05
+          ? format_count(static_cast<double>(completed) / elapsed_s) + " " +
+                unit + "/s"
+          : "...";
   // \r and "erase to end of line": the new text may be shorter.
   if (elapsed_s < 0) {
     fprintf(stderr, "\r\033[K%s  warm-up %.1fs", label.c_str(), -elapsed_s);

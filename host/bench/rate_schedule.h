@@ -14,8 +14,8 @@ struct RateSchedule {
   uint64_t next = 0;       // index of the next request to send
 
   uint64_t intended(uint64_t k) const {
-    return start_ns + static_cast<uint64_t>(static_cast<double>(k) *
-                                            interval_ns);
+    return start_ns +
+           static_cast<uint64_t>(static_cast<double>(k) * interval_ns);
   }
   // How many requests are due at `now` (indices [0, due)).
   uint64_t due(uint64_t now) const {

@@ -9,7 +9,9 @@ namespace {
 
 constexpr std::string_view kHeadEnd = "\r\n\r\n";
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? char(c + 32) : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -61,8 +63,7 @@ int hex_value(char c) {
 
 }  // namespace
 
-ResponseParser::Step ResponseParser::fail(size_t consumed,
-                                          const char* reason) {
+ResponseParser::Step ResponseParser::fail(size_t consumed, const char* reason) {
   error_ = reason;
   Step s;
   s.consumed = consumed;
@@ -80,8 +81,7 @@ ResponseParser::Step ResponseParser::finish(size_t consumed) {
 
 bool ResponseParser::parse_head(std::string_view head) {
   // Status line: HTTP/1.x SP 3DIGIT [SP reason]
-  if (head.size() < 12 || head.substr(0, 7) != "HTTP/1." ||
-      head[8] != ' ') {
+  if (head.size() < 12 || head.substr(0, 7) != "HTTP/1." || head[8] != ' ') {
     error_ = "malformed status line";
     return false;
   }

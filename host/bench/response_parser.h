@@ -54,16 +54,16 @@ class ResponseParser {
  private:
   enum class State {
     Head,
-    Length,       // remaining_ bytes of body
-    UntilEof,     // body ends when the peer closes
-    ChunkSize,    // hex digits
-    ChunkExt,     // chunk extension, up to LF
-    ChunkData,    // remaining_ bytes of chunk data
-    ChunkDataCr,  // CR after the data
-    ChunkDataLf,  // LF after the data
-    TrailerStart, // first byte of a trailer line, or CR of the final CRLF
-    TrailerLine,  // inside a trailer line, up to LF
-    TrailerLf,    // LF of the final CRLF
+    Length,        // remaining_ bytes of body
+    UntilEof,      // body ends when the peer closes
+    ChunkSize,     // hex digits
+    ChunkExt,      // chunk extension, up to LF
+    ChunkData,     // remaining_ bytes of chunk data
+    ChunkDataCr,   // CR after the data
+    ChunkDataLf,   // LF after the data
+    TrailerStart,  // first byte of a trailer line, or CR of the final CRLF
+    TrailerLine,   // inside a trailer line, up to LF
+    TrailerLf,     // LF of the final CRLF
   };
 
   bool parse_head(std::string_view head);

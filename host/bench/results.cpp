@@ -5,10 +5,9 @@
 
 namespace pounce::bench {
 
-const char* const kMetricNames[7] = {"req_per_s", "p50_us",
-                                     "p95_us",    "p99_us",
-                                     "p99_9_us",  "cpu_us_per_req",
-                                     "peak_rss_kib"};
+const char* const kMetricNames[7] = {
+    "req_per_s", "p50_us",         "p95_us",      "p99_us",
+    "p99_9_us",  "cpu_us_per_req", "peak_rss_kib"};
 
 double metric_of(const Sample& s, const std::string& name) {
   if (name == "req_per_s") return s.per_second;
@@ -105,7 +104,8 @@ std::vector<Ratio> pounce_peer_ratios(const std::vector<Sample>& samples) {
             ours.round != peer.round) {
           continue;
         }
-        if (peer.per_second > 0) rps.push_back(ours.per_second / peer.per_second);
+        if (peer.per_second > 0)
+          rps.push_back(ours.per_second / peer.per_second);
         if (peer.cpu_us_per_req > 0 && ours.cpu_us_per_req >= 0) {
           cpu.push_back(ours.cpu_us_per_req / peer.cpu_us_per_req);
         }

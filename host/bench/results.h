@@ -58,8 +58,7 @@ struct Group {
 // One group per (workload, server), in the order first seen.
 std::vector<Group> group_samples(const std::vector<Sample>& samples);
 const Group* find_group(const std::vector<Group>& groups,
-                        const std::string& workload,
-                        const std::string& server);
+                        const std::string& workload, const std::string& server);
 
 // pounce/peer, paired by round (both ran minutes apart at most, under the
 // same drift of this shared machine), then the median over the rounds.

@@ -37,6 +37,10 @@ void Runner::note(RunRecord* run, const std::string& text) {
 
 void Runner::plan(RunRecord* run) {
   const BenchOptions& o = run->options;
+  if (!o.url.empty()) {
+    run->targets.push_back(external_target(o.url));
+    return;
+  }
   run->targets.push_back(pounce_target(self_, plugin_dir_, o, work_dir_));
   for (const std::string& peer : o.compare) {
     Target t = peer_target(peer, o, work_dir_);
@@ -102,11 +106,13 @@ Sample Runner::measure(const RunRecord& run, const std::string& workload,
   const BenchOptions& o = run.options;
   const Workload& w = *find_workload(workload);
   WorkloadParams params;
-  params.host_header = "127.0.0.1:" + std::to_string(target.port);
+  params.host_header = target.host + ":" + std::to_string(target.port);
+  params.target = target.path;
   params.echo_body_size = o.echo_body_size;
   params.sse_interval_ms = o.sse_interval_ms;
 
   LoadConfig config;
+  config.host = target.host;
   config.port = target.port;
   config.kind = w.client;
   config.request = w.request(params);
@@ -119,9 +125,10 @@ Sample Runner::measure(const RunRecord& run, const std::string& workload,
   config.pin_cpu = o.pin ? 1 : -1;
 
   // The tree is read again at the end: nginx may have respawned a worker.
-  std::vector<pid_t> tree = process_tree(pid);
+  std::vector<pid_t> tree;
   uint64_t cpu_start = 0, cpu_end = 0;
   auto window = [&](bool opening) {
+    if (pid <= 0) return;  // --url without --target-pid
     if (opening) {
       tree = process_tree(pid);
       reset_peak_rss(tree);
@@ -162,22 +169,19 @@ Sample Runner::measure(const RunRecord& run, const std::string& workload,
   s.protocol_errors = r.counters.protocol_errors;
   s.unsent = r.unsent;
   s.all_connected = r.connected;
-  if (s.completed > 0 && cpu_end >= cpu_start) {
+  if (pid > 0 && s.completed > 0 && cpu_end >= cpu_start) {
     s.cpu_us_per_req = static_cast<double>(cpu_end - cpu_start) /
                        static_cast<double>(s.completed);
   }
-  s.peak_rss_kib = tree_peak_rss_kib(process_tree(pid));
+  if (pid > 0) s.peak_rss_kib = tree_peak_rss_kib(process_tree(pid));
 
-  fprintf(stderr,
-          "%s: %s %s/s  p50 %s  p99 %s  cpu %s us/%s  rss %s%s\n",
-          label.c_str(), format_count(s.per_second).c_str(), w.unit,
-          format_latency_us(s.p50_us).c_str(),
-          format_latency_us(s.p99_us).c_str(),
-          s.cpu_us_per_req >= 0 ? format_fixed(s.cpu_us_per_req, 2).c_str()
-                                : "n/a",
-          w.unit, format_kib(s.peak_rss_kib).c_str(),
-          s.errors() ? ("  ERRORS " + std::to_string(s.errors())).c_str()
-                     : "");
+  fprintf(
+      stderr, "%s: %s %s/s  p50 %s  p99 %s  cpu %s us/%s  rss %s%s\n",
+      label.c_str(), format_count(s.per_second).c_str(), w.unit,
+      format_latency_us(s.p50_us).c_str(), format_latency_us(s.p99_us).c_str(),
+      s.cpu_us_per_req >= 0 ? format_fixed(s.cpu_us_per_req, 2).c_str() : "n/a",
+      w.unit, format_kib(s.peak_rss_kib).c_str(),
+      s.errors() ? ("  ERRORS " + std::to_string(s.errors())).c_str() : "");
   return s;
 }
 
@@ -188,17 +192,22 @@ bool Runner::run(RunRecord* run, std::string* error) {
   for (const std::string& w : run->options.workloads) {
     runnable = runnable || run->targets.front().serves(w);
   }
+  if (!run->targets.front().available) {
+    *error = run->targets.front().unavailable_reason;
+    return false;
+  }
   if (!runnable) {
     *error = "none of the requested workloads can run here";
     return false;
   }
-  if (!start_servers(run, error)) return false;
+  bool external = !run->options.url.empty();
+  if (!external && !start_servers(run, error)) return false;
 
   ProgressLine progress(run->options.progress);
   // Indices of the servers that are up, in --compare order.
   std::vector<size_t> up;
   for (size_t i = 0; i < run->targets.size(); ++i) {
-    if (servers_[i]) up.push_back(i);
+    if (external || servers_[i]) up.push_back(i);
   }
   for (unsigned round = 1; round <= run->options.repeat; ++round) {
     std::vector<size_t> order = up;
@@ -214,12 +223,12 @@ bool Runner::run(RunRecord* run, std::string* error) {
         }
         const Target& t = run->targets[i];
         if (!t.serves(w)) continue;
-        if (!servers_[i]->running()) {
+        if (!external && !servers_[i]->running()) {
           *error = t.name + " died during the run:\n" + servers_[i]->log_tail();
           return false;
         }
-        Sample s = measure(*run, w, t, servers_[i]->pid(), round, ++position,
-                           &progress);
+        pid_t pid = external ? run->options.target_pid : servers_[i]->pid();
+        Sample s = measure(*run, w, t, pid, round, ++position, &progress);
         // A window cut short by ^C is not a sample.
         if (!abort_->load()) run->samples.push_back(std::move(s));
       }
@@ -228,9 +237,9 @@ bool Runner::run(RunRecord* run, std::string* error) {
   for (auto& s : servers_) {
     if (s) s->stop();
   }
-  run->wall_s = std::chrono::duration<double>(
-                    std::chrono::steady_clock::now() - started)
-                    .count();
+  run->wall_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+          .count();
   return true;
 }
 

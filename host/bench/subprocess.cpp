@@ -49,7 +49,8 @@ Captured capture(const std::vector<std::string>& argv,
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return result;
   std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = fork();
   if (pid < 0) {

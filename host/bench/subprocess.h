@@ -14,7 +14,7 @@ namespace pounce::bench {
 std::string find_in_path(const std::string& name);
 
 struct Captured {
-  int status = -1;  // exit status; -1 when it could not run or timed out
+  int status = -1;     // exit status; -1 when it could not run or timed out
   std::string output;  // stdout and stderr, interleaved
 };
 

@@ -23,18 +23,31 @@ std::string esc(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
 }
 
-std::string num(double v) { return format_fixed(v, 1); }
+std::string num(double v) {
+  return format_fixed(v, 1);
+}
 
 // A "nice" axis maximum: 1, 2 or 5 times a power of ten, at least v.
 double nice_ceiling(double v) {
@@ -49,9 +62,9 @@ double nice_ceiling(double v) {
 std::string text(double x, double y, const std::string& s,
                  const char* anchor = "middle", int size = 12,
                  const char* extra = "") {
-  return "<text x=\"" + num(x) + "\" y=\"" + num(y) +
-         "\" text-anchor=\"" + anchor + "\" font-size=\"" +
-         std::to_string(size) + "\"" + extra + ">" + esc(s) + "</text>\n";
+  return "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" text-anchor=\"" +
+         anchor + "\" font-size=\"" + std::to_string(size) + "\"" + extra +
+         ">" + esc(s) + "</text>\n";
 }
 
 struct Layout {
@@ -83,11 +96,13 @@ std::string render_svg(const RunRecord& run, const std::string& title) {
 
   std::string svg =
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(L.width) +
-      "\" height=\"" + num(L.height) + "\" viewBox=\"0 0 " + num(L.width) +
-      " " + num(L.height) +
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
+      num(L.width) + "\" height=\"" + num(L.height) + "\" viewBox=\"0 0 " +
+      num(L.width) + " " + num(L.height) +
       "\" font-family=\"sans-serif\">\n"
-      "<title>" + esc(title) + "</title>\n"
+      "<title>" +
+      esc(title) +
+      "</title>\n"
       "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
   svg += text(L.width / 2, 24, title, "middle", 16, " font-weight=\"bold\"");
   std::string sub = std::to_string(run.options.repeat) + " round(s), " +
@@ -102,8 +117,10 @@ std::string render_svg(const RunRecord& run, const std::string& title) {
   // Legend.
   double lx = L.margin_left;
   for (const std::string& s : servers) {
-    svg += "<rect x=\"" + num(lx) + "\" y=\"52\" width=\"12\" height=\"12\" "
-           "fill=\"" + colour_of(s) + "\"/>\n";
+    svg += "<rect x=\"" + num(lx) +
+           "\" y=\"52\" width=\"12\" height=\"12\" "
+           "fill=\"" +
+           colour_of(s) + "\"/>\n";
     svg += text(lx + 16, 62, s, "start", 12);
     lx += 90;
   }
@@ -118,9 +135,9 @@ std::string render_svg(const RunRecord& run, const std::string& title) {
   }
   ymax = nice_ceiling(ymax * 1.05);
   svg += "<g id=\"throughput\">\n";
-  svg += text(16, top + h / 2, "req/s (events/s for sse)", "middle", 11,
-              (" transform=\"rotate(-90 16 " + num(top + h / 2) + ")\"")
-                  .c_str());
+  svg +=
+      text(16, top + h / 2, "req/s (events/s for sse)", "middle", 11,
+           (" transform=\"rotate(-90 16 " + num(top + h / 2) + ")\"").c_str());
   for (int i = 0; i <= 5; ++i) {
     double v = ymax * i / 5, y = top + h - h * i / 5;
     svg += "<line x1=\"" + num(L.margin_left) + "\" x2=\"" +
@@ -129,14 +146,15 @@ std::string render_svg(const RunRecord& run, const std::string& title) {
     svg += text(L.margin_left - 6, y + 4, format_count(v), "end", 10);
   }
   double slot = workloads.empty() ? plot_w : plot_w / workloads.size();
-  double bar_w = std::min(60.0, slot * 0.8 / std::max<size_t>(1, servers.size()));
+  double bar_w =
+      std::min(60.0, slot * 0.8 / std::max<size_t>(1, servers.size()));
   for (size_t wi = 0; wi < workloads.size(); ++wi) {
-    double x0 = L.margin_left + slot * wi +
-                (slot - bar_w * servers.size()) / 2;
+    double x0 = L.margin_left + slot * wi + (slot - bar_w * servers.size()) / 2;
     for (size_t si = 0; si < servers.size(); ++si) {
       double x = x0 + bar_w * si;
       const Group* g = find_group(groups, workloads[wi], servers[si]);
-      auto it = g ? g->metrics.find("req_per_s") : std::map<std::string, Spread>::const_iterator{};
+      auto it = g ? g->metrics.find("req_per_s")
+                  : std::map<std::string, Spread>::const_iterator{};
       if (!g || it == g->metrics.end()) {
         svg += text(x + bar_w / 2, top + h - 4, "n/a", "middle", 10,
                     " fill=\"#888\"");
@@ -146,8 +164,7 @@ std::string render_svg(const RunRecord& run, const std::string& title) {
       auto y_of = [&](double v) { return top + h - h * v / ymax; };
       std::string label = servers[si] + " " + workloads[wi] + ": median " +
                           format_count(s.median) + "/s, min " +
-                          format_count(s.min) + ", max " +
-                          format_count(s.max) +
+                          format_count(s.min) + ", max " + format_count(s.max) +
                           (g->errors ? " (ERRORS)" : "");
       svg += "<g class=\"series\" data-series=\"" + esc(servers[si]) +
              "\" data-workload=\"" + esc(workloads[wi]) + "\">\n";
@@ -160,8 +177,8 @@ std::string render_svg(const RunRecord& run, const std::string& title) {
       double cx = x + bar_w / 2;
       svg += "<path d=\"M" + num(cx) + " " + num(y_of(s.min)) + " V" +
              num(y_of(s.max)) + " M" + num(cx - 6) + " " + num(y_of(s.min)) +
-             " H" + num(cx + 6) + " M" + num(cx - 6) + " " +
-             num(y_of(s.max)) + " H" + num(cx + 6) +
+             " H" + num(cx + 6) + " M" + num(cx - 6) + " " + num(y_of(s.max)) +
+             " H" + num(cx + 6) +
              "\" stroke=\"#222\" stroke-width=\"1.5\" fill=\"none\"/>\n";
       svg += "</g>\n";
     }
@@ -192,25 +209,26 @@ std::string render_svg(const RunRecord& run, const std::string& title) {
     double dhi = std::pow(10, std::ceil(std::log10(hi)));
     if (dhi <= dlo) dhi = dlo * 10;
     auto y_of = [&](double v) {
-      return ltop + lh - lh * (std::log10(v) - std::log10(dlo)) /
-                              (std::log10(dhi) - std::log10(dlo));
+      return ltop + lh -
+             lh * (std::log10(v) - std::log10(dlo)) /
+                 (std::log10(dhi) - std::log10(dlo));
     };
-    svg += text(16, ltop + lh / 2, "microseconds", "middle", 11,
-                (" transform=\"rotate(-90 16 " + num(ltop + lh / 2) + ")\"")
-                    .c_str());
+    svg += text(
+        16, ltop + lh / 2, "microseconds", "middle", 11,
+        (" transform=\"rotate(-90 16 " + num(ltop + lh / 2) + ")\"").c_str());
     for (double d = dlo; d <= dhi * 1.0001; d *= 10) {
       svg += "<line x1=\"" + num(L.margin_left) + "\" x2=\"" +
              num(L.width - L.margin_right) + "\" y1=\"" + num(y_of(d)) +
              "\" y2=\"" + num(y_of(d)) + "\" stroke=\"#ddd\"/>\n";
-      svg += text(L.margin_left - 6, y_of(d) + 4, format_latency_us(d), "end",
-                  10);
+      svg +=
+          text(L.margin_left - 6, y_of(d) + 4, format_latency_us(d), "end", 10);
     }
     for (size_t wi = 0; wi < workloads.size(); ++wi) {
       double px = L.margin_left + slot * wi + 14, pw = slot - 28;
       svg += text(px + pw / 2, ltop + lh + 34, workloads[wi], "middle", 12);
       for (int k = 0; k < 4; ++k) {
-        svg += text(px + pw * k / 3, ltop + lh + 16, kPctLabels[k], "middle",
-                    9, " fill=\"#555\"");
+        svg += text(px + pw * k / 3, ltop + lh + 16, kPctLabels[k], "middle", 9,
+                    " fill=\"#555\"");
       }
       for (const std::string& server : servers) {
         const Group* g = find_group(groups, workloads[wi], server);
@@ -219,8 +237,8 @@ std::string render_svg(const RunRecord& run, const std::string& title) {
         for (int k = 0; k < 4; ++k) {
           auto it = g->metrics.find(kPcts[k]);
           if (it == g->metrics.end() || it->second.median <= 0) continue;
-          pts += num(px + pw * k / 3) + "," + num(y_of(it->second.median)) +
-                 " ";
+          pts +=
+              num(px + pw * k / 3) + "," + num(y_of(it->second.median)) + " ";
         }
         svg += "<polyline class=\"series\" data-series=\"" + esc(server) +
                "\" data-workload=\"" + esc(workloads[wi]) + "\" points=\"" +
@@ -235,8 +253,7 @@ std::string render_svg(const RunRecord& run, const std::string& title) {
   }
   svg += "</g>\n";
   svg += text(L.width - L.margin_right, L.height - 8,
-              "pounce-host bench " POUNCE_VERSION, "end", 9,
-              " fill=\"#888\"");
+              "pounce-host bench " POUNCE_VERSION, "end", 9, " fill=\"#888\"");
   svg += "</svg>\n";
   return svg;
 }

@@ -13,8 +13,8 @@ namespace {
 
 using Row = std::vector<std::string>;
 
-const Row kHeader = {"workload", "server",  "req/s",  "spread",
-                     "p50",      "p95",     "p99",    "p99.9",
+const Row kHeader = {"workload", "server",     "req/s",    "spread",
+                     "p50",      "p95",        "p99",      "p99.9",
                      "errors",   "CPU us/req", "peak RSS", "pounce/peer"};
 
 std::string spread_text(const Spread& s) {
@@ -60,9 +60,8 @@ std::string ratio_text(const std::vector<Ratio>& ratios, const Group& g) {
 
 Row group_row(const Group& g, const std::vector<Ratio>& ratios) {
   const Workload* w = find_workload(g.workload);
-  std::string unit = w && std::string(w->unit) != "req"
-                         ? std::string(" ") + w->unit
-                         : "";
+  std::string unit =
+      w && std::string(w->unit) != "req" ? std::string(" ") + w->unit : "";
   auto lat = [&](const char* m) { return format_latency_us(median(g, m)); };
   double cpu = median(g, "cpu_us_per_req");
   auto rps = g.metrics.find("req_per_s");
@@ -116,7 +115,8 @@ std::string render_table(const RunRecord& run) {
     std::string out;
     for (size_t c = 0; c < r.size(); ++c) {
       bool last = c + 1 == r.size();
-      bool left = c < 2 || c + 1 == kHeader.size() || r.size() != kHeader.size();
+      bool left =
+          c < 2 || c + 1 == kHeader.size() || r.size() != kHeader.size();
       size_t len = r[c].size() - (r[c].find("±") != std::string::npos ? 1 : 0);
       size_t pad = width[c] > len ? width[c] - len : 0;
       if (!left) out.append(pad, ' ');
@@ -142,8 +142,9 @@ std::string render_table(const RunRecord& run) {
              ? " (ONE sample: insufficient evidence, use --repeat 5)"
              : "; spread = half the min-max range";
   out += ". sse: events/s; latency = delivery latency (receipt - stamp).\n";
-  out += "CPU us/req: user+sys of the server's process tree per request; "
-         "pounce/peer: median of per-round ratios.\n";
+  out +=
+      "CPU us/req: user+sys of the server's process tree per request; "
+      "pounce/peer: median of per-round ratios.\n";
   for (const Sample& s : run.samples) {
     if (s.errors() == 0) continue;
     char buf[256];

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 
 #include "bench/subprocess.h"
@@ -29,7 +30,9 @@ bool write_file(const std::string& path, const std::string& text) {
   return out.good();
 }
 
-int server_cpu(const BenchOptions& o) { return o.pin ? 0 : -1; }
+int server_cpu(const BenchOptions& o) {
+  return o.pin ? 0 : -1;
+}
 
 // nginx: `return 200` answers from memory, with default_type as the
 // Content-Type. Everything that would cost per request and that the other
@@ -40,14 +43,20 @@ Target nginx_target(Target t, const BenchOptions& o, const std::string& dir) {
       "worker_processes " + std::to_string(o.workers) +
       ";\n"
       "daemon off;\n"
-      "pid " + dir + "/nginx.pid;\n"
-      "error_log " + dir + "/error.log;\n"
+      "pid " +
+      dir +
+      "/nginx.pid;\n"
+      "error_log " +
+      dir +
+      "/error.log;\n"
       "events { worker_connections 10000; }\n"
       "http {\n"
       "  access_log off;\n"
       "  keepalive_requests 10000000;\n"
       "  server {\n"
-      "    listen 127.0.0.1:" + std::to_string(t.port) + " reuseport;\n"
+      "    listen 127.0.0.1:" +
+      std::to_string(t.port) +
+      " reuseport;\n"
       "    location = /hello { default_type text/plain; return 200 \"" +
       kHelloBody +
       "\"; }\n"
@@ -62,8 +71,8 @@ Target nginx_target(Target t, const BenchOptions& o, const std::string& dir) {
     return t;
   }
   // -e: nginx opens its compiled-in error log before reading the config.
-  t.command.argv = {t.binary, "-c", conf_path, "-p", dir, "-e",
-                    dir + "/error.log"};
+  t.command.argv = {t.binary, "-c", conf_path,         "-p",
+                    dir,      "-e", dir + "/error.log"};
   return t;
 }
 
@@ -77,19 +86,28 @@ Target h2o_target(Target t, const BenchOptions& o, const std::string& dir) {
       "user: root\n"
       "listen:\n"
       "  host: 127.0.0.1\n"
-      "  port: " + std::to_string(t.port) +
+      "  port: " +
+      std::to_string(t.port) +
       "\n"
-      "num-threads: " + std::to_string(o.workers) +
+      "num-threads: " +
+      std::to_string(o.workers) +
       "\n"
-      "error-log: " + dir + "/error.log\n"
-      "pid-file: " + dir + "/h2o.pid\n"
+      "error-log: " +
+      dir +
+      "/error.log\n"
+      "pid-file: " +
+      dir +
+      "/h2o.pid\n"
       "hosts:\n"
       "  default:\n"
       "    paths:\n"
       "      /hello:\n"
-      "        file.file: " + www + "/hello.txt\n"
+      "        file.file: " +
+      www +
+      "/hello.txt\n"
       "      /json:\n"
-      "        file.file: " + www + "/hello.json\n";
+      "        file.file: " +
+      www + "/hello.json\n";
   if (!write_file(www + "/hello.txt", kHelloBody) ||
       !write_file(www + "/hello.json", kJsonBody) ||
       !write_file(conf_path, conf)) {
@@ -150,11 +168,35 @@ Target pounce_target(const std::string& self, const std::string& plugin_dir,
     if (!w.implemented) {
       t.missing.emplace_back(w.name, w.unavailable_reason);
     } else if (!exists(plugin_dir + "/" + w.plugin_file)) {
-      t.missing.emplace_back(w.name,
-                             std::string(w.plugin_file) + " not built");
+      t.missing.emplace_back(w.name, std::string(w.plugin_file) + " not built");
     } else {
       t.workloads.push_back(w.name);
     }
+  }
+  return t;
+}
+
+Target external_target(const std::string& url) {
+  Target t;
+  t.name = "external";
+  t.command.name = "external";
+  std::string rest = url.substr(url.find("//") + 2);
+  size_t slash = rest.find('/');
+  std::string hostport = rest.substr(0, slash);
+  t.path = slash == std::string::npos ? "/" : rest.substr(slash);
+  size_t colon = hostport.rfind(':');
+  t.host = hostport.substr(0, colon);
+  int port =
+      colon == std::string::npos ? 80 : atoi(hostport.c_str() + colon + 1);
+  if (port <= 0 || port > 65535 || t.host.empty()) {
+    t.unavailable_reason = "cannot parse " + url;
+    return t;
+  }
+  t.port = static_cast<uint16_t>(port);
+  t.available = true;
+  t.version = "unknown";
+  for (const Workload& w : all_workloads()) {
+    if (w.implemented) t.workloads.push_back(w.name);
   }
   return t;
 }

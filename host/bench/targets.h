@@ -19,7 +19,9 @@ struct Target {
   std::string binary;
   std::string version;
   ServerCommand command;
+  std::string host = "127.0.0.1";
   uint16_t port = 0;  // peers: chosen before start; pounce: after
+  std::string path;   // --url only: the request target to use
   std::vector<std::string> workloads;  // the ones it can serve
   // Workloads that exist but cannot run here, with why ("libsse.so not
   // built").
@@ -36,6 +38,11 @@ Target pounce_target(const std::string& self, const std::string& plugin_dir,
 // nginx or h2o, found through PATH. Writes its config under `work_dir`.
 Target peer_target(const std::string& name, const BenchOptions& options,
                    const std::string& work_dir);
+
+// --url: a server that runs already. Serves every implemented workload
+// (the user picks the one that fits the URL). `available` is false with a
+// reason when the URL is not http://IPV4:PORT/PATH.
+Target external_target(const std::string& url);
 
 // The directory part of a path ("a/b/c" -> "a/b").
 std::string dir_of(const std::string& path);

@@ -4,16 +4,18 @@ namespace pounce::bench {
 
 namespace {
 
-std::string get(const WorkloadParams& p, const char* target) {
-  return std::string("GET ") + target + " HTTP/1.1\r\nHost: " +
-         p.host_header + "\r\n\r\n";
+std::string get(const WorkloadParams& p, const std::string& target) {
+  return "GET " + (p.target.empty() ? target : p.target) +
+         " HTTP/1.1\r\nHost: " + p.host_header + "\r\n\r\n";
 }
 
 std::string hello_request(const WorkloadParams& p) {
   return get(p, "/hello");
 }
 
-std::string json_request(const WorkloadParams& p) { return get(p, "/json"); }
+std::string json_request(const WorkloadParams& p) {
+  return get(p, "/json");
+}
 
 std::string echo_request(const WorkloadParams& p) {
   std::string body(p.echo_body_size, 'x');
@@ -22,19 +24,21 @@ std::string echo_request(const WorkloadParams& p) {
   for (size_t i = 0; i < body.size(); ++i) {
     body[i] = static_cast<char>('a' + i % 26);
   }
-  return "POST /echo HTTP/1.1\r\nHost: " + p.host_header +
+  return "POST " + (p.target.empty() ? "/echo" : p.target) +
+         " HTTP/1.1\r\nHost: " + p.host_header +
          "\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 std::string sse_request(const WorkloadParams& p) {
   // count=0: endless, so that a connection measures for the whole window.
-  return get(p, ("/sse/events?count=0&interval_ms=" +
-                 std::to_string(p.sse_interval_ms) + "&stamp=1")
-                    .c_str());
+  return get(p, "/sse/events?count=0&interval_ms=" +
+                    std::to_string(p.sse_interval_ms) + "&stamp=1");
 }
 
-std::string no_request(const WorkloadParams&) { return {}; }
+std::string no_request(const WorkloadParams&) {
+  return {};
+}
 
 }  // namespace
 
@@ -47,8 +51,7 @@ const std::vector<Workload>& all_workloads() {
       {"echo", "POST /echo with a 1 KiB body, echoed back", true, "",
        ClientKind::Http, "libecho.so", false, "req", echo_request},
       {"sse", "GET /sse/events?stamp=1: events/s and delivery latency", true,
-       "", ClientKind::EventStream, "libsse.so", false, "events",
-       sse_request},
+       "", ClientKind::EventStream, "libsse.so", false, "events", sse_request},
       {"ws", "WebSocket echo (msg/s)", false,
        "not available yet: comes with the WebSocket work", ClientKind::Http,
        "libecho.so", false, "msgs", no_request},

@@ -16,6 +16,7 @@ struct WorkloadParams {
   std::string host_header;  // "127.0.0.1:PORT"
   size_t echo_body_size = 1024;
   unsigned sse_interval_ms = 10;
+  std::string target;  // --url: replaces the workload's own request target
 };
 
 struct Workload {

@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "http/head_parser.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #define POUNCE_X86_SIMD 1
 #include <immintrin.h>
@@ -371,6 +373,18 @@ struct BlockMasks {
   }
   return i + find_byte_sse42(p + i, len - i, c);
 }
+
+// The head parser pinned to one instruction set (head_parser.cpp), so that
+// tests and fuzzers can check every variant on a CPU whose best one is
+// another. Call one only when simd_level() is at least its level.
+ParseResult parse_request_head_sse42(const char* data, size_t len,
+                                     const HeadLimits& limits,
+                                     pounce_header_t* header_storage,
+                                     RequestHead* out);
+ParseResult parse_request_head_avx2(const char* data, size_t len,
+                                    const HeadLimits& limits,
+                                    pounce_header_t* header_storage,
+                                    RequestHead* out);
 
 #endif  // POUNCE_X86_SIMD
 

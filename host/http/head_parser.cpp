@@ -844,6 +844,22 @@ ParseResult parse_request_head_simd(const char* data, size_t len,
   return best().head(data, len, limits, header_storage, out);
 }
 
+#if POUNCE_X86_SIMD
+ParseResult detail::parse_request_head_sse42(const char* data, size_t len,
+                                             const HeadLimits& limits,
+                                             pounce_header_t* header_storage,
+                                             RequestHead* out) {
+  return head_sse42(data, len, limits, header_storage, out);
+}
+
+ParseResult detail::parse_request_head_avx2(const char* data, size_t len,
+                                            const HeadLimits& limits,
+                                            pounce_header_t* header_storage,
+                                            RequestHead* out) {
+  return head_avx2(data, len, limits, header_storage, out);
+}
+#endif
+
 std::string_view active_scanner_name() {
   return best().name;
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "async/stream.h"
+#include "async/ws_session.h"
 #include "http/path_normalize.h"
 #include "http/status_text.h"
 #include "log/logger.h"
@@ -125,6 +126,7 @@ void Connection::start() {
 void Connection::close_now() {
   if (phase_ == Phase::Closing) return;
   if (stream_) release_stream(POUNCE_CLOSE_PEER);
+  if (ws_) release_ws();
   phase_ = Phase::Closing;
   loop_->timeouts().disarm(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
@@ -140,6 +142,10 @@ void Connection::on_close(uv_handle_t* h) {
 
 void Connection::begin_drain() {
   if (phase_ == Phase::Closing || phase_ == Phase::Lingering) return;
+  if (ws_) {
+    ws_->go_away();  // close 1001, then wait for the peer's answer
+    return;
+  }
   if (phase_ == Phase::Idle && !write_in_flight_ && !input_pending()) {
     close_now();
     return;
@@ -150,6 +156,10 @@ void Connection::begin_drain() {
 
 void Connection::force_close() {
   forced_ = true;
+  if (ws_) {
+    close_now();  // the close handshake had its time
+    return;
+  }
   if (stream_ && phase_ == Phase::Async) {
     // A final chunk rather than a cut: the client sees a complete response.
     stream_->end_by_host(POUNCE_CLOSE_SHUTDOWN);
@@ -166,6 +176,7 @@ void Connection::end_stream_of(const Generation* g) {
   if (stream_ && stream_->generation() == g) {
     stream_->end_by_host(POUNCE_CLOSE_SHUTDOWN);
   }
+  if (ws_ && ws_->generation() == g) ws_->go_away();
 }
 
 bool Connection::input_pending() {
@@ -257,7 +268,10 @@ void Connection::handle_read(char* data, size_t len, bool owned) {
     len = in_.size();
     owned = true;
   }
-  if (phase_ == Phase::Async) {
+  if (phase_ == Phase::WebSocket) {
+    ws_->feed(data, len);  // frames: the session keeps what it needs
+    used = len;
+  } else if (phase_ == Phase::Async) {
     // The stream's body, then input pipelined behind it, which waits.
     used = stream_body_done_ ? 0 : feed_stream_body(data, len);
   } else {
@@ -288,7 +302,7 @@ size_t Connection::serve_requests(char* data, size_t len, bool owned) {
   size_t off = 0;
   while (off < len) {
     if (close_after_write_ || phase_ == Phase::Closing ||
-        phase_ == Phase::Async) {
+        phase_ == Phase::Async || phase_ == Phase::WebSocket) {
       return phase_ == Phase::Async ? off : len;
     }
     if (loop_->out().size() >= kOutputHighWater) {
@@ -522,7 +536,10 @@ bool Connection::route(const http::RequestHead& head, Route* r) {
     respond_error(http::ErrorCode::WebSocketUnsupported, &head);
     return false;
   }
-  r->async = module.mode_for(r->path_info) == POUNCE_MODE_ASYNC;
+  // WebSocket upgrades go to the async pool whatever the plugin's mode for
+  // plain HTTP (ARCHITECTURE.md §1).
+  r->async = module.mode_for(r->path_info) == POUNCE_MODE_ASYNC ||
+             head.upgrade_websocket;
   if (!r->async && r->generation_pinned) {
     r->generation->unpin(loop_->index());
     r->generation_pinned = false;
@@ -609,7 +626,11 @@ void Connection::write_sync_response(const http::RequestHead& head,
   h.date_header = loop_->date().date_header();
   h.framing = bodiless_status ? pipeline::Framing::NoBody
                               : pipeline::Framing::ContentLength;
-  if (cfg.compression && !bodiless_status) {
+  // A body below --compression-min-size is never compressed, whatever its
+  // type: checking the size first keeps small responses (the common case)
+  // off the content-type rules.
+  if (cfg.compression && !bodiless_status &&
+      body.size() >= cfg.compression_min_size) {
     pipeline::ResponseFacts facts;
     facts.status = status;
     facts.head_request = head_request;
@@ -790,7 +811,11 @@ void Connection::after_input() {
   if (phase_ == Phase::Closing) return;
   if (write_in_flight_) return;  // on_write continues
   if (close_after_write_) {
-    start_lingering();
+    if (no_linger_) {
+      close_now();
+    } else {
+      start_lingering();
+    }
     return;
   }
   switch (phase_) {
@@ -805,6 +830,11 @@ void Connection::after_input() {
       if (!queued() || kind != TimeoutKind::Header) {
         loop_->timeouts().arm(this, TimeoutKind::Header);
       }
+      break;
+    case Phase::WebSocket:
+      // No keep-alive or request timeout ever closes a WebSocket; the ping
+      // timer watches the peer.
+      if (kind != TimeoutKind::WsClose) loop_->timeouts().disarm(this);
       break;
     case Phase::Async:
       arm_async_timeout();
@@ -824,7 +854,12 @@ void Connection::after_input() {
 
 void Connection::send_output() {
   flush_output();
-  if (stream_ && !write_in_flight_) stream_->on_output(queued_output());
+  if (write_in_flight_ || phase_ == Phase::Closing) return;
+  if (close_after_write_ && no_linger_) {
+    close_now();  // the last frame is out
+    return;
+  }
+  if (stream_) stream_->on_output(queued_output());
 }
 
 size_t Connection::queued_output() const {
@@ -877,8 +912,11 @@ void Connection::start_write() {
   }
   write_in_flight_ = true;
   // Backpressure: no new requests while the client does not read. A stream
-  // keeps reading, to notice the client leaving.
-  if (phase_ != Phase::Lingering && phase_ != Phase::Async) stop_reading();
+  // or a WebSocket keeps reading, to notice the client leaving.
+  if (phase_ != Phase::Lingering && phase_ != Phase::Async &&
+      phase_ != Phase::WebSocket) {
+    stop_reading();
+  }
   loop_->timeouts().arm(this, TimeoutKind::Write);
 }
 
@@ -896,6 +934,7 @@ void Connection::on_write(uv_write_t* req, int status) {
   if (c->write_off_ < c->writing_.size()) {
     c->start_write();  // progress: the write timeout starts again
     if (c->stream_) c->stream_->on_output(c->queued_output());
+    if (c->ws_) c->ws_->on_output(c->queued_output());
     return;
   }
   c->writing_.clear();
@@ -904,6 +943,7 @@ void Connection::on_write(uv_write_t* req, int status) {
     std::swap(c->writing_, c->queued_);
     c->start_write();
     if (c->stream_) c->stream_->on_output(c->queued_output());
+    if (c->ws_) c->ws_->on_output(c->queued_output());
     return;
   }
   c->writing_.release();
@@ -915,11 +955,19 @@ void Connection::on_write(uv_write_t* req, int status) {
     return;
   }
   if (c->close_after_write_) {
-    if (c->forced_) {
+    if (c->forced_ || c->no_linger_) {
       c->close_now();
     } else {
       c->start_lingering();
     }
+    return;
+  }
+  if (c->ws_) {
+    if (c->ws_->state() == WsSession::State::Closing) {
+      c->await_websocket_close();  // the write timeout had replaced it
+    }
+    c->ws_->on_output(0);
+    if (c->phase_ == Phase::WebSocket) c->after_input();
     return;
   }
   if (c->stream_) {
@@ -995,6 +1043,9 @@ void Connection::on_timeout(TimeoutKind kind) {
                peer_text().c_str());
       if (stream_) release_stream(POUNCE_CLOSE_TIMEOUT);
       close_now();
+      break;
+    case TimeoutKind::WsClose:
+      close_now();  // the peer never answered our close frame
       break;
     case TimeoutKind::KeepAlive:
     case TimeoutKind::Linger:

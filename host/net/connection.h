@@ -39,6 +39,7 @@ namespace pounce {
 
 class AsyncStream;
 class EventLoop;
+class WsSession;
 class Generation;
 struct Mount;
 
@@ -85,6 +86,15 @@ class Connection : public TimeoutNode {
   // started), after on_close(ERROR).
   void fail_stream(http::ErrorCode code);
 
+  // ---- for the WsSession of this connection (its loop) ----
+  // The close handshake is complete (or failed): close the TCP connection
+  // once our last frame is out.
+  void close_websocket_after_output();
+  // Our close frame is out: wait (bounded) for the peer's answer.
+  void await_websocket_close();
+  // Drop the connection now (the peer vanished, or it overflowed).
+  void abort_websocket();
+
   // The loop's intrusive list of open connections.
   Connection* loop_prev = nullptr;
   Connection* loop_next = nullptr;
@@ -95,6 +105,7 @@ class Connection : public TimeoutNode {
     Head,       // part of a head is buffered
     Body,       // the head is complete, a sync request's body is arriving
     Async,      // an async request (AsyncStream) is running
+    WebSocket,  // upgraded: frames, not HTTP
     Lingering,  // write side shut down, discarding input before the close
     Closing,    // uv_close was called
   };
@@ -163,6 +174,11 @@ class Connection : public TimeoutNode {
   void release_stream(pounce_close_reason_t reason);
   void arm_async_timeout();
 
+  // ---- WebSocket (connection_ws.cpp) ----
+  size_t start_websocket(const http::RequestHead& head, const Route& r,
+                         char* data, size_t head_off, size_t len);
+  void release_ws();
+
   void after_input();   // flush, then arm the right timeout / read state
   void flush_output();  // hands the loop's output buffer to the socket
   void start_write();
@@ -185,6 +201,7 @@ class Connection : public TimeoutNode {
   bool forced_ = false;             // the shutdown deadline passed
   bool in_input_ = false;           // inside handle_read (no re-entry)
   bool finish_pending_ = false;     // finish_stream deferred to its end
+  bool no_linger_ = false;          // close right after the last write
 
   // Own input: a partial head, or [head][decoded body][raw unread] while a
   // body arrives, then whatever was pipelined after it.
@@ -209,6 +226,7 @@ class Connection : public TimeoutNode {
 
   // Async: the running stream, its body state, and where it came from.
   AsyncStream* stream_ = nullptr;
+  WsSession* ws_ = nullptr;
   uint64_t stream_body_left_ = 0;  // Content-Length bytes still to come
   bool stream_body_chunked_ = false;
   bool stream_body_done_ = true;

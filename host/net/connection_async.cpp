@@ -122,6 +122,9 @@ void Connection::adopt_handoff(EventLoop* loop, Handoff&& h) {
 
 size_t Connection::start_async(const http::RequestHead& head, const Route& r,
                                char* data, size_t head_off, size_t len) {
+  if (head.upgrade_websocket) {
+    return start_websocket(head, r, data, head_off, len);
+  }
   const Config& cfg = loop_->config();
   if (head.body_kind == http::BodyKind::ContentLength &&
       head.content_length > cfg.max_body_size) {

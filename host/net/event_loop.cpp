@@ -12,6 +12,9 @@ namespace pounce {
 
 namespace {
 thread_local EventLoop* t_current_loop = nullptr;
+// How long our WebSocket close frame waits for the peer's answer before the
+// TCP connection is closed anyway (RFC 6455 §7.1.1 leaves it open).
+constexpr uint64_t kWsCloseWaitMs = 5000;
 }
 
 EventLoop* EventLoop::current() { return t_current_loop; }
@@ -32,7 +35,7 @@ EventLoop::EventLoop(const Config& config, unsigned index, const char* role)
   timeouts_.init(&loop_,
                  {config.header_timeout_ms, config.keep_alive_timeout_ms,
                   config.request_timeout_ms, config.write_timeout_ms, 1000,
-                  config.request_timeout_ms},
+                  config.request_timeout_ms, kWsCloseWaitMs},
                  on_timeout, this);
   out_.reserve(64 * 1024);
 }

@@ -3,7 +3,7 @@
 namespace pounce {
 
 void TimeoutSet::init(uv_loop_t* loop,
-                      const std::array<uint64_t, 6>& durations_ms,
+                      const std::array<uint64_t, 7>& durations_ms,
                       ExpireFn on_expire, void* ctx) {
   loop_ = loop;
   on_expire_ = on_expire;

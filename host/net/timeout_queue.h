@@ -21,6 +21,7 @@ enum class TimeoutKind : uint8_t {
   Write,      // no write progress
   Linger,     // the lingering close's read-and-discard window
   ResponseStart,  // an async request has not started its response
+  WsClose,        // our WebSocket close frame waits for the peer's
   Count,
 };
 
@@ -38,7 +39,7 @@ class TimeoutSet {
 
   // `durations_ms` per kind. `on_expire` is called for each expired node,
   // after it was unlinked.
-  void init(uv_loop_t* loop, const std::array<uint64_t, 6>& durations_ms,
+  void init(uv_loop_t* loop, const std::array<uint64_t, 7>& durations_ms,
             ExpireFn on_expire, void* ctx);
   // Closes the timer handle; call once, before the loop ends.
   void close();

@@ -6,6 +6,7 @@
 
 #include "async/stream.h"
 #include "async/timers.h"
+#include "async/ws_session.h"
 #include "net/event_loop.h"
 
 namespace pounce {
@@ -38,28 +39,48 @@ EventLoop* owning_loop(uint64_t handle) {
   return handle ? handle_loop(handle) : nullptr;
 }
 
-AsyncStream* stream_here(EventLoop* loop, uint64_t handle) {
-  return static_cast<AsyncStream*>(
-      loop->handles().lookup(handle, HandleKind::Stream));
+template <typename T>
+constexpr HandleKind kind_of();
+template <>
+constexpr HandleKind kind_of<AsyncStream>() {
+  return HandleKind::Stream;
+}
+template <>
+constexpr HandleKind kind_of<WsSession>() {
+  return HandleKind::WebSocket;
 }
 
-// Runs `op` on the stream's loop: at once when called there, queued
-// otherwise. A queued call answers POUNCE_OK when the stream was alive when
+template <typename T>
+T* object_here(EventLoop* loop, uint64_t handle) {
+  return static_cast<T*>(loop->handles().lookup(handle, kind_of<T>()));
+}
+
+AsyncStream* stream_here(EventLoop* loop, uint64_t handle) {
+  return object_here<AsyncStream>(loop, handle);
+}
+
+// Runs `op` on the object's loop: at once when called there, queued
+// otherwise. A queued call answers POUNCE_OK when the object was alive when
 // queued; if it closes before the call runs, the call does nothing (on_close
 // tells the plugin).
-template <typename Op>
-int with_stream(pounce_stream_t handle, Op op) {
+template <typename T, typename Op>
+int with_object(uint64_t handle, Op op) {
   EventLoop* loop = owning_loop(handle);
   if (!loop) return POUNCE_ERR_INVALID;
   if (EventLoop::current() == loop) {
-    AsyncStream* s = stream_here(loop, handle);
+    T* s = object_here<T>(loop, handle);
     return s ? op(s) : POUNCE_ERR_CLOSED;
   }
   if (!loop->handles().alive(handle)) return POUNCE_ERR_CLOSED;
   bool posted = loop->post([loop, handle, op]() mutable {
-    if (AsyncStream* s = stream_here(loop, handle)) op(s);
+    if (T* s = object_here<T>(loop, handle)) op(s);
   });
   return posted ? POUNCE_OK : POUNCE_ERR_CLOSED;
+}
+
+template <typename Op>
+int with_stream(pounce_stream_t handle, Op op) {
+  return with_object<AsyncStream>(handle, op);
 }
 
 int api_stream_start(pounce_stream_t stream, int status,
@@ -157,18 +178,59 @@ int api_post(uint64_t owner, pounce_callback_fn fn, void* user) {
   return loop->post([fn, user] { fn(user); }) ? POUNCE_OK : POUNCE_ERR_CLOSED;
 }
 
-// WebSocket calls: sessions are not part of this build yet.
-int unsupported_ws_send(pounce_ws_t, pounce_ws_opcode_t, const void*, size_t) {
-  return POUNCE_ERR_UNSUPPORTED;
+// ---- WebSocket ----
+
+int api_ws_send(pounce_ws_t ws, pounce_ws_opcode_t opcode, const void* data,
+                size_t len) {
+  EventLoop* loop = owning_loop(ws);
+  if (!loop) return POUNCE_ERR_INVALID;
+  if (EventLoop::current() == loop) {
+    WsSession* s = object_here<WsSession>(loop, ws);
+    return s ? s->send(opcode, data, len) : POUNCE_ERR_CLOSED;
+  }
+  if (!data && len) return POUNCE_ERR_INVALID;
+  HandleTable& handles = loop->handles();
+  int64_t n = static_cast<int64_t>(len);
+  handles.add_in_transit(ws, n);
+  auto bytes = std::make_shared<std::string>(static_cast<const char*>(data), len);
+  int rc = with_object<WsSession>(ws, [bytes, ws, n, loop, opcode](WsSession* s) {
+    loop->handles().add_in_transit(ws, -n);
+    return s->send(opcode, bytes->data(), bytes->size());
+  });
+  if (rc != POUNCE_OK) {
+    handles.add_in_transit(ws, -n);
+    return rc;
+  }
+  return handles.backlog(ws) > static_cast<int64_t>(loop->config().stream_high_water)
+             ? POUNCE_HIGH_WATER
+             : POUNCE_OK;
 }
-int unsupported_ws_ping(pounce_ws_t, const void*, size_t) {
-  return POUNCE_ERR_UNSUPPORTED;
+
+int api_ws_ping(pounce_ws_t ws, const void* data, size_t len) {
+  if (len > 125 || (!data && len)) return POUNCE_ERR_INVALID;
+  auto bytes = std::make_shared<std::string>(
+      data ? static_cast<const char*>(data) : "", len);
+  return with_object<WsSession>(ws, [bytes](WsSession* s) {
+    return s->ping(bytes->data(), bytes->size());
+  });
 }
-int unsupported_ws_close(pounce_ws_t, uint16_t, pounce_str_t) {
-  return POUNCE_ERR_UNSUPPORTED;
+
+int api_ws_close(pounce_ws_t ws, uint16_t code, pounce_str_t reason) {
+  auto text = std::make_shared<std::string>(reason.data ? reason.data : "",
+                                            reason.data ? reason.len : 0);
+  return with_object<WsSession>(ws, [text, code](WsSession* s) {
+    return s->close(code, *text);
+  });
 }
-int unsupported_ws_set_user(pounce_ws_t, void*) {
-  return POUNCE_ERR_UNSUPPORTED;
+
+int api_ws_set_user(pounce_ws_t ws, void* user) {
+  EventLoop* loop = owning_loop(ws);
+  if (!loop) return POUNCE_ERR_INVALID;
+  if (EventLoop::current() != loop) return POUNCE_ERR_STATE;
+  WsSession* s = object_here<WsSession>(loop, ws);
+  if (!s) return POUNCE_ERR_CLOSED;
+  s->set_user(user);
+  return POUNCE_OK;
 }
 
 }  // namespace
@@ -179,10 +241,10 @@ void fill_stream_api(pounce_host_api_t* t) {
   t->stream_end = api_stream_end;
   t->stream_set_user = api_stream_set_user;
   t->stream_abort = api_stream_abort;
-  t->ws_send = unsupported_ws_send;
-  t->ws_ping = unsupported_ws_ping;
-  t->ws_close = unsupported_ws_close;
-  t->ws_set_user = unsupported_ws_set_user;
+  t->ws_send = api_ws_send;
+  t->ws_ping = api_ws_ping;
+  t->ws_close = api_ws_close;
+  t->ws_set_user = api_ws_set_user;
   t->timer_start = api_timer_start;
   t->timer_stop = api_timer_stop;
   t->post = api_post;

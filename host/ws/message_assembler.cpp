@@ -240,7 +240,7 @@ bool MessageAssembler::append_inflated(const uint8_t* p, size_t n, bool tail,
     const PerMessageDeflate::InflateResult r =
         tail ? deflate_->inflate_tail(buf_ + size_, room)
              : deflate_->inflate(p, n, buf_ + size_, room);
-    p += r.consumed;
+    if (!tail) p += r.consumed;
     n -= r.consumed;
     if (!account_output(r.produced, ev)) return false;
     if (r.status == PerMessageDeflate::InflateStatus::DataError) {

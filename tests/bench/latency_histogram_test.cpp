@@ -40,8 +40,8 @@ TEST(LatencyHistogram, EveryValueLandsInItsBucket) {
 
 TEST(LatencyHistogram, RelativeErrorStaysUnderOnePercentFromMicrosToMinutes) {
   // 1 µs, 1 ms, 1 s, 10 minutes (in ns).
-  for (uint64_t v : {1'000ull, 1'234'567ull, 1'000'000'000ull,
-                     600'000'000'000ull}) {
+  for (uint64_t v :
+       {1'000ull, 1'234'567ull, 1'000'000'000ull, 600'000'000'000ull}) {
     LatencyHistogram h;
     h.record(v);
     h.record(v);  // so that min/max clamping does not hide the bucket error

@@ -40,11 +40,28 @@ TEST(BenchOptions, AllMeansEveryImplementedWorkload) {
 TEST(BenchOptions, TheContractFlags) {
   BenchOptions o;
   std::string text;
-  ASSERT_EQ(parse({"--workload", "json", "--workers", "2", "--duration",
-                   "1.5", "--connections", "8", "--pipeline", "16", "--rate",
-                   "1000", "--repeat", "3", "--compare", "nginx,h2o",
-                   "--artifact-output", "a.json", "--compare-baseline",
-                   "b.json", "--report", "r.svg"},
+  ASSERT_EQ(parse({"--workload",
+                   "json",
+                   "--workers",
+                   "2",
+                   "--duration",
+                   "1.5",
+                   "--connections",
+                   "8",
+                   "--pipeline",
+                   "16",
+                   "--rate",
+                   "1000",
+                   "--repeat",
+                   "3",
+                   "--compare",
+                   "nginx,h2o",
+                   "--artifact-output",
+                   "a.json",
+                   "--compare-baseline",
+                   "b.json",
+                   "--report",
+                   "r.svg"},
                   &o, &text),
             ParseOutcome::Run)
       << text;

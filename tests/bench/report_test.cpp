@@ -72,11 +72,11 @@ TEST(SvgReport, IsWellFormedXmlWithEverySeries) {
   ASSERT_GE(fd, 0);
   close(fd);
   std::ofstream(path) << svg;
-  std::string check =
-      std::string("python3 -c 'import sys, xml.etree.ElementTree as E; "
-                  "r = E.parse(sys.argv[1]).getroot(); "
-                  "assert r.tag.endswith(\"svg\"), r.tag' ") +
-      path;
+  std::string check = std::string(
+                          "python3 -c 'import sys, xml.etree.ElementTree as E; "
+                          "r = E.parse(sys.argv[1]).getroot(); "
+                          "assert r.tag.endswith(\"svg\"), r.tag' ") +
+                      path;
   EXPECT_EQ(system(check.c_str()), 0) << svg;
   unlink(path);
 }

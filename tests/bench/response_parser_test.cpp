@@ -69,8 +69,8 @@ TEST(ResponseParser, ContentLengthInEverySplit) {
 }
 
 TEST(ResponseParser, PipelinedResponsesInOneRead) {
-  std::string three = kHello + kHello +
-                      "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+  std::string three =
+      kHello + kHello + "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
   for (size_t piece : {size_t{1}, size_t{7}, three.size()}) {
     Parsed r = parse(three, piece);
     ASSERT_FALSE(r.error);
@@ -177,7 +177,7 @@ TEST(ResponseParser, RejectsMalformedResponses) {
 }
 
 TEST(ResponseParser, RejectsAnEndlessHead) {
-  std::string head = "HTTP/1.1 200 OK\r\n" +
-                     std::string(ResponseParser::kMaxHead, 'a');
+  std::string head =
+      "HTTP/1.1 200 OK\r\n" + std::string(ResponseParser::kMaxHead, 'a');
   EXPECT_TRUE(parse(head, 1000).error);
 }

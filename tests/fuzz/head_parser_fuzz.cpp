@@ -1,6 +1,7 @@
 // Fuzzes the request-head parser:
-// - the scalar and the SIMD entry points agree on every input (status,
-//   error and every view), with the default limits and with small ones;
+// - the scalar and the SIMD entry points, and the parser pinned to each
+//   instruction set this CPU has, agree on every input (status, error and
+//   every view), with the default limits and with small ones;
 // - the scanner kernels of every instruction set this CPU has agree with
 //   the scalar ones, and the block classifiers with the byte tables;
 // - a Complete head: views lie inside the input, shorter prefixes are
@@ -172,6 +173,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const ParseResult ra = parse_request_head_scalar(p, size, limits, sa, &a);
     const ParseResult rb = parse_request_head_simd(p, size, limits, sb, &b);
     check_same(ra, a, rb, b);
+#if POUNCE_X86_SIMD
+    // The parser pinned to each instruction set this CPU has.
+    if (__builtin_cpu_supports("sse4.2")) {
+      const ParseResult rc =
+          detail::parse_request_head_sse42(p, size, limits, sb, &b);
+      check_same(ra, a, rc, b);
+    }
+    if (__builtin_cpu_supports("avx2")) {
+      const ParseResult rc =
+          detail::parse_request_head_avx2(p, size, limits, sb, &b);
+      check_same(ra, a, rc, b);
+    }
+#endif
     POUNCE_FUZZ_CHECK((ra.status == ParseStatus::Error) ==
                       (ra.error != ErrorCode::None));
     if (ra.status != ParseStatus::Complete) continue;

@@ -74,7 +74,7 @@ TEST_P(Fragmentation, BodyDecodesTheSameInAnyPieces) {
 
 INSTANTIATE_TEST_SUITE_P(Corpus, Fragmentation,
                          ::testing::Combine(::testing::ValuesIn(valid_corpus()),
-                                            ::testing::ValuesIn(kEntryPoints)),
+                                            ::testing::ValuesIn(entry_points())),
                          [](const auto& info) {
                            return std::string(std::get<0>(info.param).name) +
                                   "_" + std::get<1>(info.param).name;

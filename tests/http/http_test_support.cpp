@@ -1,7 +1,8 @@
 #include "http_test_support.h"
 
 #include <algorithm>
-#include <iomanip>
+
+#include "http/char_class.h"
 
 namespace pounce::http::testing {
 namespace {
@@ -67,6 +68,25 @@ std::ostream& operator<<(std::ostream& os, const BodyOutcome& o) {
     os << escaped(name) << ": " << escaped(value) << "; ";
   }
   return os << "]}";
+}
+
+const std::vector<EntryPoint>& entry_points() {
+  static const std::vector<EntryPoint> points = [] {
+    std::vector<EntryPoint> v = {
+        {"Scalar", parse_request_head_scalar},
+        {"Simd", parse_request_head_simd},
+    };
+#if POUNCE_X86_SIMD
+    if (__builtin_cpu_supports("sse4.2")) {
+      v.push_back({"Sse42", detail::parse_request_head_sse42});
+    }
+    if (__builtin_cpu_supports("avx2")) {
+      v.push_back({"Avx2", detail::parse_request_head_avx2});
+    }
+#endif
+    return v;
+  }();
+  return points;
 }
 
 HeadOutcome parse_head(HeadParseFn fn, std::string_view input,

@@ -192,19 +192,24 @@ void ClientDeflater::reset() {
 
 std::string ClientDeflater::compress(std::string_view message) {
   if (!takeover_) reset();
-  std::string out(message.size() + message.size() / 8 + 64, '\0');
+  // zlib emits nothing for a flush without new input: an empty message is
+  // the empty stored block's first byte (RFC 7692 §7.2.3.6).
+  if (message.empty()) return std::string(1, '\0');
+  // A vector, not a string: g++ 12 warns falsely (-Wrestrict) on growing
+  // a string here.
+  std::vector<char> buf(message.size() + message.size() / 8 + 64);
   z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(message.data()));
   z_.avail_in = static_cast<uInt>(message.size());
   size_t used = 0;
   while (true) {
-    z_.next_out = reinterpret_cast<Bytef*>(out.data() + used);
-    z_.avail_out = static_cast<uInt>(out.size() - used);
+    z_.next_out = reinterpret_cast<Bytef*>(buf.data() + used);
+    z_.avail_out = static_cast<uInt>(buf.size() - used);
     deflate(&z_, Z_SYNC_FLUSH);
-    used = out.size() - z_.avail_out;
+    used = buf.size() - z_.avail_out;
     if (z_.avail_out != 0) break;
-    out.resize(out.size() * 2);
+    buf.resize(buf.size() * 2);
   }
-  out.resize(used);
+  std::string out(buf.data(), used);
   if (out.size() < 4 || out.compare(out.size() - 4, 4, "\0\0\xff\xff", 4) != 0) {
     throw std::runtime_error("no sync flush tail");
   }

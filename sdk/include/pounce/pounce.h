@@ -240,7 +240,14 @@ typedef struct pounce_host_api {
 
   /* Starts the response. `content_length` < 0 means unknown: the body is sent
    * chunked (HTTP/1.1) or close-delimited (HTTP/1.0). When >= 0 the plugin
-   * must write exactly that many bytes. Any thread. */
+   * must write exactly that many bytes (a compressed response is sent
+   * chunked anyway). Any thread.
+   *
+   * From a thread other than the owning loop, stream calls are queued to the
+   * loop: they answer POUNCE_OK (or POUNCE_HIGH_WATER) when the stream was
+   * alive when queued, and do nothing if it closes first; on_close tells. On
+   * the owning loop they act at once. The host never calls on_close from
+   * inside one of these calls: it follows on a later turn of the loop. */
   int (*stream_start)(pounce_stream_t stream, int status,
                       const pounce_header_t* headers, size_t header_count,
                       int64_t content_length);
@@ -288,7 +295,10 @@ typedef struct pounce_host_api {
    * Owning loop only. */
   int (*timer_stop)(pounce_timer_t timer);
   /* Runs fn(user) on the loop that owns `owner`. Any thread. Returns
-   * POUNCE_ERR_CLOSED (and does not call fn) when the owner is gone. */
+   * POUNCE_ERR_CLOSED (and does not call fn) when the owner is already gone.
+   * Once it returned POUNCE_OK, fn runs exactly once, even if the owner
+   * closes in the meantime (its handle then answers POUNCE_ERR_CLOSED), so
+   * `user` may own memory that fn frees. */
   int (*post)(uint64_t owner, pounce_callback_fn fn, void* user);
 
   /* ---- clock ---- */

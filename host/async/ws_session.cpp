@@ -1,0 +1,296 @@
+#include "async/ws_session.h"
+
+#include <cstring>
+
+#include "async/timers.h"
+#include "log/logger.h"
+#include "net/connection.h"
+#include "net/event_loop.h"
+#include "plugin/generation.h"
+#include "ws/close_codes.h"
+#include "ws/frame_writer.h"
+#include "ws/utf8_validator.h"
+
+namespace pounce {
+
+namespace {
+
+ws::AssemblerConfig assembler_config(const Config& cfg) {
+  ws::AssemblerConfig a;
+  a.max_message_size = cfg.ws_max_message_size;
+  return a;
+}
+
+ws::DeflateConfig deflate_config(const Config& cfg) {
+  ws::DeflateConfig d;
+  d.enabled = cfg.ws_compression;
+  return d;
+}
+
+}  // namespace
+
+WsSession::WsSession(Connection* conn, const Mount* mount,
+                     Generation* generation,
+                     const ws::DeflateNegotiation& deflate, void* user)
+    : conn_(conn),
+      loop_(conn->loop()),
+      mount_(mount),
+      generation_(generation),
+      user_(user),
+      deflate_(deflate.accepted
+                   ? std::make_unique<ws::PerMessageDeflate>(
+                         deflate.params, deflate_config(loop_->config()))
+                   : nullptr),
+      assembler_(assembler_config(loop_->config()), deflate_.get()) {}
+
+WsSession::~WsSession() {
+  if (ping_timer_) {
+    uv_timer_stop(ping_timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(ping_timer_), [](uv_handle_t* h) {
+      delete reinterpret_cast<uv_timer_t*>(h);
+    });
+  }
+}
+
+size_t WsSession::memory_bytes() const {
+  return (deflate_ ? deflate_->memory_usage() : 0) + assembler_.memory_usage();
+}
+
+void WsSession::open() {
+  opened_ = true;
+  const Config& cfg = loop_->config();
+  if (cfg.ws_ping_interval_ms > 0) {
+    ping_timer_ = new uv_timer_t;
+    uv_timer_init(loop_->uv(), ping_timer_);
+    ping_timer_->data = this;
+    uv_timer_start(ping_timer_, on_ping_timer, cfg.ws_ping_interval_ms,
+                   cfg.ws_ping_interval_ms);
+  }
+  const pounce_plugin_t& d = mount_->module->desc();
+  if (d.on_ws_open) {
+    try {
+      d.on_ws_open(mount_->instance, handle_, user_);
+    } catch (...) {
+      LOG_ERROR("plugin %s: exception escaped on_ws_open",
+                mount_->module->name().c_str());
+      close(ws::close_code::kInternalError, "internal error");
+    }
+  }
+}
+
+void WsSession::on_ping_timer(uv_timer_t* t) {
+  auto* s = static_cast<WsSession*>(t->data);
+  if (s->state_ != State::Open || !s->conn_) return;
+  if (s->ping_outstanding_ && !s->heard_since_ping_) {
+    // Two intervals without a byte from the peer: it is gone.
+    LOG_INFO("WebSocket peer silent for two ping intervals; dropping it");
+    s->conn_->abort_websocket();
+    return;
+  }
+  s->heard_since_ping_ = false;
+  s->ping_outstanding_ = true;
+  ws::append_ping(s->loop_->out(), "pounce");
+  s->conn_->send_output();
+}
+
+void WsSession::feed(char* data, size_t len) {
+  heard_since_ping_ = true;
+  ping_outstanding_ = false;
+  const pounce_plugin_t& d = mount_->module->desc();
+  size_t off = 0;
+  while (conn_ && state_ != State::Closed) {
+    ws::Event ev;
+    off += assembler_.feed(data + off, len - off, &ev);
+    switch (ev.type) {
+      case ws::EventType::None:
+        if (off >= len) return;
+        break;
+      case ws::EventType::Message:
+        if (state_ == State::Open && d.on_ws_message) {
+          try {
+            d.on_ws_message(mount_->instance, handle_, user_,
+                            ev.opcode == ws::Opcode::Text ? POUNCE_WS_TEXT
+                                                          : POUNCE_WS_BINARY,
+                            ev.data.data(), ev.data.size());
+          } catch (...) {
+            LOG_ERROR("plugin %s: exception escaped on_ws_message",
+                      mount_->module->name().c_str());
+            close(ws::close_code::kInternalError, "internal error");
+          }
+        }
+        break;
+      case ws::EventType::Ping:
+        if (state_ == State::Open) {
+          ws::append_pong(loop_->out(), ev.data);
+          conn_->send_output();
+        }
+        break;
+      case ws::EventType::Pong:
+        break;
+      case ws::EventType::Close:
+        // The peer's close: answer it (unless we sent ours first), then the
+        // server closes the TCP connection (RFC 6455 §7.1.1).
+        if (state_ == State::Open) send_close(ev.code, std::string_view());
+        close_code_ = ev.code;
+        close_reason_.assign(ev.data.data(), ev.data.size());
+        code_decided_ = true;
+        conn_->close_websocket_after_output();
+        return;
+      case ws::EventType::Error:
+        // Fail the connection (RFC 6455 §7.1.7): our close, then the TCP
+        // close. The plugin learns the code we failed with.
+        LOG_INFO("WebSocket protocol error (%u): %.*s",
+                 static_cast<unsigned>(ev.code),
+                 static_cast<int>(ev.data.size()), ev.data.data());
+        if (state_ != State::Closed) send_close(ev.code, {});
+        close_code_ = ev.code;
+        close_reason_.clear();
+        code_decided_ = true;
+        conn_->close_websocket_after_output();
+        return;
+    }
+  }
+}
+
+void WsSession::send_close(uint16_t code, std::string_view reason) {
+  ws::append_close(loop_->out(), code, reason);
+  if (state_ == State::Open) state_ = State::Closing;
+  conn_->send_output();
+}
+
+int WsSession::after_send() {
+  if (!conn_) return POUNCE_ERR_CLOSED;
+  const Config& cfg = loop_->config();
+  size_t q = conn_->queued_output();
+  loop_->handles().publish_queued(handle_, static_cast<int64_t>(q));
+  if (q > cfg.stream_max_buffer) {
+    LOG_WARN("plugin %s: WebSocket over --stream-max-buffer (%zu bytes "
+             "queued); closing it",
+             mount_->module->name().c_str(), q);
+    close_code_ = ws::close_code::kPolicyViolation;
+    code_decided_ = true;
+    conn_->abort_websocket();
+    return POUNCE_ERR_CLOSED;
+  }
+  if (q > cfg.stream_high_water) {
+    want_writable_ = true;
+    return POUNCE_HIGH_WATER;
+  }
+  return POUNCE_OK;
+}
+
+int WsSession::send(pounce_ws_opcode_t opcode, const void* data, size_t len) {
+  if (!conn_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
+  if (state_ != State::Open) return POUNCE_ERR_STATE;
+  if (opcode != POUNCE_WS_TEXT && opcode != POUNCE_WS_BINARY) {
+    return POUNCE_ERR_INVALID;
+  }
+  if (!data && len) return POUNCE_ERR_INVALID;
+  ApiScope scope(this);
+  std::string_view payload(static_cast<const char*>(data), len);
+  if (opcode == POUNCE_WS_TEXT && !ws::Utf8Validator().feed(payload)) {
+    return POUNCE_ERR_INVALID;  // a text frame must carry UTF-8 (§5.6)
+  }
+  ws::PerMessageDeflate* deflate =
+      deflate_ && deflate_->should_compress(len) ? deflate_.get() : nullptr;
+  if (!ws::append_message(loop_->out(),
+                          opcode == POUNCE_WS_TEXT ? ws::Opcode::Text
+                                                   : ws::Opcode::Binary,
+                          payload, deflate)) {
+    return POUNCE_ERR_NOMEM;
+  }
+  conn_->send_output();
+  return after_send();
+}
+
+int WsSession::ping(const void* data, size_t len) {
+  if (!conn_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
+  if (state_ != State::Open) return POUNCE_ERR_STATE;
+  if (len > ws::kMaxControlPayload || (!data && len)) return POUNCE_ERR_INVALID;
+  ApiScope scope(this);
+  ws::append_ping(loop_->out(),
+                  std::string_view(static_cast<const char*>(data), len));
+  conn_->send_output();
+  return after_send();
+}
+
+int WsSession::close(uint16_t code, std::string_view reason) {
+  if (!conn_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
+  if (state_ != State::Open) return POUNCE_OK;  // already closing
+  ws::Utf8Validator utf8;
+  if (!ws::is_valid_close_code(code) || reason.size() > ws::kMaxCloseReason ||
+      !utf8.feed(reason) || !utf8.complete()) {
+    return POUNCE_ERR_INVALID;
+  }
+  ApiScope scope(this);
+  send_close(code, reason);
+  // The peer answers; until then, on_ws_close waits. The loop's
+  // --shutdown-timeout or the peer leaving bounds the wait.
+  conn_->await_websocket_close();
+  return POUNCE_OK;
+}
+
+void WsSession::on_output(size_t q) {
+  loop_->handles().publish_queued(handle_, static_cast<int64_t>(q));
+  if (!want_writable_ || state_ != State::Open ||
+      q >= loop_->config().stream_high_water / 2) {
+    return;
+  }
+  want_writable_ = false;
+  const pounce_plugin_t& d = mount_->module->desc();
+  if (d.on_ws_writable) {
+    try {
+      d.on_ws_writable(mount_->instance, handle_, user_);
+    } catch (...) {
+      LOG_ERROR("plugin %s: exception escaped on_ws_writable",
+                mount_->module->name().c_str());
+    }
+  }
+}
+
+void WsSession::finish() {
+  // Without a close frame from the peer (and no failure of ours), the
+  // connection closed abnormally (RFC 6455 §7.1.5).
+  if (!code_decided_) {
+    close_code_ = ws::close_code::kAbnormal;
+    close_reason_.clear();
+  }
+  finish(close_code_, close_reason_);
+}
+
+void WsSession::go_away() {
+  if (!conn_ || state_ != State::Open) return;
+  send_close(ws::close_code::kGoingAway, "server going away");
+  conn_->await_websocket_close();
+}
+
+void WsSession::finish(uint16_t code, std::string_view reason) {
+  if (state_ == State::Closed) return;
+  state_ = State::Closed;
+  std::vector<uint64_t> timers;
+  timers.swap(timers_);
+  for (uint64_t t : timers) stop_timer(loop_, t);
+  const pounce_plugin_t& d = mount_->module->desc();
+  if (opened_ && d.on_ws_close) {
+    try {
+      d.on_ws_close(mount_->instance, handle_, user_, code,
+                    {reason.data(), reason.size()});
+    } catch (...) {
+      LOG_ERROR("plugin %s: exception escaped on_ws_close",
+                mount_->module->name().c_str());
+    }
+  }
+  loop_->handles().release(handle_);
+}
+
+void WsSession::remove_timer(uint64_t t) {
+  for (size_t i = 0; i < timers_.size(); ++i) {
+    if (timers_[i] == t) {
+      timers_[i] = timers_.back();
+      timers_.pop_back();
+      return;
+    }
+  }
+}
+
+}  // namespace pounce

@@ -1,0 +1,113 @@
+// One open WebSocket on an async loop: the codec of host/ws/ driven by the
+// connection's bytes, the plugin's hooks, and the close handshake.
+//
+// Life: on_ws_open once the 101 is out; on_ws_message per whole message;
+// exactly one on_ws_close, with the peer's close code, the code we failed the
+// connection with, or 1006 when the peer vanished. Pings from the peer are
+// answered automatically; idle sockets get a ping every --ws-ping-interval,
+// and one that stays silent for two intervals is dropped (1006).
+#pragma once
+
+#include <pounce/pounce.h>
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ws/message_assembler.h"
+#include "ws/permessage_deflate.h"
+
+namespace pounce {
+
+class Connection;
+class EventLoop;
+class Generation;
+struct Mount;
+
+class WsSession {
+ public:
+  enum class State : uint8_t {
+    Open,     // messages flow both ways
+    Closing,  // our close frame is sent; waiting for the peer's
+    Closed,   // on_ws_close was called
+  };
+
+  WsSession(Connection* conn, const Mount* mount, Generation* generation,
+            const ws::DeflateNegotiation& deflate, void* user);
+  ~WsSession();
+  WsSession(const WsSession&) = delete;
+  WsSession& operator=(const WsSession&) = delete;
+
+  // ---- the plugin's calls (owning loop) ----
+  int send(pounce_ws_opcode_t opcode, const void* data, size_t len);
+  int ping(const void* data, size_t len);
+  int close(uint16_t code, std::string_view reason);
+
+  // ---- the connection's calls ----
+  void open();  // after the 101: on_ws_open, ping timer
+  // Consumes client bytes (all of them); events go to the plugin.
+  void feed(char* data, size_t len);
+  void on_output(size_t queued);
+  // Shutdown or reload: close 1001 and wait for the peer's answer.
+  void go_away();
+  // Calls on_ws_close once (if it was opened) with the close code: the
+  // peer's, the one we failed the connection with, or 1006 when neither
+  // exists. Releases the plugin side.
+  void finish();
+  void finish(uint16_t code, std::string_view reason);
+  void detach() { conn_ = nullptr; }
+
+  void add_timer(uint64_t t) { timers_.push_back(t); }
+  void remove_timer(uint64_t t);
+
+  uint64_t handle() const { return handle_; }
+  void set_handle(uint64_t h) { handle_ = h; }
+  void* user() const { return user_; }
+  void set_user(void* u) { user_ = u; }
+  State state() const { return state_; }
+  Generation* generation() const { return generation_; }
+  const Mount* mount() const { return mount_; }
+  EventLoop* loop() const { return loop_; }
+  bool in_plugin_call() const { return api_depth_ > 0; }
+  // Memory held by this socket's codec (deflate contexts and message
+  // buffer), for the measurements in docs/performance.md.
+  size_t memory_bytes() const;
+
+ private:
+  struct ApiScope {
+    explicit ApiScope(WsSession* s) : s_(s) { ++s_->api_depth_; }
+    ~ApiScope() { --s_->api_depth_; }
+    WsSession* s_;
+  };
+
+  static void on_ping_timer(uv_timer_t* t);
+  void send_close(uint16_t code, std::string_view reason);
+  int after_send();
+
+  Connection* conn_;
+  EventLoop* loop_;
+  const Mount* mount_;
+  Generation* generation_;
+  uint64_t handle_ = 0;
+  void* user_ = nullptr;
+  State state_ = State::Open;
+  bool opened_ = false;
+  int api_depth_ = 0;
+  bool want_writable_ = false;
+
+  std::unique_ptr<ws::PerMessageDeflate> deflate_;
+  ws::MessageAssembler assembler_;
+
+  // Keep-alive pings: a heap-allocated timer handle, closed asynchronously.
+  uv_timer_t* ping_timer_ = nullptr;
+  bool heard_since_ping_ = true;
+  bool ping_outstanding_ = false;
+  // Codes for on_ws_close: what the peer sent, or what we failed with.
+  uint16_t close_code_ = 1006;
+  std::string close_reason_;
+  bool code_decided_ = false;
+  std::vector<uint64_t> timers_;
+};
+
+}  // namespace pounce

@@ -1,0 +1,145 @@
+// The WebSocket side of a Connection: the opening handshake on the async
+// loop, then the session's life (RFC 6455).
+#include <cstring>
+
+#include "async/ws_session.h"
+#include "http/status_text.h"
+#include "log/logger.h"
+#include "net/connection.h"
+#include "net/event_loop.h"
+#include "plugin/generation.h"
+#include "ws/handshake.h"
+
+namespace pounce {
+
+namespace {
+
+ws::DeflateConfig deflate_policy(const Config& cfg) {
+  ws::DeflateConfig d;
+  d.enabled = cfg.ws_compression;
+  return d;
+}
+
+}  // namespace
+
+size_t Connection::start_websocket(const http::RequestHead& head,
+                                   const Route& r, char* data, size_t head_off,
+                                   size_t len) {
+  const Config& cfg = loop_->config();
+  auto unpin = [&] {
+    if (r.generation_pinned) r.generation->unpin(loop_->index());
+  };
+  ws::Handshake hs = ws::validate_handshake(head, deflate_policy(cfg));
+  if (!hs.ok()) {
+    LOG_INFO("refused WebSocket upgrade from %s: %s", peer_text().c_str(),
+             hs.detail);
+    unpin();
+    respond_error(hs.error, &head);
+    return len;
+  }
+
+  // The plugin decides before the 101: a subprotocol, or a refusal.
+  pounce_ws_upgrade_t up{};
+  up.size = sizeof up;
+  up.offered_protocols = hs.protocols;
+  up.offered_count = hs.protocol_count;
+  up.chosen_protocol = -1;
+  up.reject_status = 0;
+  up.user = nullptr;
+  const pounce_plugin_t& d = r.mount->module->desc();
+  if (d.on_ws_upgrade) {
+    pounce_request_view_t view;
+    fill_view(head, r, {}, &view);
+    int rc;
+    try {
+      rc = d.on_ws_upgrade(r.mount->instance, &view, &up);
+    } catch (...) {
+      LOG_ERROR("plugin %s: exception escaped on_ws_upgrade",
+                r.mount->module->name().c_str());
+      rc = -1;
+    }
+    if (rc != 0 && up.reject_status < 400) up.reject_status = 500;
+  }
+  if (up.reject_status >= 400) {
+    int status = up.reject_status <= 599 ? up.reject_status : 500;
+    unpin();
+    // The plugin's refusal: its status, with nothing else to say.
+    ByteBuffer& out = loop_->out();
+    out.append(http::status_line(status));
+    out.append(loop_->date().date_header());
+    out.append("Server: pounce\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    if (cfg.access_log) access_log(&head, status, 0);
+    close_after_write_ = true;
+    phase_ = Phase::Idle;
+    return len;
+  }
+  if (up.chosen_protocol >= static_cast<int32_t>(hs.protocol_count)) {
+    LOG_ERROR("plugin %s: chose subprotocol %d of %zu offered; none sent",
+              r.mount->module->name().c_str(), up.chosen_protocol,
+              hs.protocol_count);
+    up.chosen_protocol = -1;
+  }
+
+  ws::append_101_response(loop_->out(), hs, up.chosen_protocol);
+  if (cfg.access_log) access_log(&head, 101, 0);
+  if (!r.generation_pinned) r.generation->pin(loop_->index());
+  auto* s = new WsSession(this, r.mount, r.generation, hs.deflate, up.user);
+  s->set_handle(loop_->handles().allocate(s, HandleKind::WebSocket));
+  ws_ = s;
+  phase_ = Phase::WebSocket;
+  loop_->timeouts().disarm(this);
+  send_output();
+  if (phase_ != Phase::WebSocket) return len;
+  s->open();
+  // Frames the client sent right behind its request.
+  size_t head_end = head_off + head.head_size;
+  if (ws_ == s && head_end < len) s->feed(data + head_end, len - head_end);
+  return len;
+}
+
+namespace {
+
+void finalize_ws(WsSession* s) {
+  EventLoop* loop = s->loop();
+  Generation* g = s->generation();
+  s->finish();
+  delete s;
+  g->unpin(loop->index());
+}
+
+}  // namespace
+
+void Connection::release_ws() {
+  WsSession* s = ws_;
+  if (!s) return;
+  ws_ = nullptr;
+  s->detach();
+  if (s->in_plugin_call()) {
+    // Never call on_ws_close from inside the plugin's own call.
+    if (loop_->post([s] { finalize_ws(s); })) return;
+  }
+  finalize_ws(s);
+}
+
+void Connection::close_websocket_after_output() {
+  close_after_write_ = true;
+  no_linger_ = true;  // the close handshake is done: the server closes first
+  if (!in_input_) after_input();
+}
+
+void Connection::await_websocket_close() {
+  loop_->timeouts().arm(this, TimeoutKind::WsClose);
+}
+
+void Connection::abort_websocket() {
+  if (in_input_) {
+    // Inside the read callback: close when it returns.
+    close_after_write_ = true;
+    no_linger_ = true;
+    forced_ = true;
+    return;
+  }
+  close_now();
+}
+
+}  // namespace pounce

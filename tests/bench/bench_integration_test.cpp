@@ -1,0 +1,220 @@
+// `pounce-host bench` end to end: the real binary starts the real server,
+// loads it for a second, and writes an artifact that must hold every field
+// the PR/release evidence relies on. Needs neither nginx nor h2o.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "host_process.h"
+
+using nlohmann::json;
+using pounce::test::CommandResult;
+using pounce::test::host_binary;
+using pounce::test::run_command;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string temp_path(const std::string& suffix) {
+  std::string path = "/tmp/bench-it-XXXXXX" + suffix;
+  int fd = mkstemps(path.data(), static_cast<int>(suffix.size()));
+  if (fd >= 0) close(fd);
+  return path;
+}
+
+json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return json::parse(in, nullptr, /*allow_exceptions=*/false);
+}
+
+// A short hello run; `extra` is appended to the command.
+CommandResult bench(std::vector<std::string> extra,
+                    std::vector<std::string> env = {}) {
+  std::vector<std::string> argv;
+  if (!env.empty()) {
+    argv.push_back("/usr/bin/env");
+    argv.insert(argv.end(), env.begin(), env.end());
+  }
+  argv.push_back(host_binary());
+  for (const char* a : {"bench", "--workload", "hello", "--duration", "1",
+                        "--connections", "8", "--no-progress"}) {
+    argv.push_back(a);
+  }
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return run_command(argv, 120s);
+}
+
+// The first hello run, shared by the tests that only read its outputs.
+class BenchRun : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    artifact_path_ = new std::string(temp_path(".json"));
+    report_path_ = new std::string(temp_path(".svg"));
+    result_ = new CommandResult(bench(
+        {"--artifact-output", *artifact_path_, "--report", *report_path_}));
+  }
+  static void TearDownTestSuite() {
+    unlink(artifact_path_->c_str());
+    unlink(report_path_->c_str());
+    delete artifact_path_;
+    delete report_path_;
+    delete result_;
+  }
+  static std::string* artifact_path_;
+  static std::string* report_path_;
+  static CommandResult* result_;
+};
+
+std::string* BenchRun::artifact_path_;
+std::string* BenchRun::report_path_;
+CommandResult* BenchRun::result_;
+
+}  // namespace
+
+TEST_F(BenchRun, HelloServesRequestsWithoutErrors) {
+  ASSERT_EQ(result_->status, 0) << result_->out << result_->err;
+  EXPECT_NE(result_->out.find("hello     pounce"), std::string::npos)
+      << result_->out;
+  json a = read_json(*artifact_path_);
+  ASSERT_FALSE(a.is_discarded()) << "artifact is not JSON";
+  ASSERT_EQ(a["samples"].size(), 1u);
+  const json& s = a["samples"][0];
+  EXPECT_GT(s["req_per_s"].get<double>(), 0);
+  EXPECT_GT(s["completed"].get<uint64_t>(), 0u);
+  EXPECT_EQ(s["errors"]["total"], 0);
+  EXPECT_EQ(s["errors"]["socket"], 0);
+  EXPECT_EQ(s["errors"]["non_2xx"], 0);
+  EXPECT_FALSE(a["summary"]["errors"].get<bool>());
+}
+
+TEST_F(BenchRun, ArtifactHoldsEveryField) {
+  json a = read_json(*artifact_path_);
+  ASSERT_FALSE(a.is_discarded());
+  for (const char* key :
+       {"schema",         "artifact_id", "created_at",  "git_sha",  "command",
+        "server_command", "build",       "host",        "config",   "workload",
+        "workers",        "duration_s",  "connections", "pipeline", "load_tool",
+        "targets",        "comparison",  "samples",     "groups",   "ratios",
+        "summary"}) {
+    EXPECT_TRUE(a.contains(key)) << key;
+  }
+  for (const char* key :
+       {"compiler", "compiler_version", "build_type", "flags"}) {
+    EXPECT_TRUE(a["build"].contains(key)) << "build." << key;
+  }
+  for (const char* key : {"os", "kernel", "cpu_model", "cpu_count"}) {
+    EXPECT_TRUE(a["host"].contains(key)) << "host." << key;
+  }
+  EXPECT_EQ(a["workload"], "hello");
+  EXPECT_EQ(a["workers"], 1);
+  EXPECT_EQ(a["duration_s"], 1.0);
+  EXPECT_EQ(a["connections"], 8);
+  EXPECT_EQ(a["pipeline"], 1);
+  EXPECT_TRUE(a["load_tool"].contains("name"));
+  EXPECT_TRUE(a["load_tool"].contains("version"));
+  EXPECT_NE(a["command"].get<std::string>().find("bench --workload hello"),
+            std::string::npos);
+  EXPECT_NE(a["server_command"].get<std::string>().find("--no-access-log"),
+            std::string::npos);
+  EXPECT_NE(a["server_command"].get<std::string>().find("--port 0"),
+            std::string::npos);
+
+  const json& s = a["samples"][0];
+  for (const char* key :
+       {"workload", "server", "round", "req_per_s", "latency_us", "errors",
+        "cpu_us_per_req", "peak_rss_kib"}) {
+    EXPECT_TRUE(s.contains(key)) << "sample." << key;
+  }
+  for (const char* p : {"p50", "p95", "p99", "p99_9"}) {
+    EXPECT_GT(s["latency_us"][p].get<double>(), 0) << p;
+  }
+  EXPECT_GT(s["cpu_us_per_req"].get<double>(), 0);
+  EXPECT_GT(s["peak_rss_kib"].get<uint64_t>(), 0u);
+
+  ASSERT_EQ(a["groups"].size(), 1u);
+  const json& g = a["groups"][0];
+  for (const char* metric :
+       {"req_per_s", "p99_us", "cpu_us_per_req", "peak_rss_kib"}) {
+    for (const char* stat : {"min", "median", "p95", "max", "stddev"}) {
+      EXPECT_TRUE(g["metrics"][metric].contains(stat)) << metric << "." << stat;
+    }
+  }
+  // One round: the artifact must say that this proves nothing.
+  EXPECT_TRUE(g["insufficient_evidence"].get<bool>());
+  EXPECT_TRUE(a["summary"]["insufficient_evidence"].get<bool>());
+}
+
+TEST_F(BenchRun, ReportIsWellFormedSvgWithTheSeries) {
+  std::ifstream in(*report_path_);
+  std::string svg((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(svg.find("data-series=\"pounce\""), std::string::npos);
+  if (system("python3 -c '' 2>/dev/null") != 0) GTEST_SKIP() << "no python3";
+  std::string check =
+      "python3 -c 'import sys, xml.etree.ElementTree as E; "
+      "E.parse(sys.argv[1])' " +
+      *report_path_;
+  EXPECT_EQ(system(check.c_str()), 0);
+}
+
+TEST_F(BenchRun, DoctoredBaselineFailsTheRun) {
+  json a = read_json(*artifact_path_);
+  ASSERT_FALSE(a.is_discarded());
+  // A baseline in which pounce needed a third of the CPU per request: this
+  // run is then a +200% rise, far past the 20% limit.
+  json& cpu = a["groups"][0]["metrics"]["cpu_us_per_req"];
+  cpu["median"] = cpu["median"].get<double>() / 3;
+  a["ratios"] = json::array();
+  std::string baseline = temp_path(".json");
+  std::string out = temp_path(".json");
+  std::ofstream(baseline) << a.dump();
+  CommandResult r =
+      bench({"--compare-baseline", baseline, "--artifact-output", out});
+  EXPECT_EQ(r.status, 4) << r.out << r.err;
+  EXPECT_NE(r.err.find("REGRESSION"), std::string::npos) << r.err;
+  json b = read_json(out);
+  ASSERT_FALSE(b.is_discarded());
+  EXPECT_EQ(b["baseline"]["rule"], "cpu_per_request");
+  EXPECT_EQ(b["baseline"]["verdict"], "regression");
+  unlink(baseline.c_str());
+  unlink(out.c_str());
+}
+
+TEST(Bench, MissingPeersAreNamedAndTheRunCarriesOn) {
+  std::string out = temp_path(".json");
+  // nginx and h2o are looked up through PATH, so an empty PATH hides them
+  // even on a machine that has them.
+  CommandResult r = bench({"--compare", "nginx,h2o", "--artifact-output", out},
+                          {"PATH=/nonexistent-dir"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("nginx not found in PATH"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("h2o not found in PATH"), std::string::npos) << r.err;
+  json a = read_json(out);
+  ASSERT_FALSE(a.is_discarded());
+  ASSERT_EQ(a["comparison"]["targets"].size(), 2u);
+  for (const json& t : a["comparison"]["targets"]) {
+    EXPECT_FALSE(t["available"].get<bool>());
+    EXPECT_NE(t["reason"].get<std::string>().find("not found"),
+              std::string::npos);
+  }
+  EXPECT_EQ(a["samples"].size(), 1u);
+  unlink(out.c_str());
+}
+
+TEST(Bench, WebSocketWorkloadSaysItIsNotAvailableYet) {
+  CommandResult r = run_command(
+      {host_binary(), "bench", "--workload", "ws", "--no-progress"}, 60s);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("ws: n/a (not available yet"), std::string::npos)
+      << r.err;
+}
+
+TEST(Bench, RejectsUnknownOptions) {
+  CommandResult r = run_command({host_binary(), "bench", "--bogus"}, 30s);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--help"), std::string::npos) << r.err;
+}
