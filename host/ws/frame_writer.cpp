@@ -93,7 +93,8 @@ bool append_close(ByteBuffer& out, uint16_t code, std::string_view reason) {
   payload[0] = static_cast<char>(code >> 8);
   payload[1] = static_cast<char>(code & 0xFF);
   if (!reason.empty()) memcpy(payload + 2, reason.data(), reason.size());
-  append_frame(out, Opcode::Close, std::string_view(payload, 2 + reason.size()));
+  append_frame(out, Opcode::Close,
+               std::string_view(payload, 2 + reason.size()));
   return true;
 }
 

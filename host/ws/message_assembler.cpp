@@ -14,7 +14,9 @@ MessageAssembler::MessageAssembler(const AssemblerConfig& config,
     : max_size_(std::min<uint64_t>(config.max_message_size, SIZE_MAX / 2)),
       deflate_(deflate) {}
 
-MessageAssembler::~MessageAssembler() { free(buf_); }
+MessageAssembler::~MessageAssembler() {
+  free(buf_);
+}
 
 void MessageAssembler::release_buffer() {
   if (in_message_) return;
@@ -73,8 +75,8 @@ bool MessageAssembler::on_header(char* data, size_t len, size_t* pos,
   } else {
     const size_t take = std::min(kMaxClientHeader - header_len_, avail);
     memcpy(header_ + header_len_, in, take);
-    st = parse_client_frame_header(header_, header_len_ + take, allow_rsv1,
-                                   &h, &why);
+    st = parse_client_frame_header(header_, header_len_ + take, allow_rsv1, &h,
+                                   &why);
     if (st == HeaderStatus::Incomplete) {
       header_len_ = static_cast<uint8_t>(header_len_ + take);
       *pos += take;
@@ -131,7 +133,8 @@ bool MessageAssembler::on_header(char* data, size_t len, size_t* pos,
     *pos += n;
     frame_left_ = 0;
     in_message_ = false;
-    if (h.opcode == Opcode::Text && !(utf8_.feed(payload, n) && utf8_.complete())) {
+    if (h.opcode == Opcode::Text &&
+        !(utf8_.feed(payload, n) && utf8_.complete())) {
       fail(ev, close_code::kInvalidPayload, "invalid UTF-8 in a text message");
       return true;
     }
@@ -161,8 +164,8 @@ void MessageAssembler::on_payload(char* data, size_t len, size_t* pos,
   *pos += n;
   frame_left_ -= n;
   if (is_control(frame_.opcode)) {
-    mask_phase_ = unmask(control_ + control_len_, p, n, frame_.mask,
-                         mask_phase_);
+    mask_phase_ =
+        unmask(control_ + control_len_, p, n, frame_.mask, mask_phase_);
     control_len_ = static_cast<uint8_t>(control_len_ + n);
   } else if (!compressed_) {
     if (!append_plain(p, n, ev)) return;

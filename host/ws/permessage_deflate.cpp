@@ -203,8 +203,8 @@ bool evaluate_offer(const Param* params, size_t count, bool overflow,
   int theirs = 15;
   bool send_client_bits = false;
   if (has_client_bits) {
-    theirs = std::min<int>(clamp_bits(config.client_max_window_bits),
-                           client_bits);
+    theirs =
+        std::min<int>(clamp_bits(config.client_max_window_bits), client_bits);
     send_client_bits = theirs < 15;
   }
   agreed.client_max_window_bits = clamp_bits(theirs);
@@ -247,8 +247,8 @@ class Negotiator {
   void add_field(std::string_view value) {
     if (syntax_error_) return;
     const bool ok = parse_extension_list(
-        value, [this](std::string_view name, const Param* params,
-                      size_t count, bool overflow) {
+        value, [this](std::string_view name, const Param* params, size_t count,
+                      bool overflow) {
           if (result_.accepted || !ieq(name, "permessage-deflate")) return;
           DeflateNegotiation candidate;
           if (evaluate_offer(params, count, overflow, config_, &candidate)) {
@@ -404,8 +404,7 @@ PerMessageDeflate::InflateResult PerMessageDeflate::inflate(const uint8_t* in,
   z->next_out = out;
   z->avail_out = static_cast<uInt>(out_n);
   const int rc = ::inflate(z, Z_SYNC_FLUSH);
-  InflateResult r{InflateStatus::Ok, in_n - z->avail_in,
-                  out_n - z->avail_out};
+  InflateResult r{InflateStatus::Ok, in_n - z->avail_in, out_n - z->avail_out};
   z->next_in = nullptr;  // the caller's bytes are gone after this call
   z->next_out = nullptr;
   switch (rc) {
@@ -451,7 +450,8 @@ bool PerMessageDeflate::end_inflate_message() {
     if (dict == nullptr ||
         inflateGetDictionary(inflater_, dict.get(), &len) != Z_OK ||
         inflateReset(inflater_) != Z_OK ||
-        (len != 0 && inflateSetDictionary(inflater_, dict.get(), len) != Z_OK)) {
+        (len != 0 &&
+         inflateSetDictionary(inflater_, dict.get(), len) != Z_OK)) {
       free_inflater();
       ok = false;
     }

@@ -121,8 +121,7 @@ class PerMessageDeflate {
   // Inflates from in[0..n) into out[0..cap). Call again while input is left
   // or the output span came back full. After a block with BFINAL (§7.2.3.4)
   // the rest of the message's input is consumed and ignored.
-  InflateResult inflate(const uint8_t* in, size_t n, uint8_t* out,
-                        size_t cap);
+  InflateResult inflate(const uint8_t* in, size_t n, uint8_t* out, size_t cap);
   // Inflates the 00 00 FF FF that the sender removed (§7.2.2). Same
   // contract as inflate(); call until it consumes nothing more and leaves
   // room in `out`.
@@ -134,9 +133,7 @@ class PerMessageDeflate {
 
   // ---- sending ----
   // Whether a message of `len` bytes is worth compressing.
-  bool should_compress(size_t len) const {
-    return len >= min_compress_size_;
-  }
+  bool should_compress(size_t len) const { return len >= min_compress_size_; }
   // Appends the compressed payload of one whole message to `out`, without
   // the trailing 00 00 FF FF. False when zlib could not allocate.
   bool compress(const void* data, size_t len, ByteBuffer& out);

@@ -34,13 +34,12 @@ namespace {
 using namespace pounce;
 using namespace pounce::ws;
 
-#define CHECK(cond)                                              \
-  do {                                                           \
-    if (!(cond)) {                                               \
-      fprintf(stderr, "check failed: %s (line %d)\n", #cond,     \
-              __LINE__);                                         \
-      abort();                                                   \
-    }                                                            \
+#define CHECK(cond)                                                     \
+  do {                                                                  \
+    if (!(cond)) {                                                      \
+      fprintf(stderr, "check failed: %s (line %d)\n", #cond, __LINE__); \
+      abort();                                                          \
+    }                                                                   \
   } while (0)
 
 // A reference decoder, written differently from Utf8Validator: decode each
@@ -101,9 +100,9 @@ struct Setup {
 
 struct Receiver {
   explicit Receiver(const Setup& s)
-      : pmd(s.deflate ? std::make_unique<PerMessageDeflate>(s.params,
-                                                            DeflateConfig{})
-                      : nullptr),
+      : pmd(s.deflate
+                ? std::make_unique<PerMessageDeflate>(s.params, DeflateConfig{})
+                : nullptr),
         rx({s.limit}, pmd.get()) {}
   std::unique_ptr<PerMessageDeflate> pmd;
   MessageAssembler rx;

@@ -244,6 +244,13 @@ std::string RawClient::read_all(std::chrono::milliseconds timeout) {
   return out;
 }
 
+std::string RawClient::read_some(std::chrono::milliseconds timeout) {
+  if (buf_.empty()) fill(std::chrono::steady_clock::now() + timeout);
+  std::string out;
+  out.swap(buf_);
+  return out;
+}
+
 bool RawClient::stays_open(std::chrono::milliseconds quiet) {
   auto d = std::chrono::steady_clock::now() + quiet;
   size_t before = buf_.size();

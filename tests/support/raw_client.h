@@ -58,6 +58,8 @@ class RawClient {
   // Everything until EOF or the timeout.
   std::string read_all(std::chrono::milliseconds timeout =
                            std::chrono::seconds(10));
+  // The bytes buffered or arriving next (at least one unless EOF/timeout).
+  std::string read_some(std::chrono::milliseconds timeout);
   // True when nothing arrives (and no EOF) within `quiet`.
   bool stays_open(std::chrono::milliseconds quiet);
   // Whether the last read ended with a reset (ECONNRESET) instead of EOF.

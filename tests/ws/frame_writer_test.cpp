@@ -11,7 +11,9 @@
 namespace pounce::ws::testing {
 namespace {
 
-std::string bytes(const ByteBuffer& b) { return std::string(b.view()); }
+std::string bytes(const ByteBuffer& b) {
+  return std::string(b.view());
+}
 
 struct HeaderCase {
   const char* name;
@@ -21,7 +23,9 @@ struct HeaderCase {
   std::string header;
 };
 
-void PrintTo(const HeaderCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const HeaderCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 const std::vector<HeaderCase> kHeaders = {
     {"Rfc6455UnmaskedHello", Opcode::Text, 5, true, false, from_hex("81 05")},

@@ -41,7 +41,8 @@ std::string upgrade_request(const std::string& fields,
 
 const std::string kGoodFields =
     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-    "Sec-WebSocket-Key: " + kKey + "\r\nSec-WebSocket-Version: 13\r\n";
+    "Sec-WebSocket-Key: " +
+    kKey + "\r\nSec-WebSocket-Version: 13\r\n";
 
 struct HandshakeCase {
   const char* name;
@@ -49,7 +50,9 @@ struct HandshakeCase {
   ErrorCode error;
 };
 
-void PrintTo(const HandshakeCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const HandshakeCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 const std::vector<HandshakeCase> kCases = {
     {"Rfc6455Example",
@@ -61,28 +64,28 @@ const std::vector<HandshakeCase> kCases = {
      ErrorCode::None},
     {"FirefoxConnectionTokenList",
      upgrade_request("Upgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
-                     "Sec-WebSocket-Key: " + kKey +
-                     "\r\nSec-WebSocket-Version: 13\r\n"),
+                     "Sec-WebSocket-Key: " +
+                     kKey + "\r\nSec-WebSocket-Version: 13\r\n"),
      ErrorCode::None},
     {"TokensAreCaseInsensitive",
      upgrade_request("Upgrade: WebSocket\r\nConnection: UPGRADE\r\n"
-                     "Sec-WebSocket-Key: " + kKey +
-                     "\r\nSec-WebSocket-Version: 13\r\n"),
+                     "Sec-WebSocket-Key: " +
+                     kKey + "\r\nSec-WebSocket-Version: 13\r\n"),
      ErrorCode::None},
     {"UpgradeTokenListWithOthers",
      upgrade_request("Upgrade: h2c, websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: " + kKey +
-                     "\r\nSec-WebSocket-Version: 13\r\n"),
+                     "Sec-WebSocket-Key: " +
+                     kKey + "\r\nSec-WebSocket-Version: 13\r\n"),
      ErrorCode::None},
     {"ConnectionSplitOverTwoFields",
      upgrade_request("Upgrade: websocket\r\nConnection: keep-alive\r\n"
-                     "Connection: upgrade\r\nSec-WebSocket-Key: " + kKey +
-                     "\r\nSec-WebSocket-Version: 13\r\n"),
+                     "Connection: upgrade\r\nSec-WebSocket-Key: " +
+                     kKey + "\r\nSec-WebSocket-Version: 13\r\n"),
      ErrorCode::None},
     {"HeaderNamesAreCaseInsensitive",
      upgrade_request("upgrade: websocket\r\nCONNECTION: Upgrade\r\n"
-                     "sec-websocket-key: " + kKey +
-                     "\r\nSEC-WEBSOCKET-VERSION: 13\r\n"),
+                     "sec-websocket-key: " +
+                     kKey + "\r\nSEC-WEBSOCKET-VERSION: 13\r\n"),
      ErrorCode::None},
     {"LaterHttpMinorVersion", upgrade_request(kGoodFields, "GET", "HTTP/1.2"),
      ErrorCode::None},
@@ -99,13 +102,13 @@ const std::vector<HandshakeCase> kCases = {
      ErrorCode::BadWebSocketHandshake},
     {"UpgradeWithoutWebsocketToken",
      upgrade_request("Upgrade: h2c\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: " + kKey +
-                     "\r\nSec-WebSocket-Version: 13\r\n"),
+                     "Sec-WebSocket-Key: " +
+                     kKey + "\r\nSec-WebSocket-Version: 13\r\n"),
      ErrorCode::BadWebSocketHandshake},
     {"UpgradeTokenPrefixIsNotTheToken",
      upgrade_request("Upgrade: websockets\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: " + kKey +
-                     "\r\nSec-WebSocket-Version: 13\r\n"),
+                     "Sec-WebSocket-Key: " +
+                     kKey + "\r\nSec-WebSocket-Version: 13\r\n"),
      ErrorCode::BadWebSocketHandshake},
     {"MissingConnection",
      upgrade_request("Upgrade: websocket\r\nSec-WebSocket-Key: " + kKey +
@@ -113,13 +116,13 @@ const std::vector<HandshakeCase> kCases = {
      ErrorCode::BadWebSocketHandshake},
     {"ConnectionWithoutUpgradeToken",
      upgrade_request("Upgrade: websocket\r\nConnection: keep-alive\r\n"
-                     "Sec-WebSocket-Key: " + kKey +
-                     "\r\nSec-WebSocket-Version: 13\r\n"),
+                     "Sec-WebSocket-Key: " +
+                     kKey + "\r\nSec-WebSocket-Version: 13\r\n"),
      ErrorCode::BadWebSocketHandshake},
     {"ConnectionUpgradeAsSubstringOnly",
      upgrade_request("Upgrade: websocket\r\nConnection: upgraded\r\n"
-                     "Sec-WebSocket-Key: " + kKey +
-                     "\r\nSec-WebSocket-Version: 13\r\n"),
+                     "Sec-WebSocket-Key: " +
+                     kKey + "\r\nSec-WebSocket-Version: 13\r\n"),
      ErrorCode::BadWebSocketHandshake},
     {"MissingKey",
      upgrade_request("Upgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -161,22 +164,23 @@ const std::vector<HandshakeCase> kCases = {
     // 426 (§4.2.2).
     {"MissingVersion",
      upgrade_request("Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: " + kKey + "\r\n"),
+                     "Sec-WebSocket-Key: " +
+                     kKey + "\r\n"),
      ErrorCode::WebSocketVersion},
     {"Version8",
      upgrade_request("Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: " + kKey +
-                     "\r\nSec-WebSocket-Version: 8\r\n"),
+                     "Sec-WebSocket-Key: " +
+                     kKey + "\r\nSec-WebSocket-Version: 8\r\n"),
      ErrorCode::WebSocketVersion},
     {"Version14",
      upgrade_request("Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: " + kKey +
-                     "\r\nSec-WebSocket-Version: 14\r\n"),
+                     "Sec-WebSocket-Key: " +
+                     kKey + "\r\nSec-WebSocket-Version: 14\r\n"),
      ErrorCode::WebSocketVersion},
     {"VersionList",
      upgrade_request("Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: " + kKey +
-                     "\r\nSec-WebSocket-Version: 13, 8\r\n"),
+                     "Sec-WebSocket-Key: " +
+                     kKey + "\r\nSec-WebSocket-Version: 13, 8\r\n"),
      ErrorCode::WebSocketVersion},
     {"TwoVersionFields",
      upgrade_request(kGoodFields + "Sec-WebSocket-Version: 13\r\n"),
@@ -306,18 +310,19 @@ TEST(Handshake, NoResponseForARefusedHandshake) {
 TEST(Handshake, CompressionCanBeDisabled) {
   DeflateConfig off;
   off.enabled = false;
-  Parsed p(upgrade_request(
-               kGoodFields + "Sec-WebSocket-Extensions: permessage-deflate\r\n"),
+  Parsed p(upgrade_request(kGoodFields +
+                           "Sec-WebSocket-Extensions: permessage-deflate\r\n"),
            off);
   ASSERT_TRUE(p.hs.ok());
   EXPECT_FALSE(p.hs.deflate.accepted);
 }
 
 TEST(Handshake, ExtensionOffersAcrossSeveralFields) {
-  Parsed p(upgrade_request(kGoodFields +
-                           "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n"
-                           "Sec-WebSocket-Extensions: permessage-deflate; "
-                           "server_no_context_takeover\r\n"));
+  Parsed p(
+      upgrade_request(kGoodFields +
+                      "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n"
+                      "Sec-WebSocket-Extensions: permessage-deflate; "
+                      "server_no_context_takeover\r\n"));
   ASSERT_TRUE(p.hs.ok());
   ASSERT_TRUE(p.hs.deflate.accepted);
   EXPECT_EQ(p.hs.deflate.response(),
@@ -325,8 +330,8 @@ TEST(Handshake, ExtensionOffersAcrossSeveralFields) {
 }
 
 TEST(Handshake, BadExtensionHeaderOpensWithoutCompression) {
-  Parsed p(upgrade_request(kGoodFields +
-                           "Sec-WebSocket-Extensions: permessage-deflate;;\r\n"));
+  Parsed p(upgrade_request(
+      kGoodFields + "Sec-WebSocket-Extensions: permessage-deflate;;\r\n"));
   ASSERT_TRUE(p.hs.ok());
   EXPECT_FALSE(p.hs.deflate.accepted);
 }

@@ -23,11 +23,15 @@ struct FrameCase {
   uint64_t max_message_size = kDefaultMaxMessageSize;
 };
 
-void PrintTo(const FrameCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const FrameCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 const uint8_t kZeroMask[4] = {0, 0, 0, 0};
 
-std::string repeat(char c, size_t n) { return std::string(n, c); }
+std::string repeat(char c, size_t n) {
+  return std::string(n, c);
+}
 
 // Pseudo-random bytes, so that masking bugs do not hide in a repeated byte.
 std::string noise(size_t n) {
@@ -42,28 +46,31 @@ std::string noise(size_t n) {
 
 const std::vector<FrameCase> kValid = {
     // RFC 6455 §5.7.
-    {"Rfc6455MaskedHello", from_hex("81 85 37 fa 21 3d 7f 9f 4d 51 58"),
+    {"Rfc6455MaskedHello",
+     from_hex("81 85 37 fa 21 3d 7f 9f 4d 51 58"),
      {text_msg("Hello")}},
     {"Rfc6455FragmentedUnmaskedExampleMasked",
      from_hex("01 83 37 fa 21 3d 7f 9f 4d") +
          from_hex("80 82 37 fa 21 3d 5b 95"),
      {text_msg("Hello")}},
-    {"Rfc6455MaskedPing", from_hex("89 85 37 fa 21 3d 7f 9f 4d 51 58"),
+    {"Rfc6455MaskedPing",
+     from_hex("89 85 37 fa 21 3d 7f 9f 4d 51 58"),
      {ping_ev("Hello")}},
-    {"Rfc6455MaskedPong", from_hex("8a 85 37 fa 21 3d 7f 9f 4d 51 58"),
+    {"Rfc6455MaskedPong",
+     from_hex("8a 85 37 fa 21 3d 7f 9f 4d 51 58"),
      {pong_ev("Hello")}},
     // Length encodings at their boundaries.
     {"EmptyTextMessage", text(""), {text_msg("")}},
     {"EmptyBinaryMessage", binary(""), {binary_msg("")}},
     {"Length125Uses7Bits", binary(noise(125)), {binary_msg(noise(125))}},
     {"Length126Uses16Bits", binary(noise(126)), {binary_msg(noise(126))}},
-    {"Length65535Uses16Bits", binary(noise(65535)),
-     {binary_msg(noise(65535))}},
-    {"Length65536Uses64Bits", binary(noise(65536)),
-     {binary_msg(noise(65536))}},
-    {"ZeroMaskKey", client_frame(b0(Opcode::Text), "plain", kZeroMask),
+    {"Length65535Uses16Bits", binary(noise(65535)), {binary_msg(noise(65535))}},
+    {"Length65536Uses64Bits", binary(noise(65536)), {binary_msg(noise(65536))}},
+    {"ZeroMaskKey",
+     client_frame(b0(Opcode::Text), "plain", kZeroMask),
      {text_msg("plain")}},
-    {"TwoMessagesInOneRead", text("one") + binary("two"),
+    {"TwoMessagesInOneRead",
+     text("one") + binary("two"),
      {text_msg("one"), binary_msg("two")}},
     // Fragmentation (§5.4).
     {"FragmentedBinaryInThreeFrames",
@@ -72,25 +79,30 @@ const std::vector<FrameCase> kValid = {
     {"FragmentedWithEmptyFragments",
      text("", false) + cont("", false) + cont("x", false) + cont(""),
      {text_msg("x")}},
-    {"PingBetweenFragments", text("Hel", false) + ping("p1") + cont("lo"),
+    {"PingBetweenFragments",
+     text("Hel", false) + ping("p1") + cont("lo"),
      {ping_ev("p1"), text_msg("Hello")}},
     {"PingsAndPongBetweenFragments",
      binary("a", false) + ping("") + cont("b", false) + pong("q") +
          ping(repeat('z', 125)) + cont("c"),
-     {ping_ev(""), pong_ev("q"), ping_ev(repeat('z', 125)),
-      binary_msg("abc")}},
-    {"CloseBetweenFragments", text("a", false) + close_frame(1000),
+     {ping_ev(""), pong_ev("q"), ping_ev(repeat('z', 125)), binary_msg("abc")}},
+    {"CloseBetweenFragments",
+     text("a", false) + close_frame(1000),
      {close_ev(1000)}},
     {"ControlPayloadOf125Bytes", ping(noise(125)), {ping_ev(noise(125))}},
     // Close (§5.5.1, §7.4).
-    {"CloseWithoutPayloadIs1005", client_frame(b0(Opcode::Close), ""),
+    {"CloseWithoutPayloadIs1005",
+     client_frame(b0(Opcode::Close), ""),
      {close_ev(cc::kNoStatus)}},
     {"CloseWithCodeOnly", close_frame(1000), {close_ev(1000)}},
-    {"CloseWithReason", close_frame(1001, "going \xc3\xa0 bed"),
+    {"CloseWithReason",
+     close_frame(1001, "going \xc3\xa0 bed"),
      {close_ev(1001, "going \xc3\xa0 bed")}},
-    {"CloseWithReasonOf123Bytes", close_frame(4000, repeat('r', 123)),
+    {"CloseWithReasonOf123Bytes",
+     close_frame(4000, repeat('r', 123)),
      {close_ev(4000, repeat('r', 123))}},
-    {"InputAfterCloseIsIgnored", close_frame(1000) + text("late"),
+    {"InputAfterCloseIsIgnored",
+     close_frame(1000) + text("late"),
      {close_ev(1000)}},
     // UTF-8 (§8.1).
     {"TextWithEveryUtf8Length",
@@ -104,17 +116,22 @@ const std::vector<FrameCase> kValid = {
     {"CodePointSplitAroundAPing",
      text("\xf0\x9f", false) + ping("") + cont("\x98\x80"),
      {ping_ev(""), text_msg("\xf0\x9f\x98\x80")}},
-    {"BinaryIsNotUtf8Checked", binary("\xff\xfe\xc0"),
+    {"BinaryIsNotUtf8Checked",
+     binary("\xff\xfe\xc0"),
      {binary_msg("\xff\xfe\xc0")}},
     // Size limit, exactly reached.
-    {"MessageOfExactlyTheLimit", binary(repeat('x', 1000)),
-     {binary_msg(repeat('x', 1000))}, 1000},
+    {"MessageOfExactlyTheLimit",
+     binary(repeat('x', 1000)),
+     {binary_msg(repeat('x', 1000))},
+     1000},
     {"FragmentsSummingToTheLimit",
      binary(repeat('x', 600), false) + cont(repeat('y', 400)),
-     {binary_msg(repeat('x', 600) + repeat('y', 400))}, 1000},
+     {binary_msg(repeat('x', 600) + repeat('y', 400))},
+     1000},
     {"ControlFramesDoNotCountTowardsTheLimit",
      binary(repeat('x', 10), false) + ping(repeat('p', 100)) + cont(""),
-     {ping_ev(repeat('p', 100)), binary_msg(repeat('x', 10))}, 10},
+     {ping_ev(repeat('p', 100)), binary_msg(repeat('x', 10))},
+     10},
 };
 
 struct ErrorCase {
@@ -125,7 +142,9 @@ struct ErrorCase {
   uint64_t max_message_size = kDefaultMaxMessageSize;
 };
 
-void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const ErrorCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 std::string with_length16(uint8_t b0, uint16_t len) {
   std::string s;
@@ -140,7 +159,8 @@ std::string with_length64(uint8_t b0, uint64_t len) {
   std::string s;
   s.push_back(static_cast<char>(b0));
   s.push_back(static_cast<char>(0x80 | 127));
-  for (int i = 0; i < 8; ++i) s.push_back(static_cast<char>(len >> (56 - 8 * i)));
+  for (int i = 0; i < 8; ++i)
+    s.push_back(static_cast<char>(len >> (56 - 8 * i)));
   return s + "\x01\x02\x03\x04";
 }
 
@@ -149,8 +169,7 @@ const std::vector<ErrorCase> kErrors = {
     {"UnmaskedTextFrame", unmasked_frame(b0(Opcode::Text), "Hello"),
      cc::kProtocolError},
     {"UnmaskedFrameFailsAfterTwoBytes", "\x81\x05"s, cc::kProtocolError},
-    {"UnmaskedPing", unmasked_frame(b0(Opcode::Ping), ""),
-     cc::kProtocolError},
+    {"UnmaskedPing", unmasked_frame(b0(Opcode::Ping), ""), cc::kProtocolError},
     // Reserved bits (§5.2), without an extension.
     {"Rsv1WithoutExtension", client_frame(0x80 | kRsv1 | 0x1, "x"),
      cc::kProtocolError},
@@ -168,14 +187,17 @@ const std::vector<ErrorCase> kErrors = {
     {"OpcodeD", client_frame(0x8D, ""), cc::kProtocolError},
     {"OpcodeE", client_frame(0x8E, ""), cc::kProtocolError},
     {"OpcodeF", client_frame(0x8F, ""), cc::kProtocolError},
-    {"ReservedOpcodeAfterAMessage", text("ok") + client_frame(0x8B, ""),
-     cc::kProtocolError, {text_msg("ok")}},
+    {"ReservedOpcodeAfterAMessage",
+     text("ok") + client_frame(0x8B, ""),
+     cc::kProtocolError,
+     {text_msg("ok")}},
     // Control frames (§5.5).
     {"PingOf126Bytes", ping(repeat('p', 126)), cc::kProtocolError},
     {"PingWith16BitLength",
      client_frame(b0(Opcode::Ping), "abc", kDefaultMask, LenEncoding::Force16),
      cc::kProtocolError},
-    {"CloseOf126Bytes", client_frame(b0(Opcode::Close), "\x03\xe8" + repeat('r', 124)),
+    {"CloseOf126Bytes",
+     client_frame(b0(Opcode::Close), "\x03\xe8" + repeat('r', 124)),
      cc::kProtocolError},
     {"FragmentedPing", client_frame(b0(Opcode::Ping, false), "x"),
      cc::kProtocolError},
@@ -185,18 +207,18 @@ const std::vector<ErrorCase> kErrors = {
      cc::kProtocolError},
     // Fragmentation order (§5.4).
     {"ContinuationWithoutAMessage", cont("x"), cc::kProtocolError},
-    {"ContinuationAfterAFinishedMessage", text("a") + cont("b"),
-     cc::kProtocolError, {text_msg("a")}},
+    {"ContinuationAfterAFinishedMessage",
+     text("a") + cont("b"),
+     cc::kProtocolError,
+     {text_msg("a")}},
     {"TextInsideAFragmentedMessage", text("a", false) + text("b"),
      cc::kProtocolError},
     {"BinaryInsideAFragmentedMessage", binary("a", false) + binary("b"),
      cc::kProtocolError},
     // Length encodings (§5.2): minimal, and the 64-bit MSB.
     {"NonMinimal16BitLength", with_length16(0x82, 125), cc::kProtocolError},
-    {"NonMinimal16BitLengthOfZero", with_length16(0x82, 0),
-     cc::kProtocolError},
-    {"NonMinimal64BitLength", with_length64(0x82, 65535),
-     cc::kProtocolError},
+    {"NonMinimal16BitLengthOfZero", with_length16(0x82, 0), cc::kProtocolError},
+    {"NonMinimal64BitLength", with_length64(0x82, 65535), cc::kProtocolError},
     {"NonMinimal64BitLengthOf125", with_length64(0x82, 125),
      cc::kProtocolError},
     {"SixtyFourBitLengthWithMsbSet", with_length64(0x82, 1ull << 63),
@@ -243,16 +265,24 @@ const std::vector<ErrorCase> kErrors = {
      cc::kInvalidPayload},
     {"InvalidUtf8AfterAPingBetweenFragments",
      text("\xe2\x82", false) + ping("p") + cont("\x41", false),
-     cc::kInvalidPayload, {ping_ev("p")}},
+     cc::kInvalidPayload,
+     {ping_ev("p")}},
     // Size limit (1009), checked at the frame header.
-    {"SingleFrameOverTheLimit", binary(repeat('x', 1001)),
-     cc::kMessageTooBig, {}, 1000},
+    {"SingleFrameOverTheLimit",
+     binary(repeat('x', 1001)),
+     cc::kMessageTooBig,
+     {},
+     1000},
     {"OverTheLimitFailsAtTheHeader",
      client_frame(b0(Opcode::Binary), repeat('x', 1001)).substr(0, 8),
-     cc::kMessageTooBig, {}, 1000},
+     cc::kMessageTooBig,
+     {},
+     1000},
     {"FragmentsOverTheLimit",
      binary(repeat('x', 600), false) + cont(repeat('y', 401)),
-     cc::kMessageTooBig, {}, 1000},
+     cc::kMessageTooBig,
+     {},
+     1000},
     {"HugeDeclaredLength", with_length64(0x82, (1ull << 62)),
      cc::kMessageTooBig},
 };
@@ -350,8 +380,9 @@ TEST(MessageAssembler, BufferOfALargeMessageIsFreedAfterIt) {
 TEST(MessageAssembler, BufferGrowsWithDataNotWithDeclaredLength) {
   MessageAssembler rx;
   // A frame claiming 10 MB with 1 KiB of it sent.
-  std::string wire = client_frame(b0(Opcode::Binary), std::string(10'000'000, 'x'))
-                         .substr(0, 14 + 1024);
+  std::string wire =
+      client_frame(b0(Opcode::Binary), std::string(10'000'000, 'x'))
+          .substr(0, 14 + 1024);
   EXPECT_TRUE(run(rx, wire, 100).empty());
   EXPECT_LE(rx.memory_usage(), 4096u);
 }
@@ -359,7 +390,8 @@ TEST(MessageAssembler, BufferGrowsWithDataNotWithDeclaredLength) {
 TEST(MessageAssembler, InvalidUtf8FailsAtTheFirstBadByteOfAStream) {
   // The header and "ab" arrive; then the bad byte alone. The error must
   // come with that byte, although 100 more payload bytes are announced.
-  std::string wire = client_frame(b0(Opcode::Text), "ab\xc3\x28" + repeat('x', 100));
+  std::string wire =
+      client_frame(b0(Opcode::Text), "ab\xc3\x28" + repeat('x', 100));
   MessageAssembler rx;
   std::vector<size_t> cuts = {8, 10, 11, 12};
   const auto events = run_cuts(rx, wire.substr(0, 12), cuts);

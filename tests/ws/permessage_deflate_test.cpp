@@ -29,7 +29,9 @@ struct NegotiationCase {
   DeflateConfig config = {};
 };
 
-void PrintTo(const NegotiationCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const NegotiationCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 DeflateConfig config_with(void (*set)(DeflateConfig&)) {
   DeflateConfig c;
@@ -46,8 +48,8 @@ const std::vector<NegotiationCase> kNegotiations = {
      params(false, false, 15, 15)},
     {"ChromeOffer", "permessage-deflate; client_max_window_bits", true,
      "permessage-deflate", params(false, false, 15, 15)},
-    {"NameIsCaseInsensitive", "PerMessage-Deflate", true,
-     "permessage-deflate", params(false, false, 15, 15)},
+    {"NameIsCaseInsensitive", "PerMessage-Deflate", true, "permessage-deflate",
+     params(false, false, 15, 15)},
     {"ServerNoContextTakeoverIsEchoed",
      "permessage-deflate; server_no_context_takeover", true,
      "permessage-deflate; server_no_context_takeover",
@@ -107,8 +109,8 @@ const std::vector<NegotiationCase> kNegotiations = {
      "permessage-deflate; client_max_window_bits=11",
      params(false, false, 15, 11)},
     {"OtherExtensionsAreSkipped",
-     "x-webkit-deflate-frame, foo; bar=\"baz, qux\", permessage-deflate",
-     true, "permessage-deflate", params(false, false, 15, 15)},
+     "x-webkit-deflate-frame, foo; bar=\"baz, qux\", permessage-deflate", true,
+     "permessage-deflate", params(false, false, 15, 15)},
     {"FirstAcceptableOfferWins",
      "permessage-deflate; server_max_window_bits=10, "
      "permessage-deflate; server_max_window_bits=12",
@@ -150,16 +152,22 @@ const std::vector<NegotiationCase> kNegotiations = {
      false},
     {"SyntaxErrorAfterAGoodOffer", "permessage-deflate, per message", false},
     // Server policy.
-    {"DisabledByConfig", "permessage-deflate", false, "", {},
+    {"DisabledByConfig",
+     "permessage-deflate",
+     false,
+     "",
+     {},
      config_with([](DeflateConfig& c) { c.enabled = false; })},
     {"ForcedServerNoContextTakeover", "permessage-deflate", true,
      "permessage-deflate; server_no_context_takeover",
-     params(true, false, 15, 15),
-     config_with([](DeflateConfig& c) { c.server_no_context_takeover = true; })},
+     params(true, false, 15, 15), config_with([](DeflateConfig& c) {
+       c.server_no_context_takeover = true;
+     })},
     {"ForcedClientNoContextTakeover", "permessage-deflate", true,
      "permessage-deflate; client_no_context_takeover",
-     params(false, true, 15, 15),
-     config_with([](DeflateConfig& c) { c.client_no_context_takeover = true; })},
+     params(false, true, 15, 15), config_with([](DeflateConfig& c) {
+       c.client_no_context_takeover = true;
+     })},
     {"SmallerServerWindowIsUsedSilently", "permessage-deflate", true,
      "permessage-deflate", params(false, false, 11, 15),
      config_with([](DeflateConfig& c) { c.server_max_window_bits = 11; })},
@@ -194,11 +202,11 @@ TEST_P(Negotiation, AgreesOnTheParameters) {
   EXPECT_EQ(n.params.client_max_window_bits, c.params.client_max_window_bits);
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, Negotiation,
-                         ::testing::ValuesIn(kNegotiations),
-                         [](const ::testing::TestParamInfo<NegotiationCase>& i) {
-                           return std::string(i.param.name);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Table, Negotiation, ::testing::ValuesIn(kNegotiations),
+    [](const ::testing::TestParamInfo<NegotiationCase>& i) {
+      return std::string(i.param.name);
+    });
 
 TEST(Negotiation, OffersInSeveralFieldsFormOneList) {
   const pounce_header_t headers[] = {
@@ -236,8 +244,7 @@ TEST(PerMessageDeflate, Rfc7692CompressedHelloFrame) {
   PerMessageDeflate pmd({}, compress_all());
   ByteBuffer out;
   ASSERT_TRUE(append_message(out, Opcode::Text, "Hello", &pmd));
-  EXPECT_EQ(to_hex(std::string(out.view())),
-            "c1 07 f2 48 cd c9 c9 07 00");
+  EXPECT_EQ(to_hex(std::string(out.view())), "c1 07 f2 48 cd c9 c9 07 00");
 }
 
 // §7.2.3.2: the second "Hello" reuses the window of the first.
@@ -245,8 +252,7 @@ TEST(PerMessageDeflate, Rfc7692SharedWindowSecondHello) {
   PerMessageDeflate pmd({}, compress_all());
   EXPECT_EQ(to_hex(compressed_frame_payload(pmd, "Hello")),
             "f2 48 cd c9 c9 07 00");
-  EXPECT_EQ(to_hex(compressed_frame_payload(pmd, "Hello")),
-            "f2 00 11 00 00");
+  EXPECT_EQ(to_hex(compressed_frame_payload(pmd, "Hello")), "f2 00 11 00 00");
 }
 
 TEST(PerMessageDeflate, NoContextTakeoverCompressesEachMessageAlone) {
@@ -284,21 +290,27 @@ struct InflateCase {
   std::string message;
 };
 
-void PrintTo(const InflateCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const InflateCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 const std::vector<InflateCase> kInflates = {
     {"Rfc7692Hello", {from_hex("f2 48 cd c9 c9 07 00")}, "Hello"},
     {"Rfc7692HelloInTwoFragments",
-     {from_hex("f2 48 cd"), from_hex("c9 c9 07 00")}, "Hello"},
+     {from_hex("f2 48 cd"), from_hex("c9 c9 07 00")},
+     "Hello"},
     {"Rfc7692StoredBlock",
-     {from_hex("00 05 00 fa ff 48 65 6c 6c 6f 00")}, "Hello"},
+     {from_hex("00 05 00 fa ff 48 65 6c 6c 6f 00")},
+     "Hello"},
     {"Rfc7692BfinalBlock", {from_hex("f3 48 cd c9 c9 07 00 00")}, "Hello"},
     {"Rfc7692TwoBlocks",
-     {from_hex("f2 48 05 00 00 00 ff ff ca c9 c9 07 00")}, "Hello"},
+     {from_hex("f2 48 05 00 00 00 ff ff ca c9 c9 07 00")},
+     "Hello"},
     {"Rfc7692EmptyMessage", {from_hex("00")}, ""},
     {"EmptyCompressedPayloadIsAnEmptyMessage", {""}, ""},
     {"EmptyFragmentsAroundData",
-     {"", from_hex("f2 48 cd c9 c9 07 00"), ""}, "Hello"},
+     {"", from_hex("f2 48 cd c9 c9 07 00"), ""},
+     "Hello"},
 };
 
 class Inflates : public ::testing::TestWithParam<InflateCase> {};
@@ -360,9 +372,8 @@ TEST(PerMessageDeflate, UncompressedMessagesMixWithCompressedOnes) {
   std::string wire = compressed_message({client.compress("first")});
   wire += text("plain");
   wire += compressed_message({client.compress("first again")});
-  EXPECT_EQ(run(rx, wire),
-            (std::vector{text_msg("first"), text_msg("plain"),
-                         text_msg("first again")}));
+  EXPECT_EQ(run(rx, wire), (std::vector{text_msg("first"), text_msg("plain"),
+                                        text_msg("first again")}));
 }
 
 TEST(PerMessageDeflate, BfinalThenTakeoverKeepsTheWindow) {
@@ -396,7 +407,9 @@ struct RoundTrip {
   uint8_t server_bits, client_bits;
 };
 
-void PrintTo(const RoundTrip& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const RoundTrip& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class RoundTrips : public ::testing::TestWithParam<RoundTrip> {};
 
@@ -404,7 +417,9 @@ std::vector<std::string> sample_messages() {
   const std::string small =
       R"({"type":"update","id":12345,"payload":{"x":1,"y":2,"name":"pounce"}})";
   std::vector<std::string> m = {
-      "Hello", "", small,
+      "Hello",
+      "",
+      small,
       small,  // repeated: a few bytes with takeover
       std::string(100000, 'a'),
   };
@@ -425,8 +440,7 @@ std::vector<std::string> sample_messages() {
 
 TEST_P(RoundTrips, ServerToClientAndBack) {
   const RoundTrip& rt = GetParam();
-  DeflateParams p{rt.server_nct, rt.client_nct, rt.server_bits,
-                  rt.client_bits};
+  DeflateParams p{rt.server_nct, rt.client_nct, rt.server_bits, rt.client_bits};
   PerMessageDeflate server(p, compress_all());
   ClientInflater client_in(15);
   ClientDeflater client_out(rt.client_bits, !rt.client_nct);
@@ -445,10 +459,10 @@ TEST_P(RoundTrips, ServerToClientAndBack) {
     EXPECT_EQ(back, m);
     sizes.push_back(f.payload.size());
     // Client -> server, in 1000-byte reads.
-    EXPECT_EQ(run(rx, compressed_message({client_out.compress(m)},
-                                         Opcode::Binary),
-                  1000),
-              std::vector{binary_msg(m)});
+    EXPECT_EQ(
+        run(rx, compressed_message({client_out.compress(m)}, Opcode::Binary),
+            1000),
+        std::vector{binary_msg(m)});
   }
   // The repeated message costs a few bytes with takeover only.
   if (rt.server_nct) {
@@ -489,8 +503,8 @@ TEST(PerMessageDeflate, InflatedSizeOverTheLimitIs1009) {
   PerMessageDeflate pmd({}, {});
   MessageAssembler rx({1000}, &pmd);
   ClientDeflater client;
-  const std::string wire = compressed_message({client.compress(std::string(1001, 'x'))},
-                                              Opcode::Binary);
+  const std::string wire = compressed_message(
+      {client.compress(std::string(1001, 'x'))}, Opcode::Binary);
   EXPECT_LT(wire.size(), 100u);  // far under the limit on the wire
   EXPECT_EQ(run(rx, wire), std::vector{error_ev(cc::kMessageTooBig)});
 }
@@ -513,8 +527,8 @@ TEST(PerMessageDeflate, ZipBombStopsAtTheLimit) {
   EXPECT_LT(bomb.size(), 128u * 1024);
   PerMessageDeflate pmd({}, {});
   MessageAssembler rx({1 << 20}, &pmd);
-  std::vector<Rec> events = run(
-      rx, compressed_message({bomb.substr(0, 4000)}, Opcode::Binary), 0);
+  std::vector<Rec> events =
+      run(rx, compressed_message({bomb.substr(0, 4000)}, Opcode::Binary), 0);
   EXPECT_EQ(events, std::vector{error_ev(cc::kMessageTooBig)});
   EXPECT_LE(rx.memory_usage(), (1u << 20) + 1);
 }
@@ -572,7 +586,8 @@ TEST(PerMessageDeflate, Rsv1OnControlFrameIs1002) {
             std::vector{error_ev(cc::kProtocolError)});
 }
 
-// --- Memory per socket ---------------------------------------------------------
+// --- Memory per socket
+// ---------------------------------------------------------
 
 struct MemoryRow {
   const char* name;

@@ -27,13 +27,15 @@ struct Sequence {
   uint64_t max_message_size = kDefaultMaxMessageSize;
 };
 
-void PrintTo(const Sequence& s, std::ostream* os) { *os << s.name; }
+void PrintTo(const Sequence& s, std::ostream* os) {
+  *os << s.name;
+}
 
 // A fresh receiver (with its deflate state) per run.
 struct Receiver {
   explicit Receiver(const Sequence& s)
-      : pmd(s.deflate ? std::make_unique<PerMessageDeflate>(
-                            DeflateParams{}, DeflateConfig{})
+      : pmd(s.deflate ? std::make_unique<PerMessageDeflate>(DeflateParams{},
+                                                            DeflateConfig{})
                       : nullptr),
         rx({s.max_message_size}, pmd.get()) {}
   std::unique_ptr<PerMessageDeflate> pmd;
@@ -46,7 +48,8 @@ std::string compressed(ClientDeflater& client, Opcode op,
   std::string wire;
   const size_t step = c.size() / fragments + 1;
   for (size_t i = 0; i < fragments; ++i) {
-    const std::string part = i * step < c.size() ? c.substr(i * step, step) : "";
+    const std::string part =
+        i * step < c.size() ? c.substr(i * step, step) : "";
     const bool fin = i + 1 == fragments;
     wire += i == 0 ? client_frame(b0(op, fin, true), part)
                    : client_frame(b0(Opcode::Continuation, fin), part);
@@ -70,8 +73,8 @@ std::vector<Sequence> corpus() {
   out.push_back({"FragmentsWithControlFrames",
                  text("\xe2\x82", false) + ping("p") + cont("\xac", false) +
                      pong("") + cont(" euro") + binary("", false) +
-                     cont("x", false) + ping(std::string(125, 'z')) + cont("y") +
-                     close_frame(1000, "done"),
+                     cont("x", false) + ping(std::string(125, 'z')) +
+                     cont("y") + close_frame(1000, "done"),
                  false, 2});
   out.push_back(
       {"EndsWithAnError", text("fine") + text("bad \xc0\xaf"), false, 1});
@@ -89,8 +92,8 @@ std::vector<Sequence> corpus() {
     std::string wire = compressed(client, Opcode::Text, "Hello");
     wire += compressed(client, Opcode::Text, "Hello");
     wire += ping("x");
-    wire += compressed(client, Opcode::Binary,
-                       std::string(5000, 'q') + "tail", 4);
+    wire +=
+        compressed(client, Opcode::Binary, std::string(5000, 'q') + "tail", 4);
     wire += text("plain", false) + cont(" too");
     wire += compressed(client, Opcode::Text, "", 1);
     wire += compressed(client, Opcode::Text,
@@ -106,10 +109,9 @@ std::vector<Sequence> corpus() {
   {
     ClientDeflater client;
     std::string wire = compressed(client, Opcode::Text, "ok");
-    wire += compressed(client, Opcode::Text,
-                       std::string(100, 'a') + "\xed\xa0\x80" +
-                           std::string(3000, 'b'),
-                       2);
+    wire += compressed(
+        client, Opcode::Text,
+        std::string(100, 'a') + "\xed\xa0\x80" + std::string(3000, 'b'), 2);
     out.push_back({"CompressedInvalidUtf8", wire, true, 1});
   }
   return out;

@@ -21,7 +21,9 @@ struct Utf8Case {
   bool complete;
 };
 
-void PrintTo(const Utf8Case& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const Utf8Case& c, std::ostream* os) {
+  *os << c.name;
+}
 
 const std::vector<Utf8Case> kCases = {
     {"Empty", "", -1, true},
@@ -36,8 +38,8 @@ const std::vector<Utf8Case> kCases = {
     {"UFFFF", "\xef\xbf\xbf", -1, true},
     {"U10000", "\xf0\x90\x80\x80", -1, true},
     {"U10FFFF", "\xf4\x8f\xbf\xbf", -1, true},
-    {"MixedAfterLongAscii", std::string(40, 'a') + "\xce\xba\xe1\xbd\xb9",
-     -1, true},
+    {"MixedAfterLongAscii", std::string(40, 'a') + "\xce\xba\xe1\xbd\xb9", -1,
+     true},
     {"Rfc3629Example", "\xed\x95\x9c\xea\xb5\xad\xec\x96\xb4", -1, true},
     // Open at the end: not an error until the text must end.
     {"TruncatedTwoByte", "a\xc2", -1, false},
@@ -65,7 +67,10 @@ const std::vector<Utf8Case> kCases = {
     // A lead byte where a continuation must be.
     {"MissingContinuation", "\xe2\x28\xa1", 1, false},
     {"NewLeadInsideSequence", "\xf0\x9f\xc3\xa9", 2, false},
-    {"AsciiInsideSequence", "\xc3" "a", 1, false},
+    {"AsciiInsideSequence",
+     "\xc3"
+     "a",
+     1, false},
     // Autobahn 6.3.1: valid up to the byte after "κόσμε".
     {"AutobahnInvalidAfterValid",
      "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80\x65\x64\x69"

@@ -58,7 +58,8 @@ std::string frame(uint8_t b0, std::string_view payload, const uint8_t* mask,
     out.push_back(static_cast<char>(n));
   } else {
     out.push_back(static_cast<char>(mask_bit | 127));
-    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(n >> (56 - 8 * i)));
+    for (int i = 0; i < 8; ++i)
+      out.push_back(static_cast<char>(n >> (56 - 8 * i)));
   }
   if (mask != nullptr) {
     out.append(reinterpret_cast<const char*>(mask), 4);
@@ -179,7 +180,9 @@ ClientDeflater::ClientDeflater(int window_bits, bool takeover, int level)
   reset();
 }
 
-ClientDeflater::~ClientDeflater() { deflateEnd(&z_); }
+ClientDeflater::~ClientDeflater() {
+  deflateEnd(&z_);
+}
 
 void ClientDeflater::reset() {
   deflateEnd(&z_);
@@ -210,7 +213,8 @@ std::string ClientDeflater::compress(std::string_view message) {
     buf.resize(buf.size() * 2);
   }
   std::string out(buf.data(), used);
-  if (out.size() < 4 || out.compare(out.size() - 4, 4, "\0\0\xff\xff", 4) != 0) {
+  if (out.size() < 4 ||
+      out.compare(out.size() - 4, 4, "\0\0\xff\xff", 4) != 0) {
     throw std::runtime_error("no sync flush tail");
   }
   out.resize(out.size() - 4);
@@ -240,7 +244,9 @@ ClientInflater::ClientInflater(int window_bits) {
   }
 }
 
-ClientInflater::~ClientInflater() { inflateEnd(&z_); }
+ClientInflater::~ClientInflater() {
+  inflateEnd(&z_);
+}
 
 bool ClientInflater::decompress(std::string_view payload, std::string* out) {
   std::string in(payload);

@@ -67,8 +67,12 @@ struct Rec {
 std::ostream& operator<<(std::ostream& os, const Rec& r);
 
 Rec msg(Opcode op, std::string_view data);
-inline Rec text_msg(std::string_view d) { return msg(Opcode::Text, d); }
-inline Rec binary_msg(std::string_view d) { return msg(Opcode::Binary, d); }
+inline Rec text_msg(std::string_view d) {
+  return msg(Opcode::Text, d);
+}
+inline Rec binary_msg(std::string_view d) {
+  return msg(Opcode::Binary, d);
+}
 Rec ping_ev(std::string_view d);
 Rec pong_ev(std::string_view d);
 Rec close_ev(uint16_t code, std::string_view reason = {});
