@@ -16,7 +16,9 @@ AsyncLoop::AsyncLoop(const Config& config, unsigned index, unsigned async_index,
   adopt_async_.data = this;
 }
 
-AsyncLoop::~AsyncLoop() { join(); }
+AsyncLoop::~AsyncLoop() {
+  join();
+}
 
 bool AsyncLoop::adopt(Handoff&& h) {
   std::lock_guard lock(mutex_);

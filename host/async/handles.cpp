@@ -11,7 +11,9 @@ std::vector<EventLoop*>& loops() {
 }
 }  // namespace
 
-void register_handle_loops(std::vector<EventLoop*> l) { loops() = std::move(l); }
+void register_handle_loops(std::vector<EventLoop*> l) {
+  loops() = std::move(l);
+}
 
 EventLoop* handle_loop(uint64_t handle) {
   unsigned i = HandleTable::loop_of(handle);
@@ -63,8 +65,8 @@ uint64_t HandleTable::allocate(void* object, HandleKind kind) {
 void HandleTable::release(uint64_t handle) {
   uint32_t index = static_cast<uint32_t>(handle >> 32) & 0xffffff;
   Slot* s = slot(index);
-  if (!s || s->seq.load(std::memory_order_relaxed) !=
-                static_cast<uint32_t>(handle)) {
+  if (!s ||
+      s->seq.load(std::memory_order_relaxed) != static_cast<uint32_t>(handle)) {
     return;
   }
   s->object = nullptr;

@@ -18,7 +18,12 @@ namespace pounce {
 
 class EventLoop;
 
-enum class HandleKind : uint8_t { None = 0, Stream = 1, WebSocket = 2, Timer = 3 };
+enum class HandleKind : uint8_t {
+  None = 0,
+  Stream = 1,
+  WebSocket = 2,
+  Timer = 3
+};
 
 class HandleTable {
  public:
@@ -70,8 +75,8 @@ class HandleTable {
   // Chunk pointers are published with release and read with acquire by other
   // threads; a chunk, once published, is never moved or freed.
   std::unique_ptr<std::atomic<Slot*>[]> chunks_;
-  uint32_t next_unused_ = 0;        // owning loop only
-  std::vector<uint32_t> free_;      // owning loop only
+  uint32_t next_unused_ = 0;    // owning loop only
+  std::vector<uint32_t> free_;  // owning loop only
 };
 
 // The loops that own handles, indexed by the handle's loop bits. Filled once

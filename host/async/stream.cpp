@@ -39,10 +39,12 @@ AsyncStream::~AsyncStream() {
   if (compressor_) loop_->compressors().release(compressor_);
 }
 
-size_t AsyncStream::queued() const { return conn_->queued_output(); }
+size_t AsyncStream::queued() const {
+  return conn_->queued_output();
+}
 
-int AsyncStream::start(int status, const pounce_header_t* headers,
-                       size_t count, int64_t content_length) {
+int AsyncStream::start(int status, const pounce_header_t* headers, size_t count,
+                       int64_t content_length) {
   if (!conn_) return POUNCE_ERR_CLOSED;
   if (state_ != State::Waiting) return POUNCE_ERR_STATE;
   ApiScope scope(this);
@@ -180,9 +182,10 @@ int AsyncStream::write(const void* data, size_t len) {
   size_t q = queued();
   loop_->handles().publish_queued(handle_, static_cast<int64_t>(q));
   if (q > cfg.stream_max_buffer) {
-    LOG_WARN("plugin %s: stream over --stream-max-buffer (%zu bytes queued); "
-             "closing it",
-             mount_->module->name().c_str(), q);
+    LOG_WARN(
+        "plugin %s: stream over --stream-max-buffer (%zu bytes queued); "
+        "closing it",
+        mount_->module->name().c_str(), q);
     conn_->abort_stream(POUNCE_CLOSE_OVERFLOW);
     return POUNCE_ERR_CLOSED;
   }
@@ -260,8 +263,8 @@ void AsyncStream::on_output(size_t q) {
     EventLoop* loop = loop_;
     uint64_t h = handle_;
     loop->post([loop, h] {
-      auto* s =
-          static_cast<AsyncStream*>(loop->handles().lookup(h, HandleKind::Stream));
+      auto* s = static_cast<AsyncStream*>(
+          loop->handles().lookup(h, HandleKind::Stream));
       if (s && s->connection() && s->state() == State::Ended) {
         s->connection()->finish_stream();
       }

@@ -1,7 +1,8 @@
 // One async HTTP response stream: the plugin's start / write / end turned
 // into a response head and chunks on the connection's socket.
 //
-//   plugin chunk -> (compressor, flushed per chunk) -> chunked framing -> socket
+//   plugin chunk -> (compressor, flushed per chunk) -> chunked framing ->
+//   socket
 //
 // Nothing is buffered beyond what the kernel will not take yet: every call
 // hands its bytes to the connection, which writes them at once. Backpressure

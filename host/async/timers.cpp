@@ -80,15 +80,14 @@ uint64_t start_timer(EventLoop* loop, uint64_t owner, uint64_t delay_ms,
 
 int stop_timer(EventLoop* loop, uint64_t timer) {
   if (!loop) return POUNCE_ERR_INVALID;
-  auto* pt =
-      static_cast<PluginTimer*>(loop->handles().lookup(timer, HandleKind::Timer));
+  auto* pt = static_cast<PluginTimer*>(
+      loop->handles().lookup(timer, HandleKind::Timer));
   if (!pt) return POUNCE_OK;
   loop->handles().release(timer);
   detach(loop, pt->owner, timer);
   uv_timer_stop(&pt->handle);
-  uv_close(reinterpret_cast<uv_handle_t*>(&pt->handle), [](uv_handle_t* h) {
-    delete static_cast<PluginTimer*>(h->data);
-  });
+  uv_close(reinterpret_cast<uv_handle_t*>(&pt->handle),
+           [](uv_handle_t* h) { delete static_cast<PluginTimer*>(h->data); });
   return POUNCE_OK;
 }
 

@@ -46,9 +46,8 @@ WsSession::WsSession(Connection* conn, const Mount* mount,
 WsSession::~WsSession() {
   if (ping_timer_) {
     uv_timer_stop(ping_timer_);
-    uv_close(reinterpret_cast<uv_handle_t*>(ping_timer_), [](uv_handle_t* h) {
-      delete reinterpret_cast<uv_timer_t*>(h);
-    });
+    uv_close(reinterpret_cast<uv_handle_t*>(ping_timer_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
   }
 }
 
@@ -164,9 +163,10 @@ int WsSession::after_send() {
   size_t q = conn_->queued_output();
   loop_->handles().publish_queued(handle_, static_cast<int64_t>(q));
   if (q > cfg.stream_max_buffer) {
-    LOG_WARN("plugin %s: WebSocket over --stream-max-buffer (%zu bytes "
-             "queued); closing it",
-             mount_->module->name().c_str(), q);
+    LOG_WARN(
+        "plugin %s: WebSocket over --stream-max-buffer (%zu bytes "
+        "queued); closing it",
+        mount_->module->name().c_str(), q);
     close_code_ = ws::close_code::kPolicyViolation;
     code_decided_ = true;
     conn_->abort_websocket();
@@ -193,10 +193,10 @@ int WsSession::send(pounce_ws_opcode_t opcode, const void* data, size_t len) {
   }
   ws::PerMessageDeflate* deflate =
       deflate_ && deflate_->should_compress(len) ? deflate_.get() : nullptr;
-  if (!ws::append_message(loop_->out(),
-                          opcode == POUNCE_WS_TEXT ? ws::Opcode::Text
-                                                   : ws::Opcode::Binary,
-                          payload, deflate)) {
+  if (!ws::append_message(
+          loop_->out(),
+          opcode == POUNCE_WS_TEXT ? ws::Opcode::Text : ws::Opcode::Binary,
+          payload, deflate)) {
     return POUNCE_ERR_NOMEM;
   }
   conn_->send_output();

@@ -121,8 +121,8 @@ cxxopts::Options build_cxxopts() {
     switch (def.kind) {
       case Kind::Bool:
         add(def.flag, help, cxxopts::value<bool>());
-        add(std::string("no-") + def.flag, std::string("Turn off --") + def.flag,
-            cxxopts::value<bool>());
+        add(std::string("no-") + def.flag,
+            std::string("Turn off --") + def.flag, cxxopts::value<bool>());
         break;
       case Kind::List:
         add(def.flag, help, cxxopts::value<std::vector<std::string>>());
@@ -159,8 +159,8 @@ bool cli_value_to_json(const OptionDef& def, const std::string& text, json* out,
     case Kind::Bytes: {
       uint64_t v;
       if (!parse_unsigned(text, std::numeric_limits<uint64_t>::max(), &v)) {
-        *error = std::string("--") + def.flag + ": not an unsigned integer: " +
-                 text;
+        *error =
+            std::string("--") + def.flag + ": not an unsigned integer: " + text;
         return false;
       }
       *out = v;
@@ -170,8 +170,8 @@ bool cli_value_to_json(const OptionDef& def, const std::string& text, json* out,
       char* end = nullptr;
       double v = strtod(text.c_str(), &end);
       if (text.empty() || *end != '\0' || !std::isfinite(v) || v < 0) {
-        *error = std::string("--") + def.flag + ": not a number of seconds: " +
-                 text;
+        *error =
+            std::string("--") + def.flag + ": not a number of seconds: " + text;
         return false;
       }
       *out = v;
@@ -185,7 +185,8 @@ bool cli_value_to_json(const OptionDef& def, const std::string& text, json* out,
 
 bool get_unsigned(const json& v, const std::string& key, uint64_t max,
                   uint64_t* out, std::string* error) {
-  if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0)) {
+  if (!v.is_number_unsigned() &&
+      !(v.is_number_integer() && v.get<int64_t>() >= 0)) {
     *error = key + ": expected an unsigned integer";
     return false;
   }
@@ -293,11 +294,16 @@ bool apply_key(const std::string& key, const json& value, Config* c,
     }
     bool b = value.get<bool>() != negated;
     std::string flag = def->flag;
-    if (flag == "cpu-affinity") c->cpu_affinity = b;
-    else if (flag == "compression") c->compression = b;
-    else if (flag == "server-timing") c->server_timing = b;
-    else if (flag == "ws-compression") c->ws_compression = b;
-    else if (flag == "access-log") c->access_log = b;
+    if (flag == "cpu-affinity")
+      c->cpu_affinity = b;
+    else if (flag == "compression")
+      c->compression = b;
+    else if (flag == "server-timing")
+      c->server_timing = b;
+    else if (flag == "ws-compression")
+      c->ws_compression = b;
+    else if (flag == "access-log")
+      c->access_log = b;
     return true;
   }
   std::string flag = def->flag;
@@ -312,9 +318,12 @@ bool apply_key(const std::string& key, const json& value, Config* c,
   if (flag == "host") return get_string(value, key, &c->host, error);
   if (flag == "accept-mode") {
     if (!get_string(value, key, &s, error)) return false;
-    if (s == "auto") c->accept_mode = AcceptMode::Auto;
-    else if (s == "reuseport") c->accept_mode = AcceptMode::ReusePort;
-    else if (s == "distributor") c->accept_mode = AcceptMode::Distributor;
+    if (s == "auto")
+      c->accept_mode = AcceptMode::Auto;
+    else if (s == "reuseport")
+      c->accept_mode = AcceptMode::ReusePort;
+    else if (s == "distributor")
+      c->accept_mode = AcceptMode::Distributor;
     else {
       *error = key + ": expected auto, reuseport or distributor, got " + s;
       return false;
@@ -332,13 +341,20 @@ bool apply_key(const std::string& key, const json& value, Config* c,
   if (def->kind == Kind::Seconds) {
     uint64_t ms;
     if (!get_seconds_ms(value, key, &ms, error)) return false;
-    if (flag == "keep-alive-timeout") c->keep_alive_timeout_ms = ms;
-    else if (flag == "header-timeout") c->header_timeout_ms = ms;
-    else if (flag == "request-timeout") c->request_timeout_ms = ms;
-    else if (flag == "write-timeout") c->write_timeout_ms = ms;
-    else if (flag == "shutdown-timeout") c->shutdown_timeout_ms = ms;
-    else if (flag == "reload-timeout") c->reload_timeout_ms = ms;
-    else if (flag == "ws-ping-interval") c->ws_ping_interval_ms = ms;
+    if (flag == "keep-alive-timeout")
+      c->keep_alive_timeout_ms = ms;
+    else if (flag == "header-timeout")
+      c->header_timeout_ms = ms;
+    else if (flag == "request-timeout")
+      c->request_timeout_ms = ms;
+    else if (flag == "write-timeout")
+      c->write_timeout_ms = ms;
+    else if (flag == "shutdown-timeout")
+      c->shutdown_timeout_ms = ms;
+    else if (flag == "reload-timeout")
+      c->reload_timeout_ms = ms;
+    else if (flag == "ws-ping-interval")
+      c->ws_ping_interval_ms = ms;
     return true;
   }
   constexpr uint64_t kMax32 = std::numeric_limits<uint32_t>::max();
@@ -426,6 +442,11 @@ bool validate(Config* c, std::string* error) {
   }
   if (c->async_threads == 0) {
     *error = "--async-threads must be at least 1";
+    return false;
+  }
+  // Handles carry their loop's index in 8 bits (host/async/handles.h).
+  if (c->workers + c->async_threads > 255) {
+    *error = "--workers plus --async-threads must not exceed 255";
     return false;
   }
   if (c->max_headers == 0 || c->max_header_size < 64) {
@@ -525,7 +546,9 @@ bool parse_plugin_spec(const std::string& text, PluginSpec* out,
   return true;
 }
 
-std::string help_text() { return build_cxxopts().help(); }
+std::string help_text() {
+  return build_cxxopts().help();
+}
 
 CliOutcome parse_command_line(int argc, char** argv, Config* config,
                               std::string* error) {
@@ -553,8 +576,8 @@ CliOutcome parse_command_line(int argc, char** argv, Config* config,
         bool off = result.count(std::string("no-") + def.flag) &&
                    result[std::string("no-") + def.flag].as<bool>();
         if (on && off) {
-          *error = std::string("both --") + def.flag + " and --no-" +
-                   def.flag + " given";
+          *error = std::string("both --") + def.flag + " and --no-" + def.flag +
+                   " given";
           return CliOutcome::Error;
         }
         if (on || off) cli[key] = on;

@@ -10,51 +10,51 @@
 
 namespace pounce::http {
 
-#define POUNCE_ERROR_CODES(X)                                                \
-  X(None, 0, "NONE")                                                         \
-  /* request line */                                                         \
-  X(BadRequestLine, 400, "BAD_REQUEST_LINE")                                 \
-  X(BadMethod, 400, "BAD_METHOD")                                            \
-  X(BadTarget, 400, "BAD_TARGET")                                            \
-  X(BadLineEnding, 400, "BAD_LINE_ENDING")                                   \
-  X(VersionNotSupported, 505, "VERSION_NOT_SUPPORTED")                       \
-  /* header fields */                                                        \
-  X(BadHeaderName, 400, "BAD_HEADER_NAME")                                   \
-  X(WhitespaceBeforeColon, 400, "WHITESPACE_BEFORE_COLON")                   \
-  X(BadHeaderValue, 400, "BAD_HEADER_VALUE")                                 \
-  X(ObsFold, 400, "OBS_FOLD")                                                \
-  X(MissingHost, 400, "MISSING_HOST")                                        \
-  X(DuplicateHost, 400, "DUPLICATE_HOST")                                    \
-  X(HeadersTooLarge, 431, "HEADERS_TOO_LARGE")                               \
-  X(TooManyHeaders, 431, "TOO_MANY_HEADERS")                                 \
-  /* message framing */                                                      \
-  X(DuplicateContentLength, 400, "DUPLICATE_CONTENT_LENGTH")                 \
-  X(InvalidContentLength, 400, "INVALID_CONTENT_LENGTH")                     \
-  X(ClTeConflict, 400, "CL_TE_CONFLICT")                                     \
-  X(TransferEncodingInHttp10, 400, "TE_IN_HTTP10")                           \
-  X(BadTransferEncoding, 400, "BAD_TRANSFER_ENCODING")                       \
-  X(UnsupportedTransferCoding, 501, "UNSUPPORTED_TRANSFER_CODING")           \
-  X(BadChunkSize, 400, "BAD_CHUNK_SIZE")                                     \
-  X(BadChunkExtension, 400, "BAD_CHUNK_EXTENSION")                           \
-  X(BadChunkData, 400, "BAD_CHUNK_DATA")                                     \
-  X(BadTrailer, 400, "BAD_TRAILER")                                          \
-  X(TrailersTooLarge, 400, "TRAILERS_TOO_LARGE")                             \
-  X(BodyTooLarge, 413, "BODY_TOO_LARGE")                                     \
-  /* routing (NO_ROUTE is the one code that keeps the connection open) */  \
-  X(NoRoute, 404, "NO_ROUTE")                                                \
-  X(BadPath, 400, "BAD_PATH")                                                \
-  X(PathEscapesRoot, 400, "PATH_ESCAPES_ROOT")                               \
-  X(WebSocketUnsupported, 400, "WEBSOCKET_UNSUPPORTED")                      \
-  X(BadWebSocketHandshake, 400, "BAD_WEBSOCKET_HANDSHAKE")                   \
-  X(WebSocketVersion, 426, "WEBSOCKET_VERSION")                              \
-  /* connection */                                                           \
-  X(HeaderTimeout, 408, "HEADER_TIMEOUT")                                    \
-  X(BodyTimeout, 408, "BODY_TIMEOUT")                                        \
-  X(TooManyConnections, 503, "TOO_MANY_CONNECTIONS")                         \
-  /* plugin faults */                                                        \
-  X(PluginError, 500, "PLUGIN_ERROR")                                        \
-  X(InvalidResponseHeader, 500, "INVALID_RESPONSE_HEADER")                   \
-  X(FramingHeaderSet, 500, "FRAMING_HEADER_SET")                             \
+#define POUNCE_ERROR_CODES(X)                                             \
+  X(None, 0, "NONE")                                                      \
+  /* request line */                                                      \
+  X(BadRequestLine, 400, "BAD_REQUEST_LINE")                              \
+  X(BadMethod, 400, "BAD_METHOD")                                         \
+  X(BadTarget, 400, "BAD_TARGET")                                         \
+  X(BadLineEnding, 400, "BAD_LINE_ENDING")                                \
+  X(VersionNotSupported, 505, "VERSION_NOT_SUPPORTED")                    \
+  /* header fields */                                                     \
+  X(BadHeaderName, 400, "BAD_HEADER_NAME")                                \
+  X(WhitespaceBeforeColon, 400, "WHITESPACE_BEFORE_COLON")                \
+  X(BadHeaderValue, 400, "BAD_HEADER_VALUE")                              \
+  X(ObsFold, 400, "OBS_FOLD")                                             \
+  X(MissingHost, 400, "MISSING_HOST")                                     \
+  X(DuplicateHost, 400, "DUPLICATE_HOST")                                 \
+  X(HeadersTooLarge, 431, "HEADERS_TOO_LARGE")                            \
+  X(TooManyHeaders, 431, "TOO_MANY_HEADERS")                              \
+  /* message framing */                                                   \
+  X(DuplicateContentLength, 400, "DUPLICATE_CONTENT_LENGTH")              \
+  X(InvalidContentLength, 400, "INVALID_CONTENT_LENGTH")                  \
+  X(ClTeConflict, 400, "CL_TE_CONFLICT")                                  \
+  X(TransferEncodingInHttp10, 400, "TE_IN_HTTP10")                        \
+  X(BadTransferEncoding, 400, "BAD_TRANSFER_ENCODING")                    \
+  X(UnsupportedTransferCoding, 501, "UNSUPPORTED_TRANSFER_CODING")        \
+  X(BadChunkSize, 400, "BAD_CHUNK_SIZE")                                  \
+  X(BadChunkExtension, 400, "BAD_CHUNK_EXTENSION")                        \
+  X(BadChunkData, 400, "BAD_CHUNK_DATA")                                  \
+  X(BadTrailer, 400, "BAD_TRAILER")                                       \
+  X(TrailersTooLarge, 400, "TRAILERS_TOO_LARGE")                          \
+  X(BodyTooLarge, 413, "BODY_TOO_LARGE")                                  \
+  /* routing (NO_ROUTE is the one code that keeps the connection open) */ \
+  X(NoRoute, 404, "NO_ROUTE")                                             \
+  X(BadPath, 400, "BAD_PATH")                                             \
+  X(PathEscapesRoot, 400, "PATH_ESCAPES_ROOT")                            \
+  X(WebSocketUnsupported, 400, "WEBSOCKET_UNSUPPORTED")                   \
+  X(BadWebSocketHandshake, 400, "BAD_WEBSOCKET_HANDSHAKE")                \
+  X(WebSocketVersion, 426, "WEBSOCKET_VERSION")                           \
+  /* connection */                                                        \
+  X(HeaderTimeout, 408, "HEADER_TIMEOUT")                                 \
+  X(BodyTimeout, 408, "BODY_TIMEOUT")                                     \
+  X(TooManyConnections, 503, "TOO_MANY_CONNECTIONS")                      \
+  /* plugin faults */                                                     \
+  X(PluginError, 500, "PLUGIN_ERROR")                                     \
+  X(InvalidResponseHeader, 500, "INVALID_RESPONSE_HEADER")                \
+  X(FramingHeaderSet, 500, "FRAMING_HEADER_SET")                          \
   X(ResponseTimeout, 500, "RESPONSE_TIMEOUT")
 
 enum class ErrorCode : uint8_t {

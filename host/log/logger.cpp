@@ -18,20 +18,29 @@ std::atomic<int> g_level{static_cast<int>(Level::Info)};
 }  // namespace detail
 
 bool parse_level(std::string_view text, Level* out) {
-  if (text == "debug") *out = Level::Debug;
-  else if (text == "info") *out = Level::Info;
-  else if (text == "warn" || text == "warning") *out = Level::Warn;
-  else if (text == "error") *out = Level::Error;
-  else return false;
+  if (text == "debug")
+    *out = Level::Debug;
+  else if (text == "info")
+    *out = Level::Info;
+  else if (text == "warn" || text == "warning")
+    *out = Level::Warn;
+  else if (text == "error")
+    *out = Level::Error;
+  else
+    return false;
   return true;
 }
 
 std::string_view level_name(Level level) {
   switch (level) {
-    case Level::Debug: return "debug";
-    case Level::Info: return "info";
-    case Level::Warn: return "warn";
-    case Level::Error: return "error";
+    case Level::Debug:
+      return "debug";
+    case Level::Info:
+      return "info";
+    case Level::Warn:
+      return "warn";
+    case Level::Error:
+      return "error";
   }
   return "?";
 }
@@ -116,7 +125,9 @@ char* LogSink::reserve(size_t max) {
   return buf_ + len_;
 }
 
-void LogSink::commit(size_t len) { len_ += len; }
+void LogSink::commit(size_t len) {
+  len_ += len;
+}
 
 void LogSink::append_line(std::string_view line) {
   char* p = reserve(line.size());
@@ -181,10 +192,10 @@ size_t format_prefix(char* p, Level level) {
   clock_gettime(CLOCK_REALTIME, &ts);
   tm t;
   gmtime_r(&ts.tv_sec, &t);
-  int n = snprintf(p, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
-                   t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour,
-                   t.tm_min, t.tm_sec, ts.tv_nsec / 1000000,
-                   level_name(level).data());
+  int n =
+      snprintf(p, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
+               t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min,
+               t.tm_sec, ts.tv_nsec / 1000000, level_name(level).data());
   return static_cast<size_t>(n);
 }
 

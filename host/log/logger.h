@@ -102,8 +102,8 @@ bool flush_thread();
 // Flushes the fallback sinks; used at exit.
 void flush_fallback();
 
-#define POUNCE_LOG(lvl, ...)                                   \
-  do {                                                         \
+#define POUNCE_LOG(lvl, ...)                                                  \
+  do {                                                                        \
     if (::pounce::log::enabled(lvl)) ::pounce::log::writef(lvl, __VA_ARGS__); \
   } while (0)
 #define LOG_DEBUG(...) POUNCE_LOG(::pounce::log::Level::Debug, __VA_ARGS__)
@@ -118,8 +118,7 @@ extern std::atomic<int> g_level;
 }  // namespace detail
 
 inline bool enabled(Level l) {
-  return static_cast<int>(l) >=
-         detail::g_level.load(std::memory_order_relaxed);
+  return static_cast<int>(l) >= detail::g_level.load(std::memory_order_relaxed);
 }
 
 }  // namespace pounce::log

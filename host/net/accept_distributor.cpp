@@ -15,7 +15,8 @@
 
 namespace pounce {
 
-AcceptDistributor::AcceptDistributor(int listen_fd, std::vector<Worker*> workers)
+AcceptDistributor::AcceptDistributor(int listen_fd,
+                                     std::vector<Worker*> workers)
     : listen_fd_(listen_fd),
       wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       workers_(std::move(workers)) {}
@@ -57,8 +58,8 @@ void AcceptDistributor::run() {
     if (fds[1].revents) return;  // stop()
     // Accept everything pending, then wait again.
     for (;;) {
-      int fd = accept4(listen_fd_, nullptr, nullptr,
-                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+      int fd =
+          accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;

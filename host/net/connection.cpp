@@ -193,8 +193,8 @@ bool Connection::input_pending() {
 
 void Connection::start_reading() {
   if (reading_ || phase_ == Phase::Closing) return;
-  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc,
-                    on_read) == 0) {
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read) ==
+      0) {
     reading_ = true;
   }
 }
@@ -311,9 +311,8 @@ size_t Connection::serve_requests(char* data, size_t len, bool owned) {
     }
     phase_ = Phase::Head;
     http::RequestHead head;
-    http::ParseResult pr =
-        http::parse_request_head(data + off, len - off, head_limits,
-                                 loop_->header_storage(), &head);
+    http::ParseResult pr = http::parse_request_head(
+        data + off, len - off, head_limits, loop_->header_storage(), &head);
     if (pr.status == http::ParseStatus::Incomplete) break;
     if (pr.status == http::ParseStatus::Error) {
       respond_error(pr.error, nullptr);
@@ -522,8 +521,8 @@ bool Connection::route(const http::RequestHead& head, Route* r) {
   } else {
     r->generation = loop_->generation();
   }
-  r->mount = r->generation ? r->generation->route(r->path, &r->path_info)
-                           : nullptr;
+  r->mount =
+      r->generation ? r->generation->route(r->path, &r->path_info) : nullptr;
   if (!r->mount) {
     if (r->generation_pinned) r->generation->unpin(loop_->index());
     respond_error(http::ErrorCode::NoRoute, &head,
@@ -548,8 +547,7 @@ bool Connection::route(const http::RequestHead& head, Route* r) {
 }
 
 void Connection::fill_view(const http::RequestHead& head, const Route& r,
-                           std::string_view body,
-                           pounce_request_view_t* view) {
+                           std::string_view body, pounce_request_view_t* view) {
   pounce_request& req = loop_->request();
   req.head = &head;
   req.tcp = &tcp_;
@@ -686,9 +684,8 @@ void Connection::respond_error(http::ErrorCode code,
   if (close || status >= 500) {
     LOG_WARN("%d %.*s from %s%s%.*s", status, static_cast<int>(name.size()),
              name.data(), peer_text().c_str(), head ? " for " : "",
-             head ? static_cast<int>(head->target.size() > 200
-                                         ? 200
-                                         : head->target.size())
+             head ? static_cast<int>(
+                        head->target.size() > 200 ? 200 : head->target.size())
                   : 0,
              head ? head->target.data() : "");
   }
@@ -735,20 +732,19 @@ void Connection::respond_error(http::ErrorCode code,
   phase_ = Phase::Idle;
 }
 
-std::string_view format_request_line(const http::RequestHead* head,
-                                     char* buf, size_t cap) {
+std::string_view format_request_line(const http::RequestHead* head, char* buf,
+                                     size_t cap) {
   if (!head) return "-";
-  int tlen = static_cast<int>(head->target.size() > 512 ? 512
-                                                        : head->target.size());
+  int tlen =
+      static_cast<int>(head->target.size() > 512 ? 512 : head->target.size());
   // The target was validated as visible ASCII by the parser: it cannot forge
   // a log line.
   int n = snprintf(buf, cap, "%.*s %.*s HTTP/1.%d",
                    static_cast<int>(head->method.size()), head->method.data(),
                    tlen, head->target.data(), head->version_minor);
   if (n < 0) return "-";
-  return std::string_view(buf, static_cast<size_t>(n) < cap
-                                   ? static_cast<size_t>(n)
-                                   : cap - 1);
+  return std::string_view(
+      buf, static_cast<size_t>(n) < cap ? static_cast<size_t>(n) : cap - 1);
 }
 
 void Connection::access_log(const http::RequestHead* head, int status,
@@ -778,13 +774,15 @@ void Connection::access_log(std::string_view request_line, int status,
                    static_cast<int>(request_line.size()), request_line.data(),
                    status, bytes, secs);
   if (n > 0) {
-    log::access(std::string_view(
-        line, static_cast<size_t>(n) < sizeof line ? static_cast<size_t>(n)
-                                                   : sizeof line - 1));
+    log::access(std::string_view(line, static_cast<size_t>(n) < sizeof line
+                                           ? static_cast<size_t>(n)
+                                           : sizeof line - 1));
   }
 }
 
-const PeerAddress& Connection::peer() { return peer_address(&tcp_, &peer_); }
+const PeerAddress& Connection::peer() {
+  return peer_address(&tcp_, &peer_);
+}
 
 std::string Connection::peer_text() {
   pounce_addr_t a;

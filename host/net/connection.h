@@ -148,8 +148,7 @@ class Connection : public TimeoutNode {
   void call_sync(const http::RequestHead& head, const Route& r,
                  std::string_view body, const pounce_header_t* trailers,
                  size_t trailer_count);
-  void write_sync_response(const http::RequestHead& head,
-                           pounce_response& res);
+  void write_sync_response(const http::RequestHead& head, pounce_response& res);
   // Answers with an error from the table: the response, a log line and, when
   // `close` is set (every table row), a lingering close.
   void respond_error(http::ErrorCode code, const http::RequestHead* head,
@@ -162,8 +161,7 @@ class Connection : public TimeoutNode {
   // ---- async (connection_async.cpp) ----
   // On a worker: moves the connection, with data[off..len), to an async
   // loop. Returns false when it answered an error instead.
-  void hand_off(char* data, size_t off, size_t len, bool owned,
-                const Route& r);
+  void hand_off(char* data, size_t off, size_t len, bool owned, const Route& r);
   void perform_handoff();
   // On an async loop: starts the request as a stream. Returns the bytes of
   // data consumed (the head and the body bytes fed to the stream).
@@ -206,9 +204,9 @@ class Connection : public TimeoutNode {
   // Own input: a partial head, or [head][decoded body][raw unread] while a
   // body arrives, then whatever was pipelined after it.
   ByteBuffer in_;
-  size_t head_size_ = 0;     // phase Body: the head's bytes at in_[0..)
-  uint64_t body_len_ = 0;    // phase Body: decoded bytes after the head
-  size_t raw_pos_ = 0;       // phase Body: where undecoded input starts
+  size_t head_size_ = 0;   // phase Body: the head's bytes at in_[0..)
+  uint64_t body_len_ = 0;  // phase Body: decoded bytes after the head
+  size_t raw_pos_ = 0;     // phase Body: where undecoded input starts
   uint64_t content_length_ = 0;
   bool chunked_ = false;
   http::BodyDecoder decoder_;
@@ -231,7 +229,7 @@ class Connection : public TimeoutNode {
   bool stream_body_chunked_ = false;
   bool stream_body_done_ = true;
   Generation* handoff_generation_ = nullptr;  // pinned, for the first request
-  Route handoff_route_{};                    // the worker's decision
+  Route handoff_route_{};                     // the worker's decision
   std::atomic<int64_t>* origin_count_ = nullptr;
 
   size_t lingered_bytes_ = 0;

@@ -181,7 +181,8 @@ size_t Connection::start_async(const http::RequestHead& head, const Route& r,
   }
   if (phase_ != Phase::Async) return len;  // answered and closing
   size_t used = head_end - head_off;
-  if (!stream_body_done_) used += feed_stream_body(data + head_end, len - head_end);
+  if (!stream_body_done_)
+    used += feed_stream_body(data + head_end, len - head_end);
   return head_off + used;
 }
 
@@ -206,7 +207,8 @@ size_t Connection::feed_stream_body(char* data, size_t len) {
     produced = dr.produced;
     done = dr.status == http::DecodeStatus::Done;
   } else {
-    consumed = len < stream_body_left_ ? len : static_cast<size_t>(stream_body_left_);
+    consumed =
+        len < stream_body_left_ ? len : static_cast<size_t>(stream_body_left_);
     produced = consumed;
     stream_body_left_ -= consumed;
     done = stream_body_left_ == 0;
@@ -233,7 +235,8 @@ void Connection::arm_async_timeout() {
   if (!stream_) return;
   if (write_in_flight_) return;  // the write timeout runs
   if (!stream_body_done_) {
-    if (kind != TimeoutKind::Body) loop_->timeouts().arm(this, TimeoutKind::Body);
+    if (kind != TimeoutKind::Body)
+      loop_->timeouts().arm(this, TimeoutKind::Body);
   } else if (!stream_->started()) {
     if (kind != TimeoutKind::ResponseStart) {
       loop_->timeouts().arm(this, TimeoutKind::ResponseStart);

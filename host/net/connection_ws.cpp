@@ -67,7 +67,8 @@ size_t Connection::start_websocket(const http::RequestHead& head,
     ByteBuffer& out = loop_->out();
     out.append(http::status_line(status));
     out.append(loop_->date().date_header());
-    out.append("Server: pounce\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    out.append(
+        "Server: pounce\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     if (cfg.access_log) access_log(&head, status, 0);
     close_after_write_ = true;
     phase_ = Phase::Idle;

@@ -15,9 +15,11 @@ thread_local EventLoop* t_current_loop = nullptr;
 // How long our WebSocket close frame waits for the peer's answer before the
 // TCP connection is closed anyway (RFC 6455 §7.1.1 leaves it open).
 constexpr uint64_t kWsCloseWaitMs = 5000;
-}
+}  // namespace
 
-EventLoop* EventLoop::current() { return t_current_loop; }
+EventLoop* EventLoop::current() {
+  return t_current_loop;
+}
 
 EventLoop::EventLoop(const Config& config, unsigned index, const char* role)
     : config_(config),
@@ -99,14 +101,17 @@ void EventLoop::add_connection(Connection* c) {
 }
 
 void EventLoop::remove_connection(Connection* c) {
-  if (c->loop_prev) c->loop_prev->loop_next = c->loop_next;
-  else connections_ = c->loop_next;
+  if (c->loop_prev)
+    c->loop_prev->loop_next = c->loop_next;
+  else
+    connections_ = c->loop_next;
   if (c->loop_next) c->loop_next->loop_prev = c->loop_prev;
   c->loop_prev = c->loop_next = nullptr;
   --connection_count_;
 }
 
-void EventLoop::for_each_connection(const std::function<void(Connection*)>& fn) {
+void EventLoop::for_each_connection(
+    const std::function<void(Connection*)>& fn) {
   // Collect first: fn may close connections, which unlinks them later (in
   // the close callback), but never frees them synchronously.
   std::vector<Connection*> all;

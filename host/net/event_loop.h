@@ -21,8 +21,8 @@
 #include "log/log_flusher.h"
 #include "log/logger.h"
 #include "net/task_queue.h"
-#include "pipeline/compressor_pool.h"
 #include "net/timeout_queue.h"
+#include "pipeline/compressor_pool.h"
 #include "plugin/exchange.h"
 
 namespace pounce {

@@ -68,7 +68,8 @@ bool open_listen_sockets(const std::string& host, uint16_t port, int backlog,
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* res = nullptr;
-  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), "0", &hints, &res);
+  int rc =
+      getaddrinfo(host.empty() ? nullptr : host.c_str(), "0", &hints, &res);
   if (rc != 0 || !res) {
     *error = "cannot resolve --host " + host + ": " + gai_strerror(rc);
     return false;

@@ -15,11 +15,11 @@
 namespace pounce {
 
 enum class TimeoutKind : uint8_t {
-  Header,     // from a head's first byte (or the accept) to its end
-  KeepAlive,  // idle between requests
-  Body,       // no body progress
-  Write,      // no write progress
-  Linger,     // the lingering close's read-and-discard window
+  Header,         // from a head's first byte (or the accept) to its end
+  KeepAlive,      // idle between requests
+  Body,           // no body progress
+  Write,          // no write progress
+  Linger,         // the lingering close's read-and-discard window
   ResponseStart,  // an async request has not started its response
   WsClose,        // our WebSocket close frame waits for the peer's
   Count,

@@ -17,8 +17,8 @@ Worker::Worker(const Config& config, unsigned index, int listen_fd,
     listener_.data = this;
     int rc = uv_tcp_open(&listener_, listen_fd);
     if (rc == 0) {
-      rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_),
-                     config.backlog, on_connection);
+      rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), config.backlog,
+                     on_connection);
     }
     if (rc != 0) {
       LOG_ERROR("worker %u: cannot listen: %s", index, uv_strerror(rc));
@@ -29,7 +29,9 @@ Worker::Worker(const Config& config, unsigned index, int listen_fd,
   }
 }
 
-Worker::~Worker() { join(); }
+Worker::~Worker() {
+  join();
+}
 
 void Worker::on_connection(uv_stream_t* server, int status) {
   auto* w = static_cast<Worker*>(server->data);

@@ -26,7 +26,9 @@ class Worker : public EventLoop {
   void hand_off(int fd);
 
   // Connections accepted so far, for tests and the bench (any thread).
-  uint64_t accepted() const { return accepted_.load(std::memory_order_relaxed); }
+  uint64_t accepted() const {
+    return accepted_.load(std::memory_order_relaxed);
+  }
 
  protected:
   void on_drain() override;

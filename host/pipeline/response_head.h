@@ -22,8 +22,8 @@ enum class ConnectionHeader : uint8_t { None, Close, KeepAlive };
 
 struct ResponseHead {
   int status = 200;
-  std::string_view date_header;    // "Date: ...\r\n", from the loop's cache
-  std::string_view plugin_headers; // validated "Name: value\r\n" lines
+  std::string_view date_header;     // "Date: ...\r\n", from the loop's cache
+  std::string_view plugin_headers;  // validated "Name: value\r\n" lines
   Framing framing = Framing::ContentLength;
   uint64_t content_length = 0;
   ConnectionHeader connection = ConnectionHeader::None;

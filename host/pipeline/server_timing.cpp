@@ -20,11 +20,15 @@ std::string_view format_server_timing(char* buf, size_t cap, uint64_t parse_ns,
   size_t n = 0;
   auto add = [&](const char* text) {
     int w = snprintf(buf + n, cap - n, "%s", text);
-    if (w > 0) n += static_cast<size_t>(w) < cap - n ? static_cast<size_t>(w) : cap - n - 1;
+    if (w > 0)
+      n += static_cast<size_t>(w) < cap - n ? static_cast<size_t>(w)
+                                            : cap - n - 1;
   };
   auto add_ms = [&](uint64_t ns) {
     int w = put_ms(buf + n, cap - n, ns);
-    if (w > 0) n += static_cast<size_t>(w) < cap - n ? static_cast<size_t>(w) : cap - n - 1;
+    if (w > 0)
+      n += static_cast<size_t>(w) < cap - n ? static_cast<size_t>(w)
+                                            : cap - n - 1;
   };
   add("parse;dur=");
   add_ms(parse_ns);

@@ -72,7 +72,8 @@ int add_response_header(pounce_response* res, pounce_str_t name,
     }
     return POUNCE_ERR_INVALID;
   };
-  if (n.empty()) return reject(http::ErrorCode::InvalidResponseHeader, "empty name");
+  if (n.empty())
+    return reject(http::ErrorCode::InvalidResponseHeader, "empty name");
   for (unsigned char c : n) {
     if (!(http::cc::kClass[c] & http::cc::kTchar)) {
       return reject(http::ErrorCode::InvalidResponseHeader,

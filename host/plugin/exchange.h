@@ -37,8 +37,8 @@ bool iequals(std::string_view a, std::string_view b);
 
 struct pounce_request {
   const pounce::http::RequestHead* head = nullptr;
-  uv_tcp_t* tcp = nullptr;               // for the addresses
-  pounce::PeerAddress* peer = nullptr;   // the connection's cache
+  uv_tcp_t* tcp = nullptr;              // for the addresses
+  pounce::PeerAddress* peer = nullptr;  // the connection's cache
 };
 
 struct pounce_response {

@@ -7,8 +7,8 @@
 
 namespace pounce {
 
-std::unique_ptr<Generation> Generation::build(const Config& config,
-                                              uint64_t id, unsigned loop_count,
+std::unique_ptr<Generation> Generation::build(const Config& config, uint64_t id,
+                                              unsigned loop_count,
                                               const pounce_host_api_t* host,
                                               std::string* error) {
   std::unique_ptr<Generation> g(new Generation());

@@ -15,10 +15,18 @@ namespace {
 void api_log(void* instance, pounce_log_level_t level, pounce_str_t message) {
   log::Level l = log::Level::Info;
   switch (level) {
-    case POUNCE_LOG_DEBUG: l = log::Level::Debug; break;
-    case POUNCE_LOG_INFO: l = log::Level::Info; break;
-    case POUNCE_LOG_WARN: l = log::Level::Warn; break;
-    case POUNCE_LOG_ERROR: l = log::Level::Error; break;
+    case POUNCE_LOG_DEBUG:
+      l = log::Level::Debug;
+      break;
+    case POUNCE_LOG_INFO:
+      l = log::Level::Info;
+      break;
+    case POUNCE_LOG_WARN:
+      l = log::Level::Warn;
+      break;
+    case POUNCE_LOG_ERROR:
+      l = log::Level::Error;
+      break;
   }
   if (!log::enabled(l)) return;
   std::string name = instance_registry().name_of(instance);
@@ -69,8 +77,8 @@ int api_response_status(pounce_response_t* res, int status) {
   if (status < 200 || status > 599) {
     if (res->error == http::ErrorCode::None) {
       res->error = http::ErrorCode::PluginError;
-      LOG_ERROR("plugin %s: invalid status %d; answering 500",
-                res->plugin_name, status);
+      LOG_ERROR("plugin %s: invalid status %d; answering 500", res->plugin_name,
+                status);
     }
     return POUNCE_ERR_INVALID;
   }

@@ -28,8 +28,7 @@ bool copy_to_private_file(const std::string& src, std::string* out,
   const char* tmpdir = getenv("TMPDIR");
   std::string base = src.substr(src.find_last_of('/') + 1);
   std::string templ = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") +
-                      "/pounce-" + std::to_string(getpid()) + "-XXXXXX-" +
-                      base;
+                      "/pounce-" + std::to_string(getpid()) + "-XXXXXX-" + base;
   std::vector<char> name(templ.begin(), templ.end());
   name.push_back('\0');
   int suffix = static_cast<int>(base.size() + 1);
@@ -141,7 +140,8 @@ std::unique_ptr<PluginModule> PluginModule::load(const std::string& path,
   }
   // The descriptor of an older minor is shorter: copy what it has, the rest
   // stays zero ("absent"). The fields of 1.0 up to `init` are required.
-  constexpr size_t kMinSize = offsetof(pounce_plugin_t, init) + sizeof(desc->init);
+  constexpr size_t kMinSize =
+      offsetof(pounce_plugin_t, init) + sizeof(desc->init);
   if (desc->size < kMinSize) {
     *error = path + ": descriptor size " + std::to_string(desc->size) +
              " is too small";

@@ -30,7 +30,8 @@ struct OwnedHeaders {
     for (size_t i = 0; i < n; ++i) {
       const std::string& name = strings[2 * i];
       const std::string& value = strings[2 * i + 1];
-      headers.push_back({{name.data(), name.size()}, {value.data(), value.size()}});
+      headers.push_back(
+          {{name.data(), name.size()}, {value.data(), value.size()}});
     }
   }
 };
@@ -112,7 +113,8 @@ int api_stream_write(pounce_stream_t stream, const void* data, size_t len) {
   HandleTable& handles = loop->handles();
   int64_t n = static_cast<int64_t>(len);
   handles.add_in_transit(stream, n);
-  auto bytes = std::make_shared<std::string>(static_cast<const char*>(data), len);
+  auto bytes =
+      std::make_shared<std::string>(static_cast<const char*>(data), len);
   int rc = with_stream(stream, [bytes, stream, n, loop](AsyncStream* s) {
     loop->handles().add_in_transit(stream, -n);
     return s->write(bytes->data(), bytes->size());
@@ -192,16 +194,19 @@ int api_ws_send(pounce_ws_t ws, pounce_ws_opcode_t opcode, const void* data,
   HandleTable& handles = loop->handles();
   int64_t n = static_cast<int64_t>(len);
   handles.add_in_transit(ws, n);
-  auto bytes = std::make_shared<std::string>(static_cast<const char*>(data), len);
-  int rc = with_object<WsSession>(ws, [bytes, ws, n, loop, opcode](WsSession* s) {
-    loop->handles().add_in_transit(ws, -n);
-    return s->send(opcode, bytes->data(), bytes->size());
-  });
+  auto bytes =
+      std::make_shared<std::string>(static_cast<const char*>(data), len);
+  int rc =
+      with_object<WsSession>(ws, [bytes, ws, n, loop, opcode](WsSession* s) {
+        loop->handles().add_in_transit(ws, -n);
+        return s->send(opcode, bytes->data(), bytes->size());
+      });
   if (rc != POUNCE_OK) {
     handles.add_in_transit(ws, -n);
     return rc;
   }
-  return handles.backlog(ws) > static_cast<int64_t>(loop->config().stream_high_water)
+  return handles.backlog(ws) >
+                 static_cast<int64_t>(loop->config().stream_high_water)
              ? POUNCE_HIGH_WATER
              : POUNCE_OK;
 }
@@ -218,9 +223,8 @@ int api_ws_ping(pounce_ws_t ws, const void* data, size_t len) {
 int api_ws_close(pounce_ws_t ws, uint16_t code, pounce_str_t reason) {
   auto text = std::make_shared<std::string>(reason.data ? reason.data : "",
                                             reason.data ? reason.len : 0);
-  return with_object<WsSession>(ws, [text, code](WsSession* s) {
-    return s->close(code, *text);
-  });
+  return with_object<WsSession>(
+      ws, [text, code](WsSession* s) { return s->close(code, *text); });
 }
 
 int api_ws_set_user(pounce_ws_t ws, void* user) {

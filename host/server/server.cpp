@@ -290,10 +290,9 @@ void Server::reload() {
     LOG_WARN("%s changes settings other than plugins; restart to apply them",
              config_.config_file.c_str());
   }
-  std::unique_ptr<Generation> gen =
-      Generation::build(next, next_generation_id_,
-                        config_.workers + config_.async_threads, host_api(),
-                        &error);
+  std::unique_ptr<Generation> gen = Generation::build(
+      next, next_generation_id_, config_.workers + config_.async_threads,
+      host_api(), &error);
   if (!gen) {
     LOG_ERROR("reload failed: %s", error.c_str());
     reloading_ = false;
@@ -352,7 +351,7 @@ void Server::check_retiring() {
     if (r.generation->pinned() == 0) {
       // shutdown() of each instance, then dlclose.
       LOG_INFO("unloaded generation %llu",
-                static_cast<unsigned long long>(r.generation->id()));
+               static_cast<unsigned long long>(r.generation->id()));
       retiring_.erase(retiring_.begin() + static_cast<long>(i));
       continue;
     }
@@ -361,9 +360,10 @@ void Server::check_retiring() {
       // their connections end.
       r.closing_sent = true;
       r.leak_deadline_ms = uv_now(&loop_) + kRetireGraceMs;
-      LOG_WARN("generation %llu still pinned at --reload-timeout; closing its "
-               "connections",
-               static_cast<unsigned long long>(r.generation->id()));
+      LOG_WARN(
+          "generation %llu still pinned at --reload-timeout; closing its "
+          "connections",
+          static_cast<unsigned long long>(r.generation->id()));
       const Generation* g = r.generation.get();
       for (EventLoop* l : all_loops_) {
         l->post([l, g] { l->end_streams_of(g); });
@@ -371,10 +371,11 @@ void Server::check_retiring() {
     } else if (r.closing_sent && uv_now(&loop_) >= r.leak_deadline_ms) {
       // Something still holds it: unmapping code that may run is worse than
       // leaking it.
-      LOG_ERROR("generation %llu still pinned %llu ms after closing its "
-                "connections; leaking it",
-                static_cast<unsigned long long>(r.generation->id()),
-                static_cast<unsigned long long>(kRetireGraceMs));
+      LOG_ERROR(
+          "generation %llu still pinned %llu ms after closing its "
+          "connections; leaking it",
+          static_cast<unsigned long long>(r.generation->id()),
+          static_cast<unsigned long long>(kRetireGraceMs));
       r.generation.release();
       retiring_.erase(retiring_.begin() + static_cast<long>(i));
       continue;

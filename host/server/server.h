@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "cli/config.h"
 #include "async/async_loop.h"
+#include "cli/config.h"
 #include "net/accept_distributor.h"
 #include "net/task_queue.h"
 #include "net/worker.h"

@@ -257,6 +257,12 @@ bool MessageAssembler::append_inflated(const uint8_t* p, size_t n, bool tail,
     // Finished when the input is used up and zlib had room to spare, so
     // that it holds no output back.
     if (n == 0 && r.produced < room) return true;
+    // With input and room left zlib always moves; if it did not, stop
+    // rather than spin.
+    if (r.consumed == 0 && r.produced == 0) {
+      fail(ev, close_code::kInvalidPayload, "invalid deflate data");
+      return false;
+    }
   }
 }
 

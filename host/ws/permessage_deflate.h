@@ -16,12 +16,17 @@
 // over to the next message; without it the stream is reset -- here even
 // freed -- after each message, so that an idle socket holds no zlib memory.
 //
-// Memory (zlib 1.2.13, x86-64): deflate needs (1 << (windowBits + 2)) +
-// (1 << (memLevel + 9)) bytes plus ~5.8 KiB of state, inflate 1 <<
-// windowBits (allocated on first output) plus ~7 KiB. Defaults (15 bits,
-// memLevel 8): ~270 KiB per socket that has sent and received a compressed
-// message. Every allocation goes through counting zalloc/zfree, so
-// memory_usage() is exact; docs/performance.md has the measured table.
+// Memory (zlib 1.2.13, x86-64; the PerMessageDeflate.ReportsMemoryPerSocket
+// test prints it): deflate takes (1 << (windowBits + 2)) + (1 << (memLevel
+// + 9)) bytes plus ~5.8 KiB of state, inflate 1 << windowBits (allocated at
+// its first output) plus ~7 KiB. Held between messages by a socket that
+// has compressed and inflated one message each way:
+//   15-bit windows, memLevel 8 (default)          301 KiB
+//   server 12 / client 12 bits, memLevel 5         49 KiB
+//   server 10 / client 10 bits, memLevel 3         22 KiB
+//   no context takeover, both directions            0 (262 KiB peak)
+// Every allocation goes through counting zalloc/zfree: memory_usage() is
+// exact.
 #pragma once
 
 #include <cstddef>
@@ -54,7 +59,11 @@ struct DeflateConfig {
   uint8_t server_max_window_bits = 15;
   // The window asked of clients whose offer carries client_max_window_bits
   // (9..15). Without that parameter in the offer the client keeps 15 bits
-  // and so does our inflater.
+  // and so does our inflater. Below 15, a client that breaks the window it
+  // agreed to may be accepted or refused (1007) depending on how its bytes
+  // were cut into reads: zlib checks a match distance against the window
+  // only when the match reaches before the output of the current inflate()
+  // call. Memory-safe either way; at 15 bits the outcome is exact.
   uint8_t client_max_window_bits = 15;
   // zlib level (1..9) and memLevel (1..9; 0 = derived from the window:
   // windowBits - 7, clamped to 1..8, which balances the two halves of

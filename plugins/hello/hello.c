@@ -56,7 +56,9 @@ static void* hello_init(const pounce_init_args_t* args) {
   return (void*)&host;
 }
 
-static void hello_shutdown(void* instance) { (void)instance; }
+static void hello_shutdown(void* instance) {
+  (void)instance;
+}
 
 static int hello_handle(void* instance, const pounce_request_view_t* req,
                         pounce_response_t* res) {
@@ -105,8 +107,15 @@ static const pounce_plugin_t kPlugin = {
     hello_shutdown,
     NULL, /* on_draining */
     hello_handle,
-    NULL, NULL, NULL, NULL, /* async */
-    NULL, NULL, NULL, NULL, NULL /* WebSocket */
+    NULL,
+    NULL,
+    NULL,
+    NULL, /* async */
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL /* WebSocket */
 };
 
 POUNCE_EXPORT const pounce_plugin_t* pounce_plugin_entry(

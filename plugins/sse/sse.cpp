@@ -82,8 +82,8 @@ class Sse : public pounce::Plugin {
     flow->stream = stream;
     std::string_view path = req.path_info();
     if (req.method() != "GET" && req.method() != "HEAD") {
-      stream.start(405, {{"Content-Type", "text/plain"}, {"Allow", "GET, HEAD"}},
-                   19);
+      stream.start(
+          405, {{"Content-Type", "text/plain"}, {"Allow", "GET, HEAD"}}, 19);
       stream.write("Method Not Allowed\n");
       stream.end();
       return;

@@ -205,6 +205,26 @@ TEST(Bench, MissingPeersAreNamedAndTheRunCarriesOn) {
   unlink(out.c_str());
 }
 
+TEST(Bench, SseWorkloadMeasuresEventsAndDeliveryLatency) {
+  std::string plugin = pounce::test::plugin_path("sse");
+  if (access(plugin.c_str(), R_OK) != 0) GTEST_SKIP() << "libsse.so not built";
+  std::string out = temp_path(".json");
+  CommandResult r =
+      run_command({host_binary(), "bench", "--workload", "sse", "--duration",
+                   "1", "--connections", "4", "--sse-interval-ms", "10",
+                   "--no-progress", "--artifact-output", out},
+                  60s);
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  json a = read_json(out);
+  ASSERT_FALSE(a.is_discarded());
+  const json& s = a["samples"][0];
+  // 4 streams at one event per 10 ms: about 400 events/s.
+  EXPECT_GT(s["req_per_s"].get<double>(), 100);
+  EXPECT_EQ(s["errors"]["total"], 0);
+  EXPECT_GT(s["latency_us"]["p50"].get<double>(), 0);
+  unlink(out.c_str());
+}
+
 TEST(Bench, WebSocketWorkloadSaysItIsNotAvailableYet) {
   CommandResult r = run_command(
       {host_binary(), "bench", "--workload", "ws", "--no-progress"}, 60s);

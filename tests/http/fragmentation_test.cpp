@@ -72,13 +72,14 @@ TEST_P(Fragmentation, BodyDecodesTheSameInAnyPieces) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, Fragmentation,
-                         ::testing::Combine(::testing::ValuesIn(valid_corpus()),
-                                            ::testing::ValuesIn(entry_points())),
-                         [](const auto& info) {
-                           return std::string(std::get<0>(info.param).name) +
-                                  "_" + std::get<1>(info.param).name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Corpus, Fragmentation,
+    ::testing::Combine(::testing::ValuesIn(valid_corpus()),
+                       ::testing::ValuesIn(entry_points())),
+    [](const auto& info) {
+      return std::string(std::get<0>(info.param).name) + "_" +
+             std::get<1>(info.param).name;
+    });
 
 TEST(Corpus, IsLargeAndVaried) {
   size_t with_body = 0, chunked_with_trailers = 0;

@@ -602,18 +602,21 @@ std::string case_name(
          std::get<1>(info.param).name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, HeadRejects,
-                         ::testing::Combine(::testing::ValuesIn(kRejects),
-                                            ::testing::ValuesIn(entry_points())),
-                         case_name<RejectCase>);
-INSTANTIATE_TEST_SUITE_P(Table, HeadAccepts,
-                         ::testing::Combine(::testing::ValuesIn(kAccepts),
-                                            ::testing::ValuesIn(entry_points())),
-                         case_name<AcceptCase>);
-INSTANTIATE_TEST_SUITE_P(Table, HeadIncomplete,
-                         ::testing::Combine(::testing::ValuesIn(kIncompletes),
-                                            ::testing::ValuesIn(entry_points())),
-                         case_name<IncompleteCase>);
+INSTANTIATE_TEST_SUITE_P(
+    Table, HeadRejects,
+    ::testing::Combine(::testing::ValuesIn(kRejects),
+                       ::testing::ValuesIn(entry_points())),
+    case_name<RejectCase>);
+INSTANTIATE_TEST_SUITE_P(
+    Table, HeadAccepts,
+    ::testing::Combine(::testing::ValuesIn(kAccepts),
+                       ::testing::ValuesIn(entry_points())),
+    case_name<AcceptCase>);
+INSTANTIATE_TEST_SUITE_P(
+    Table, HeadIncomplete,
+    ::testing::Combine(::testing::ValuesIn(kIncompletes),
+                       ::testing::ValuesIn(entry_points())),
+    case_name<IncompleteCase>);
 
 // --- Scalar and SIMD agree ------------------------------------------------
 
@@ -623,7 +626,8 @@ void expect_all_agree(std::string_view input, const HeadLimits& limits,
   const HeadOutcome scalar =
       parse_head(parse_request_head_scalar, input, limits);
   for (const EntryPoint& e : entry_points()) {
-    ASSERT_EQ(parse_head(e.fn, input, limits), scalar) << e.name << ", " << what;
+    ASSERT_EQ(parse_head(e.fn, input, limits), scalar)
+        << e.name << ", " << what;
   }
 }
 

@@ -188,7 +188,8 @@ TEST(Limits, WriteTimeoutClosesAClientThatStopsReading) {
 }
 
 TEST(Limits, MaxHeaderSizeIsConfigurable) {
-  HostProcess h({"--plugin", plugin_path("hello"), "--max-header-size", "1024"});
+  HostProcess h(
+      {"--plugin", plugin_path("hello"), "--max-header-size", "1024"});
   ASSERT_TRUE(h.ok()) << h.stderr_text();
   auto ok = one_request(h.port(), "GET /hello HTTP/1.1\r\nHost: x\r\nX: " +
                                       std::string(900, 'a') + "\r\n\r\n");
@@ -203,9 +204,10 @@ TEST(Limits, MaxHeaderSizeIsConfigurable) {
 TEST(Limits, MaxBodySizeIsConfigurable) {
   HostProcess h({"--plugin", plugin_path("echo"), "--max-body-size", "10"});
   ASSERT_TRUE(h.ok()) << h.stderr_text();
-  auto ok = one_request(h.port(),
-                        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n"
-                        "0123456789");
+  auto ok =
+      one_request(h.port(),
+                  "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n"
+                  "0123456789");
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->body, "0123456789");
   auto big = one_request(
@@ -352,7 +354,8 @@ TEST(Reload, BrokenPluginKeepsTheOldGenerationServing) {
 TEST(Reload, OldCopyIsUnmappedAfterTheDrain) {
   // The plugin has inline and template statics; without -fno-gnu-unique,
   // glibc would never unmap the old copy.
-  auto syms = run_command({"readelf", "-sW", test_plugin_path("unique_static")});
+  auto syms =
+      run_command({"readelf", "-sW", test_plugin_path("unique_static")});
   ASSERT_EQ(syms.status, 0);
   EXPECT_EQ(syms.out.find("UNIQUE"), std::string::npos)
       << "the plugin has STB_GNU_UNIQUE symbols";
@@ -444,7 +447,8 @@ TEST(Logging, StalledAccessLogReaderNeverBlocksTheWorkers) {
   // Far more log lines than the pipe (64 KiB) and the buffer (256 KiB) hold.
   RawClient c(h.port());
   std::string batch;
-  for (int i = 0; i < 100; ++i) batch += "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int i = 0; i < 100; ++i)
+    batch += "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
   for (int round = 0; round < 60; ++round) {
     ASSERT_TRUE(c.send(batch));
     for (int i = 0; i < 100; ++i) {

@@ -35,8 +35,8 @@ TEST(PluginLoad, NotAPluginIsRefused) {
 }
 
 TEST(PluginLoad, MissingFileIsRefused) {
-  auto r = run_command({host_binary(), "--port", "0", "--plugin",
-                        "/nonexistent/libnope.so"});
+  auto r = run_command(
+      {host_binary(), "--port", "0", "--plugin", "/nonexistent/libnope.so"});
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("cannot open /nonexistent/libnope.so"),
             std::string::npos)
@@ -128,7 +128,8 @@ TEST(PluginRules, FaultsNameThePluginInTheLog) {
   one_request(h.port(), "GET /crlf HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_TRUE(h.wait_for_stderr("plugin faulty: control character in value"));
   one_request(h.port(), "GET /framing HTTP/1.1\r\nHost: x\r\n\r\n");
-  EXPECT_TRUE(h.wait_for_stderr("plugin faulty: a framing header the host owns"));
+  EXPECT_TRUE(
+      h.wait_for_stderr("plugin faulty: a framing header the host owns"));
   auto r = one_request(h.port(), "GET /framing HTTP/1.1\r\nHost: x\r\n\r\n");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->header("X-Pounce-Error"), "FRAMING_HEADER_SET");

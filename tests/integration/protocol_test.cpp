@@ -20,8 +20,8 @@ class ProtocolTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     g_host = new HostProcess({"--plugin", plugin_path("hello"), "--plugin",
-                              "/echo=" + plugin_path("echo"),
-                              "--max-body-size", "100000"});
+                              "/echo=" + plugin_path("echo"), "--max-body-size",
+                              "100000"});
   }
   static void TearDownTestSuite() {
     delete g_host;
@@ -43,7 +43,9 @@ struct ErrorRow {
 };
 
 // gtest prints this instead of the struct's bytes.
-void PrintTo(const ErrorRow& row, std::ostream* os) { *os << row.name; }
+void PrintTo(const ErrorRow& row, std::ostream* os) {
+  *os << row.name;
+}
 
 std::string with_host(const std::string& head_lines) {
   return head_lines + "Host: x\r\n\r\n";
@@ -52,7 +54,8 @@ std::string with_host(const std::string& head_lines) {
 std::vector<ErrorRow> error_rows() {
   std::string big_header = "X-Big: " + std::string(17000, 'a') + "\r\n";
   std::string many_headers;
-  for (int i = 0; i < 101; ++i) many_headers += "X-H" + std::to_string(i) + ": v\r\n";
+  for (int i = 0; i < 101; ++i)
+    many_headers += "X-H" + std::to_string(i) + ": v\r\n";
   return {
       {"DoubleSpaceInRequestLine", with_host("GET  / HTTP/1.1\r\n"), 400,
        "BAD_REQUEST_LINE"},
@@ -173,9 +176,10 @@ std::vector<ErrorRow> error_rows() {
       {"EncodedDotsClimbAboveRoot", with_host("GET /%2e%2e/x HTTP/1.1\r\n"),
        400, "PATH_ESCAPES_ROOT"},
       {"WebSocketToPluginWithoutHooks",
-       with_host("GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-                 "Sec-WebSocket-Version: 13\r\n"
-                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"),
+       with_host(
+           "GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+           "Sec-WebSocket-Version: 13\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"),
        400, "WEBSOCKET_UNSUPPORTED"},
   };
 }
@@ -198,16 +202,17 @@ TEST_P(ErrorRowTest, AnsweredByTheHostThenClosed) {
       << "no log line for " << row.code;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    ErrorTable, ErrorRowTest, ::testing::ValuesIn(error_rows()),
-    [](const ::testing::TestParamInfo<ErrorRow>& info) {
-      return std::string(info.param.name);
-    });
+INSTANTIATE_TEST_SUITE_P(ErrorTable, ErrorRowTest,
+                         ::testing::ValuesIn(error_rows()),
+                         [](const ::testing::TestParamInfo<ErrorRow>& info) {
+                           return std::string(info.param.name);
+                         });
 
 TEST_F(ProtocolTest, ExpectContinueOverTheLimitGets413AndNo100) {
   RawClient c(port());
-  c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n"
-         "Expect: 100-continue\r\n\r\n");
+  c.send(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n"
+      "Expect: 100-continue\r\n\r\n");
   auto r = c.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 413);
@@ -222,12 +227,13 @@ TEST_F(ProtocolTest, ExpectContinueOverTheLimitGets413AndNo100) {
 
 TEST_F(ProtocolTest, PipelinedResponsesComeInOrder) {
   RawClient c(port());
-  c.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
-         "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nfirst"
-         "GET /json HTTP/1.1\r\nHost: x\r\n\r\n"
-         "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-         "6\r\nsecond\r\n0\r\n\r\n"
-         "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.send(
+      "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nfirst"
+      "GET /json HTTP/1.1\r\nHost: x\r\n\r\n"
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "6\r\nsecond\r\n0\r\n\r\n"
+      "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
   auto r1 = c.read_response();
   auto r2 = c.read_response();
   auto r3 = c.read_response();
@@ -245,7 +251,8 @@ TEST_F(ProtocolTest, PipelinedResponsesComeInOrder) {
 TEST_F(ProtocolTest, ManyPipelinedRequestsInOneWrite) {
   RawClient c(port());
   std::string batch;
-  for (int i = 0; i < 200; ++i) batch += "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int i = 0; i < 200; ++i)
+    batch += "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
   c.send(batch);
   for (int i = 0; i < 200; ++i) {
     auto r = c.read_response();
@@ -256,8 +263,9 @@ TEST_F(ProtocolTest, ManyPipelinedRequestsInOneWrite) {
 
 TEST_F(ProtocolTest, ExpectContinueGets100BeforeTheBody) {
   RawClient c(port());
-  c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
-         "Expect: 100-continue\r\n\r\n");
+  c.send(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+      "Expect: 100-continue\r\n\r\n");
   auto cont = c.read_response();
   ASSERT_TRUE(cont);
   EXPECT_EQ(cont->status, 100);
@@ -319,16 +327,18 @@ TEST_F(ProtocolTest, Http1xIsServedAs11) {
 }
 
 TEST_F(ProtocolTest, LeadingEmptyLinesAreIgnored) {
-  auto r = one_request(port(), "\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto r =
+      one_request(port(), "\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "Hello, World!");
 }
 
 TEST_F(ProtocolTest, OtherUpgradesAreIgnored) {
-  auto r = one_request(port(),
-                       "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, "
-                       "HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAA\r\n\r\n");
+  auto r = one_request(
+      port(),
+      "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, "
+      "HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAA\r\n\r\n");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
 }
@@ -361,7 +371,9 @@ TEST_F(ProtocolTest, HeadSentByteByByte) {
 
 TEST_F(ProtocolTest, BodySentInPieces) {
   RawClient c(port());
-  c.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r");
+  c.send(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n5\r");
   EXPECT_TRUE(c.stays_open(30ms));
   c.send("\nab");
   EXPECT_TRUE(c.stays_open(30ms));
@@ -381,7 +393,8 @@ TEST_F(ProtocolTest, LingeringCloseDeliversTheWholeResponse) {
     RawClient c(port());
     std::atomic<bool> stop{false};
     std::thread writer([&] {
-      c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n");
+      c.send(
+          "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n");
       std::string chunk(16384, 'z');
       for (int i = 0; i < 200 && !stop; ++i) {
         if (!c.send(chunk)) break;
@@ -457,7 +470,8 @@ TEST(ProtocolTimeouts, SilentCloseWithoutBytes) {
 }
 
 TEST(ProtocolTimeouts, KeepAliveTimeoutClosesIdleConnections) {
-  HostProcess h({"--plugin", plugin_path("hello"), "--keep-alive-timeout", "0.2"});
+  HostProcess h(
+      {"--plugin", plugin_path("hello"), "--keep-alive-timeout", "0.2"});
   ASSERT_TRUE(h.ok()) << h.stderr_text();
   RawClient c(h.port());
   c.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -468,8 +482,8 @@ TEST(ProtocolTimeouts, KeepAliveTimeoutClosesIdleConnections) {
 }
 
 TEST(ProtocolTimeouts, StalledBodyGives408) {
-  HostProcess h({"--plugin", "/echo=" + plugin_path("echo"),
-                 "--request-timeout", "0.3"});
+  HostProcess h(
+      {"--plugin", "/echo=" + plugin_path("echo"), "--request-timeout", "0.3"});
   ASSERT_TRUE(h.ok()) << h.stderr_text();
   RawClient c(h.port());
   c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");

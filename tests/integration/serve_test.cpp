@@ -20,9 +20,7 @@ class ServeTest : public ::testing::Test {
     delete host_;
     host_ = nullptr;
   }
-  void SetUp() override {
-    ASSERT_TRUE(host_->ok()) << host_->stderr_text();
-  }
+  void SetUp() override { ASSERT_TRUE(host_->ok()) << host_->stderr_text(); }
   static CommandResult curl(std::vector<std::string> args) {
     args.insert(args.begin(), {"curl", "-sS", "--max-time", "10"});
     return run_command(args);
@@ -78,8 +76,9 @@ TEST_F(ServeTest, EchoReturnsTheBodyAndItsType) {
 
 TEST_F(ServeTest, EchoDefaultsToOctetStream) {
   RawClient c(host_->port());
-  ASSERT_TRUE(c.send("PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
-                     "\r\nabc"));
+  ASSERT_TRUE(
+      c.send("PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+             "\r\nabc"));
   auto r = c.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
@@ -89,7 +88,8 @@ TEST_F(ServeTest, EchoDefaultsToOctetStream) {
 
 TEST_F(ServeTest, EchoOfALargeChunkedUpload) {
   std::string body(300 * 1000, 'x');
-  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
+  for (size_t i = 0; i < body.size(); ++i)
+    body[i] = static_cast<char>('a' + i % 26);
   RawClient c(host_->port());
   std::string req =
       "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
@@ -119,16 +119,15 @@ TEST_F(ServeTest, MountPrefixAndPathInfo) {
 
 TEST_F(ServeTest, PluginConfigReachesInit) {
   auto r = curl({host_->url("/inspect")});
-  EXPECT_NE(r.out.find("config={\"k\": [1, 2]}\n"), std::string::npos)
-      << r.out;
+  EXPECT_NE(r.out.find("config={\"k\": [1, 2]}\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("init_prefix=/inspect\n"), std::string::npos);
   EXPECT_NE(r.out.find("path_info=\n"), std::string::npos);
 }
 
 TEST_F(ServeTest, PrefixesMatchOnSegmentBoundaries) {
   // /inspectx is not under /inspect: it goes to hello at /, which 404s.
-  auto r = curl({"-o", "/dev/null", "-w", "%{http_code}",
-                 host_->url("/inspectx")});
+  auto r =
+      curl({"-o", "/dev/null", "-w", "%{http_code}", host_->url("/inspectx")});
   EXPECT_EQ(r.out, "404");
   auto r2 = curl({host_->url("/inspect/")});
   EXPECT_NE(r2.out.find("path_info=/\n"), std::string::npos) << r2.out;
@@ -136,8 +135,9 @@ TEST_F(ServeTest, PrefixesMatchOnSegmentBoundaries) {
 
 TEST_F(ServeTest, RoutesOnTheNormalizedPath) {
   // %69 is 'i' (unreserved, decoded); /x/../ collapses.
-  auto r = one_request(host_->port(),
-                       "GET /x/../%69nspect/./a/%7Eb HTTP/1.1\r\nHost: h\r\n\r\n");
+  auto r =
+      one_request(host_->port(),
+                  "GET /x/../%69nspect/./a/%7Eb HTTP/1.1\r\nHost: h\r\n\r\n");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_NE(r->body.find("path=/inspect/a/~b\n"), std::string::npos) << r->body;
@@ -164,7 +164,8 @@ TEST_F(ServeTest, AbsoluteFormTargetRoutesOnItsPath) {
 
 TEST_F(ServeTest, AccessLogHasOneLinePerRequest) {
   auto r = curl({host_->url("/hello?access-log-probe")});
-  ASSERT_TRUE(host_->wait_for_stdout("\"GET /hello?access-log-probe HTTP/1.1\" 200 13 "));
+  ASSERT_TRUE(host_->wait_for_stdout(
+      "\"GET /hello?access-log-probe HTTP/1.1\" 200 13 "));
   std::string log = host_->stdout_text();
   size_t at = log.find("\"GET /hello?access-log-probe HTTP/1.1\"");
   size_t bol = log.rfind('\n', at);
@@ -175,17 +176,39 @@ TEST_F(ServeTest, AccessLogHasOneLinePerRequest) {
 TEST(ServeCli, HelpListsEveryFlag) {
   auto r = run_command({host_binary(), "--help"});
   EXPECT_EQ(r.status, 0);
-  for (const char* flag :
-       {"--plugin", "--plugin-config", "--config", "--host", "--port",
-        "--workers", "--async-threads", "--accept-mode", "--cpu-affinity",
-        "--backlog", "--max-connections", "--keep-alive-timeout",
-        "--header-timeout", "--request-timeout", "--write-timeout",
-        "--shutdown-timeout", "--reload-timeout", "--max-header-size",
-        "--max-headers", "--max-body-size", "--stream-high-water",
-        "--stream-max-buffer", "--compression", "--no-compression",
-        "--compression-min-size", "--server-timing", "--ws-max-message-size",
-        "--ws-ping-interval", "--ws-compression", "--no-ws-compression",
-        "--access-log", "--no-access-log", "--log-level"}) {
+  for (const char* flag : {"--plugin",
+                           "--plugin-config",
+                           "--config",
+                           "--host",
+                           "--port",
+                           "--workers",
+                           "--async-threads",
+                           "--accept-mode",
+                           "--cpu-affinity",
+                           "--backlog",
+                           "--max-connections",
+                           "--keep-alive-timeout",
+                           "--header-timeout",
+                           "--request-timeout",
+                           "--write-timeout",
+                           "--shutdown-timeout",
+                           "--reload-timeout",
+                           "--max-header-size",
+                           "--max-headers",
+                           "--max-body-size",
+                           "--stream-high-water",
+                           "--stream-max-buffer",
+                           "--compression",
+                           "--no-compression",
+                           "--compression-min-size",
+                           "--server-timing",
+                           "--ws-max-message-size",
+                           "--ws-ping-interval",
+                           "--ws-compression",
+                           "--no-ws-compression",
+                           "--access-log",
+                           "--no-access-log",
+                           "--log-level"}) {
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
   }
 }
@@ -210,10 +233,11 @@ TEST(ServeCli, ConfigFileWithCommandLineOverride) {
   char path[] = "/tmp/pounce-config-XXXXXX.json";
   int fd = mkstemps(path, 5);
   ASSERT_GE(fd, 0);
-  std::string json = "{\"plugin\": [\"" + plugin_path("hello") +
-                     "\", \"/i=" + test_plugin_path("inspect") +
-                     "\"], \"plugin_config\": [\"/i={\\\"from\\\":\\\"file\\\"}\"],"
-                     " \"workers\": 1, \"access_log\": false}";
+  std::string json =
+      "{\"plugin\": [\"" + plugin_path("hello") +
+      "\", \"/i=" + test_plugin_path("inspect") +
+      "\"], \"plugin_config\": [\"/i={\\\"from\\\":\\\"file\\\"}\"],"
+      " \"workers\": 1, \"access_log\": false}";
   ASSERT_EQ(write(fd, json.data(), json.size()),
             static_cast<ssize_t>(json.size()));
   close(fd);

@@ -47,7 +47,6 @@ class StreamingTest : public ::testing::Test {
 
 HostProcess* StreamingTest::host_ = nullptr;
 
-
 // ---------------------------------------------------------------------------
 // Streams and the handoff
 
@@ -92,7 +91,8 @@ TEST_F(StreamingTest, StampedEventsCarryAMonotonicTime) {
   bool ended = false;
   auto first = c.read_chunk(&ended);
   ASSERT_TRUE(first);
-  EXPECT_NE(first->find("data: {\"seq\":0,\"t\":"), std::string::npos) << *first;
+  EXPECT_NE(first->find("data: {\"seq\":0,\"t\":"), std::string::npos)
+      << *first;
   timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   uint64_t t = std::stoull(first->substr(first->find("\"t\":") + 4));
@@ -127,7 +127,8 @@ TEST_F(StreamingTest, PipelinedRequestsAroundAnAsyncOneStayInOrder) {
   auto r3 = c.read_response();
   ASSERT_TRUE(r1 && r2 && r3);
   EXPECT_EQ(r1->body, "Hello, World!");
-  EXPECT_EQ(r2->body, "id: 0\ndata: {\"seq\":0}\n\nid: 1\ndata: {\"seq\":1}\n\n");
+  EXPECT_EQ(r2->body,
+            "id: 0\ndata: {\"seq\":0}\n\nid: 1\ndata: {\"seq\":1}\n\n");
   EXPECT_EQ(r3->body, "{\"message\":\"Hello, World!\"}");
 }
 
@@ -139,7 +140,8 @@ TEST_F(StreamingTest, Http10GetsACloseDelimitedBody) {
   EXPECT_FALSE(r->header("Transfer-Encoding"));
   EXPECT_FALSE(r->header("Content-Length"));
   EXPECT_EQ(r->header("Connection"), "close");
-  EXPECT_EQ(r->body, "id: 0\ndata: {\"seq\":0}\n\nid: 1\ndata: {\"seq\":1}\n\n");
+  EXPECT_EQ(r->body,
+            "id: 0\ndata: {\"seq\":0}\n\nid: 1\ndata: {\"seq\":1}\n\n");
 }
 
 TEST_F(StreamingTest, DeclaredLengthUsesContentLength) {
@@ -158,8 +160,9 @@ TEST_F(StreamingTest, WritesFromAnotherThreadAreQueuedToTheLoop) {
 
 TEST_F(StreamingTest, StreamedRequestBodyReachesOnBody) {
   RawClient c(port());
-  c.send("POST /probe/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-         "\r\n5\r\nhello\r\n");
+  c.send(
+      "POST /probe/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+      "\r\n5\r\nhello\r\n");
   auto head = c.read_head();
   ASSERT_TRUE(head);
   bool ended = false;
@@ -185,7 +188,8 @@ TEST_F(StreamingTest, ExceptionInOnRequestIsA500) {
 // Compression
 
 TEST_F(StreamingTest, CurlDecodesGzip) {
-  auto plain = curl({host_->url("/sse/stream?chunks=20&size=3000&interval_ms=0")});
+  auto plain =
+      curl({host_->url("/sse/stream?chunks=20&size=3000&interval_ms=0")});
   auto r = curl({"--compressed", "-H", "Accept-Encoding: gzip", "-D", "-",
                  host_->url("/sse/stream?chunks=20&size=3000&interval_ms=0")});
   ASSERT_EQ(plain.out.size(), 60000u);
@@ -195,7 +199,8 @@ TEST_F(StreamingTest, CurlDecodesGzip) {
 }
 
 TEST_F(StreamingTest, CurlDecodesZstd) {
-  auto plain = curl({host_->url("/sse/stream?chunks=20&size=3000&interval_ms=0")});
+  auto plain =
+      curl({host_->url("/sse/stream?chunks=20&size=3000&interval_ms=0")});
   auto r = curl({"--compressed", "-H", "Accept-Encoding: zstd", "-D", "-",
                  host_->url("/sse/stream?chunks=20&size=3000&interval_ms=0")});
   EXPECT_NE(r.out.find("Content-Encoding: zstd\r\n"), std::string::npos);
@@ -208,9 +213,9 @@ TEST_F(StreamingTest, CurlDecodesACompressedSyncBody) {
   for (size_t i = 0; i < body.size(); ++i) body[i] = "pounce host "[i % 12];
   HostProcess h({"--plugin", plugin_path("echo")});
   ASSERT_TRUE(h.ok());
-  auto r = curl({"--compressed", "-H", "Accept-Encoding: zstd", "-D", "-",
-                 "-H", "Content-Type: text/plain", "--data-binary", body,
-                 h.url("/")});
+  auto r =
+      curl({"--compressed", "-H", "Accept-Encoding: zstd", "-D", "-", "-H",
+            "Content-Type: text/plain", "--data-binary", body, h.url("/")});
   EXPECT_NE(r.out.find("Content-Encoding: zstd\r\n"), std::string::npos)
       << r.out.substr(0, 300);
   EXPECT_EQ(r.out.substr(r.out.find("\r\n\r\n") + 4), body);
@@ -222,9 +227,9 @@ class PerChunk : public StreamingTest,
 TEST_P(PerChunk, EachChunkDecodesToWholeEventsOnArrival) {
   const bool zstd = GetParam() == StreamDecoder::Coding::Zstd;
   RawClient c(port());
-  c.send(request("/sse/events?count=6&interval_ms=30",
-                 std::string("Accept-Encoding: ") + (zstd ? "zstd" : "gzip") +
-                     "\r\n"));
+  c.send(request(
+      "/sse/events?count=6&interval_ms=30",
+      std::string("Accept-Encoding: ") + (zstd ? "zstd" : "gzip") + "\r\n"));
   auto head = c.read_head();
   ASSERT_TRUE(head);
   EXPECT_EQ(head->header("Content-Encoding"), zstd ? "zstd" : "gzip");
@@ -236,8 +241,8 @@ TEST_P(PerChunk, EachChunkDecodesToWholeEventsOnArrival) {
     ASSERT_TRUE(d.ok());
     if (text.empty()) continue;  // the end of the frame / the gzip trailer
     // Everything sent so far decodes now: whole events, nothing pending.
-    EXPECT_EQ(text, "id: " + std::to_string(events) + "\ndata: {\"seq\":" +
-                        std::to_string(events) + "}\n\n");
+    EXPECT_EQ(text, "id: " + std::to_string(events) +
+                        "\ndata: {\"seq\":" + std::to_string(events) + "}\n\n");
     ++events;
   }
   EXPECT_TRUE(ended);
@@ -263,15 +268,16 @@ TEST_F(StreamingTest, SkipsSmallBodies) {
 }
 
 TEST_F(StreamingTest, SkipsImagePng) {
-  auto r = one_request(port(), request("/probe/png", "Accept-Encoding: gzip\r\n"));
+  auto r =
+      one_request(port(), request("/probe/png", "Accept-Encoding: gzip\r\n"));
   ASSERT_TRUE(r);
   EXPECT_FALSE(r->header("Content-Encoding"));
   EXPECT_EQ(r->body, std::string(16384, 'P'));
 }
 
 TEST_F(StreamingTest, SkipsAPresetContentEncoding) {
-  auto r =
-      one_request(port(), request("/probe/encoded", "Accept-Encoding: zstd\r\n"));
+  auto r = one_request(port(),
+                       request("/probe/encoded", "Accept-Encoding: zstd\r\n"));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->header("Content-Encoding"), "identity");
   EXPECT_EQ(r->header_count("Content-Encoding"), 1u);
@@ -279,9 +285,9 @@ TEST_F(StreamingTest, SkipsAPresetContentEncoding) {
 }
 
 TEST_F(StreamingTest, QZeroExcludesACoding) {
-  auto r = one_request(
-      port(), request("/sse/stream?chunks=4&size=2000&interval_ms=0",
-                      "Accept-Encoding: zstd;q=0, gzip\r\n"));
+  auto r = one_request(port(),
+                       request("/sse/stream?chunks=4&size=2000&interval_ms=0",
+                               "Accept-Encoding: zstd;q=0, gzip\r\n"));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->header("Content-Encoding"), "gzip");
   auto none = one_request(
@@ -294,8 +300,9 @@ TEST_F(StreamingTest, QZeroExcludesACoding) {
 
 TEST_F(StreamingTest, HeadIsNotCompressed) {
   RawClient c(port());
-  c.send("HEAD /sse/stream?chunks=2&size=2000 HTTP/1.1\r\nHost: x\r\n"
-         "Accept-Encoding: gzip\r\n\r\n");
+  c.send(
+      "HEAD /sse/stream?chunks=2&size=2000 HTTP/1.1\r\nHost: x\r\n"
+      "Accept-Encoding: gzip\r\n\r\n");
   auto r = c.read_response(/*head_request=*/true);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
@@ -388,8 +395,9 @@ TEST(ServerTiming, NeverOn100Continue) {
   HostProcess h({"--plugin", plugin_path("echo"), "--server-timing"});
   ASSERT_TRUE(h.ok()) << h.stderr_text();
   RawClient c(h.port());
-  c.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
-         "Expect: 100-continue\r\n\r\n");
+  c.send(
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+      "Expect: 100-continue\r\n\r\n");
   auto cont = c.read_response();
   ASSERT_TRUE(cont);
   EXPECT_EQ(cont->status, 100);

@@ -50,9 +50,10 @@ TEST_F(WebSocketTest, HandshakeAnswers101WithTheAcceptKey) {
 
 TEST_F(WebSocketTest, ConnectionIsATokenList) {
   RawClient c(port());
-  c.send("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-         "Connection: keep-alive, Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+  c.send(
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+      "Connection: keep-alive, Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
   auto r = c.read_head();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 101);
@@ -60,9 +61,10 @@ TEST_F(WebSocketTest, ConnectionIsATokenList) {
 
 TEST_F(WebSocketTest, WrongVersionGets426) {
   RawClient c(port());
-  c.send("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-         "Connection: Upgrade\r\nSec-WebSocket-Version: 8\r\n"
-         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+  c.send(
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Version: 8\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
   auto r = c.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 426);
@@ -73,9 +75,10 @@ TEST_F(WebSocketTest, WrongVersionGets426) {
 
 TEST_F(WebSocketTest, BadKeyGets400) {
   RawClient c(port());
-  c.send("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-         "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-         "Sec-WebSocket-Key: tooshort\r\n\r\n");
+  c.send(
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Key: tooshort\r\n\r\n");
   auto r = c.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
@@ -219,8 +222,8 @@ TEST_P(BadCloseCode, FailsWith1002) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Codes, BadCloseCode,
-                         ::testing::Values(0, 999, 1004, 1005, 1006, 1015,
-                                           1016, 2999, 5000));
+                         ::testing::Values(0, 999, 1004, 1005, 1006, 1015, 1016,
+                                           2999, 5000));
 
 TEST_F(WebSocketTest, OversizeMessageFailsWith1009) {
   WsClient c(port());
@@ -287,8 +290,8 @@ TEST_F(WebSocketTest, VanishingClientGivesExactlyOneOnClose1006) {
     c.send_text("version");
     ASSERT_TRUE(c.read_frame());
   }  // the socket closes without a close frame
-  ASSERT_TRUE(host_->wait_for_stderr("v1 ws on_ws_close code=1006", 10s,
-                                     before + 1));
+  ASSERT_TRUE(
+      host_->wait_for_stderr("v1 ws on_ws_close code=1006", 10s, before + 1));
   // Exactly once: nothing more arrives for it.
   RawClient probe(port());  // a round trip through the server
   probe.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -321,13 +324,13 @@ TEST(WebSocketLifecycle, IdleSocketsGetServerPings) {
   ASSERT_EQ(c.handshake()->status, 101);
   auto f = c.read_frame(5s);
   ASSERT_TRUE(f);
-  EXPECT_EQ(f->opcode, 9);  // ping
+  EXPECT_EQ(f->opcode, 9);        // ping
   c.send_frame(0xA, f->payload);  // pong
 }
 
 TEST(WebSocketLifecycle, ShutdownSends1001AndWaitsForTheHandshake) {
-  HostProcess h({"--plugin", test_plugin_path("ws_probe_v1"),
-                 "--shutdown-timeout", "5"});
+  HostProcess h(
+      {"--plugin", test_plugin_path("ws_probe_v1"), "--shutdown-timeout", "5"});
   ASSERT_TRUE(h.ok()) << h.stderr_text();
   WsClient c(h.port());
   ASSERT_EQ(c.handshake()->status, 101);

@@ -47,8 +47,7 @@ static int faulty_handle(void* instance, const pounce_request_view_t* req,
   } else if (is(p, "/framing")) {
     host->response_header(res, str("Content-Length", 14), str("5", 1));
   } else if (is(p, "/te")) {
-    host->response_header(res, str("transfer-encoding", 17),
-                          str("chunked", 7));
+    host->response_header(res, str("transfer-encoding", 17), str("chunked", 7));
   } else if (is(p, "/error")) {
     return 7;
   } else if (is(p, "/status")) {
@@ -58,10 +57,25 @@ static int faulty_handle(void* instance, const pounce_request_view_t* req,
   return 0;
 }
 
-static const pounce_plugin_t kPlugin = {
-    sizeof(pounce_plugin_t), POUNCE_STR("faulty"), POUNCE_STR("1.0"),
-    POUNCE_MODE_SYNC, NULL, 0, faulty_init, NULL, NULL, faulty_handle,
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+static const pounce_plugin_t kPlugin = {sizeof(pounce_plugin_t),
+                                        POUNCE_STR("faulty"),
+                                        POUNCE_STR("1.0"),
+                                        POUNCE_MODE_SYNC,
+                                        NULL,
+                                        0,
+                                        faulty_init,
+                                        NULL,
+                                        NULL,
+                                        faulty_handle,
+                                        NULL,
+                                        NULL,
+                                        NULL,
+                                        NULL,
+                                        NULL,
+                                        NULL,
+                                        NULL,
+                                        NULL,
+                                        NULL};
 
 POUNCE_EXPORT const pounce_plugin_t* pounce_plugin_entry(
     const pounce_host_api_t* h) {

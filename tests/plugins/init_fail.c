@@ -10,17 +10,33 @@ static void* fail_init(const pounce_init_args_t* args) {
   return NULL;
 }
 
-static int never(void* i, const pounce_request_view_t* r, pounce_response_t* s) {
+static int never(void* i, const pounce_request_view_t* r,
+                 pounce_response_t* s) {
   (void)i;
   (void)r;
   (void)s;
   return 1;
 }
 
-static const pounce_plugin_t kPlugin = {
-    sizeof(pounce_plugin_t), POUNCE_STR("init-fail"), POUNCE_STR("1.0"),
-    POUNCE_MODE_SYNC, NULL, 0, fail_init, NULL, NULL, never,
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+static const pounce_plugin_t kPlugin = {sizeof(pounce_plugin_t),
+                                        POUNCE_STR("init-fail"),
+                                        POUNCE_STR("1.0"),
+                                        POUNCE_MODE_SYNC,
+                                        NULL,
+                                        0,
+                                        fail_init,
+                                        NULL,
+                                        NULL,
+                                        never,
+                                        NULL,
+                                        NULL,
+                                        NULL,
+                                        NULL,
+                                        NULL,
+                                        NULL,
+                                        NULL,
+                                        NULL,
+                                        NULL};
 
 POUNCE_EXPORT const pounce_plugin_t* pounce_plugin_entry(
     const pounce_host_api_t* h) {

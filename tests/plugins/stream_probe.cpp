@@ -66,7 +66,8 @@ class Probe : public pounce::Plugin {
       uint64_t interval = number(req, "interval_ms", 50);
       stream.start(200, {{"Content-Type", "text/plain"}});
       tick(s);
-      s->timer.start(stream.handle(), interval, interval, [this, s] { tick(s); });
+      s->timer.start(stream.handle(), interval, interval,
+                     [this, s] { tick(s); });
     } else if (path == "/flood") {
       s->rude = req.query_param("mode").value_or("polite") == "rude";
       stream.start(200, {{"Content-Type", "application/octet-stream"}});

@@ -48,7 +48,8 @@ class WsProbe : public pounce::Plugin {
       pounce_ws_t h = ws.handle();
       std::thread([h] {
         pounce::WebSocket remote(h, nullptr);
-        for (int i = 0; i < 3; ++i) remote.send_text("thread " + std::to_string(i));
+        for (int i = 0; i < 3; ++i)
+          remote.send_text("thread " + std::to_string(i));
       }).detach();
     } else {
       ws.send(op, data);
@@ -58,8 +59,8 @@ class WsProbe : public pounce::Plugin {
   void on_ws_close(pounce::WebSocket, uint16_t code,
                    std::string_view reason) override {
     log(POUNCE_LOG_INFO, std::string(VERSION_TEXT " ws on_ws_close code=") +
-                             std::to_string(code) + " reason=" +
-                             std::string(reason));
+                             std::to_string(code) +
+                             " reason=" + std::string(reason));
   }
 
   void on_draining(pounce_drain_reason_t reason, uint64_t) override {

@@ -20,7 +20,8 @@ const char* env_or(const char* name, const char* fallback) {
 
 std::vector<char*> make_argv(const std::vector<std::string>& args) {
   std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : args)
+    argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   return argv;
 }
@@ -33,7 +34,9 @@ int decode_status(int status) {
 
 }  // namespace
 
-std::string host_binary() { return env_or("POUNCE_HOST_BIN", POUNCE_HOST_BIN); }
+std::string host_binary() {
+  return env_or("POUNCE_HOST_BIN", POUNCE_HOST_BIN);
+}
 
 std::string plugin_path(const std::string& name) {
   return std::string(env_or("POUNCE_PLUGIN_DIR", POUNCE_PLUGIN_DIR)) + "/lib" +

@@ -47,14 +47,14 @@ class HostProcess {
 
   // Waits until stderr contains `needle` (counting from the start), or until
   // `count` occurrences were seen.
-  bool wait_for_stderr(const std::string& needle,
-                       std::chrono::milliseconds timeout =
-                           std::chrono::seconds(10),
-                       size_t count = 1);
-  bool wait_for_stdout(const std::string& needle,
-                       std::chrono::milliseconds timeout =
-                           std::chrono::seconds(10),
-                       size_t count = 1);
+  bool wait_for_stderr(
+      const std::string& needle,
+      std::chrono::milliseconds timeout = std::chrono::seconds(10),
+      size_t count = 1);
+  bool wait_for_stdout(
+      const std::string& needle,
+      std::chrono::milliseconds timeout = std::chrono::seconds(10),
+      size_t count = 1);
   std::string stderr_text();
   std::string stdout_text();
   // Starts reading stdout (after drain_stdout = false).
@@ -94,9 +94,9 @@ struct CommandResult {
   std::string out;
   std::string err;
 };
-CommandResult run_command(const std::vector<std::string>& argv,
-                          std::chrono::milliseconds timeout =
-                              std::chrono::seconds(60));
+CommandResult run_command(
+    const std::vector<std::string>& argv,
+    std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 // Counts non-overlapping occurrences of needle in haystack.
 size_t count_of(const std::string& haystack, const std::string& needle);

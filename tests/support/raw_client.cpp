@@ -68,7 +68,8 @@ RawClient::~RawClient() {
 bool RawClient::send(std::string_view bytes) {
   size_t off = 0;
   while (off < bytes.size()) {
-    ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    ssize_t n =
+        ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       return false;
@@ -78,7 +79,9 @@ bool RawClient::send(std::string_view bytes) {
   return true;
 }
 
-void RawClient::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+void RawClient::shutdown_write() {
+  ::shutdown(fd_, SHUT_WR);
+}
 
 bool RawClient::fill(std::chrono::steady_clock::time_point deadline) {
   if (eof_) return false;

@@ -49,15 +49,16 @@ class RawClient {
   // last chunk (after reading the trailers) or on error/timeout; *ended
   // tells which.
   std::optional<std::string> read_chunk(
-      bool* ended, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+      bool* ended,
+      std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   // True when the server closes (EOF) within `timeout`; *extra receives any
   // bytes that arrived first.
   bool wait_closed(std::chrono::milliseconds timeout = std::chrono::seconds(10),
                    std::string* extra = nullptr);
   // Everything until EOF or the timeout.
-  std::string read_all(std::chrono::milliseconds timeout =
-                           std::chrono::seconds(10));
+  std::string read_all(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // The bytes buffered or arriving next (at least one unless EOF/timeout).
   std::string read_some(std::chrono::milliseconds timeout);
   // True when nothing arrives (and no EOF) within `quiet`.

@@ -28,7 +28,8 @@ bool WsClient::send_frame(uint8_t opcode, const std::string& payload, bool fin,
   } else {
     f.push_back(static_cast<char>(mask_bit | 127));
     for (int i = 7; i >= 0; --i) {
-      f.push_back(static_cast<char>((uint64_t{payload.size()} >> (8 * i)) & 0xff));
+      f.push_back(
+          static_cast<char>((uint64_t{payload.size()} >> (8 * i)) & 0xff));
     }
   }
   static std::mt19937 rng(42);
@@ -73,12 +74,14 @@ std::optional<WsFrame> WsClient::read_frame(std::chrono::milliseconds timeout) {
   size_t hdr = 2;
   if (len == 126) {
     if (!need(4)) return std::nullopt;
-    len = (static_cast<uint8_t>(pending_[2]) << 8) | static_cast<uint8_t>(pending_[3]);
+    len = (static_cast<uint8_t>(pending_[2]) << 8) |
+          static_cast<uint8_t>(pending_[3]);
     hdr = 4;
   } else if (len == 127) {
     if (!need(10)) return std::nullopt;
     len = 0;
-    for (int i = 0; i < 8; ++i) len = (len << 8) | static_cast<uint8_t>(pending_[2 + i]);
+    for (int i = 0; i < 8; ++i)
+      len = (len << 8) | static_cast<uint8_t>(pending_[2 + i]);
     hdr = 10;
   }
   if (!need(hdr + len)) return std::nullopt;

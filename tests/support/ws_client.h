@@ -17,9 +17,8 @@ struct WsFrame {
   std::string payload;
   uint16_t close_code() const {
     return payload.size() >= 2
-               ? static_cast<uint16_t>(
-                     (static_cast<uint8_t>(payload[0]) << 8) |
-                     static_cast<uint8_t>(payload[1]))
+               ? static_cast<uint16_t>((static_cast<uint8_t>(payload[0]) << 8) |
+                                       static_cast<uint8_t>(payload[1]))
                : 1005;
   }
 };

@@ -67,9 +67,9 @@ extern "C" {
 /* The record a plugin exports as `pounce_plugin_abi`. Never grows: a new
  * layout would be a new magic. */
 typedef struct pounce_plugin_abi {
-  uint32_t magic;     /* POUNCE_ABI_MAGIC */
-  uint16_t major;     /* POUNCE_ABI_MAJOR the plugin was built against */
-  uint16_t minor;     /* POUNCE_ABI_MINOR the plugin was built against */
+  uint32_t magic; /* POUNCE_ABI_MAGIC */
+  uint16_t major; /* POUNCE_ABI_MAJOR the plugin was built against */
+  uint16_t minor; /* POUNCE_ABI_MINOR the plugin was built against */
 } pounce_plugin_abi_t;
 
 #ifdef __cplusplus
@@ -79,10 +79,9 @@ typedef struct pounce_plugin_abi {
 #endif
 
 /* Put this once in a plugin's source file (C or C++). */
-#define POUNCE_DECLARE_PLUGIN_ABI()                                    \
-  POUNCE_C_LINKAGE POUNCE_EXPORT const pounce_plugin_abi_t             \
-      pounce_plugin_abi = {POUNCE_ABI_MAGIC, POUNCE_ABI_MAJOR,         \
-                           POUNCE_ABI_MINOR}
+#define POUNCE_DECLARE_PLUGIN_ABI()                                            \
+  POUNCE_C_LINKAGE POUNCE_EXPORT const pounce_plugin_abi_t pounce_plugin_abi = \
+      {POUNCE_ABI_MAGIC, POUNCE_ABI_MAJOR, POUNCE_ABI_MINOR}
 
 /* ------------------------------------------------------------------------ */
 /* Basic types                                                              */
@@ -126,8 +125,8 @@ typedef uint64_t pounce_ws_t;     /* an open WebSocket */
 typedef uint64_t pounce_timer_t;  /* a timer on a connection's loop */
 
 typedef enum pounce_mode {
-  POUNCE_MODE_SYNC = 0,  /* handler runs inline on a worker thread */
-  POUNCE_MODE_ASYNC = 1  /* the connection moves to the async pool */
+  POUNCE_MODE_SYNC = 0, /* handler runs inline on a worker thread */
+  POUNCE_MODE_ASYNC = 1 /* the connection moves to the async pool */
 } pounce_mode_t;
 
 typedef enum pounce_log_level {
@@ -149,20 +148,20 @@ typedef enum pounce_ws_opcode {
 
 /* Why an async stream's on_close fired. */
 typedef enum pounce_close_reason {
-  POUNCE_CLOSE_DONE = 0,       /* the response ended normally */
-  POUNCE_CLOSE_PEER = 1,       /* the client went away */
-  POUNCE_CLOSE_TIMEOUT = 2,    /* a host timeout ended it */
-  POUNCE_CLOSE_OVERFLOW = 3,   /* it wrote past --stream-max-buffer */
-  POUNCE_CLOSE_SHUTDOWN = 4,   /* drain deadline reached */
-  POUNCE_CLOSE_ERROR = 5       /* a socket or protocol error */
+  POUNCE_CLOSE_DONE = 0,     /* the response ended normally */
+  POUNCE_CLOSE_PEER = 1,     /* the client went away */
+  POUNCE_CLOSE_TIMEOUT = 2,  /* a host timeout ended it */
+  POUNCE_CLOSE_OVERFLOW = 3, /* it wrote past --stream-max-buffer */
+  POUNCE_CLOSE_SHUTDOWN = 4, /* drain deadline reached */
+  POUNCE_CLOSE_ERROR = 5     /* a socket or protocol error */
 } pounce_close_reason_t;
 
 /* A socket address as text, for logging and access control. */
 typedef struct pounce_addr {
-  uint32_t size;   /* sizeof(pounce_addr_t), set by the caller */
-  int family;      /* AF_INET, AF_INET6, or 0 when unknown */
+  uint32_t size; /* sizeof(pounce_addr_t), set by the caller */
+  int family;    /* AF_INET, AF_INET6, or 0 when unknown */
   uint16_t port;
-  char text[48];   /* NUL-terminated numeric host, e.g. "127.0.0.1" */
+  char text[48]; /* NUL-terminated numeric host, e.g. "127.0.0.1" */
 } pounce_addr_t;
 
 /* ------------------------------------------------------------------------ */
@@ -175,24 +174,24 @@ typedef struct pounce_addr {
  * (on_request/on_upgrade: copy what you need for later.)
  */
 typedef struct pounce_request_view {
-  uint32_t size;              /* sizeof(pounce_request_view_t) of the host */
-  uint8_t version_major;      /* always 1 */
-  uint8_t version_minor;      /* 0 or 1 (HTTP/1.x with x > 1 is served as 1.1) */
+  uint32_t size;         /* sizeof(pounce_request_view_t) of the host */
+  uint8_t version_major; /* always 1 */
+  uint8_t version_minor; /* 0 or 1 (HTTP/1.x with x > 1 is served as 1.1) */
   uint16_t reserved;
-  pounce_str_t method;        /* e.g. "GET", case-sensitive */
-  pounce_str_t target;        /* the raw request-target */
-  pounce_str_t path;          /* normalized path, used for routing */
-  pounce_str_t mount_prefix;  /* the prefix the plugin is mounted at */
-  pounce_str_t path_info;     /* path after mount_prefix; starts with '/', or
-                                 is empty when path == mount_prefix */
-  pounce_str_t query;         /* after '?', without it; empty when absent */
+  pounce_str_t method;       /* e.g. "GET", case-sensitive */
+  pounce_str_t target;       /* the raw request-target */
+  pounce_str_t path;         /* normalized path, used for routing */
+  pounce_str_t mount_prefix; /* the prefix the plugin is mounted at */
+  pounce_str_t path_info;    /* path after mount_prefix; starts with '/', or
+                                is empty when path == mount_prefix */
+  pounce_str_t query;        /* after '?', without it; empty when absent */
   const pounce_header_t* headers; /* in arrival order, names as sent */
   size_t header_count;
-  pounce_str_t body;          /* sync: the whole decoded body. async: empty,
-                                 the body arrives through on_body */
+  pounce_str_t body; /* sync: the whole decoded body. async: empty,
+                        the body arrives through on_body */
   const pounce_header_t* trailers; /* sync chunked bodies: the trailer fields */
   size_t trailer_count;
-  pounce_request_t* handle;   /* pass to the request_* host functions */
+  pounce_request_t* handle; /* pass to the request_* host functions */
 } pounce_request_view_t;
 
 /* ------------------------------------------------------------------------ */
@@ -203,9 +202,9 @@ typedef void (*pounce_callback_fn)(void* user);
 typedef void (*pounce_timer_fn)(void* user, pounce_timer_t timer);
 
 typedef struct pounce_host_api {
-  uint32_t size;        /* sizeof(pounce_host_api_t) of the host */
-  uint16_t abi_major;   /* the host's POUNCE_ABI_MAJOR */
-  uint16_t abi_minor;   /* the host's POUNCE_ABI_MINOR */
+  uint32_t size;      /* sizeof(pounce_host_api_t) of the host */
+  uint16_t abi_major; /* the host's POUNCE_ABI_MAJOR */
+  uint16_t abi_minor; /* the host's POUNCE_ABI_MINOR */
 
   /* ---- logging (any thread, never blocks) ---- */
 
@@ -308,8 +307,8 @@ typedef struct pounce_host_api {
 } pounce_host_api_t;
 
 /* True when the host's table is new enough to contain `fn`. */
-#define POUNCE_HOST_HAS(host, fn)                                         \
-  ((host) != NULL &&                                                      \
+#define POUNCE_HOST_HAS(host, fn)                                          \
+  ((host) != NULL &&                                                       \
    (host)->size >= offsetof(pounce_host_api_t, fn) + sizeof((host)->fn) && \
    (host)->fn != NULL)
 
@@ -339,7 +338,7 @@ typedef struct pounce_route_mode {
 
 /* Accept or refuse a WebSocket upgrade, before the 101 is sent. */
 typedef struct pounce_ws_upgrade {
-  uint32_t size;                  /* sizeof(pounce_ws_upgrade_t) of the host */
+  uint32_t size; /* sizeof(pounce_ws_upgrade_t) of the host */
   /* In: the offered subprotocols, from Sec-WebSocket-Protocol. */
   const pounce_str_t* offered_protocols;
   size_t offered_count;
@@ -417,8 +416,8 @@ typedef struct pounce_plugin {
                         size_t len);
   /* The socket closed. `code` is the peer's close code, or 1006 when it
    * vanished. Exactly once per on_ws_open. */
-  void (*on_ws_close)(void* instance, pounce_ws_t ws, void* user,
-                      uint16_t code, pounce_str_t reason);
+  void (*on_ws_close)(void* instance, pounce_ws_t ws, void* user, uint16_t code,
+                      pounce_str_t reason);
   /* The send queue drained below half of the high-water mark. May be NULL. */
   void (*on_ws_writable)(void* instance, pounce_ws_t ws, void* user);
 } pounce_plugin_t;

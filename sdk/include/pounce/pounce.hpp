@@ -47,9 +47,13 @@ namespace detail {
 inline const pounce_host_api_t* g_host = nullptr;
 }  // namespace detail
 
-inline const pounce_host_api_t& host() { return *detail::g_host; }
+inline const pounce_host_api_t& host() {
+  return *detail::g_host;
+}
 
-inline pounce_str_t to_c(std::string_view s) { return {s.data(), s.size()}; }
+inline pounce_str_t to_c(std::string_view s) {
+  return {s.data(), s.size()};
+}
 inline std::string_view to_sv(pounce_str_t s) {
   return s.data ? std::string_view(s.data, s.len) : std::string_view();
 }
@@ -388,9 +392,11 @@ struct Adapter {
                     a->async_threads, a->generation};
       return static_cast<Plugin*>(new T(args));
     } catch (const std::exception& e) {
-      if (a->error && a->error_cap) snprintf(a->error, a->error_cap, "%s", e.what());
+      if (a->error && a->error_cap)
+        snprintf(a->error, a->error_cap, "%s", e.what());
     } catch (...) {
-      if (a->error && a->error_cap) snprintf(a->error, a->error_cap, "exception");
+      if (a->error && a->error_cap)
+        snprintf(a->error, a->error_cap, "exception");
     }
     return nullptr;
   }
@@ -508,8 +514,8 @@ struct Adapter {
     static pounce_plugin_t d{};
     routes.clear();
     for (const RouteInfo& r : info.routes) {
-      routes.push_back({{r.prefix, std::char_traits<char>::length(r.prefix)},
-                        r.mode});
+      routes.push_back(
+          {{r.prefix, std::char_traits<char>::length(r.prefix)}, r.mode});
     }
     d.size = sizeof d;
     d.name = {info.name, std::char_traits<char>::length(info.name)};
@@ -541,12 +547,12 @@ struct Adapter {
 
 // Registers `Class` (derived from pounce::Plugin, constructible from
 // const pounce::InitArgs&) as this shared object's plugin. Use once.
-#define POUNCE_CPP_PLUGIN(Class, ...)                                 \
-  POUNCE_DECLARE_PLUGIN_ABI();                                        \
+#define POUNCE_CPP_PLUGIN(Class, ...)                                  \
+  POUNCE_DECLARE_PLUGIN_ABI();                                         \
   extern "C" POUNCE_EXPORT const pounce_plugin_t* pounce_plugin_entry( \
-      const pounce_host_api_t* h) {                                   \
-    ::pounce::detail::g_host = h;                                     \
-    return ::pounce::detail::Adapter<Class>::descriptor(__VA_ARGS__); \
+      const pounce_host_api_t* h) {                                    \
+    ::pounce::detail::g_host = h;                                      \
+    return ::pounce::detail::Adapter<Class>::descriptor(__VA_ARGS__);  \
   }
 
 #endif  // POUNCE_POUNCE_HPP

@@ -1,0 +1,42 @@
+# Shared by the measurement scripts: start pounce-host on a free port and
+# read its resident memory.
+BUILD=${BUILD:-build}
+HOST_BIN=${HOST_BIN:-$BUILD/bin/pounce-host}
+PLUGINS=${PLUGINS:-$BUILD/plugins}
+
+# start_host ARGS... : sets HOST_PID and HOST_PORT
+start_host() {
+  local log
+  log=$(mktemp)
+  "$HOST_BIN" "$@" --port 0 --no-access-log 2>"$log" >/dev/null &
+  HOST_PID=$!
+  for _ in $(seq 200); do
+    HOST_PORT=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\) .*/\1/p' "$log")
+    [[ -n $HOST_PORT ]] && break
+    sleep 0.05
+  done
+  [[ -n $HOST_PORT ]] || { cat "$log" >&2; exit 1; }
+}
+
+stop_host() { kill -TERM "$HOST_PID" 2>/dev/null; wait "$HOST_PID" 2>/dev/null || true; }
+
+# rss_kb PID : VmRSS in KiB
+rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
+
+# hold_open N REQUEST : opens N connections that each send REQUEST and stay
+# open until release_held; returns once they are all in place.
+hold_open() {
+  local out
+  out=$(mktemp)
+  /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/hold_connections.py" \
+    "$HOST_PORT" "$1" "$2" >"$out" &
+  HOLD_PID=$!
+  for _ in $(seq 1200); do
+    grep -q ready "$out" && return 0
+    sleep 0.1
+  done
+  echo "hold_open: the connections did not open" >&2
+  return 1
+}
+release_held() { kill "$HOLD_PID" 2>/dev/null || true; wait "$HOLD_PID" 2>/dev/null || true; }
