@@ -60,9 +60,10 @@ test-sanitize: deps
 
 fuzz: deps
 	CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DPOUNCE_FUZZ=ON -DPOUNCE_BUILD_TESTS=OFF -DPOUNCE_BUILD_BENCH=OFF
-	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzzers
-	FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_SEED=$(FUZZ_SEED) tests/fuzz/run-fuzzers $(FUZZ_BUILD)
+	  -DPOUNCE_FUZZ=ON -DPOUNCE_BUILD_TESTS=OFF -DPOUNCE_BUILD_BENCH=OFF \
+	  -DPOUNCE_FUZZ_RUNS=$(FUZZ_RUNS) -DPOUNCE_FUZZ_SEED=$(FUZZ_SEED)
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target head_parser_fuzz chunked_body_fuzz ws_frame_fuzz
+	cmake --build $(FUZZ_BUILD) --target run_fuzzers
 
 bench: build
 	$(BUILD)/bench/parser_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true

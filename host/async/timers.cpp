@@ -18,7 +18,8 @@ struct PluginTimer {
   uint64_t owner;
   pounce_timer_fn fn;
   void* user;
-  bool repeating;
+  uint64_t repeat_ms;  // 0: one-shot
+  uint64_t due_ms;     // loop time of the next firing
 };
 
 // The owner keeps the list of its timers, to cancel them when it closes.
@@ -50,9 +51,22 @@ void on_fire(uv_timer_t* t) {
     LOG_ERROR("a plugin timer callback threw; the exception was dropped");
   }
   // The callback may have stopped this timer (then pt is being closed).
-  if (loop->handles().lookup(id, HandleKind::Timer) == pt && !pt->repeating) {
+  if (loop->handles().lookup(id, HandleKind::Timer) != pt) return;
+  if (pt->repeat_ms == 0) {
     stop_timer(loop, id);
+    return;
   }
+  // Repeats are due at start + k * period, not "period after the callback
+  // ran": libuv's own repeat would drift by the loop's lateness every time
+  // (an SSE stream at 10 ms would send ~25% fewer events). A timer that fell
+  // behind by more than a period skips the missed ticks instead of bursting.
+  uint64_t now = uv_now(loop->uv());
+  pt->due_ms += pt->repeat_ms;
+  if (pt->due_ms + pt->repeat_ms <= now) {
+    pt->due_ms = now - (now - pt->due_ms) % pt->repeat_ms;
+  }
+  uv_timer_start(&pt->handle, on_fire, pt->due_ms > now ? pt->due_ms - now : 0,
+                 0);
 }
 
 }  // namespace
@@ -65,7 +79,7 @@ uint64_t start_timer(EventLoop* loop, uint64_t owner, uint64_t delay_ms,
   pt->owner = owner;
   pt->fn = fn;
   pt->user = user;
-  pt->repeating = repeat_ms != 0;
+  pt->repeat_ms = repeat_ms;
   pt->id = loop->handles().allocate(pt, HandleKind::Timer);
   if (!pt->id || !attach(loop, owner, pt->id)) {
     if (pt->id) loop->handles().release(pt->id);
@@ -74,7 +88,8 @@ uint64_t start_timer(EventLoop* loop, uint64_t owner, uint64_t delay_ms,
   }
   uv_timer_init(loop->uv(), &pt->handle);
   pt->handle.data = pt;
-  uv_timer_start(&pt->handle, on_fire, delay_ms, repeat_ms);
+  pt->due_ms = uv_now(loop->uv()) + delay_ms;
+  uv_timer_start(&pt->handle, on_fire, delay_ms, 0);
   return pt->id;
 }
 

@@ -5,7 +5,13 @@
 // cxxopts splits vector values on ',' by default, which would cut a
 // --plugin-config JSON object apart. Repeat the flag instead.
 #define CXXOPTS_VECTOR_DELIMITER '\0'
+// cxxopts includes <regex>, which under -fsanitize at -O2 makes g++ 12 warn
+// -Wmaybe-uninitialized inside libstdc++ (a false positive); -Werror would
+// make it fatal.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <cxxopts.hpp>
+#pragma GCC diagnostic pop
 #include <nlohmann/json.hpp>
 
 #include <cmath>

@@ -8,9 +8,10 @@
 //   trailer section gives BadTrailer (TrailersTooLarge for its limits).
 // - chunk-size is 1*16HEXDIG: a 17th digit is BadChunkSize even when it is
 //   a leading zero, so the value can never overflow.
-// - The size is checked against max_body_size while its digits arrive, so
-//   an announced chunk that would take the body over the limit is
-//   BodyTooLarge before its data is read.
+// - The size is checked against max_body_size as soon as its digits end,
+//   so an announced chunk that would take the body over the limit is
+//   BodyTooLarge before its data is read, and a size of 17 or more digits
+//   is BadChunkSize (malformed) rather than BodyTooLarge.
 // - A chunk line longer than max_chunk_line (CRLF included) is
 //   BadChunkExtension, unless an earlier byte already gave another error.
 // - Trailer fields are only checked for syntax and limits; the host never
@@ -71,10 +72,12 @@ ChunkLine parse_chunk_line(const char* p, size_t n, uint64_t budget) {
         if (d < 16) {
           if (++digits > 16) return bad(ErrorCode::BadChunkSize);
           size = (size << 4) | d;
-          if (size > budget) return bad(ErrorCode::BodyTooLarge);
           break;
         }
         if (digits == 0) return bad(ErrorCode::BadChunkSize);
+        // Checked once the size is whole, so that an overflowing size is a
+        // malformed one (400), never mistaken for a large body (413).
+        if (size > budget) return bad(ErrorCode::BodyTooLarge);
         ext_seen = c != '\r';
         if (c == '\r') {
           s = S::Lf;

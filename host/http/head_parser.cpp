@@ -414,6 +414,16 @@ template <class S>
   return ErrorCode::None;
 }
 
+[[gnu::noinline]] void note_expect(const char* v, size_t v_len, Facts* f) {
+  if (ieq_sized(v, v_len, "100-continue")) {
+    f->expect_continue = true;
+    return;
+  }
+  for_each_element(v, v + v_len, [f](const char* t, size_t n) {
+    if (ieq_sized(t, n, "100-continue")) f->expect_continue = true;
+  });
+}
+
 [[gnu::noinline]] void note_upgrade(const char* v, size_t v_len, Facts* f) {
   for_each_element(v, v + v_len, [f](const char* t, size_t n) {
     if (ieq_sized(t, n, "websocket")) f->upgrade_websocket = true;
@@ -460,9 +470,9 @@ inline ErrorCode note_field(const char* name, size_t name_len, const char* v,
       if (ieq(name, "host")) return note_host<S>(v, v_len, end, f);
       break;
     case 6:
-      if (ieq(name, "expect") && ieq_sized(v, v_len, "100-continue")) {
-        f->expect_continue = true;
-      }
+      // Expect is a list (RFC 9110 §10.1.1); "100-continue" may be one of
+      // its elements.
+      if (ieq(name, "expect")) note_expect(v, v_len, f);
       break;
     case 7:
       if (ieq(name, "upgrade")) note_upgrade(v, v_len, f);

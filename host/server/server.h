@@ -60,7 +60,6 @@ class Server {
   std::unique_ptr<log::LogSink> access_sink_;
 
   AcceptMode accept_mode_ = AcceptMode::ReusePort;
-  int listen_fd_for_distributor_ = -1;
   std::vector<int> listen_fds_;
   uint16_t port_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;

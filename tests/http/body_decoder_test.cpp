@@ -161,8 +161,12 @@ const std::vector<ChunkedCase> kChunked = {
      "hello!",
      {},
      BodyLimits{.max_body_size = 10}},
-    {"RejectsHugeChunkSizeBeforeItsLineEnds", "fffffff", DecodeStatus::Error,
+    {"RejectsHugeChunkSizeBeforeItsData", "fffffff\r\n", DecodeStatus::Error,
      ErrorCode::BodyTooLarge},
+    {"RejectsHugeChunkSizeWithAnExtension", "fffffff;a=b", DecodeStatus::Error,
+     ErrorCode::BodyTooLarge},
+    {"OverflowingChunkSizeIsMalformedNotLarge", "fffffffffffffffff",
+     DecodeStatus::Error, ErrorCode::BadChunkSize},
     // Trailers.
     {"RejectsWhitespaceBeforeColonInTrailer", "0\r\nX : y\r\n\r\n",
      DecodeStatus::Error, ErrorCode::BadTrailer},
