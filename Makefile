@@ -4,7 +4,7 @@
 #   make test           install missing packages, build, run every test suite
 #   make test-sanitize  the same tests under ASan + UBSan
 #   make fuzz           libFuzzer runs with a fixed seed and run count
-#   make bench          the parser benchmark (Google Benchmark)
+#   make bench          the parser and compression benchmarks (Google Benchmark)
 
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
@@ -67,6 +67,7 @@ fuzz: deps
 
 bench: build
 	$(BUILD)/bench/parser_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+	$(BUILD)/bench/compress_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 
 format:
 	git ls-files '*.c' '*.h' '*.cpp' '*.hpp' | xargs clang-format -i

@@ -57,7 +57,9 @@ class HandleTable {
   void publish_queued(uint64_t handle, int64_t bytes);
 
  private:
-  static constexpr unsigned kChunkBits = 10;
+  // 4096 slots a chunk: 4096 chunk pointers (32 KiB) per loop cover the 24
+  // slot bits, without a large table touched up front.
+  static constexpr unsigned kChunkBits = 12;
   static constexpr uint32_t kChunkSize = 1u << kChunkBits;
   static constexpr uint32_t kMaxChunks = (1u << 24) / kChunkSize;
 

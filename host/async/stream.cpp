@@ -27,7 +27,7 @@ AsyncStream::AsyncStream(Connection* conn, const Mount* mount,
       request_start_ns_(request_start_ns) {
   const Config& cfg = conn->loop()->config();
   if (cfg.compression) {
-    coding_ = pipeline::negotiate(head.headers, head.header_count);
+    coding_ = pipeline::negotiate_encoding(head.headers, head.header_count);
   }
   if (cfg.access_log) {
     char buf[600];

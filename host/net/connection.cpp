@@ -638,8 +638,8 @@ void Connection::write_sync_response(const http::RequestHead& head,
     pipeline::CompressDecision d =
         pipeline::decide_compression(facts, cfg.compression_min_size);
     h.vary_accept_encoding = pipeline::varies_on_accept_encoding(d);
-    if (h.vary_accept_encoding) {
-      pipeline::Coding c = pipeline::negotiate(head.headers, head.header_count);
+    if (d == pipeline::CompressDecision::Compress) {
+      pipeline::Coding c = pipeline::negotiate_encoding(head.headers, head.header_count);
       if (c != pipeline::Coding::Identity) {
         ByteBuffer& z = loop_->compress_scratch();
         z.clear();

@@ -7,18 +7,6 @@
 
 namespace pounce::pipeline {
 
-Coding negotiate(const pounce_header_t* headers, size_t count) {
-  AcceptEncoding ae;
-  for (size_t i = 0; i < count; ++i) {
-    const pounce_header_t& h = headers[i];
-    if (h.name.len == 15 &&
-        iequals(std::string_view(h.name.data, h.name.len), "accept-encoding")) {
-      ae.add(std::string_view(h.value.data, h.value.len));
-    }
-  }
-  return ae.choose();
-}
-
 void weaken_etag(pounce_response* res) {
   if (!res->has_etag) return;
   std::string_view all = res->headers.view();

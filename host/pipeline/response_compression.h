@@ -1,6 +1,4 @@
-// Glue between a response and the compression pieces (accept_encoding.h,
-// content_type_rules.h, compressor_pool.h): what both the sync path and
-// async streams call.
+// What a compressed response changes in the plugin's headers.
 #pragma once
 
 #include <pounce/pounce.h>
@@ -12,9 +10,6 @@
 struct pounce_response;
 
 namespace pounce::pipeline {
-
-// The coding for a response, from the request's Accept-Encoding lines.
-Coding negotiate(const pounce_header_t* headers, size_t count);
 
 // Rewrites the response's ETag (if any) as a weak one: a compressed body is
 // not byte-identical to the representation the strong ETag named (RFC 9110

@@ -310,6 +310,22 @@ TEST_F(StreamingTest, HeadIsNotCompressed) {
   EXPECT_TRUE(c.stays_open(100ms)) << "a HEAD response carried a body";
 }
 
+TEST(SyncCompression, HeadGetsVaryButNoEncoding) {
+  HostProcess h({"--plugin", plugin_path("echo")});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  std::string body(2000, 't');
+  RawClient c(h.port());
+  c.send("HEAD / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n"
+         "Content-Type: text/plain\r\nContent-Length: 2000\r\n\r\n" +
+         body);
+  auto r = c.read_response(/*head_request=*/true);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->header("Content-Encoding"));
+  EXPECT_EQ(r->header("Vary"), "Accept-Encoding");
+  EXPECT_EQ(r->header("Content-Length"), "2000");
+  EXPECT_TRUE(c.stays_open(100ms)) << "a HEAD response carried a body";
+}
+
 // ---------------------------------------------------------------------------
 // Backpressure and the client leaving
 
