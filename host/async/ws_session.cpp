@@ -21,6 +21,8 @@ ws::AssemblerConfig assembler_config(const Config& cfg) {
   return a;
 }
 
+// The codec settings (level, memory level); takeover and windows come from
+// the handshake's negotiated parameters.
 ws::DeflateConfig deflate_config(const Config& cfg) {
   ws::DeflateConfig d;
   d.enabled = cfg.ws_compression;
@@ -41,9 +43,12 @@ WsSession::WsSession(Connection* conn, const Mount* mount,
                    ? std::make_unique<ws::PerMessageDeflate>(
                          deflate.params, deflate_config(loop_->config()))
                    : nullptr),
-      assembler_(assembler_config(loop_->config()), deflate_.get()) {}
+      assembler_(assembler_config(loop_->config()), deflate_.get()) {
+  if (deflate_) ++loop_->ws_deflate_sockets;
+}
 
 WsSession::~WsSession() {
+  if (deflate_) --loop_->ws_deflate_sockets;
   if (ping_timer_) {
     uv_timer_stop(ping_timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(ping_timer_),
@@ -188,7 +193,7 @@ int WsSession::send(pounce_ws_opcode_t opcode, const void* data, size_t len) {
   if (!data && len) return POUNCE_ERR_INVALID;
   ApiScope scope(this);
   std::string_view payload(static_cast<const char*>(data), len);
-  if (opcode == POUNCE_WS_TEXT && !ws::Utf8Validator().feed(payload)) {
+  if (opcode == POUNCE_WS_TEXT && !ws::is_valid_utf8(payload)) {
     return POUNCE_ERR_INVALID;  // a text frame must carry UTF-8 (§5.6)
   }
   ws::PerMessageDeflate* deflate =
@@ -217,9 +222,8 @@ int WsSession::ping(const void* data, size_t len) {
 int WsSession::close(uint16_t code, std::string_view reason) {
   if (!conn_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
   if (state_ != State::Open) return POUNCE_OK;  // already closing
-  ws::Utf8Validator utf8;
   if (!ws::is_valid_close_code(code) || reason.size() > ws::kMaxCloseReason ||
-      !utf8.feed(reason) || !utf8.complete()) {
+      !ws::is_valid_utf8(reason)) {
     return POUNCE_ERR_INVALID;
   }
   ApiScope scope(this);

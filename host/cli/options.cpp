@@ -8,10 +8,14 @@
 // cxxopts includes <regex>, which under -fsanitize at -O2 makes g++ 12 warn
 // -Wmaybe-uninitialized inside libstdc++ (a false positive); -Werror would
 // make it fatal.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <cxxopts.hpp>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 #include <nlohmann/json.hpp>
 
 #include <cmath>

@@ -639,7 +639,8 @@ void Connection::write_sync_response(const http::RequestHead& head,
         pipeline::decide_compression(facts, cfg.compression_min_size);
     h.vary_accept_encoding = pipeline::varies_on_accept_encoding(d);
     if (d == pipeline::CompressDecision::Compress) {
-      pipeline::Coding c = pipeline::negotiate_encoding(head.headers, head.header_count);
+      pipeline::Coding c =
+          pipeline::negotiate_encoding(head.headers, head.header_count);
       if (c != pipeline::Coding::Identity) {
         ByteBuffer& z = loop_->compress_scratch();
         z.clear();

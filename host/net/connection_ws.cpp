@@ -14,9 +14,20 @@ namespace pounce {
 
 namespace {
 
-ws::DeflateConfig deflate_policy(const Config& cfg) {
+// With context takeover a socket keeps its zlib state between messages:
+// about 300 KiB (15-bit windows both ways, docs/performance.md). Up to this
+// many compressed sockets per loop may keep it (~77 MB at worst); later ones
+// negotiate no context takeover both ways, which keeps nothing between
+// messages at the price of a lower ratio on small, repetitive messages.
+constexpr size_t kWsTakeoverSocketsPerLoop = 256;
+
+ws::DeflateConfig deflate_policy(const EventLoop& loop) {
   ws::DeflateConfig d;
-  d.enabled = cfg.ws_compression;
+  d.enabled = loop.config().ws_compression;
+  if (loop.ws_deflate_sockets >= kWsTakeoverSocketsPerLoop) {
+    d.server_no_context_takeover = true;
+    d.client_no_context_takeover = true;
+  }
   return d;
 }
 
@@ -29,7 +40,7 @@ size_t Connection::start_websocket(const http::RequestHead& head,
   auto unpin = [&] {
     if (r.generation_pinned) r.generation->unpin(loop_->index());
   };
-  ws::Handshake hs = ws::validate_handshake(head, deflate_policy(cfg));
+  ws::Handshake hs = ws::validate_handshake(head, deflate_policy(*loop_));
   if (!hs.ok()) {
     LOG_INFO("refused WebSocket upgrade from %s: %s", peer_text().c_str(),
              hs.detail);

@@ -77,6 +77,10 @@ class EventLoop {
   // Compressed bytes on their way from a compressor to the output buffer.
   ByteBuffer& compress_scratch() { return compress_scratch_; }
 
+  // WebSockets of this loop with permessage-deflate (loop thread only): past
+  // a bound, new sockets negotiate no context takeover to cap their memory.
+  size_t ws_deflate_sockets = 0;
+
   // ---- the async pool (workers only) ----
   // The async loops this loop hands connections to, round-robin.
   void set_async_loops(std::vector<class AsyncLoop*> loops) {

@@ -315,9 +315,10 @@ TEST(SyncCompression, HeadGetsVaryButNoEncoding) {
   ASSERT_TRUE(h.ok()) << h.stderr_text();
   std::string body(2000, 't');
   RawClient c(h.port());
-  c.send("HEAD / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n"
-         "Content-Type: text/plain\r\nContent-Length: 2000\r\n\r\n" +
-         body);
+  c.send(
+      "HEAD / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n"
+      "Content-Type: text/plain\r\nContent-Length: 2000\r\n\r\n" +
+      body);
   auto r = c.read_response(/*head_request=*/true);
   ASSERT_TRUE(r);
   EXPECT_FALSE(r->header("Content-Encoding"));

@@ -83,6 +83,29 @@ async def many_sockets(host, n=1000):
     check(all(results), f"{n} concurrent sockets echoed")
 
 
+async def deflate_memory_bound(host, n=600):
+    """Past 256 compressed sockets on a loop, new ones negotiate no context
+    takeover (their zlib state is freed between messages)."""
+    sockets = []
+    try:
+        for _ in range(n):
+            sockets.append(await websockets.connect(host.url("/"),
+                                                    compression="deflate"))
+        exts = [ws.response_headers.get("Sec-WebSocket-Extensions", "")
+                for ws in sockets]
+        bounded = sum("server_no_context_takeover" in e for e in exts)
+        check(all(e.startswith("permessage-deflate") for e in exts),
+              f"{n} sockets negotiated permessage-deflate")
+        check(0 < bounded < n,
+              f"past the per-loop bound, sockets drop context takeover ({bounded} of {n})")
+        for ws in sockets[-3:]:
+            await ws.send("still compressed " * 20)
+            check(await ws.recv() == "still compressed " * 20,
+                  "a socket without context takeover echoes")
+    finally:
+        await asyncio.gather(*(ws.close() for ws in sockets))
+
+
 async def main(binary, plugin):
     host = Host(binary, "--plugin", plugin, "--async-threads", "2",
                 "--max-connections", "5000")
@@ -94,6 +117,7 @@ async def main(binary, plugin):
         await oversize_compressed(host)
         await close_handshake(host)
         await many_sockets(host)
+        await deflate_memory_bound(host)
     finally:
         rc = host.stop()
     check(rc == 0, "pounce-host exited 0")
