@@ -47,7 +47,7 @@ int AsyncStream::start(int status, const pounce_header_t* headers, size_t count,
                        int64_t content_length) {
   if (!conn_) return POUNCE_ERR_CLOSED;
   if (state_ != State::Waiting) return POUNCE_ERR_STATE;
-  ApiScope scope(this);
+  PluginCallDepth::Scope scope(calls_);
   if (status < 200 || status > 599 || (!headers && count)) {
     LOG_ERROR("plugin %s: stream_start with status %d; answering 500",
               mount_->module->name().c_str(), status);
@@ -148,7 +148,7 @@ void AsyncStream::frame_chunk(const char* data, size_t len) {
 
 int AsyncStream::write(const void* data, size_t len) {
   if (!conn_) return POUNCE_ERR_CLOSED;
-  ApiScope scope(this);
+  PluginCallDepth::Scope scope(calls_);
   if (state_ == State::Waiting) return POUNCE_ERR_STATE;
   if (state_ != State::Started) return POUNCE_ERR_STATE;
   if (!data && len) return POUNCE_ERR_INVALID;
@@ -198,7 +198,7 @@ int AsyncStream::write(const void* data, size_t len) {
 
 int AsyncStream::end(const pounce_header_t* trailers, size_t count) {
   if (!conn_) return POUNCE_ERR_CLOSED;
-  ApiScope scope(this);
+  PluginCallDepth::Scope scope(calls_);
   if (state_ == State::Waiting) {
     // Ending before starting: an empty 200... a plugin that means "no
     // content" should say 204; treat this as a response with no body.
@@ -244,7 +244,7 @@ int AsyncStream::end(const pounce_header_t* trailers, size_t count) {
 
 int AsyncStream::abort() {
   if (!conn_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
-  ApiScope scope(this);
+  PluginCallDepth::Scope scope(calls_);
   if (state_ == State::Waiting) {
     conn_->fail_stream(http::ErrorCode::PluginError);
     return POUNCE_OK;
@@ -312,9 +312,7 @@ void AsyncStream::close(pounce_close_reason_t reason) {
   if (state_ == State::Closed) return;
   state_ = State::Closed;
   EventLoop* loop = loop_;
-  std::vector<uint64_t> timers;
-  timers.swap(timers_);
-  for (uint64_t t : timers) stop_timer(loop, t);
+  timers_.stop_all(loop);
   const pounce_plugin_t& d = mount_->module->desc();
   if (d.on_close) {
     try {
@@ -325,16 +323,6 @@ void AsyncStream::close(pounce_close_reason_t reason) {
     }
   }
   loop->handles().release(handle_);
-}
-
-void AsyncStream::remove_timer(uint64_t timer) {
-  for (size_t i = 0; i < timers_.size(); ++i) {
-    if (timers_[i] == timer) {
-      timers_[i] = timers_.back();
-      timers_.pop_back();
-      return;
-    }
-  }
 }
 
 }  // namespace pounce

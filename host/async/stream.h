@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "async/owner_state.h"
 #include "http/head_parser.h"
 #include "pipeline/compressor.h"
 #include "pipeline/response_head.h"
@@ -66,11 +67,10 @@ class AsyncStream {
   // Inside one of the plugin's calls (start/write/end/abort): the host then
   // defers on_close and the end of the stream to a later loop turn, so that
   // a plugin never sees its own state freed under its feet.
-  bool in_plugin_call() const { return api_depth_ > 0; }
+  bool in_plugin_call() const { return calls_.active(); }
 
   // Timers belong to their stream: cancelled when it closes.
-  void add_timer(uint64_t timer) { timers_.push_back(timer); }
-  void remove_timer(uint64_t timer);
+  OwnedTimers& timers() { return timers_; }
 
   uint64_t handle() const { return handle_; }
   void set_handle(uint64_t h) { handle_ = h; }
@@ -90,15 +90,9 @@ class AsyncStream {
   void frame_chunk(const char* data, size_t len);
   size_t queued() const;
 
-  struct ApiScope {
-    explicit ApiScope(AsyncStream* s) : s_(s) { ++s_->api_depth_; }
-    ~ApiScope() { --s_->api_depth_; }
-    AsyncStream* s_;
-  };
-
   Connection* conn_;
   EventLoop* loop_;
-  int api_depth_ = 0;
+  PluginCallDepth calls_;
   const Mount* mount_;
   Generation* generation_;
   uint64_t handle_ = 0;
@@ -118,7 +112,7 @@ class AsyncStream {
   uint64_t body_written_ = 0;  // bytes the plugin wrote (before compression)
   pipeline::Compressor* compressor_ = nullptr;  // from the loop's pool
   bool want_writable_ = false;
-  std::vector<uint64_t> timers_;
+  OwnedTimers timers_;
   std::string request_line_;  // for the access log, kept past on_request
 };
 

@@ -3,7 +3,7 @@
 #include <uv.h>
 
 #include "async/stream.h"
-#include "async/ws_owner.h"
+#include "async/ws_session.h"
 #include "log/logger.h"
 #include "net/event_loop.h"
 
@@ -22,23 +22,18 @@ struct PluginTimer {
   uint64_t due_ms;     // loop time of the next firing
 };
 
-// The owner keeps the list of its timers, to cancel them when it closes.
-bool attach(EventLoop* loop, uint64_t owner, uint64_t timer) {
+// The owner (a stream or a WebSocket) keeps the list of its timers, to
+// cancel them when it closes.
+OwnedTimers* owner_timers(EventLoop* loop, uint64_t owner) {
   if (auto* s = static_cast<AsyncStream*>(
           loop->handles().lookup(owner, HandleKind::Stream))) {
-    s->add_timer(timer);
-    return true;
+    return &s->timers();
   }
-  return ws_owner_add_timer(loop, owner, timer);
-}
-
-void detach(EventLoop* loop, uint64_t owner, uint64_t timer) {
-  if (auto* s = static_cast<AsyncStream*>(
-          loop->handles().lookup(owner, HandleKind::Stream))) {
-    s->remove_timer(timer);
-    return;
+  if (auto* w = static_cast<WsSession*>(
+          loop->handles().lookup(owner, HandleKind::WebSocket))) {
+    return &w->timers();
   }
-  ws_owner_remove_timer(loop, owner, timer);
+  return nullptr;
 }
 
 void on_fire(uv_timer_t* t) {
@@ -81,11 +76,13 @@ uint64_t start_timer(EventLoop* loop, uint64_t owner, uint64_t delay_ms,
   pt->user = user;
   pt->repeat_ms = repeat_ms;
   pt->id = loop->handles().allocate(pt, HandleKind::Timer);
-  if (!pt->id || !attach(loop, owner, pt->id)) {
+  OwnedTimers* list = pt->id ? owner_timers(loop, owner) : nullptr;
+  if (!list) {
     if (pt->id) loop->handles().release(pt->id);
     delete pt;
     return 0;
   }
+  list->add(pt->id);
   uv_timer_init(loop->uv(), &pt->handle);
   pt->handle.data = pt;
   pt->due_ms = uv_now(loop->uv()) + delay_ms;
@@ -99,7 +96,7 @@ int stop_timer(EventLoop* loop, uint64_t timer) {
       loop->handles().lookup(timer, HandleKind::Timer));
   if (!pt) return POUNCE_OK;
   loop->handles().release(timer);
-  detach(loop, pt->owner, timer);
+  if (OwnedTimers* list = owner_timers(loop, pt->owner)) list->remove(timer);
   uv_timer_stop(&pt->handle);
   uv_close(reinterpret_cast<uv_handle_t*>(&pt->handle),
            [](uv_handle_t* h) { delete static_cast<PluginTimer*>(h->data); });

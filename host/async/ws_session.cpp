@@ -191,7 +191,7 @@ int WsSession::send(pounce_ws_opcode_t opcode, const void* data, size_t len) {
     return POUNCE_ERR_INVALID;
   }
   if (!data && len) return POUNCE_ERR_INVALID;
-  ApiScope scope(this);
+  PluginCallDepth::Scope scope(calls_);
   std::string_view payload(static_cast<const char*>(data), len);
   if (opcode == POUNCE_WS_TEXT && !ws::is_valid_utf8(payload)) {
     return POUNCE_ERR_INVALID;  // a text frame must carry UTF-8 (§5.6)
@@ -212,7 +212,7 @@ int WsSession::ping(const void* data, size_t len) {
   if (!conn_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
   if (state_ != State::Open) return POUNCE_ERR_STATE;
   if (len > ws::kMaxControlPayload || (!data && len)) return POUNCE_ERR_INVALID;
-  ApiScope scope(this);
+  PluginCallDepth::Scope scope(calls_);
   ws::append_ping(loop_->out(),
                   std::string_view(static_cast<const char*>(data), len));
   conn_->send_output();
@@ -226,7 +226,7 @@ int WsSession::close(uint16_t code, std::string_view reason) {
       !ws::is_valid_utf8(reason)) {
     return POUNCE_ERR_INVALID;
   }
-  ApiScope scope(this);
+  PluginCallDepth::Scope scope(calls_);
   send_close(code, reason);
   // The peer answers; until then, on_ws_close waits. The loop's
   // --shutdown-timeout or the peer leaving bounds the wait.
@@ -271,9 +271,7 @@ void WsSession::go_away() {
 void WsSession::finish(uint16_t code, std::string_view reason) {
   if (state_ == State::Closed) return;
   state_ = State::Closed;
-  std::vector<uint64_t> timers;
-  timers.swap(timers_);
-  for (uint64_t t : timers) stop_timer(loop_, t);
+  timers_.stop_all(loop_);
   const pounce_plugin_t& d = mount_->module->desc();
   if (opened_ && d.on_ws_close) {
     try {
@@ -285,16 +283,6 @@ void WsSession::finish(uint16_t code, std::string_view reason) {
     }
   }
   loop_->handles().release(handle_);
-}
-
-void WsSession::remove_timer(uint64_t t) {
-  for (size_t i = 0; i < timers_.size(); ++i) {
-    if (timers_[i] == t) {
-      timers_[i] = timers_.back();
-      timers_.pop_back();
-      return;
-    }
-  }
 }
 
 }  // namespace pounce

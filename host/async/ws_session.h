@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "async/owner_state.h"
 #include "ws/message_assembler.h"
 #include "ws/permessage_deflate.h"
 
@@ -58,8 +59,7 @@ class WsSession {
   void finish(uint16_t code, std::string_view reason);
   void detach() { conn_ = nullptr; }
 
-  void add_timer(uint64_t t) { timers_.push_back(t); }
-  void remove_timer(uint64_t t);
+  OwnedTimers& timers() { return timers_; }
 
   uint64_t handle() const { return handle_; }
   void set_handle(uint64_t h) { handle_ = h; }
@@ -69,18 +69,12 @@ class WsSession {
   Generation* generation() const { return generation_; }
   const Mount* mount() const { return mount_; }
   EventLoop* loop() const { return loop_; }
-  bool in_plugin_call() const { return api_depth_ > 0; }
+  bool in_plugin_call() const { return calls_.active(); }
   // Memory held by this socket's codec (deflate contexts and message
   // buffer), for the measurements in docs/performance.md.
   size_t memory_bytes() const;
 
  private:
-  struct ApiScope {
-    explicit ApiScope(WsSession* s) : s_(s) { ++s_->api_depth_; }
-    ~ApiScope() { --s_->api_depth_; }
-    WsSession* s_;
-  };
-
   static void on_ping_timer(uv_timer_t* t);
   void send_close(uint16_t code, std::string_view reason);
   int after_send();
@@ -93,7 +87,7 @@ class WsSession {
   void* user_ = nullptr;
   State state_ = State::Open;
   bool opened_ = false;
-  int api_depth_ = 0;
+  PluginCallDepth calls_;
   bool want_writable_ = false;
 
   std::unique_ptr<ws::PerMessageDeflate> deflate_;
@@ -107,7 +101,7 @@ class WsSession {
   uint16_t close_code_ = 1006;
   std::string close_reason_;
   bool code_decided_ = false;
-  std::vector<uint64_t> timers_;
+  OwnedTimers timers_;
 };
 
 }  // namespace pounce

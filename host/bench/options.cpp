@@ -1,16 +1,6 @@
 #include "bench/options.h"
 
-// cxxopts pulls in <regex>, on which g++ 12 with -fsanitize at -O2 warns
-// falsely (-Wmaybe-uninitialized inside std::function); -Werror would turn
-// that into a failed sanitizer build.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <cxxopts.hpp>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "cli/cxxopts_include.h"
 
 #include <algorithm>
 #include <sstream>

@@ -2,21 +2,8 @@
 
 #include <pounce/pounce.h>
 
-// cxxopts splits vector values on ',' by default, which would cut a
-// --plugin-config JSON object apart. Repeat the flag instead.
-#define CXXOPTS_VECTOR_DELIMITER '\0'
-// cxxopts includes <regex>, which under -fsanitize at -O2 makes g++ 12 warn
-// -Wmaybe-uninitialized inside libstdc++ (a false positive); -Werror would
-// make it fatal.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <cxxopts.hpp>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 #include <nlohmann/json.hpp>
+#include "cli/cxxopts_include.h"
 
 #include <cmath>
 #include <fstream>

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 
+#include "http/ascii.h"
 #include "http/char_class.h"
 
 namespace pounce::pipeline {
@@ -20,18 +21,7 @@ using http::cc::is_tchar;
 
 constexpr int16_t kMalformed = -2;
 
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
-}
-
-// `lit` is lower case.
-bool iequals(std::string_view s, std::string_view lit) {
-  if (s.size() != lit.size()) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (lower(s[i]) != lit[i]) return false;
-  }
-  return true;
-}
+using http::iequals;
 
 enum class Named : uint8_t { Other, Zstd, Gzip, Identity, Any };
 
@@ -112,10 +102,11 @@ int16_t parse_weight(std::string_view s, size_t i, size_t* end) {
         return kMalformed;
       }
       // A quoted qvalue is not a qvalue.
-      if (name.size() == 1 && lower(name[0]) == 'q') weight = kMalformed;
+      if (name.size() == 1 && http::ascii_lower(name[0]) == 'q')
+        weight = kMalformed;
     } else {
       i = skip_token(s, i);
-      if (name.size() == 1 && lower(name[0]) == 'q') {
+      if (name.size() == 1 && http::ascii_lower(name[0]) == 'q') {
         const int q = parse_qvalue(s.substr(value_start, i - value_start));
         weight = q < 0 ? kMalformed : static_cast<int16_t>(q);
       }

@@ -17,30 +17,14 @@
 
 #include <array>
 
+#include "http/ascii.h"
+
 namespace pounce::pipeline {
 namespace {
 
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
-}
-
-// `lit` is lower case.
-bool iequals(std::string_view s, std::string_view lit) {
-  if (s.size() != lit.size()) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (lower(s[i]) != lit[i]) return false;
-  }
-  return true;
-}
-
-bool istarts_with(std::string_view s, std::string_view lit) {
-  return s.size() >= lit.size() && iequals(s.substr(0, lit.size()), lit);
-}
-
-bool iends_with(std::string_view s, std::string_view lit) {
-  return s.size() >= lit.size() &&
-         iequals(s.substr(s.size() - lit.size()), lit);
-}
+using http::iends_with;
+using http::iequals;
+using http::istarts_with;
 
 bool is_ows(char c) {
   return c == ' ' || c == '\t';

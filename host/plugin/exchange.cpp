@@ -9,22 +9,6 @@
 
 namespace pounce {
 
-namespace {
-
-inline char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
-
-}  // namespace
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 int format_address(const sockaddr* sa, pounce_addr_t* out) {
   if (!out || out->size < sizeof(pounce_addr_t)) return POUNCE_ERR_INVALID;
   out->family = 0;

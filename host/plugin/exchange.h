@@ -11,11 +11,14 @@
 #include <cstdint>
 #include <string_view>
 
+#include "http/ascii.h"
 #include "http/byte_buffer.h"
 #include "http/error_code.h"
 #include "http/head_parser.h"
 
 namespace pounce {
+
+using http::iequals;
 
 // A connection's addresses, as the request_addr host call reports them.
 struct PeerAddress {
@@ -29,9 +32,6 @@ int format_address(const sockaddr* sa, pounce_addr_t* out);
 // The peer address of `tcp`, fetched on first use into *cache: most
 // connections never need it, and getpeername is a system call.
 const PeerAddress& peer_address(uv_tcp_t* tcp, PeerAddress* cache);
-
-// Case-insensitive equality of ASCII strings.
-bool iequals(std::string_view a, std::string_view b);
 
 }  // namespace pounce
 

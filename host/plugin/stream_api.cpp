@@ -100,6 +100,32 @@ int api_stream_start(pounce_stream_t stream, int status,
   });
 }
 
+// A write from a thread other than the owner's loop: the bytes are copied,
+// counted as in transit (so that a producer there sees backpressure too),
+// and queued to the loop, which applies them with `apply`.
+template <typename T, typename Apply>
+int queue_write(EventLoop* loop, uint64_t handle, const void* data, size_t len,
+                Apply apply) {
+  if (!data && len) return POUNCE_ERR_INVALID;
+  HandleTable& handles = loop->handles();
+  const int64_t n = static_cast<int64_t>(len);
+  handles.add_in_transit(handle, n);
+  auto bytes =
+      std::make_shared<std::string>(static_cast<const char*>(data), len);
+  int rc = with_object<T>(handle, [loop, handle, n, bytes, apply](T* s) {
+    loop->handles().add_in_transit(handle, -n);
+    return apply(s, *bytes);
+  });
+  if (rc != POUNCE_OK) {
+    handles.add_in_transit(handle, -n);
+    return rc;
+  }
+  return handles.backlog(handle) >
+                 static_cast<int64_t>(loop->config().stream_high_water)
+             ? POUNCE_HIGH_WATER
+             : POUNCE_OK;
+}
+
 int api_stream_write(pounce_stream_t stream, const void* data, size_t len) {
   EventLoop* loop = owning_loop(stream);
   if (!loop) return POUNCE_ERR_INVALID;
@@ -107,28 +133,10 @@ int api_stream_write(pounce_stream_t stream, const void* data, size_t len) {
     AsyncStream* s = stream_here(loop, stream);
     return s ? s->write(data, len) : POUNCE_ERR_CLOSED;
   }
-  if (!data && len) return POUNCE_ERR_INVALID;
-  // Counted as in transit until the loop applies it, so that a producer on
-  // another thread sees backpressure too.
-  HandleTable& handles = loop->handles();
-  int64_t n = static_cast<int64_t>(len);
-  handles.add_in_transit(stream, n);
-  auto bytes =
-      std::make_shared<std::string>(static_cast<const char*>(data), len);
-  int rc = with_stream(stream, [bytes, stream, n, loop](AsyncStream* s) {
-    loop->handles().add_in_transit(stream, -n);
-    return s->write(bytes->data(), bytes->size());
-  });
-  if (rc != POUNCE_OK) {
-    handles.add_in_transit(stream, -n);
-    return rc;
-  }
-  const Config& cfg = loop->config();
-  int64_t backlog = handles.backlog(stream);
-  if (backlog > static_cast<int64_t>(cfg.stream_high_water)) {
-    return POUNCE_HIGH_WATER;
-  }
-  return POUNCE_OK;
+  return queue_write<AsyncStream>(loop, stream, data, len,
+                                  [](AsyncStream* s, const std::string& bytes) {
+                                    return s->write(bytes.data(), bytes.size());
+                                  });
 }
 
 int api_stream_end(pounce_stream_t stream, const pounce_header_t* trailers,
@@ -190,25 +198,10 @@ int api_ws_send(pounce_ws_t ws, pounce_ws_opcode_t opcode, const void* data,
     WsSession* s = object_here<WsSession>(loop, ws);
     return s ? s->send(opcode, data, len) : POUNCE_ERR_CLOSED;
   }
-  if (!data && len) return POUNCE_ERR_INVALID;
-  HandleTable& handles = loop->handles();
-  int64_t n = static_cast<int64_t>(len);
-  handles.add_in_transit(ws, n);
-  auto bytes =
-      std::make_shared<std::string>(static_cast<const char*>(data), len);
-  int rc =
-      with_object<WsSession>(ws, [bytes, ws, n, loop, opcode](WsSession* s) {
-        loop->handles().add_in_transit(ws, -n);
-        return s->send(opcode, bytes->data(), bytes->size());
+  return queue_write<WsSession>(
+      loop, ws, data, len, [opcode](WsSession* s, const std::string& bytes) {
+        return s->send(opcode, bytes.data(), bytes.size());
       });
-  if (rc != POUNCE_OK) {
-    handles.add_in_transit(ws, -n);
-    return rc;
-  }
-  return handles.backlog(ws) >
-                 static_cast<int64_t>(loop->config().stream_high_water)
-             ? POUNCE_HIGH_WATER
-             : POUNCE_OK;
 }
 
 int api_ws_ping(pounce_ws_t ws, const void* data, size_t len) {

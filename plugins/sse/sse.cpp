@@ -17,7 +17,6 @@
 
 #include <charconv>
 #include <cstdio>
-#include <ctime>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,13 +32,6 @@ uint64_t query_number(const pounce::Request& req, std::string_view key,
   auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
   if (ec != std::errc() || end != v->data() + v->size()) return fallback;
   return n;
-}
-
-uint64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull +
-         static_cast<uint64_t>(ts.tv_nsec);
 }
 
 // One running stream. Lives on its stream's loop, from on_request to
@@ -172,16 +164,18 @@ class Sse : public pounce::Plugin {
     int rc;
     if (f->kind == Flow::Kind::Events) {
       char event[128];
-      int n = f->stamp
-                  ? snprintf(event, sizeof event,
-                             "id: %llu\ndata: {\"seq\":%llu,\"t\":%llu}\n\n",
-                             static_cast<unsigned long long>(f->sent),
-                             static_cast<unsigned long long>(f->sent),
-                             static_cast<unsigned long long>(monotonic_ns()))
-                  : snprintf(event, sizeof event,
-                             "id: %llu\ndata: {\"seq\":%llu}\n\n",
-                             static_cast<unsigned long long>(f->sent),
-                             static_cast<unsigned long long>(f->sent));
+      int n =
+          f->stamp
+              ? snprintf(
+                    event, sizeof event,
+                    "id: %llu\ndata: {\"seq\":%llu,\"t\":%llu}\n\n",
+                    static_cast<unsigned long long>(f->sent),
+                    static_cast<unsigned long long>(f->sent),
+                    static_cast<unsigned long long>(pounce::host().now_ns()))
+              : snprintf(event, sizeof event,
+                         "id: %llu\ndata: {\"seq\":%llu}\n\n",
+                         static_cast<unsigned long long>(f->sent),
+                         static_cast<unsigned long long>(f->sent));
       rc = f->stream.write(std::string_view(event, static_cast<size_t>(n)));
     } else {
       rc = f->stream.write(html_chunk(f->sent, f->chunk_size));

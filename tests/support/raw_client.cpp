@@ -176,25 +176,13 @@ std::optional<std::string> RawClient::read_chunk(
 std::optional<HttpResponse> RawClient::read_response(
     bool head_request, std::chrono::milliseconds timeout) {
   auto d = std::chrono::steady_clock::now() + timeout;
-  HttpResponse r;
+  std::optional<HttpResponse> head = read_head(timeout);
+  if (!head) return std::nullopt;
+  HttpResponse& r = *head;
   std::string line;
-  if (!read_line(&line, d)) return std::nullopt;
-  size_t sp1 = line.find(' ');
-  if (sp1 == std::string::npos) return std::nullopt;
-  r.version = line.substr(0, sp1);
-  r.status = atoi(line.c_str() + sp1 + 1);
-  size_t sp2 = line.find(' ', sp1 + 1);
-  r.reason = sp2 == std::string::npos ? "" : line.substr(sp2 + 1);
-  for (;;) {
-    if (!read_line(&line, d)) return std::nullopt;
-    if (line.empty()) break;
-    size_t colon = line.find(':');
-    if (colon == std::string::npos) return std::nullopt;
-    r.headers.emplace_back(line.substr(0, colon), trim(line.substr(colon + 1)));
-  }
   if (head_request || r.status / 100 == 1 || r.status == 204 ||
       r.status == 304) {
-    return r;
+    return head;
   }
   auto te = r.header("Transfer-Encoding");
   if (te && iequal(*te, "chunked")) {
