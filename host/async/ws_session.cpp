@@ -26,6 +26,7 @@ ws::AssemblerConfig assembler_config(const Config& cfg) {
 ws::DeflateConfig deflate_config(const Config& cfg) {
   ws::DeflateConfig d;
   d.enabled = cfg.ws_compression;
+  d.level = cfg.ws_compression_level;
   return d;
 }
 
@@ -98,6 +99,16 @@ void WsSession::on_ping_timer(uv_timer_t* t) {
 }
 
 void WsSession::feed(char* data, size_t len) {
+  // One write for everything this read makes us send (see cork()). The
+  // connection outlives this call even if the session is detached from it
+  // meanwhile: it is freed from a uv_close callback.
+  Connection* conn = conn_;
+  conn->cork();
+  feed_frames(data, len);
+  conn->uncork();
+}
+
+void WsSession::feed_frames(char* data, size_t len) {
   heard_since_ping_ = true;
   ping_outstanding_ = false;
   const pounce_plugin_t& d = mount_->module->desc();

@@ -75,6 +75,7 @@ class WsSession {
   size_t memory_bytes() const;
 
  private:
+  void feed_frames(char* data, size_t len);
   static void on_ping_timer(uv_timer_t* t);
   void send_close(uint16_t code, std::string_view reason);
   int after_send();

@@ -66,7 +66,8 @@ json sample_json(const Sample& s) {
            {"write", s.write_errors},
            {"protocol", s.protocol_errors}}},
          {"peak_rss_kib", s.peak_rss_kib},
-         {"all_connected", s.all_connected}};
+         {"all_connected", s.all_connected},
+         {"load_cpu_percent", s.load_cpu_percent}};
   j["cpu_us_per_req"] =
       s.cpu_us_per_req >= 0 ? json(s.cpu_us_per_req) : json(nullptr);
   if (s.unsent) j["unsent"] = s.unsent;

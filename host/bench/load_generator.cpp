@@ -2,6 +2,7 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <thread>
@@ -101,6 +102,10 @@ LoadResult LoadGenerator::run(
     result.unsent += t->unsent();
     result.connected = result.connected && t->all_connected();
     window_sum += t->window_s();
+    if (t->window_s() > 0) {
+      result.load_cpu_percent =
+          std::max(result.load_cpu_percent, 100 * t->cpu_s() / t->window_s());
+    }
   }
   // The threads' windows differ by the microseconds a command takes to
   // reach each loop; their mean is the window.

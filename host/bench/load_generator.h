@@ -14,18 +14,22 @@
 
 namespace pounce::bench {
 
-// How a connection talks to the server. A WebSocket client becomes a third
-// kind.
+// How a connection talks to the server.
 enum class ClientKind {
   Http,         // request/response, pipelined
   EventStream,  // one GET, then a text/event-stream of stamped events
+  WebSocket,    // one upgrade, then echoed messages, pipelined
 };
 
 struct LoadConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   ClientKind kind = ClientKind::Http;
-  std::string request;  // the bytes of one request
+  std::string request;  // the bytes of one request (WebSocket: the upgrade)
+  // WebSocket: the size of each message, and whether to offer
+  // permessage-deflate.
+  size_t ws_message_size = 64;
+  bool ws_deflate = false;
   unsigned connections = 64;
   unsigned pipeline = 1;  // requests in flight per connection
   unsigned threads = 1;
@@ -56,6 +60,9 @@ struct LoadResult {
   LatencyHistogram latency;  // ns
   uint64_t unsent = 0;     // open loop: due requests never sent (server behind)
   bool connected = false;  // every connection was established before start
+  // The busiest load thread's CPU time over the window, in percent of one
+  // core: near 100 the client, not the server, set the pace.
+  double load_cpu_percent = 0;
 
   double per_second() const {
     return elapsed_s > 0 ? static_cast<double>(counters.completed) / elapsed_s

@@ -19,6 +19,13 @@ namespace {
 
 enum Command : int { kBegin = 1, kReset = 2, kStop = 4 };
 
+uint64_t thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
+
 // Open loop: never arm the timer closer than this to now. Requests due in
 // the meantime go out together, a little late, and their latency says so
 // because it is measured from the intended time.
@@ -98,6 +105,11 @@ void LoadThread::run() {
     if (config_.kind == ClientKind::EventStream) {
       connections_.push_back(
           std::make_unique<SseConnection>(*this, config_.request));
+    } else if (config_.kind == ClientKind::WebSocket) {
+      if (i == 0) ws_messages_ = build_ws_messages(config_.ws_message_size);
+      connections_.push_back(
+          std::make_unique<WsConnection>(*this, config_.request, ws_messages_,
+                                         config_.pipeline, config_.ws_deflate));
     } else {
       connections_.push_back(std::make_unique<HttpConnection>(
           *this, config_.request, config_.pipeline));
@@ -132,6 +144,7 @@ void LoadThread::on_command() {
     counters_ = LoadCounters();
     latency_.reset();
     window_start_ = uv_hrtime();
+    cpu_start_ns_ = thread_cpu_ns();
     publish_progress();
   }
   if (cmd & kStop) stop();
@@ -140,6 +153,7 @@ void LoadThread::on_command() {
 void LoadThread::begin() {
   begun_ = true;
   window_start_ = uv_hrtime();
+  cpu_start_ns_ = thread_cpu_ns();
   if (open_loop()) {
     schedule_.start_ns = window_start_;
     schedule_.interval_ns = 1e9 / rate_;
@@ -156,6 +170,7 @@ void LoadThread::stop() {
   stopping_ = true;
   uint64_t now = uv_hrtime();
   window_s_ = static_cast<double>(now - window_start_) / 1e9;
+  cpu_s_ = static_cast<double>(thread_cpu_ns() - cpu_start_ns_) / 1e9;
   if (open_loop()) unsent_ = schedule_.backlog(now);
   publish_progress();
   for (auto& c : connections_) c->shutdown();

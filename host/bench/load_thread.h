@@ -16,6 +16,7 @@
 #include "bench/latency_histogram.h"
 #include "bench/load_generator.h"
 #include "bench/rate_schedule.h"
+#include "bench/ws_client.h"
 
 namespace pounce::bench {
 
@@ -48,6 +49,8 @@ class LoadThread {
   double window_s() const { return window_s_; }
   uint64_t unsent() const { return unsent_; }
   bool all_connected() const { return all_connected_; }
+  // CPU seconds this thread used in the measured window.
+  double cpu_s() const { return cpu_s_; }
 
   // Loop thread, for connections.
   uv_loop_t* loop() { return &loop_; }
@@ -92,6 +95,7 @@ class LoadThread {
   std::thread thread_;
 
   std::vector<std::unique_ptr<Connection>> connections_;
+  WsMessages ws_messages_;  // shared by the WebSocket connections
   std::vector<char> read_buffer_;
   unsigned first_connects_ = 0;
   unsigned connected_ = 0;
@@ -108,6 +112,8 @@ class LoadThread {
   LoadCounters counters_;
   LatencyHistogram latency_;
   double window_s_ = 0;
+  uint64_t cpu_start_ns_ = 0;
+  double cpu_s_ = 0;
   uint64_t unsent_ = 0;
   bool all_connected_ = false;
 };

@@ -30,7 +30,8 @@ cxxopts::Options build() {
   // One option per group of lines; clang-format would chain them unreadably.
   // clang-format off
   o.add_options()
-      ("workload", "hello|json|echo|sse|ws|all, or a comma list",
+      ("workload", "hello|json|echo|sse|ws|all, or a comma list; ws is "
+                   "ws-64,ws-512,ws-64-deflate,ws-512-deflate",
        cxxopts::value<std::string>()->default_value("hello"))
       ("workers", "Worker threads (processes for nginx) of every server",
        cxxopts::value<unsigned>()->default_value("1"))
@@ -77,9 +78,9 @@ cxxopts::Options build() {
   return o;
 }
 
-// Expands "all" and checks the names; ws and the other not-yet-built
-// workloads are accepted by name and reported at run time, but "all" means
-// what can run.
+// Expands "all" and the groups ("ws"), and checks the names. A workload
+// that exists but is not built yet is accepted by name and reported at run
+// time, but "all" means what can run.
 bool expand_workloads(const std::string& spec, std::vector<std::string>* out,
                       std::string* error) {
   for (const std::string& name : split_list(spec)) {
@@ -89,8 +90,11 @@ bool expand_workloads(const std::string& spec, std::vector<std::string>* out,
       }
     } else if (find_workload(name)) {
       out->push_back(name);
+    } else if (auto group = workload_group(name); !group.empty()) {
+      out->insert(out->end(), group.begin(), group.end());
     } else {
-      *error = "unknown workload '" + name + "' (hello|json|echo|sse|ws|all)";
+      *error = "unknown workload '" + name +
+               "' (hello|json|echo|sse|ws|all, or one of ws's rows)";
       return false;
     }
   }

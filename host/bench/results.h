@@ -26,6 +26,7 @@ struct Sample {
   uint64_t peak_rss_kib = 0;
   uint64_t unsent = 0;  // open loop backlog at the end
   bool all_connected = true;
+  double load_cpu_percent = 0;  // the busiest load thread, % of one core
 
   uint64_t socket_errors() const {
     return connect_errors + read_errors + write_errors + protocol_errors;

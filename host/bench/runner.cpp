@@ -15,6 +15,9 @@ namespace {
 
 constexpr auto kStartupTimeout = std::chrono::seconds(20);
 
+// A load thread this busy may be what limits the figure.
+constexpr double kClientBoundPercent = 90;
+
 }  // namespace
 
 Runner::Runner(std::string self, std::string plugin_dir, std::string work_dir,
@@ -117,9 +120,13 @@ Sample Runner::measure(const RunRecord& run, const std::string& workload,
   config.kind = w.client;
   config.request = w.request(params);
   config.connections = o.connections;
-  config.pipeline = w.client == ClientKind::Http ? o.pipeline : 1;
+  // An event stream has nothing to pipeline and no request rate.
+  const bool streams = w.client == ClientKind::EventStream;
+  config.pipeline = streams ? 1 : o.pipeline;
   config.threads = o.load_threads;
-  config.rate = w.client == ClientKind::Http ? o.rate : 0;
+  config.rate = streams ? 0 : o.rate;
+  config.ws_message_size = w.ws_message_size;
+  config.ws_deflate = w.ws_deflate;
   config.warmup_s = o.warmup_s;
   config.duration_s = o.duration_s;
   config.pin_cpu = o.pin ? 1 : -1;
@@ -169,6 +176,7 @@ Sample Runner::measure(const RunRecord& run, const std::string& workload,
   s.protocol_errors = r.counters.protocol_errors;
   s.unsent = r.unsent;
   s.all_connected = r.connected;
+  s.load_cpu_percent = r.load_cpu_percent;
   if (pid > 0 && s.completed > 0 && cpu_end >= cpu_start) {
     s.cpu_us_per_req = static_cast<double>(cpu_end - cpu_start) /
                        static_cast<double>(s.completed);
@@ -176,12 +184,19 @@ Sample Runner::measure(const RunRecord& run, const std::string& workload,
   if (pid > 0) s.peak_rss_kib = tree_peak_rss_kib(process_tree(pid));
 
   fprintf(
-      stderr, "%s: %s %s/s  p50 %s  p99 %s  cpu %s us/%s  rss %s%s\n",
+      stderr,
+      "%s: %s %s/s  p50 %s  p99 %s  cpu %s us/%s  rss %s  load %.0f%%%s\n",
       label.c_str(), format_count(s.per_second).c_str(), w.unit,
       format_latency_us(s.p50_us).c_str(), format_latency_us(s.p99_us).c_str(),
       s.cpu_us_per_req >= 0 ? format_fixed(s.cpu_us_per_req, 2).c_str() : "n/a",
-      w.unit, format_kib(s.peak_rss_kib).c_str(),
+      w.unit, format_kib(s.peak_rss_kib).c_str(), s.load_cpu_percent,
       s.errors() ? ("  ERRORS " + std::to_string(s.errors())).c_str() : "");
+  if (s.load_cpu_percent >= kClientBoundPercent) {
+    fprintf(stderr,
+            "%s: the load generator was busy %.0f%% of the window: this "
+            "figure may be the client's limit (try --load-threads)\n",
+            label.c_str(), s.load_cpu_percent);
+  }
   return s;
 }
 

@@ -1,5 +1,7 @@
 #include "bench/workload.h"
 
+#include "bench/ws_client.h"
+
 namespace pounce::bench {
 
 namespace {
@@ -36,8 +38,15 @@ std::string sse_request(const WorkloadParams& p) {
                     std::to_string(p.sse_interval_ms) + "&stamp=1");
 }
 
-std::string no_request(const WorkloadParams&) {
-  return {};
+// Any path under the echo plugin's mount upgrades to its WebSocket echo.
+std::string ws_plain_request(const WorkloadParams& p) {
+  return ws_upgrade_request(p.host_header,
+                            p.target.empty() ? "/echo/ws" : p.target, false);
+}
+
+std::string ws_deflate_request(const WorkloadParams& p) {
+  return ws_upgrade_request(p.host_header,
+                            p.target.empty() ? "/echo/ws" : p.target, true);
 }
 
 }  // namespace
@@ -52,9 +61,18 @@ const std::vector<Workload>& all_workloads() {
        ClientKind::Http, "libecho.so", false, "req", echo_request},
       {"sse", "GET /sse/events?stamp=1: events/s and delivery latency", true,
        "", ClientKind::EventStream, "libsse.so", false, "events", sse_request},
-      {"ws", "WebSocket echo (msg/s)", false,
-       "not available yet: comes with the WebSocket work", ClientKind::Http,
-       "libecho.so", false, "msgs", no_request},
+      {"ws-64", "WebSocket echo of 64-byte text messages", true, "",
+       ClientKind::WebSocket, "libecho.so", false, "msg", ws_plain_request, 64,
+       false},
+      {"ws-512", "WebSocket echo of 512-byte text messages", true, "",
+       ClientKind::WebSocket, "libecho.so", false, "msg", ws_plain_request, 512,
+       false},
+      {"ws-64-deflate", "ws-64 with permessage-deflate (context takeover)",
+       true, "", ClientKind::WebSocket, "libecho.so", false, "msg",
+       ws_deflate_request, 64, true},
+      {"ws-512-deflate", "ws-512 with permessage-deflate (context takeover)",
+       true, "", ClientKind::WebSocket, "libecho.so", false, "msg",
+       ws_deflate_request, 512, true},
   };
   return kWorkloads;
 }
@@ -64,6 +82,13 @@ const Workload* find_workload(std::string_view name) {
     if (name == w.name) return &w;
   }
   return nullptr;
+}
+
+std::vector<std::string> workload_group(std::string_view name) {
+  if (name == "ws") {
+    return {"ws-64", "ws-512", "ws-64-deflate", "ws-512-deflate"};
+  }
+  return {};
 }
 
 }  // namespace pounce::bench

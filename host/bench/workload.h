@@ -1,7 +1,10 @@
 // The workloads `pounce-host bench` knows: what each sends, which plugin
 // it needs, and whether nginx and h2o can serve the same thing. Adding one
-// (the WebSocket echo, say) is a row here plus, when it speaks a new
-// protocol, a ClientKind and its Connection subclass.
+// is a row here plus, when it speaks a new protocol, a ClientKind and its
+// Connection subclass (as the WebSocket echo did: ws_client.h).
+//
+// A group name stands for several rows: "ws" is the WebSocket echo at
+// 64 B and 512 B, each with and without permessage-deflate.
 #pragma once
 
 #include <string>
@@ -33,9 +36,15 @@ struct Workload {
   // The unit of "req/s" in the table: "req" or "events".
   const char* unit;
   std::string (*request)(const WorkloadParams& params);
+  // ClientKind::WebSocket: the message size and the deflate offer.
+  size_t ws_message_size = 0;
+  bool ws_deflate = false;
 };
 
 const std::vector<Workload>& all_workloads();
 const Workload* find_workload(std::string_view name);
+
+// The rows a group name stands for ("ws"), or empty when `name` is none.
+std::vector<std::string> workload_group(std::string_view name);
 
 }  // namespace pounce::bench

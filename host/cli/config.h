@@ -62,6 +62,10 @@ struct Config {
   uint64_t ws_max_message_size = 16777216;
   uint64_t ws_ping_interval_ms = 30000;
   bool ws_compression = true;
+  // Small messages dominate WebSocket traffic: level 6 spends 3x the CPU of
+  // level 1 on a 512-byte JSON message for a few percent of size
+  // (docs/performance.md). nginx's gzip_comp_level defaults to 1 too.
+  int ws_compression_level = 1;
 
   bool access_log = true;
   log::Level log_level = log::Level::Info;

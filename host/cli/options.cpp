@@ -77,6 +77,8 @@ constexpr OptionDef kOptions[] = {
     {"ws-ping-interval", Kind::Seconds, "30",
      "Seconds between server pings (0 = off)"},
     {"ws-compression", Kind::Bool, "on", "WebSocket permessage-deflate"},
+    {"ws-compression-level", Kind::Count, "1",
+     "zlib level of WebSocket deflate, 1 (fastest) to 9"},
     {"access-log", Kind::Bool, "on", "One line per request on stdout"},
     {"log-level", Kind::Text, "info", "debug | info | warn | error"},
 };
@@ -391,6 +393,9 @@ bool apply_key(const std::string& key, const json& value, Config* c,
   } else if (flag == "ws-max-message-size") {
     if (!get_unsigned(value, key, uint64_t{1} << 40, &u, error)) return false;
     c->ws_max_message_size = u;
+  } else if (flag == "ws-compression-level") {
+    if (!get_unsigned(value, key, 9, &u, error)) return false;
+    c->ws_compression_level = static_cast<int>(u);
   }
   return true;
 }
@@ -448,6 +453,10 @@ bool validate(Config* c, std::string* error) {
   }
   if (c->max_headers == 0 || c->max_header_size < 64) {
     *error = "--max-headers must be >= 1 and --max-header-size >= 64";
+    return false;
+  }
+  if (c->ws_compression_level < 1) {
+    *error = "--ws-compression-level must be 1 to 9";
     return false;
   }
   if (c->stream_max_buffer < c->stream_high_water) {

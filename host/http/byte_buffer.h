@@ -10,6 +10,14 @@
 
 namespace pounce {
 
+// Copies `s` to `p` and returns the end of the copy. An empty view may carry a
+// null data(), which memcpy must never see, so it is skipped.
+inline char* copy_view(char* p, std::string_view s) {
+  if (s.empty()) return p;
+  memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
 class ByteBuffer {
  public:
   ByteBuffer() = default;

@@ -11,6 +11,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "http/byte_buffer.h"
+
 namespace pounce::log {
 
 namespace detail {
@@ -132,7 +134,7 @@ void LogSink::commit(size_t len) {
 void LogSink::append_line(std::string_view line) {
   char* p = reserve(line.size());
   if (!p) return;
-  memcpy(p, line.data(), line.size());
+  copy_view(p, line);
   commit(line.size());
 }
 
@@ -214,7 +216,7 @@ void emit(LogSink* sink, Level level, const char* fmt, va_list ap,
     if (body > room) body = room;
   } else {
     body = plain.size() < room ? plain.size() : room;
-    memcpy(p + n, plain.data(), body);
+    if (body != 0) memcpy(p + n, plain.data(), body);
   }
   // A log line is one line: a plugin's message must not forge another.
   for (size_t i = n; i < n + body; ++i) {

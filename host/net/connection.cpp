@@ -26,6 +26,8 @@ namespace {
 constexpr size_t kOutputHighWater = 1024 * 1024;
 // uv_write slices, so that the write timeout sees progress on big bodies.
 constexpr size_t kWriteSlice = 256 * 1024;
+// A corked connection (see cork()) writes once it holds this much.
+constexpr size_t kCorkLimit = 64 * 1024;
 // The lingering close reads at most this much, for at most 1 s.
 constexpr size_t kLingerMaxBytes = 64 * 1024;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -695,10 +697,7 @@ void Connection::respond_error(http::ErrorCode code,
   std::string_view date = loop_->date().date_header();
   char* p = out.prepare(512);
   char* start = p;
-  auto put = [&p](std::string_view s) {
-    memcpy(p, s.data(), s.size());
-    p += s.size();
-  };
+  auto put = [&p](std::string_view s) { p = copy_view(p, s); };
   put(status_line);
   put(date);
   put(kServerHeader);
@@ -854,6 +853,7 @@ void Connection::after_input() {
 void Connection::send_output() {
   flush_output();
   if (write_in_flight_ || phase_ == Phase::Closing) return;
+  if (corked_ && !queued_.empty()) return;  // uncork() finishes the job
   if (close_after_write_ && no_linger_) {
     close_now();  // the last frame is out
     return;
@@ -865,12 +865,34 @@ size_t Connection::queued_output() const {
   return (write_in_flight_ ? writing_.size() - write_off_ : 0) + queued_.size();
 }
 
+void Connection::uncork() {
+  corked_ = false;
+  if (!write_in_flight_ && !queued_.empty() && phase_ != Phase::Closing) {
+    // The held bytes go first, then whatever the loop's buffer holds; the
+    // buffers trade places instead of copying the held bytes again.
+    ByteBuffer& out = loop_->out();
+    queued_.append(out.data(), out.size());
+    out.clear();
+    std::swap(out, queued_);
+  }
+  send_output();
+}
+
 void Connection::flush_output() {
   ByteBuffer& out = loop_->out();
   if (out.empty()) return;
   if (phase_ == Phase::Closing) {
     out.clear();
     return;
+  }
+  if (corked_ && !write_in_flight_) {
+    queued_.append(out.data(), out.size());
+    out.clear();
+    // Corking is for batches of small frames: past this much, write what
+    // is held now (a large message must not count against the
+    // --stream-max-buffer of a client that reads fine).
+    if (queued_.size() < kCorkLimit) return;
+    std::swap(out, queued_);
   }
   if (write_in_flight_) {
     queued_.append(out.data(), out.size());

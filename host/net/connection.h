@@ -75,6 +75,12 @@ class Connection : public TimeoutNode {
   void send_output();
   // Bytes accepted but not yet taken by the kernel.
   size_t queued_output() const;
+  // While corked, send_output() keeps the bytes (in queued_, in order)
+  // instead of writing; uncork() writes them all at once. A WebSocket corks
+  // while it handles one read, so that the echoes, pongs and sends of a
+  // batch of messages leave in one write instead of one each.
+  void cork() { corked_ = true; }
+  void uncork();
   uint64_t parse_ns() const { return parse_ns_; }
   void on_stream_started();
   // The stream ended and its last byte reached the socket.
@@ -215,6 +221,7 @@ class Connection : public TimeoutNode {
   // write_off_), `queued_` collects what arrives meanwhile.
   ByteBuffer writing_;
   ByteBuffer queued_;
+  bool corked_ = false;  // see cork()
   size_t write_off_ = 0;
   size_t write_len_ = 0;
   union {

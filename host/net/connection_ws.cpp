@@ -24,6 +24,7 @@ constexpr size_t kWsTakeoverSocketsPerLoop = 256;
 ws::DeflateConfig deflate_policy(const EventLoop& loop) {
   ws::DeflateConfig d;
   d.enabled = loop.config().ws_compression;
+  d.level = loop.config().ws_compression_level;
   if (loop.ws_deflate_sockets >= kWsTakeoverSocketsPerLoop) {
     d.server_no_context_takeover = true;
     d.client_no_context_takeover = true;

@@ -17,10 +17,7 @@ void write_response_head(ByteBuffer& out, const ResponseHead& h) {
                 h.server_timing.size() + 160;
   char* start = out.prepare(need);
   char* p = start;
-  auto put = [&p](std::string_view s) {
-    memcpy(p, s.data(), s.size());
-    p += s.size();
-  };
+  auto put = [&p](std::string_view s) { p = copy_view(p, s); };
   put(status_line);
   put(h.date_header);
   put(kServer);

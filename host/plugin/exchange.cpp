@@ -126,10 +126,10 @@ int add_response_header(pounce_response* res, pounce_str_t name,
 
   ByteBuffer& h = res->headers;
   char* p = h.prepare(n.size() + v.size() + 4);
-  memcpy(p, n.data(), n.size());
+  copy_view(p, n);
   p[n.size()] = ':';
   p[n.size() + 1] = ' ';
-  memcpy(p + n.size() + 2, v.data(), v.size());
+  copy_view(p + n.size() + 2, v);
   p[n.size() + 2 + v.size()] = '\r';
   p[n.size() + 3 + v.size()] = '\n';
   uint32_t value_offset = static_cast<uint32_t>(h.size() + n.size() + 2);

@@ -215,7 +215,7 @@ bool evaluate_offer(const Param* params, size_t count, bool overflow,
   char* buf = out->response_buf;
   size_t n = 0;
   auto add = [&](std::string_view s) {
-    memcpy(buf + n, s.data(), s.size());
+    copy_view(buf + n, s);
     n += s.size();
   };
   auto add_bits = [&](int bits) {

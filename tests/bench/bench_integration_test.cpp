@@ -225,12 +225,30 @@ TEST(Bench, SseWorkloadMeasuresEventsAndDeliveryLatency) {
   unlink(out.c_str());
 }
 
-TEST(Bench, WebSocketWorkloadSaysItIsNotAvailableYet) {
-  CommandResult r = run_command(
-      {host_binary(), "bench", "--workload", "ws", "--no-progress"}, 60s);
-  EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.err.find("ws: n/a (not available yet"), std::string::npos)
-      << r.err;
+// Every WebSocket row echoes messages of the right size, without an error,
+// plain and compressed.
+TEST(Bench, WebSocketWorkloadsEchoWithoutErrors) {
+  std::string out = temp_path(".json");
+  CommandResult r =
+      run_command({host_binary(), "bench", "--workload", "ws", "--duration",
+                   "0.5", "--connections", "4", "--pipeline", "2",
+                   "--no-progress", "--artifact-output", out},
+                  120s);
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  json a = read_json(out);
+  ASSERT_FALSE(a.is_discarded());
+  std::vector<std::string> seen;
+  for (const json& s : a["samples"]) {
+    seen.push_back(s["workload"].get<std::string>());
+    EXPECT_GT(s["req_per_s"].get<double>(), 100) << seen.back();
+    EXPECT_EQ(s["errors"]["total"], 0) << seen.back();
+    EXPECT_GT(s["latency_us"]["p50"].get<double>(), 0) << seen.back();
+    EXPECT_GT(s["load_cpu_percent"].get<double>(), 0) << seen.back();
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"ws-64", "ws-512", "ws-64-deflate",
+                                            "ws-512-deflate"}));
+  EXPECT_NE(r.out.find(" msg"), std::string::npos) << r.out;
+  unlink(out.c_str());
 }
 
 TEST(Bench, RejectsUnknownOptions) {

@@ -33,8 +33,20 @@ TEST(BenchOptions, AllMeansEveryImplementedWorkload) {
   BenchOptions o;
   std::string text;
   ASSERT_EQ(parse({"--workload", "all"}, &o, &text), ParseOutcome::Run);
+  EXPECT_EQ(o.workloads, (std::vector<std::string>{
+                             "hello", "json", "echo", "sse", "ws-64", "ws-512",
+                             "ws-64-deflate", "ws-512-deflate"}));
+}
+
+TEST(BenchOptions, WsIsTheFourWebSocketRows) {
+  BenchOptions o;
+  std::string text;
+  ASSERT_EQ(parse({"--workload", "hello,ws,ws-512"}, &o, &text),
+            ParseOutcome::Run)
+      << text;
   EXPECT_EQ(o.workloads,
-            (std::vector<std::string>{"hello", "json", "echo", "sse"}));
+            (std::vector<std::string>{"hello", "ws-64", "ws-512",
+                                      "ws-64-deflate", "ws-512-deflate"}));
 }
 
 TEST(BenchOptions, TheContractFlags) {

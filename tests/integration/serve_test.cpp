@@ -206,6 +206,7 @@ TEST(ServeCli, HelpListsEveryFlag) {
                            "--ws-ping-interval",
                            "--ws-compression",
                            "--no-ws-compression",
+                           "--ws-compression-level",
                            "--access-log",
                            "--no-access-log",
                            "--log-level"}) {
@@ -264,6 +265,19 @@ TEST(ServeCli, UnknownConfigKeyIsAnError) {
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("unknown configuration key: wokers"), std::string::npos)
       << r.err;
+}
+
+TEST(ServeCli, WsCompressionLevelIsOneToNine) {
+  for (const char* level : {"0", "10"}) {
+    auto r =
+        run_command({host_binary(), "--port", "0", "--plugin",
+                     plugin_path("echo"), "--ws-compression-level", level});
+    EXPECT_NE(r.status, 0) << level;
+    // The flag as typed (--ws-...) or as its config key (ws_...).
+    EXPECT_TRUE(r.err.find("ws-compression-level") != std::string::npos ||
+                r.err.find("ws_compression_level") != std::string::npos)
+        << r.err;
+  }
 }
 
 TEST(ServeCli, DuplicatePrefixIsAStartupError) {
