@@ -1,35 +1,97 @@
 #!/usr/bin/env bash
 # User-space instructions per keep-alive hello request (ARCHITECTURE.md §6),
-# deterministic: callgrind on pounce-host --workers 1 while `ab -k -c 16
+# deterministic: callgrind on one worker of the server while `ab -k -c 16
 # -n 20000 /hello` runs, minus an idle run (start, one request, stop),
-# divided by 20,000.
-#   bench/scripts/callgrind-hello.sh
+# divided by 20,000. Every server answers /hello with the same 13 bytes.
+#   bench/scripts/callgrind-hello.sh [pounce|nginx|h2o]...   (default: pounce)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
+REQUESTS=20000
 out=$(mktemp -d)
-run() {  # run NAME LOAD(0|1)
-  local port log
-  log="$out/$1.log"
-  valgrind --tool=callgrind --callgrind-out-file="$out/$1.cg" \
-    "$BUILD/bin/pounce-host" --plugin "$BUILD/plugins/libhello.so" --workers 1 \
-    --no-access-log --port 0 2>"$log" >/dev/null &
-  local pid=$!
-  for _ in $(seq 300); do
-    port=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\) .*/\1/p' "$log")
-    [[ -n $port ]] && break
+trap 'rm -rf "$out"' EXIT
+
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# server_argv NAME PORT: the command line of one single-threaded server.
+server_argv() {
+  case $1 in
+    pounce)
+      echo "$BUILD/bin/pounce-host --plugin $BUILD/plugins/libhello.so" \
+        "--workers 1 --no-access-log --port $2"
+      ;;
+    nginx)
+      # master_process off: the one process callgrind follows is the worker.
+      cat >"$out/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $out/nginx.pid;
+error_log $out/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  server {
+    listen 127.0.0.1:$2;
+    location = /hello { default_type text/plain; return 200 "Hello, World!"; }
+  }
+}
+EOF
+      echo "$(command -v nginx) -c $out/nginx.conf -p $out -e $out/nginx-error.log"
+      ;;
+    h2o)
+      mkdir -p "$out/www"
+      printf 'Hello, World!' >"$out/www/hello.txt"
+      # As root h2o would switch to nobody, who cannot read mktemp's dir.
+      cat >"$out/h2o.conf" <<EOF
+user: $(id -un)
+listen:
+  host: 127.0.0.1
+  port: $2
+num-threads: 1
+error-log: $out/h2o-error.log
+hosts:
+  default:
+    paths:
+      /hello:
+        file.file: $out/www/hello.txt
+EOF
+      echo "$(command -v h2o) -m worker -c $out/h2o.conf"
+      ;;
+    *) echo "callgrind-hello: unknown server $1" >&2; exit 2 ;;
+  esac
+}
+
+run() {  # run NAME LOAD(0|1): prints the instructions callgrind collected
+  local port log pid
+  port=$(free_port)
+  log="$out/$1-$2.log"
+  # shellcheck disable=SC2046
+  valgrind --tool=callgrind --callgrind-out-file="$out/$1-$2.cg" \
+    $(server_argv "$1" "$port") 2>"$log" >/dev/null &
+  pid=$!
+  for _ in $(seq 600); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/hello" && break
     sleep 0.1
   done
-  curl -s -o /dev/null "http://127.0.0.1:$port/hello"
   if [[ $2 == 1 ]]; then
-    ab -q -k -c 16 -n 20000 "http://127.0.0.1:$port/hello" | grep -E "Complete requests|Failed requests|Non-2xx" >&2
+    ab -q -k -c 16 -n $REQUESTS "http://127.0.0.1:$port/hello" |
+      grep -E "Complete requests|Failed requests|Non-2xx" >&2
   fi
   kill -TERM "$pid"
   wait "$pid" || true
-  awk '/Collected/{print $4}' "$log"
+  # h2o's master forks a worker: sum every process callgrind reports.
+  awk '/Collected/{n += $4} END {print n}' "$log"
 }
-idle=$(run idle 0)
-load=$(run load 1)
-echo "idle run: $idle instructions; loaded run: $load instructions"
-echo "per request: $(( (load - idle) / 20000 )) instructions"
-rm -rf "$out"
+
+servers=("$@")
+[[ ${#servers[@]} -eq 0 ]] && servers=(pounce)
+for s in "${servers[@]}"; do
+  idle=$(run "$s" 0)
+  load=$(run "$s" 1)
+  echo "$s: idle run $idle, loaded run $load instructions;" \
+    "per request: $(((load - idle) / REQUESTS)) instructions"
+done

@@ -27,6 +27,7 @@ constexpr int kExitErrors = 3;      // pounce answered with errors
 constexpr int kExitRegression = 4;  // --compare-baseline failed
 constexpr int kExitInterrupted = 130;
 
+// Set by the SIGINT handler, polled by the runner between and during runs.
 std::atomic<bool> g_abort{false};
 
 void on_signal(int) {

@@ -88,9 +88,14 @@ class LoadThread {
   sockaddr_in address_{};
   uv_loop_t loop_{};
   uv_async_t async_{};
+  // Command bits: the controlling thread ORs them in (release) before
+  // signalling async_, the loop takes them all at once (acquire).
   std::atomic<int> commands_{0};
+  // Set once by the loop thread (release), polled by the controlling thread
+  // (acquire): the loop exists / every first connect attempt is done.
   std::atomic<bool> started_{false};
   std::atomic<bool> ready_{false};
+  // Completed count for the progress line; relaxed, display only.
   std::atomic<uint64_t> progress_{0};
   std::thread thread_;
 

@@ -16,6 +16,8 @@
 namespace pounce::log {
 
 namespace detail {
+// The threshold every thread reads before formatting a line; set at startup
+// and on reload. Relaxed: a line logged at the old level is harmless.
 std::atomic<int> g_level{static_cast<int>(Level::Info)};
 }  // namespace detail
 

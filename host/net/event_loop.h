@@ -165,6 +165,8 @@ class EventLoop {
   ByteBuffer compress_scratch_;
   std::vector<class AsyncLoop*> async_loops_;
   size_t next_async_ = 0;
+  // Connections this worker handed to async loops and not closed yet: the
+  // async loop that closes one decrements it (see handed_off()).
   std::atomic<int64_t> handed_off_{0};
   http::DateCache date_;
   TimeoutSet timeouts_;

@@ -49,6 +49,22 @@ CommandResult bench(std::vector<std::string> extra,
   return run_command(argv, 120s);
 }
 
+// `pounce-host bench ARGS --no-progress` with an artifact, which it returns
+// parsed (discarded when missing or broken).
+json run_for_artifact(std::vector<std::string> args, CommandResult* result) {
+  std::string out = temp_path(".json");
+  std::vector<std::string> argv = {host_binary(), "bench"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  for (const char* a : {"--no-progress", "--artifact-output"}) {
+    argv.push_back(a);
+  }
+  argv.push_back(out);
+  *result = run_command(argv, 120s);
+  json a = read_json(out);
+  unlink(out.c_str());
+  return a;
+}
+
 // The first hello run, shared by the tests that only read its outputs.
 class BenchRun : public ::testing::Test {
  protected:
@@ -208,34 +224,27 @@ TEST(Bench, MissingPeersAreNamedAndTheRunCarriesOn) {
 TEST(Bench, SseWorkloadMeasuresEventsAndDeliveryLatency) {
   std::string plugin = pounce::test::plugin_path("sse");
   if (access(plugin.c_str(), R_OK) != 0) GTEST_SKIP() << "libsse.so not built";
-  std::string out = temp_path(".json");
-  CommandResult r =
-      run_command({host_binary(), "bench", "--workload", "sse", "--duration",
-                   "1", "--connections", "4", "--sse-interval-ms", "10",
-                   "--no-progress", "--artifact-output", out},
-                  60s);
+  CommandResult r;
+  json a = run_for_artifact({"--workload", "sse", "--duration", "1",
+                             "--connections", "4", "--sse-interval-ms", "10"},
+                            &r);
   ASSERT_EQ(r.status, 0) << r.out << r.err;
-  json a = read_json(out);
   ASSERT_FALSE(a.is_discarded());
   const json& s = a["samples"][0];
   // 4 streams at one event per 10 ms: about 400 events/s.
   EXPECT_GT(s["req_per_s"].get<double>(), 100);
   EXPECT_EQ(s["errors"]["total"], 0);
   EXPECT_GT(s["latency_us"]["p50"].get<double>(), 0);
-  unlink(out.c_str());
 }
 
 // Every WebSocket row echoes messages of the right size, without an error,
 // plain and compressed.
 TEST(Bench, WebSocketWorkloadsEchoWithoutErrors) {
-  std::string out = temp_path(".json");
-  CommandResult r =
-      run_command({host_binary(), "bench", "--workload", "ws", "--duration",
-                   "0.5", "--connections", "4", "--pipeline", "2",
-                   "--no-progress", "--artifact-output", out},
-                  120s);
+  CommandResult r;
+  json a = run_for_artifact({"--workload", "ws", "--duration", "0.5",
+                             "--connections", "4", "--pipeline", "2"},
+                            &r);
   ASSERT_EQ(r.status, 0) << r.out << r.err;
-  json a = read_json(out);
   ASSERT_FALSE(a.is_discarded());
   std::vector<std::string> seen;
   for (const json& s : a["samples"]) {
@@ -248,7 +257,6 @@ TEST(Bench, WebSocketWorkloadsEchoWithoutErrors) {
   EXPECT_EQ(seen, (std::vector<std::string>{"ws-64", "ws-512", "ws-64-deflate",
                                             "ws-512-deflate"}));
   EXPECT_NE(r.out.find(" msg"), std::string::npos) << r.out;
-  unlink(out.c_str());
 }
 
 TEST(Bench, RejectsUnknownOptions) {
