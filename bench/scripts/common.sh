@@ -4,10 +4,11 @@ BUILD=${BUILD:-build}
 HOST_BIN=${HOST_BIN:-$BUILD/bin/pounce-host}
 PLUGINS=${PLUGINS:-$BUILD/plugins}
 
-# start_host ARGS... : sets HOST_PID and HOST_PORT
+# start_host ARGS... : sets HOST_PID, HOST_PORT and HOST_LOG (its stderr)
 start_host() {
   local log
   log=$(mktemp)
+  HOST_LOG=$log
   "$HOST_BIN" "$@" --port 0 --no-access-log 2>"$log" >/dev/null &
   HOST_PID=$!
   for _ in $(seq 200); do

@@ -19,4 +19,7 @@ for _ in $(seq 20); do
 done
 wait "$wrk_pid"
 cat "$dir/wrk.txt"
+# Each SIGHUP must have loaded a new generation, not been coalesced away.
+echo "reloads logged: $(grep -c 'reloaded generation' "$HOST_LOG")," \
+  "failed: $(grep -c 'reload failed' "$HOST_LOG" || true)"
 grep -E "Socket errors|Non-2xx" "$dir/wrk.txt" && echo "FAIL: errors during reloads" || echo "OK: no socket errors, no non-2xx"

@@ -107,6 +107,7 @@ json config_json(const BenchOptions& o) {
               {"load_threads", o.load_threads},
               {"pin", o.pin},
               {"sse_interval_ms", o.sse_interval_ms},
+              {"sse_burst", o.sse_burst},
               {"echo_body_size", o.echo_body_size},
               {"compare", o.compare}};
 }

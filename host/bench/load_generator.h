@@ -37,6 +37,10 @@ struct LoadConfig {
   double warmup_s = 0;
   double duration_s = 5;
   int pin_cpu = -1;  // pin the load threads to this CPU
+  // Event streams: spread the streams' first requests evenly over this many
+  // milliseconds (their event interval), so that their events interleave
+  // as independent clients' would instead of arriving as one burst.
+  unsigned stagger_ms = 0;
 };
 
 struct LoadCounters {

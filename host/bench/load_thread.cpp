@@ -6,6 +6,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -95,6 +96,8 @@ void LoadThread::run() {
   uv_async_init(&loop_, &async_, on_async);
   async_.data = this;
   started_.store(true, std::memory_order_release);
+  uv_timer_init(&loop_, &stagger_timer_);
+  stagger_timer_.data = this;
   if (open_loop()) {
     timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     uv_poll_init(&loop_, &timer_poll_, timer_fd_);
@@ -159,10 +162,35 @@ void LoadThread::begin() {
     schedule_.interval_ns = 1e9 / rate_;
     schedule_.next = 0;
   }
-  for (auto& c : connections_) {
-    if (c->is_open()) c->start_traffic();
+  if (config_.stagger_ms > 0 && connections_.size() > 1) {
+    start_staggered();
+    uv_timer_start(&stagger_timer_, on_stagger, 1, 1);
+  } else {
+    for (auto& c : connections_) {
+      if (c->is_open()) c->start_traffic();
+    }
   }
   if (open_loop()) dispatch_due();
+}
+
+void LoadThread::on_stagger(uv_timer_t* t) {
+  auto* self = static_cast<LoadThread*>(t->data);
+  self->start_staggered();
+  if (self->stagger_next_ >= self->connections_.size()) uv_timer_stop(t);
+}
+
+void LoadThread::start_staggered() {
+  // Connection i starts at i/n of the stagger period after begin().
+  const uint64_t elapsed = uv_hrtime() - window_start_;
+  const uint64_t period = uint64_t{config_.stagger_ms} * 1'000'000;
+  const size_t n = connections_.size();
+  const size_t due =
+      std::min<size_t>(n, static_cast<size_t>(elapsed * n / period) + 1);
+  for (; stagger_next_ < due; ++stagger_next_) {
+    Connection& c = *connections_[stagger_next_];
+    // One not open yet starts from its connect callback instead.
+    if (c.is_open()) c.start_traffic();
+  }
 }
 
 void LoadThread::stop() {
@@ -174,6 +202,7 @@ void LoadThread::stop() {
   if (open_loop()) unsent_ = schedule_.backlog(now);
   publish_progress();
   for (auto& c : connections_) c->shutdown();
+  uv_close(reinterpret_cast<uv_handle_t*>(&stagger_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
   if (open_loop()) {
     uv_poll_stop(&timer_poll_);

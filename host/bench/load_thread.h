@@ -79,6 +79,8 @@ class LoadThread {
   void stop();
   void dispatch_due();
   void arm_timer();
+  void start_staggered();
+  static void on_stagger(uv_timer_t* t);
   static void on_async(uv_async_t* h);
   static void on_timer_fd(uv_poll_t* h, int status, int events);
 
@@ -100,6 +102,9 @@ class LoadThread {
   std::thread thread_;
 
   std::vector<std::unique_ptr<Connection>> connections_;
+  // config_.stagger_ms: starts connections_[stagger_next_..] over time.
+  uv_timer_t stagger_timer_{};
+  size_t stagger_next_ = 0;
   WsMessages ws_messages_;  // shared by the WebSocket connections
   std::vector<char> read_buffer_;
   unsigned first_connects_ = 0;

@@ -61,6 +61,9 @@ cxxopts::Options build() {
       ("load-threads", "Load generator threads",
        cxxopts::value<unsigned>()->default_value("1"))
       ("pin", "Servers on CPU 0, load generator on CPU 1")
+      ("sse-burst", "Start every sse stream at once, so that their events "
+                    "arrive in bursts (default: starts spread over one "
+                    "interval)")
       ("sse-interval-ms", "Milliseconds between events of one sse stream",
        cxxopts::value<unsigned>()->default_value("10"))
       ("echo-body-size", "Bytes of the echo workload's request body",
@@ -150,6 +153,7 @@ ParseOutcome parse_bench_options(int argc, char** argv, BenchOptions* out,
     o.load_threads = r["load-threads"].as<unsigned>();
     o.pin = r.count("pin") > 0;
     o.sse_interval_ms = r["sse-interval-ms"].as<unsigned>();
+    o.sse_burst = r.count("sse-burst") > 0;
     o.echo_body_size = r["echo-body-size"].as<size_t>();
     o.server_args = split_list(r["server-arg"].as<std::string>());
     o.progress = r.count("no-progress") == 0;

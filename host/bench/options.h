@@ -23,6 +23,7 @@ struct BenchOptions {
   unsigned load_threads = 1;
   bool pin = false;  // server on CPU 0, load on CPU 1
   unsigned sse_interval_ms = 10;
+  bool sse_burst = false;  // all streams start at once
   size_t echo_body_size = 1024;
   std::vector<std::string> server_args;  // extra pounce-host flags
   // Load an already running server instead (no server is started): for

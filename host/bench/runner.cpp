@@ -127,6 +127,7 @@ Sample Runner::measure(const RunRecord& run, const std::string& workload,
   config.rate = streams ? 0 : o.rate;
   config.ws_message_size = w.ws_message_size;
   config.ws_deflate = w.ws_deflate;
+  config.stagger_ms = streams && !o.sse_burst ? o.sse_interval_ms : 0;
   config.warmup_s = o.warmup_s;
   config.duration_s = o.duration_s;
   config.pin_cpu = o.pin ? 1 : -1;

@@ -38,6 +38,16 @@ TEST(BenchOptions, AllMeansEveryImplementedWorkload) {
                              "ws-64-deflate", "ws-512-deflate"}));
 }
 
+TEST(BenchOptions, SseStreamsAreStaggeredUnlessBurstIsAsked) {
+  BenchOptions o;
+  std::string text;
+  ASSERT_EQ(parse({"--workload", "sse"}, &o, &text), ParseOutcome::Run);
+  EXPECT_FALSE(o.sse_burst);
+  ASSERT_EQ(parse({"--workload", "sse", "--sse-burst"}, &o, &text),
+            ParseOutcome::Run);
+  EXPECT_TRUE(o.sse_burst);
+}
+
 TEST(BenchOptions, WsIsTheFourWebSocketRows) {
   BenchOptions o;
   std::string text;
