@@ -62,11 +62,11 @@ class BodyDecoder {
 
  private:
   enum class State : uint8_t {
-    LengthData,   // Content-Length bytes remain
-    ChunkSize,    // expecting a chunk-size line
-    ChunkData,    // inside a chunk's data
-    ChunkDataEnd, // expecting the CRLF after a chunk's data
-    Trailers,     // after the last chunk: the trailer section
+    LengthData,    // Content-Length bytes remain
+    ChunkSize,     // expecting a chunk-size line
+    ChunkData,     // inside a chunk's data
+    ChunkDataEnd,  // expecting the CRLF after a chunk's data
+    Trailers,      // after the last chunk: the trailer section
     Done,
     Failed,
   };
