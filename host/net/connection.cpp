@@ -3,6 +3,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "async/stream.h"
@@ -891,7 +892,12 @@ void Connection::flush_output() {
     // Corking is for batches of small frames: past this much, write what
     // is held now (a large message must not count against the
     // --stream-max-buffer of a client that reads fine).
-    if (queued_.size() < kCorkLimit) return;
+    // Below the high-water mark too: held bytes alone must never make a
+    // send report POUNCE_HIGH_WATER, whose on_drain only a write completion
+    // delivers.
+    const size_t limit =
+        std::min<size_t>(kCorkLimit, loop_->config().stream_high_water);
+    if (queued_.size() < limit) return;
     std::swap(out, queued_);
   }
   if (write_in_flight_) {

@@ -316,6 +316,32 @@ TEST(WebSocketLifecycle, KeepAliveTimeoutNeverClosesAWebSocket) {
   EXPECT_EQ(f->payload, "still here");
 }
 
+// Many messages in one read: their echoes are held back while the read is
+// handled (the connection is corked) and must all arrive, also when the
+// high-water mark is below what one read's echoes add up to.
+TEST(WebSocketLifecycle, EveryEchoOfOneReadArrives) {
+  for (const char* high_water : {"65536", "300"}) {
+    HostProcess h(
+        {"--plugin", plugin_path("echo"), "--stream-high-water", high_water});
+    ASSERT_TRUE(h.ok()) << h.stderr_text();
+    WsClient c(h.port());
+    ASSERT_EQ(c.handshake()->status, 101);
+    std::string batch;
+    for (int i = 0; i < 64; ++i) {
+      batch += WsClient::encode_frame(
+          1, "message " + std::to_string(i) + std::string(100, '.'));
+    }
+    ASSERT_TRUE(c.raw().send(batch));
+    for (int i = 0; i < 64; ++i) {
+      auto f = c.read_frame();
+      ASSERT_TRUE(f) << "echo " << i << " with --stream-high-water "
+                     << high_water;
+      EXPECT_EQ(f->payload,
+                "message " + std::to_string(i) + std::string(100, '.'));
+    }
+  }
+}
+
 TEST(WebSocketLifecycle, IdleSocketsGetServerPings) {
   HostProcess h({"--plugin", test_plugin_path("ws_probe_v1"),
                  "--ws-ping-interval", "0.2"});

@@ -16,6 +16,11 @@ std::optional<HttpResponse> WsClient::handshake(const std::string& path,
 
 bool WsClient::send_frame(uint8_t opcode, const std::string& payload, bool fin,
                           bool masked, uint8_t rsv) {
+  return c_.send(encode_frame(opcode, payload, fin, masked, rsv));
+}
+
+std::string WsClient::encode_frame(uint8_t opcode, const std::string& payload,
+                                   bool fin, bool masked, uint8_t rsv) {
   std::string f;
   f.push_back(static_cast<char>((fin ? 0x80 : 0) | (rsv << 4) | opcode));
   uint8_t mask_bit = masked ? 0x80 : 0;
@@ -40,7 +45,7 @@ bool WsClient::send_frame(uint8_t opcode, const std::string& payload, bool fin,
     f.push_back(masked ? static_cast<char>(payload[i] ^ mask[i % 4])
                        : payload[i]);
   }
-  return c_.send(f);
+  return f;
 }
 
 bool WsClient::send_close(uint16_t code, const std::string& reason) {

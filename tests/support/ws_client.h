@@ -33,6 +33,10 @@ class WsClient {
   // Sends one frame (masked unless told otherwise).
   bool send_frame(uint8_t opcode, const std::string& payload, bool fin = true,
                   bool masked = true, uint8_t rsv = 0);
+  // The bytes of that frame, for sending several in one write.
+  static std::string encode_frame(uint8_t opcode, const std::string& payload,
+                                  bool fin = true, bool masked = true,
+                                  uint8_t rsv = 0);
   bool send_text(const std::string& s) { return send_frame(1, s); }
   bool send_close(uint16_t code, const std::string& reason = "");
   // Reads one frame; nullopt on timeout or EOF.
