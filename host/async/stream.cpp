@@ -127,6 +127,10 @@ int AsyncStream::start(int status, const pounce_header_t* headers, size_t count,
   pipeline::write_response_head(loop->out(), h);
   state_ = State::Started;
   conn_->on_stream_started();
+  // A HEAD response is complete with its head: end it now, so that the
+  // connection moves on even if the plugin streams forever (an SSE feed).
+  // Its writes and end() are accepted and dropped until on_close(DONE).
+  if (head_request_) state_ = State::Ended;
   conn_->send_output();
   return POUNCE_OK;
 }
@@ -150,6 +154,7 @@ int AsyncStream::write(const void* data, size_t len) {
   if (!conn_) return POUNCE_ERR_CLOSED;
   PluginCallDepth::Scope scope(calls_);
   if (state_ == State::Waiting) return POUNCE_ERR_STATE;
+  if (state_ == State::Ended && head_request_) return POUNCE_OK;  // see start()
   if (state_ != State::Started) return POUNCE_ERR_STATE;
   if (!data && len) return POUNCE_ERR_INVALID;
   if (declared_length_ >= 0 &&
@@ -206,6 +211,7 @@ int AsyncStream::end(const pounce_header_t* trailers, size_t count) {
     if (rc != POUNCE_OK) return rc;
     if (!conn_) return POUNCE_ERR_CLOSED;
   }
+  if (state_ == State::Ended && head_request_) return POUNCE_OK;  // start()
   if (state_ != State::Started) return POUNCE_ERR_STATE;
   if (declared_length_ >= 0 && !compressor_ &&
       body_written_ != static_cast<uint64_t>(declared_length_)) {
@@ -284,6 +290,12 @@ void AsyncStream::on_output(size_t q) {
       }
     }
   }
+}
+
+void AsyncStream::want_writable() {
+  if (!conn_ || state_ != State::Started) return;
+  want_writable_ = true;
+  on_output(conn_->queued_output());
 }
 
 void AsyncStream::end_by_host(pounce_close_reason_t reason) {

@@ -54,6 +54,9 @@ class AsyncStream {
   // ---- the connection's calls ----
   // The response's bytes reached the socket, `queued` bytes remain.
   void on_output(size_t queued);
+  // A producer on another thread was told POUNCE_HIGH_WATER: call
+  // on_writable once the queue is below half the mark (now, if it is).
+  void want_writable();
   // Ends the stream by the host (drain deadline, timeout): a final chunk
   // when it can, else an error response or a close.
   void end_by_host(pounce_close_reason_t reason);

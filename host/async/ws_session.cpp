@@ -157,7 +157,9 @@ void WsSession::feed_frames(char* data, size_t len) {
         LOG_INFO("WebSocket protocol error (%u): %.*s",
                  static_cast<unsigned>(ev.code),
                  static_cast<int>(ev.data.size()), ev.data.data());
-        if (state_ != State::Closed) send_close(ev.code, {});
+        // One close frame per direction (RFC 6455 §5.5.1): if ours is out
+        // already, only the TCP close is left to do.
+        if (state_ == State::Open) send_close(ev.code, {});
         close_code_ = ev.code;
         close_reason_.clear();
         code_decided_ = true;
@@ -261,6 +263,12 @@ void WsSession::on_output(size_t q) {
                 mount_->module->name().c_str());
     }
   }
+}
+
+void WsSession::want_writable() {
+  if (!conn_ || state_ != State::Open) return;
+  want_writable_ = true;
+  on_output(conn_->queued_output());
 }
 
 void WsSession::finish() {

@@ -50,6 +50,8 @@ class WsSession {
   // Consumes client bytes (all of them); events go to the plugin.
   void feed(char* data, size_t len);
   void on_output(size_t queued);
+  // As AsyncStream::want_writable(), with on_ws_writable.
+  void want_writable();
   // Shutdown or reload: close 1001 and wait for the peer's answer.
   void go_away();
   // Calls on_ws_close once (if it was opened) with the close code: the

@@ -1,6 +1,7 @@
 #include "cli/options.h"
 
 #include <pounce/pounce.h>
+#include <sched.h>
 
 #include <nlohmann/json.hpp>
 #include "cli/cxxopts_include.h"
@@ -439,8 +440,13 @@ bool validate(Config* c, std::string* error) {
     }
   }
   if (c->workers == 0) {
-    unsigned n = std::thread::hardware_concurrency();
-    c->workers = n ? n : 1;
+    // The CPUs this process may run on (taskset, cgroup cpusets), not all
+    // the machine has: more workers than those only add switching.
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+    if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
+    c->workers = n > 0 ? static_cast<unsigned>(n) : 1;
   }
   if (c->async_threads == 0) {
     *error = "--async-threads must be at least 1";

@@ -314,7 +314,6 @@ struct Facts {
   bool te_last_chunked = false;
   bool conn_close = false;
   bool conn_keep_alive = false;
-  bool conn_upgrade = false;
   bool upgrade_websocket = false;
   bool expect_continue = false;
 };
@@ -445,8 +444,6 @@ template <class S>
       f->conn_close = true;
     } else if (ieq_sized(t, n, "keep-alive")) {
       f->conn_keep_alive = true;
-    } else if (ieq_sized(t, n, "upgrade")) {
-      f->conn_upgrade = true;
     }
   });
 }
@@ -722,7 +719,11 @@ inline ParseResult parse_from(const char* data, const char* p, const char* end,
   h.headers = storage;
   h.header_count = count;
   h.keep_alive = !f.conn_close && (http11 || f.conn_keep_alive);
-  h.upgrade_websocket = f.conn_upgrade && f.upgrade_websocket;
+  // Upgrade lists "websocket": a WebSocket handshake attempt. Whether the
+  // rest of it is right (Connection: upgrade among them) is for the
+  // handshake to check, so that a half-made one gets 400 (RFC 6455 §4.2.1)
+  // rather than being served as a plain GET.
+  h.upgrade_websocket = f.upgrade_websocket;
   h.expect_continue = f.expect_continue;
   h.host = f.host;
   h.head_size = static_cast<size_t>(fields - data);

@@ -49,7 +49,7 @@ struct RequestHead {
   // After this request the connection may serve another: HTTP/1.1 without
   // "Connection: close", or HTTP/1.0 with "Connection: keep-alive".
   bool keep_alive = true;
-  // Connection has the token "upgrade" and Upgrade lists "websocket".
+  // Upgrade lists "websocket" (the handshake checks Connection etc.).
   bool upgrade_websocket = false;
   bool expect_continue = false;  // "Expect: 100-continue"
   std::string_view host;         // the Host value, empty when absent (1.0)

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdarg>
 #include <cstdlib>
 #include <cstring>
@@ -140,10 +141,30 @@ void LogSink::append_line(std::string_view line) {
   commit(line.size());
 }
 
+namespace {
+
+// Writes of at most PIPE_BUF bytes to a pipe are atomic (POSIX): all or
+// nothing, never interleaved with another thread's write to the same pipe.
+// So a flush goes out in pieces of whole lines up to that size, and a line
+// of one worker never lands in the middle of another's.
+constexpr size_t kAtomicWrite = PIPE_BUF;
+
+// The length of the next piece of p[0..n), which holds whole lines.
+size_t next_piece(const char* p, size_t n) {
+  if (n <= kAtomicWrite) return n;
+  const void* nl = memrchr(p, '\n', kAtomicWrite);
+  if (nl) return static_cast<size_t>(static_cast<const char*>(nl) - p) + 1;
+  // One line longer than PIPE_BUF cannot be atomic anyway: write it whole.
+  nl = memchr(p, '\n', n);
+  return nl ? static_cast<size_t>(static_cast<const char*>(nl) - p) + 1 : n;
+}
+
+}  // namespace
+
 void LogSink::flush() {
   size_t done = 0;
   while (done < len_) {
-    long n = out_.write_some(buf_ + done, len_ - done);
+    long n = out_.write_some(buf_ + done, next_piece(buf_ + done, len_ - done));
     if (n < 0) {  // the reader is gone for good: discard, count as dropped
       ++dropped_;
       ++dropped_total_;

@@ -334,7 +334,7 @@ size_t Connection::serve_requests(char* data, size_t len, bool owned) {
       continue;
     }
     if (r.async) {
-      if (loop_->next_async_loop()) {
+      if (loop_->has_async_loops()) {
         hand_off(data, off, len, owned, r);
         return len;
       }

@@ -86,6 +86,8 @@ class EventLoop {
   void set_async_loops(std::vector<class AsyncLoop*> loops) {
     async_loops_ = std::move(loops);
   }
+  bool has_async_loops() const { return !async_loops_.empty(); }
+  // Advances the round robin: call once per connection handed off.
   class AsyncLoop* next_async_loop() {
     if (async_loops_.empty()) return nullptr;
     return async_loops_[next_async_++ % async_loops_.size()];

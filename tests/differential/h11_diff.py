@@ -189,9 +189,10 @@ def run_h11(data: bytes) -> dict:
                 # What h11 does not interpret, derived from what it parsed.
                 r["host"] = next((v for n, v in r["headers"] if n.lower() == b"host"), b"")
                 r["path"], r["query"] = split_target(r["target"])
+                # A handshake attempt (the host then checks Connection etc.
+                # and refuses a half-made one with 400).
                 r["upgrade_websocket"] = (
-                    b"upgrade" in list_tokens(r["headers"], b"connection")
-                    and b"websocket" in list_tokens(r["headers"], b"upgrade"))
+                    b"websocket" in list_tokens(r["headers"], b"upgrade"))
             elif isinstance(event, h11.Data):
                 body += event.data
             elif isinstance(event, h11.EndOfMessage):

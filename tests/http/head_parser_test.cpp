@@ -416,9 +416,10 @@ const std::vector<AcceptCase> kAccepts = {
      .input = "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n"
               "Connection: Upgrade, HTTP2-Settings\r\n\r\n",
      .upgrade_websocket = false},
-    {.name = "NeedsConnectionUpgradeForWebSocket",
+    // A handshake attempt all the same: the handshake refuses it (400).
+    {.name = "WebSocketUpgradeWithoutConnectionUpgrade",
      .input = "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n",
-     .upgrade_websocket = false},
+     .upgrade_websocket = true},
     {.name = "DetectsExpectContinue",
      .input = "PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\n"
               "Content-Length: 3\r\n\r\n",

@@ -1,6 +1,7 @@
 // Workers, accept modes, CPU affinity, write timeouts, graceful shutdown, hot
 // reload and the log's behaviour when its reader stalls.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -139,32 +141,66 @@ TEST(AcceptModes, DistributorReachesEveryWorker) {
   EXPECT_EQ(serving_threads(h.port(), 8).size(), 2u);
 }
 
-TEST(CpuAffinity, PinsWorkersRoundRobinOverAllowedCpus) {
-  // Restrict the process to CPU 0 with taskset: both workers must be pinned
-  // there, which only works when the allowed set is taken from
-  // sched_getaffinity.
-  HostOptions o;
-  o.prefix = {"taskset", "-c", "0"};
-  o.args = {"--plugin", plugin_path("hello"), "--workers", "2",
-            "--cpu-affinity"};
-  HostProcess h(o);
-  ASSERT_TRUE(h.ok()) << h.stderr_text();
-  int pinned = 0;
+// Each thread's Cpus_allowed_list, by thread name (comm).
+std::map<std::string, std::string> allowed_cpus_by_thread(pid_t pid) {
+  std::map<std::string, std::string> out;
   for (const auto& task :
-       fs::directory_iterator("/proc/" + std::to_string(h.pid()) + "/task")) {
+       fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
     std::string comm;
     std::ifstream(task.path() / "comm") >> comm;
-    if (comm.rfind("pounce-worker", 0) != 0) continue;
     std::ifstream status(task.path() / "status");
     std::string line;
     while (std::getline(status, line)) {
       if (line.rfind("Cpus_allowed_list:", 0) == 0) {
-        EXPECT_NE(line.find("\t0"), std::string::npos) << comm << ": " << line;
-        ++pinned;
+        out[comm] = line.substr(line.find_first_not_of(" \t", 18));
       }
     }
   }
-  EXPECT_EQ(pinned, 2);
+  return out;
+}
+
+TEST(CpuAffinity, PinsWorkersThenAsyncThreadsRoundRobin) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  if (CPU_COUNT(&set) < 2 || !CPU_ISSET(0, &set) || !CPU_ISSET(1, &set)) {
+    GTEST_SKIP() << "needs CPUs 0 and 1";
+  }
+  // Restricted to CPUs 0 and 1, whatever the machine has: workers 0 and 1
+  // get one each, then the async thread starts the round again at CPU 0.
+  HostOptions o;
+  o.prefix = {"taskset", "-c", "0,1"};
+  o.args = {
+      "--plugin", plugin_path("hello"), "--workers", "2", "--async-threads",
+      "1",        "--cpu-affinity"};
+  HostProcess h(o);
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  // Threads name and pin themselves as they start, which may be just after
+  // the startup line: wait (up to 5 s) until all three have.
+  std::map<std::string, std::string> cpus;
+  for (auto until = std::chrono::steady_clock::now() + 5s;
+       std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(10ms)) {
+    cpus = allowed_cpus_by_thread(h.pid());
+    if (cpus["pounce-worker0"] == "0" && cpus["pounce-worker1"] == "1" &&
+        cpus["pounce-async2"] == "0") {
+      break;
+    }
+  }
+  EXPECT_EQ(cpus["pounce-worker0"], "0");
+  EXPECT_EQ(cpus["pounce-worker1"], "1");
+  EXPECT_EQ(cpus["pounce-async2"], "0");
+}
+
+TEST(CpuAffinity, WorkersZeroCountsTheAllowedCpus) {
+  HostOptions o;
+  o.prefix = {"taskset", "-c", "0"};
+  o.args = {"--plugin", plugin_path("hello"), "--workers", "0"};
+  HostProcess h(o);
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  // --workers 0 counts the CPUs the process may use: one here.
+  EXPECT_NE(h.stderr_text().find("(workers=1)"), std::string::npos)
+      << h.stderr_text();
 }
 
 // ---------------------------------------------------------------------------

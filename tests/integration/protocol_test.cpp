@@ -493,6 +493,38 @@ TEST(ProtocolTimeouts, StalledBodyGives408) {
   EXPECT_EQ(r->header("X-Pounce-Error"), "BODY_TIMEOUT");
 }
 
+// `Upgrade: websocket` makes a request a WebSocket handshake: one that is
+// incomplete is refused (RFC 6455 §4.2.1), never served as a plain GET.
+TEST(ProtocolUpgrade, HalfMadeWebSocketHandshakesGet400) {
+  HostProcess h({"--plugin", plugin_path("echo"), "--plugin",
+                 "/hello=" + plugin_path("hello")});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  const std::string key =
+      "Sec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+  struct Case {
+    const char* request;
+    const char* code;
+  };
+  const Case cases[] = {
+      {"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n",
+       "BAD_WEBSOCKET_HANDSHAKE"},  // no Connection: upgrade
+      {"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+       "Connection: keep-alive\r\n",
+       "BAD_WEBSOCKET_HANDSHAKE"},
+      {"GET /hello/ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n",
+       "WEBSOCKET_UNSUPPORTED"},  // a plugin without WebSocket hooks
+  };
+  for (const Case& c : cases) {
+    RawClient client(h.port());
+    client.send(std::string(c.request) + key);
+    auto r = client.read_response();
+    ASSERT_TRUE(r) << c.request;
+    EXPECT_EQ(r->status, 400) << c.request;
+    EXPECT_EQ(r->header("X-Pounce-Error"), c.code) << c.request;
+  }
+}
+
 TEST(ProtocolLimits, OverMaxConnectionsGets503) {
   HostProcess h({"--plugin", plugin_path("hello"), "--max-connections", "2"});
   ASSERT_TRUE(h.ok()) << h.stderr_text();

@@ -158,6 +158,31 @@ TEST_F(StreamingTest, WritesFromAnotherThreadAreQueuedToTheLoop) {
   EXPECT_EQ(r->body, "from a thread\nfrom a thread\nfrom a thread\n");
 }
 
+// A producer thread that pauses at POUNCE_HIGH_WATER must get on_writable,
+// even when the client reads so fast that the loop's own writes never find
+// the queue over the mark (the backlog it was told about was in transit).
+TEST_F(StreamingTest, AnotherThreadPausedAtHighWaterGetsOnWritable) {
+  auto r = one_request(port(), request("/probe/thread-flood"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body.size(), 256u * 16384);
+  EXPECT_EQ(r->body.find("stalled"), std::string::npos);
+}
+
+// HEAD of an endless stream: the response is complete once its head is out,
+// so the connection serves what was pipelined behind it.
+TEST_F(StreamingTest, HeadOfAnEndlessStreamEndsAtItsHead) {
+  RawClient c(port());
+  c.send("HEAD /sse/events?count=0 HTTP/1.1\r\nHost: x\r\n\r\n" +
+         request("/hello"));
+  auto head = c.read_head();
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  auto next = c.read_response();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 200);
+  EXPECT_EQ(next->body, "Hello, World!");
+}
+
 TEST_F(StreamingTest, StreamedRequestBodyReachesOnBody) {
   RawClient c(port());
   c.send(

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <chrono>
 #include <filesystem>
+#include <optional>
+#include <string>
 
 #include "host_process.h"
 #include "raw_client.h"
@@ -34,6 +37,16 @@ class WebSocketTest : public ::testing::Test {
 };
 
 HostProcess* WebSocketTest::host_ = nullptr;
+
+// Ends a socket with the close handshake, so that its on_ws_close (1000)
+// is not a late 1006 that a later test counts as its own.
+void close_cleanly(WsClient& c) {
+  c.send_close(1000);
+  auto close = c.read_until_close();
+  ASSERT_TRUE(close);
+  EXPECT_EQ(close->close_code(), 1000);
+  EXPECT_TRUE(c.wait_closed());
+}
 
 // ---------------------------------------------------------------------------
 // Handshake
@@ -282,6 +295,91 @@ TEST_F(WebSocketTest, SendsFromAnotherThread) {
   }
 }
 
+TEST_F(WebSocketTest, OnWsOpenRunsBeforeAnyMessage) {
+  WsClient c(port());
+  ASSERT_EQ(c.handshake("/greet")->status, 101);
+  // Nothing sent yet: the first frame can only come from on_ws_open.
+  auto f = c.read_frame();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->opcode, 1);
+  EXPECT_EQ(f->payload, "hello from on_ws_open");
+  c.send_text("version");
+  auto g = c.read_frame();
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->payload, "v1");
+  close_cleanly(c);
+}
+
+TEST_F(WebSocketTest, PluginPingReachesTheClient) {
+  WsClient c(port());
+  ASSERT_EQ(c.handshake()->status, 101);
+  c.send_text("ping");
+  auto f = c.read_frame();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->opcode, 9);
+  EXPECT_EQ(f->payload, "plugin-ping");
+  c.send_frame(0xA, f->payload);  // pong
+  c.send_text("version");
+  auto g = c.read_frame();
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->payload, "v1");
+  close_cleanly(c);
+}
+
+TEST_F(WebSocketTest, PingFromAnotherThreadReachesTheClient) {
+  WsClient c(port());
+  ASSERT_EQ(c.handshake()->status, 101);
+  c.send_text("thread-ping");
+  auto f = c.read_frame();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->opcode, 9);
+  EXPECT_EQ(f->payload, "thread-ping");
+  c.send_frame(0xA, f->payload);
+  close_cleanly(c);
+}
+
+TEST_F(WebSocketTest, CloseFromAnotherThreadReachesTheClient) {
+  WsClient c(port());
+  ASSERT_EQ(c.handshake()->status, 101);
+  c.send_text("thread-close");
+  auto close = c.read_until_close();
+  ASSERT_TRUE(close);
+  EXPECT_EQ(close->close_code(), 4001);
+  EXPECT_EQ(close->payload.substr(2), "from thread");
+  c.send_close(4001);
+  EXPECT_TRUE(c.wait_closed());
+  // on_ws_close gets the peer's answer: our code, no reason.
+  EXPECT_TRUE(host_->wait_for_stderr("v1 ws on_ws_close code=4001 reason=\n"))
+      << host_->stderr_text();
+}
+
+// A call queued from another thread is checked before it is queued: bad
+// UTF-8 in a text message, a bad opcode, NULL data with a length, a ping
+// over 125 bytes, a bad close code or reason all answer POUNCE_ERR_INVALID
+// (-2) as they do on the owning loop, instead of POUNCE_OK and nothing.
+TEST_F(WebSocketTest, InvalidCallsAreRefusedAlikeFromAnyThread) {
+  std::string codes;
+  for (int i = 0; i < 10; ++i) codes += i ? " -2" : "-2";
+  WsClient c(port());
+  ASSERT_EQ(c.handshake()->status, 101);
+  c.send_text("invalid-calls");
+  auto f = c.read_frame();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->payload, "loop: " + codes);
+  c.send_text("thread-invalid-calls");
+  auto g = c.read_frame();
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->payload, "thread: " + codes);
+  // None of them sent or closed anything: the socket still answers, and
+  // the answer is the next frame.
+  c.send_text("version");
+  auto v = c.read_frame();
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->opcode, 1);
+  EXPECT_EQ(v->payload, "v1");
+  close_cleanly(c);
+}
+
 TEST_F(WebSocketTest, VanishingClientGivesExactlyOneOnClose1006) {
   size_t before = count_of(host_->stderr_text(), "v1 ws on_ws_close code=1006");
   {
@@ -342,6 +440,34 @@ TEST(WebSocketLifecycle, EveryEchoOfOneReadArrives) {
   }
 }
 
+// The plugin sends until a send answers POUNCE_HIGH_WATER while the client
+// reads nothing; once the client reads, on_ws_writable follows.
+TEST(WebSocketLifecycle, SendAnswersHighWaterAndOnWsWritableFollows) {
+  HostProcess h({"--plugin", test_plugin_path("ws_probe_v1"),
+                 "--stream-high-water", "4096"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  WsClient c(h.port());
+  ASSERT_EQ(c.handshake()->status, 101);
+  c.send_text("flood");
+  // The client has read nothing since: the plugin saw POUNCE_HIGH_WATER.
+  ASSERT_TRUE(h.wait_for_stderr("v1 ws flood: high water after", 30s))
+      << h.stderr_text();
+  EXPECT_EQ(h.stderr_text().find("v1 ws on_ws_writable"), std::string::npos)
+      << "on_ws_writable before the client read anything";
+  size_t blocks = 0;
+  std::optional<WsFrame> f;
+  while ((f = c.read_frame()) && f->opcode == 2) ++blocks;
+  ASSERT_TRUE(f) << "after " << blocks << " blocks";
+  EXPECT_EQ(f->opcode, 1);
+  EXPECT_EQ(f->payload, "high-water");
+  EXPECT_GT(blocks, 0u);
+  auto w = c.read_frame();
+  ASSERT_TRUE(w) << "no message from on_ws_writable";
+  EXPECT_EQ(w->opcode, 1);
+  EXPECT_EQ(w->payload, "writable");
+  EXPECT_TRUE(h.wait_for_stderr("v1 ws on_ws_writable")) << h.stderr_text();
+}
+
 TEST(WebSocketLifecycle, IdleSocketsGetServerPings) {
   HostProcess h({"--plugin", test_plugin_path("ws_probe_v1"),
                  "--ws-ping-interval", "0.2"});
@@ -372,6 +498,35 @@ TEST(WebSocketLifecycle, ShutdownSends1001AndWaitsForTheHandshake) {
             std::string::npos);
 }
 
+// A client that never answers the 1001 does not hold the shutdown: at
+// --shutdown-timeout (shorter than the close wait) the server closes the
+// socket, the plugin hears 1006 (no close frame came), and the process
+// exits 0.
+TEST(WebSocketLifecycle, ShutdownClosesASocketWhoseClientNeverAnswers) {
+  HostProcess h(
+      {"--plugin", test_plugin_path("ws_probe_v1"), "--shutdown-timeout", "1"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  WsClient c(h.port());
+  ASSERT_EQ(c.handshake()->status, 101);
+  c.send_text("version");
+  ASSERT_TRUE(c.read_frame());
+  auto start = std::chrono::steady_clock::now();
+  h.signal(SIGTERM);
+  auto close = c.read_until_close();
+  ASSERT_TRUE(close);
+  EXPECT_EQ(close->close_code(), 1001);
+  // No answer. The close wait alone would take 5 s.
+  EXPECT_TRUE(c.wait_closed(10s));
+  EXPECT_EQ(h.wait_exit(10s), 0) << h.stderr_text();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+  std::string err = h.stderr_text();
+  EXPECT_NE(err.find("shutdown timeout: closing the connections still open"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(count_of(err, "v1 ws on_ws_close code="), 1u) << err;
+  EXPECT_NE(err.find("v1 ws on_ws_close code=1006"), std::string::npos) << err;
+}
+
 TEST(WebSocketLifecycle, ReloadKeepsOpenSocketsOnTheOldGeneration) {
   char tmpl[] = "/tmp/pounce-ws-reload-XXXXXX";
   std::string dir = mkdtemp(tmpl);
@@ -395,6 +550,39 @@ TEST(WebSocketLifecycle, ReloadKeepsOpenSocketsOnTheOldGeneration) {
   auto g = new_socket.read_frame();
   ASSERT_TRUE(g);
   EXPECT_EQ(g->payload, "v2");
+  fs::remove_all(dir);
+}
+
+// An old-generation socket still open at --reload-timeout gets close 1001
+// from the server; the old generation is unloaded once it is gone.
+TEST(WebSocketLifecycle, ReloadTimeoutClosesOldSocketsWith1001) {
+  char tmpl[] = "/tmp/pounce-ws-reload-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string so = dir + "/libws.so";
+  fs::copy_file(test_plugin_path("ws_probe_v1"), so);
+  HostProcess h({"--plugin", so, "--reload-timeout", "1"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  WsClient old_socket(h.port());
+  ASSERT_EQ(old_socket.handshake()->status, 101);
+  fs::copy_file(test_plugin_path("ws_probe_v2"), so + ".new");
+  fs::rename(so + ".new", so);
+  h.signal(SIGHUP);
+  ASSERT_TRUE(h.wait_for_stderr("reloaded generation 2"));
+  old_socket.send_text("version");
+  auto f = old_socket.read_frame();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->payload, "v1");
+  auto close = old_socket.read_until_close();
+  ASSERT_TRUE(close) << h.stderr_text();
+  EXPECT_EQ(close->close_code(), 1001);
+  EXPECT_TRUE(
+      h.wait_for_stderr("generation 1 still pinned at --reload-timeout"))
+      << h.stderr_text();
+  old_socket.send_close(1001);
+  EXPECT_TRUE(old_socket.wait_closed());
+  EXPECT_TRUE(h.wait_for_stderr("v1 ws on_ws_close code=1001"))
+      << h.stderr_text();
+  EXPECT_TRUE(h.wait_for_stderr("unloaded generation 1")) << h.stderr_text();
   fs::remove_all(dir);
 }
 

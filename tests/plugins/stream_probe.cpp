@@ -7,6 +7,9 @@
 //                                polite pauses at POUNCE_HIGH_WATER until
 //                                on_writable (4 MiB in all), rude ignores it
 //   /thread                      three chunks written from another thread
+//   /thread-flood                4 MiB in 16 KiB chunks from another thread,
+//                                which waits for on_writable at every
+//                                POUNCE_HIGH_WATER (up to 10 s, then "stalled")
 //   /never                       never starts a response
 //   /length?n=N                  declares Content-Length N, writes N bytes
 //   /png                         16 KiB of image/png (not compressible)
@@ -16,7 +19,10 @@
 #include <pounce/pounce.hpp>
 
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -43,6 +49,10 @@ struct State {
   bool rude = false;
   uint64_t flooded = 0;
   std::thread writer;
+  // /thread-flood: on_writable (loop thread) wakes the writer thread.
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool writable = false;  // guarded by mutex
   ~State() {
     if (writer.joinable()) writer.join();
   }
@@ -78,6 +88,26 @@ class Probe : public pounce::Plugin {
       s->writer = std::thread([h] {
         pounce::Stream remote(h, nullptr);
         for (int i = 0; i < 3; ++i) remote.write("from a thread\n");
+        remote.end();
+      });
+    } else if (path == "/thread-flood") {
+      stream.start(200, {{"Content-Type", "application/octet-stream"}});
+      pounce_stream_t h = stream.handle();
+      s->writer = std::thread([h, s] {
+        pounce::Stream remote(h, nullptr);
+        const std::string chunk(16384, 'T');
+        for (int i = 0; i < 256; ++i) {
+          int rc = remote.write(chunk);
+          if (rc < 0) return;  // closed: on_close follows
+          if (rc != POUNCE_HIGH_WATER) continue;
+          std::unique_lock lock(s->mutex);
+          if (!s->cv.wait_for(lock, std::chrono::seconds(10),
+                              [s] { return s->writable; })) {
+            remote.write("stalled");
+            break;
+          }
+          s->writable = false;
+        }
         remote.end();
       });
     } else if (path == "/never") {
@@ -119,6 +149,11 @@ class Probe : public pounce::Plugin {
     if (!s) return;
     log(POUNCE_LOG_INFO, "on_writable");
     if (s->kind == "/flood") flood(s);
+    if (s->kind == "/thread-flood") {
+      std::lock_guard lock(s->mutex);
+      s->writable = true;
+      s->cv.notify_one();
+    }
   }
 
   void on_close(pounce::Stream stream, pounce_close_reason_t reason) override {

@@ -4,9 +4,12 @@ independent client. Run by CTest with Debian's /usr/bin/python3:
     python_ws_test.py BUILD/bin/pounce-host BUILD/plugins/libecho.so
 """
 import asyncio
+import os
+import struct
 import sys
 
 import websockets
+from websockets.frames import OP_BINARY, OP_CLOSE, OP_CONT, OP_TEXT
 
 from common import Host, check
 
@@ -28,15 +31,79 @@ async def echo_sizes(host, compression):
             check(await ws.recv() == data, f"binary {n} B echoed ({compression})")
 
 
+async def pong_back(pong, what):
+    # websockets resolves a ping's waiter only on a pong carrying the same
+    # payload, so a pong with another payload times out here.
+    try:
+        await asyncio.wait_for(pong, 5)
+        check(True, what)
+    except asyncio.TimeoutError:
+        check(False, what)
+
+
 async def fragmented_with_pings(host):
     async with websockets.connect(host.url("/"), compression=None) as ws:
-        # websockets sends an iterable as one fragmented message.
-        await ws.send(["frag", "mented ", "message"])
-        pong = await ws.ping(b"between")
-        await asyncio.wait_for(pong, 5)
-        check(await ws.recv() == "fragmented message", "fragmented text reassembled")
+        # websockets sends an (async) iterable as one fragmented message; the
+        # pings go out between its fragments.
+        async def fragments():
+            yield "frag"
+            await pong_back(await ws.ping(b"between"),
+                            "pong between fragments carries the ping's payload")
+            yield "mented "
+            await pong_back(await ws.ping(b"again"),
+                            "second pong between fragments carries the ping's payload")
+            yield "message"
+
+        await ws.send(fragments())
+        check(await ws.recv() == "fragmented message",
+              "fragmented text with pings between reassembled")
         await ws.send([b"\x00\x01", b"\x02"])
         check(await ws.recv() == b"\x00\x01\x02", "fragmented binary reassembled")
+
+
+def masked_frame(opcode, payload, fin=True):
+    """A client frame built by hand (payload under 126 bytes)."""
+    key = os.urandom(4)
+    return (bytes([(0x80 if fin else 0) | opcode, 0x80 | len(payload)]) + key
+            + bytes(b ^ key[i % 4] for i, b in enumerate(payload)))
+
+
+async def expect_close(ws, code, what):
+    """Waits for the server's close frame and checks its code."""
+    try:
+        await asyncio.wait_for(ws.recv(), 20)
+        check(False, what + ": refused")
+    except asyncio.TimeoutError:
+        check(False, what + ": no close from the server")
+    except websockets.ConnectionClosed as e:
+        got = e.rcvd.code if e.rcvd else None
+        check(got == code, f"{what}: closed with {code} (got {got})")
+
+
+async def invalid_utf8_across_fragments(host):
+    async with websockets.connect(host.url("/"), compression=None) as ws:
+        # "\xc3" starts a two-byte code point; "\x28" cannot continue it. The
+        # message is not finished: the server must fail it at once.
+        await ws.write_frame(False, OP_TEXT, b"ok \xc3")
+        await ws.write_frame(False, OP_CONT, b"\x28 and more")
+        await expect_close(ws, 1007, "invalid UTF-8 split inside a code point")
+
+
+async def unmasked_frame(host):
+    async with websockets.connect(host.url("/"), compression=None) as ws:
+        ws.transport.write(b"\x81\x02hi")  # FIN+text, no mask bit
+        await expect_close(ws, 1002, "unmasked client frame")
+
+
+BAD_CLOSE_CODES = [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000]
+
+
+async def bad_close_codes(host):
+    for code in BAD_CLOSE_CODES:
+        async with websockets.connect(host.url("/"), compression=None) as ws:
+            # websockets refuses to send these, so the close frame is raw.
+            ws.transport.write(masked_frame(OP_CLOSE, struct.pack("!H", code)))
+            await expect_close(ws, 1002, f"client close code {code}")
 
 
 async def expect_1009(host, compression, payload, what):
@@ -46,11 +113,9 @@ async def expect_1009(host, compression, payload, what):
             # The server fails the connection as soon as the message grows
             # past the limit, possibly while we are still sending it.
             await ws.send(payload)
-            await asyncio.wait_for(ws.recv(), 20)
-            check(False, what + ": refused")
-        except websockets.ConnectionClosed as e:
-            code = e.rcvd.code if e.rcvd else None
-            check(code == 1009, f"{what}: closed with 1009 (got {code})")
+        except websockets.ConnectionClosed:
+            pass
+        await expect_close(ws, 1009, what)
 
 
 async def oversize(host):
@@ -64,10 +129,24 @@ async def oversize_compressed(host):
                       "compressed over-size message")
 
 
+async def oversize_fragmented(host):
+    async with websockets.connect(host.url("/"), compression=None,
+                                  max_size=None) as ws:
+        try:
+            # A first fragment at the limit, then one byte over it: little is
+            # in flight when the server fails, so its close is not reset away.
+            await ws.write_frame(False, OP_BINARY, b"x" * (16 * 1024 * 1024))
+            await ws.write_frame(False, OP_CONT, b"x")
+        except websockets.ConnectionClosed:
+            pass
+        await expect_close(ws, 1009, "over-size message across fragments")
+
+
 async def close_handshake(host):
-    ws = await websockets.connect(host.url("/"))
-    await ws.close(code=1000, reason="bye")
-    check(ws.close_code == 1000, "close handshake echoes 1000")
+    for code in [1000, 3000, 4999]:
+        ws = await websockets.connect(host.url("/"))
+        await ws.close(code=code, reason="bye")
+        check(ws.close_code == code, f"close handshake echoes {code}")
 
 
 async def many_sockets(host, n=1000):
@@ -113,7 +192,11 @@ async def main(binary, plugin):
         await echo_sizes(host, "deflate")
         await echo_sizes(host, None)
         await fragmented_with_pings(host)
+        await invalid_utf8_across_fragments(host)
+        await unmasked_frame(host)
+        await bad_close_codes(host)
         await oversize(host)
+        await oversize_fragmented(host)
         await oversize_compressed(host)
         await close_handshake(host)
         await many_sockets(host)
