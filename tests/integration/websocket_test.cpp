@@ -310,14 +310,17 @@ TEST_F(WebSocketTest, OnWsOpenRunsBeforeAnyMessage) {
   close_cleanly(c);
 }
 
-TEST_F(WebSocketTest, PluginPingReachesTheClient) {
-  WsClient c(port());
+// The plugin pings on `command` (from its loop or another thread): the
+// client sees a ping with `payload`, answers it, and the socket goes on.
+void expect_plugin_ping(uint16_t port, const std::string& command,
+                        const std::string& payload) {
+  WsClient c(port);
   ASSERT_EQ(c.handshake()->status, 101);
-  c.send_text("ping");
+  c.send_text(command);
   auto f = c.read_frame();
   ASSERT_TRUE(f);
   EXPECT_EQ(f->opcode, 9);
-  EXPECT_EQ(f->payload, "plugin-ping");
+  EXPECT_EQ(f->payload, payload);
   c.send_frame(0xA, f->payload);  // pong
   c.send_text("version");
   auto g = c.read_frame();
@@ -326,16 +329,12 @@ TEST_F(WebSocketTest, PluginPingReachesTheClient) {
   close_cleanly(c);
 }
 
+TEST_F(WebSocketTest, PluginPingReachesTheClient) {
+  expect_plugin_ping(port(), "ping", "plugin-ping");
+}
+
 TEST_F(WebSocketTest, PingFromAnotherThreadReachesTheClient) {
-  WsClient c(port());
-  ASSERT_EQ(c.handshake()->status, 101);
-  c.send_text("thread-ping");
-  auto f = c.read_frame();
-  ASSERT_TRUE(f);
-  EXPECT_EQ(f->opcode, 9);
-  EXPECT_EQ(f->payload, "thread-ping");
-  c.send_frame(0xA, f->payload);
-  close_cleanly(c);
+  expect_plugin_ping(port(), "thread-ping", "thread-ping");
 }
 
 TEST_F(WebSocketTest, CloseFromAnotherThreadReachesTheClient) {
