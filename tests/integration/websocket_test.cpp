@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -526,51 +527,61 @@ TEST(WebSocketLifecycle, ShutdownClosesASocketWhoseClientNeverAnswers) {
   EXPECT_NE(err.find("v1 ws on_ws_close code=1006"), std::string::npos) << err;
 }
 
+// A host serving ws_probe v1 from a file that is then replaced by v2 and
+// reloaded, with a socket opened before the reload (which must still be
+// served by v1).
+class ReloadedWsHost {
+ public:
+  explicit ReloadedWsHost(std::vector<std::string> extra_args) {
+    char tmpl[] = "/tmp/pounce-ws-reload-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    const std::string so = dir_ + "/libws.so";
+    fs::copy_file(test_plugin_path("ws_probe_v1"), so);
+    std::vector<std::string> args = {"--plugin", so};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    host = std::make_unique<HostProcess>(args);
+    if (!host->ok()) return;
+    old_socket = std::make_unique<WsClient>(host->port());
+    if (!old_socket->handshake()) return;
+    fs::copy_file(test_plugin_path("ws_probe_v2"), so + ".new");
+    fs::rename(so + ".new", so);
+    host->signal(SIGHUP);
+    reloaded = host->wait_for_stderr("reloaded generation 2");
+  }
+  ~ReloadedWsHost() { fs::remove_all(dir_); }
+
+  // The version that answers on `c`.
+  static std::string version(WsClient& c) {
+    c.send_text("version");
+    auto f = c.read_frame();
+    return f ? f->payload : "(no answer)";
+  }
+
+  std::unique_ptr<HostProcess> host;
+  std::unique_ptr<WsClient> old_socket;
+  bool reloaded = false;
+
+ private:
+  std::string dir_;
+};
+
 TEST(WebSocketLifecycle, ReloadKeepsOpenSocketsOnTheOldGeneration) {
-  char tmpl[] = "/tmp/pounce-ws-reload-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  std::string so = dir + "/libws.so";
-  fs::copy_file(test_plugin_path("ws_probe_v1"), so);
-  HostProcess h({"--plugin", so});
-  ASSERT_TRUE(h.ok()) << h.stderr_text();
-  WsClient old_socket(h.port());
-  ASSERT_EQ(old_socket.handshake()->status, 101);
-  fs::copy_file(test_plugin_path("ws_probe_v2"), so + ".new");
-  fs::rename(so + ".new", so);
-  h.signal(SIGHUP);
-  ASSERT_TRUE(h.wait_for_stderr("reloaded generation 2"));
-  old_socket.send_text("version");
-  auto f = old_socket.read_frame();
-  ASSERT_TRUE(f);
-  EXPECT_EQ(f->payload, "v1");
-  WsClient new_socket(h.port());
+  ReloadedWsHost r({});
+  ASSERT_TRUE(r.reloaded) << r.host->stderr_text();
+  EXPECT_EQ(ReloadedWsHost::version(*r.old_socket), "v1");
+  WsClient new_socket(r.host->port());
   ASSERT_EQ(new_socket.handshake()->status, 101);
-  new_socket.send_text("version");
-  auto g = new_socket.read_frame();
-  ASSERT_TRUE(g);
-  EXPECT_EQ(g->payload, "v2");
-  fs::remove_all(dir);
+  EXPECT_EQ(ReloadedWsHost::version(new_socket), "v2");
 }
 
 // An old-generation socket still open at --reload-timeout gets close 1001
 // from the server; the old generation is unloaded once it is gone.
 TEST(WebSocketLifecycle, ReloadTimeoutClosesOldSocketsWith1001) {
-  char tmpl[] = "/tmp/pounce-ws-reload-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  std::string so = dir + "/libws.so";
-  fs::copy_file(test_plugin_path("ws_probe_v1"), so);
-  HostProcess h({"--plugin", so, "--reload-timeout", "1"});
-  ASSERT_TRUE(h.ok()) << h.stderr_text();
-  WsClient old_socket(h.port());
-  ASSERT_EQ(old_socket.handshake()->status, 101);
-  fs::copy_file(test_plugin_path("ws_probe_v2"), so + ".new");
-  fs::rename(so + ".new", so);
-  h.signal(SIGHUP);
-  ASSERT_TRUE(h.wait_for_stderr("reloaded generation 2"));
-  old_socket.send_text("version");
-  auto f = old_socket.read_frame();
-  ASSERT_TRUE(f);
-  EXPECT_EQ(f->payload, "v1");
+  ReloadedWsHost r({"--reload-timeout", "1"});
+  ASSERT_TRUE(r.reloaded) << r.host->stderr_text();
+  HostProcess& h = *r.host;
+  WsClient& old_socket = *r.old_socket;
+  EXPECT_EQ(ReloadedWsHost::version(old_socket), "v1");
   auto close = old_socket.read_until_close();
   ASSERT_TRUE(close) << h.stderr_text();
   EXPECT_EQ(close->close_code(), 1001);
@@ -582,7 +593,6 @@ TEST(WebSocketLifecycle, ReloadTimeoutClosesOldSocketsWith1001) {
   EXPECT_TRUE(h.wait_for_stderr("v1 ws on_ws_close code=1001"))
       << h.stderr_text();
   EXPECT_TRUE(h.wait_for_stderr("unloaded generation 1")) << h.stderr_text();
-  fs::remove_all(dir);
 }
 
 }  // namespace
