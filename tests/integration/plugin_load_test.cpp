@@ -93,6 +93,17 @@ class FaultyPlugin : public ::testing::TestWithParam<const char*> {
 
 HostProcess* FaultyPlugin::host_ = nullptr;
 
+// The X-Pounce-Error code of each fault (docs/errors.md, "Plugin faults").
+std::string fault_code(const std::string& path) {
+  if (path == "/crlf" || path == "/nul" || path == "/badname") {
+    return "INVALID_RESPONSE_HEADER";
+  }
+  if (path == "/framing" || path == "/te" || path == "/connection") {
+    return "FRAMING_HEADER_SET";
+  }
+  return "PLUGIN_ERROR";
+}
+
 TEST_P(FaultyPlugin, Answers500AndKeepsServing) {
   ASSERT_TRUE(host_->ok()) << host_->stderr_text();
   RawClient c(host_->port());
@@ -102,7 +113,10 @@ TEST_P(FaultyPlugin, Answers500AndKeepsServing) {
   EXPECT_EQ(r->status, 500);
   EXPECT_FALSE(r->header("Set-Cookie")) << "the response was split";
   EXPECT_FALSE(r->header("X-Split"));
-  EXPECT_TRUE(r->header("X-Pounce-Error"));
+  EXPECT_EQ(r->header("X-Pounce-Error"), fault_code(GetParam()));
+  // Every error ends the connection (ARCHITECTURE.md §4).
+  EXPECT_EQ(r->header("Connection"), "close");
+  EXPECT_TRUE(c.wait_closed());
   // The worker keeps serving.
   auto ok = one_request(host_->port(), "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n");
   ASSERT_TRUE(ok);
@@ -112,8 +126,8 @@ TEST_P(FaultyPlugin, Answers500AndKeepsServing) {
 
 INSTANTIATE_TEST_SUITE_P(Faults, FaultyPlugin,
                          ::testing::Values("/crlf", "/nul", "/badname",
-                                           "/framing", "/te", "/error",
-                                           "/status", "/cpp/throw"),
+                                           "/framing", "/te", "/connection",
+                                           "/error", "/status", "/cpp/throw"),
                          [](const ::testing::TestParamInfo<const char*>& i) {
                            std::string n = i.param + 1;
                            for (char& c : n) {

@@ -173,6 +173,28 @@ TEST_F(ServeTest, AccessLogHasOneLinePerRequest) {
   EXPECT_EQ(line.rfind("127.0.0.1 - - [", 0), 0u) << line;
 }
 
+// Serve one request, shut down (which flushes the log), and see what the
+// access log wrote: something with it on, nothing with --no-access-log.
+TEST(ServeCli, NoAccessLogWritesNothingToStdout) {
+  for (bool on : {true, false}) {
+    std::vector<std::string> args = {"--plugin", plugin_path("hello")};
+    if (!on) args.push_back("--no-access-log");
+    HostProcess h(args);
+    ASSERT_TRUE(h.ok()) << h.stderr_text();
+    auto r = one_request(h.port(), "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(r);
+    h.signal(SIGTERM);
+    EXPECT_EQ(h.wait_exit(), 0);
+    if (on) {
+      EXPECT_NE(h.stdout_text().find("\"GET /hello HTTP/1.1\" 200 13"),
+                std::string::npos)
+          << h.stdout_text();
+    } else {
+      EXPECT_EQ(h.stdout_text(), "");
+    }
+  }
+}
+
 TEST(ServeCli, HelpListsEveryFlag) {
   auto r = run_command({host_binary(), "--help"});
   EXPECT_EQ(r.status, 0);

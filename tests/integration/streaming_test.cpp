@@ -246,6 +246,39 @@ TEST_F(StreamingTest, CurlDecodesACompressedSyncBody) {
   EXPECT_EQ(r.out.substr(r.out.find("\r\n\r\n") + 4), body);
 }
 
+// --no-compression turns it off; --compression-min-size moves the bar for
+// known-length bodies. Each host gets the same 2,000-byte text body.
+TEST(CompressionFlags, OffAndMinimumSizeAreHonoured) {
+  std::string body(2000, 'a');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = "pounce host "[i % 12];
+  struct Case {
+    std::vector<std::string> flags;
+    bool compressed;
+  };
+  const Case cases[] = {
+      {{}, true},
+      {{"--no-compression"}, false},
+      {{"--compression-min-size", "4000"}, false},
+      {{"--compression-min-size", "1000"}, true},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {"--plugin", plugin_path("echo")};
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
+    HostProcess h(args);
+    ASSERT_TRUE(h.ok()) << h.stderr_text();
+    auto r = run_command({"curl", "-sS", "--max-time", "20", "--compressed",
+                          "-H", "Accept-Encoding: gzip", "-D", "-", "-H",
+                          "Content-Type: text/plain", "--data-binary", body,
+                          h.url("/")});
+    const std::string flags = c.flags.empty() ? "(defaults)" : c.flags[0];
+    EXPECT_EQ(r.out.find("Content-Encoding: gzip\r\n") != std::string::npos,
+              c.compressed)
+        << flags << "\n"
+        << r.out.substr(0, 300);
+    EXPECT_EQ(r.out.substr(r.out.find("\r\n\r\n") + 4), body) << flags;
+  }
+}
+
 class PerChunk : public StreamingTest,
                  public ::testing::WithParamInterface<StreamDecoder::Coding> {};
 

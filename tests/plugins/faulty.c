@@ -48,6 +48,8 @@ static int faulty_handle(void* instance, const pounce_request_view_t* req,
     host->response_header(res, str("Content-Length", 14), str("5", 1));
   } else if (is(p, "/te")) {
     host->response_header(res, str("transfer-encoding", 17), str("chunked", 7));
+  } else if (is(p, "/connection")) {
+    host->response_header(res, str("Connection", 10), str("keep-alive", 10));
   } else if (is(p, "/error")) {
     return 7;
   } else if (is(p, "/status")) {
