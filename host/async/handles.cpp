@@ -99,21 +99,36 @@ bool HandleTable::alive(uint64_t handle) const {
 
 namespace pounce {
 
+// The slot of `handle` while it is that handle's: a stale handle (its slot
+// released, or reused by another object) must neither read nor skew the
+// counts of whatever lives there now. allocate() zeroes both counts.
+HandleTable::Slot* HandleTable::live_slot(uint64_t handle) const {
+  if (index_of(handle) >= kMaxChunks * kChunkSize) return nullptr;
+  Slot* s = slot(index_of(handle));
+  if (!s ||
+      s->seq.load(std::memory_order_acquire) != static_cast<uint32_t>(handle)) {
+    return nullptr;
+  }
+  return s;
+}
+
 int64_t HandleTable::backlog(uint64_t handle) const {
-  Slot* s = slot(static_cast<uint32_t>(handle >> 32) & 0xffffff);
+  Slot* s = live_slot(handle);
   if (!s) return 0;
   return s->queued.load(std::memory_order_relaxed) +
          s->in_transit.load(std::memory_order_relaxed);
 }
 
 void HandleTable::add_in_transit(uint64_t handle, int64_t delta) {
-  Slot* s = slot(static_cast<uint32_t>(handle >> 32) & 0xffffff);
-  if (s) s->in_transit.fetch_add(delta, std::memory_order_relaxed);
+  if (Slot* s = live_slot(handle)) {
+    s->in_transit.fetch_add(delta, std::memory_order_relaxed);
+  }
 }
 
 void HandleTable::publish_queued(uint64_t handle, int64_t bytes) {
-  Slot* s = slot(static_cast<uint32_t>(handle >> 32) & 0xffffff);
-  if (s) s->queued.store(bytes, std::memory_order_relaxed);
+  if (Slot* s = live_slot(handle)) {
+    s->queued.store(bytes, std::memory_order_relaxed);
+  }
 }
 
 }  // namespace pounce

@@ -72,6 +72,10 @@ class HandleTable {
   };
 
   Slot* slot(uint32_t index) const;
+  Slot* live_slot(uint64_t handle) const;
+  static uint32_t index_of(uint64_t handle) {
+    return static_cast<uint32_t>(handle >> 32) & 0xffffff;
+  }
 
   unsigned loop_index_;
   // Chunk pointers are published with release and read with acquire by other
