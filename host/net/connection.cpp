@@ -866,15 +866,21 @@ size_t Connection::queued_output() const {
   return (write_in_flight_ ? writing_.size() - write_off_ : 0) + queued_.size();
 }
 
+// Corked bytes, then whatever the loop's buffer holds, become the loop's
+// buffer to write. Copied rather than swapped: a swap would leave the
+// loop's large buffer with this connection and the loop to grow a new one.
+void Connection::hand_held_output_to_loop() {
+  ByteBuffer& out = loop_->out();
+  queued_.append(out.data(), out.size());
+  out.clear();
+  out.append(queued_.data(), queued_.size());
+  queued_.release();
+}
+
 void Connection::uncork() {
   corked_ = false;
   if (!write_in_flight_ && !queued_.empty() && phase_ != Phase::Closing) {
-    // The held bytes go first, then whatever the loop's buffer holds; the
-    // buffers trade places instead of copying the held bytes again.
-    ByteBuffer& out = loop_->out();
-    queued_.append(out.data(), out.size());
-    out.clear();
-    std::swap(out, queued_);
+    hand_held_output_to_loop();
   }
   send_output();
 }
@@ -898,7 +904,7 @@ void Connection::flush_output() {
     const size_t limit =
         std::min<size_t>(kCorkLimit, loop_->config().stream_high_water);
     if (queued_.size() < limit) return;
-    std::swap(out, queued_);
+    hand_held_output_to_loop();
   }
   if (write_in_flight_) {
     queued_.append(out.data(), out.size());

@@ -185,6 +185,7 @@ class Connection : public TimeoutNode {
 
   void after_input();   // flush, then arm the right timeout / read state
   void flush_output();  // hands the loop's output buffer to the socket
+  void hand_held_output_to_loop();  // see cork()
   void start_write();
   void start_reading();
   void stop_reading();
