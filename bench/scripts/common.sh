@@ -41,3 +41,15 @@ hold_open() {
   return 1
 }
 release_held() { kill "$HOLD_PID" 2>/dev/null || true; wait "$HOLD_PID" 2>/dev/null || true; }
+
+# rss_of_held N REQUEST : warms the loop's buffers with 10 throw-away
+# connections, then sets RSS_BEFORE and RSS_AFTER (KiB) around opening N
+# connections that each send REQUEST and stay open; closes them after.
+rss_of_held() {
+  /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/hold_connections.py" \
+    "$HOST_PORT" 10 "$2" --exit >/dev/null
+  RSS_BEFORE=$(rss_kb "$HOST_PID")
+  hold_open "$1" "$2"
+  RSS_AFTER=$(rss_kb "$HOST_PID")
+  release_held
+}

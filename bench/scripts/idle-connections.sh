@@ -11,11 +11,7 @@ start_host --plugin "$PLUGINS/libhello.so" --workers 1 --keep-alive-timeout 60 \
   --max-connections 20000
 trap stop_host EXIT
 req='GET /hello HTTP/1.1\r\nHost: x\r\n\r\n'
-# Warm the loop's buffers first, so that only per-connection memory remains.
-/usr/bin/python3 bench/scripts/hold_connections.py "$HOST_PORT" 10 "$req" --exit >/dev/null
-before=$(rss_kb "$HOST_PID")
-hold_open "$N" "$req"
-after=$(rss_kb "$HOST_PID")
-release_held
-awk -v b="$before" -v a="$after" -v n="$N" 'BEGIN{
+# Warmed first, so that only per-connection memory remains.
+rss_of_held "$N" "$req"
+awk -v b="$RSS_BEFORE" -v a="$RSS_AFTER" -v n="$N" 'BEGIN{
   printf "idle keep-alive connections: %d\nRSS before: %d KiB, after: %d KiB\nper connection: %.2f KiB (%.0f bytes)\n", n, b, a, (a-b)/n, (a-b)*1024/n }'

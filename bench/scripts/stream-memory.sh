@@ -12,10 +12,6 @@ start_host --plugin "$PLUGINS/libhello.so" --plugin "/sse=$PLUGINS/libsse.so" \
   --workers 1 --async-threads 1 --max-connections 20000
 trap stop_host EXIT
 req="GET /sse/events?count=0&interval_ms=1000 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: $ENC\r\n\r\n"
-/usr/bin/python3 bench/scripts/hold_connections.py "$HOST_PORT" 10 "$req" --exit >/dev/null
-before=$(rss_kb "$HOST_PID")
-hold_open "$N" "$req"
-after=$(rss_kb "$HOST_PID")
-release_held
-awk -v b="$before" -v a="$after" -v n="$N" -v e="$ENC" 'BEGIN{
+rss_of_held "$N" "$req"
+awk -v b="$RSS_BEFORE" -v a="$RSS_AFTER" -v n="$N" -v e="$ENC" 'BEGIN{
   printf "open SSE streams (%s): %d\nRSS before: %d KiB, after: %d KiB\nper stream: %.1f KiB\n", e, n, b, a, (a-b)/n }'

@@ -197,18 +197,38 @@ int WsSession::after_send() {
   return POUNCE_OK;
 }
 
-int WsSession::send(pounce_ws_opcode_t opcode, const void* data, size_t len) {
-  if (!conn_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
-  if (state_ != State::Open) return POUNCE_ERR_STATE;
+int WsSession::check_send(pounce_ws_opcode_t opcode, const void* data,
+                          size_t len) {
   if (opcode != POUNCE_WS_TEXT && opcode != POUNCE_WS_BINARY) {
     return POUNCE_ERR_INVALID;
   }
   if (!data && len) return POUNCE_ERR_INVALID;
-  PluginCallDepth::Scope scope(calls_);
-  std::string_view payload(static_cast<const char*>(data), len);
-  if (opcode == POUNCE_WS_TEXT && !ws::is_valid_utf8(payload)) {
+  if (opcode == POUNCE_WS_TEXT &&
+      !ws::is_valid_utf8({static_cast<const char*>(data), len})) {
     return POUNCE_ERR_INVALID;  // a text frame must carry UTF-8 (§5.6)
   }
+  return POUNCE_OK;
+}
+
+int WsSession::check_ping(const void* data, size_t len) {
+  return len > ws::kMaxControlPayload || (!data && len) ? POUNCE_ERR_INVALID
+                                                        : POUNCE_OK;
+}
+
+int WsSession::check_close(uint16_t code, std::string_view reason) {
+  return ws::is_valid_close_code(code) &&
+                 reason.size() <= ws::kMaxCloseReason &&
+                 ws::is_valid_utf8(reason)
+             ? POUNCE_OK
+             : POUNCE_ERR_INVALID;
+}
+
+int WsSession::send(pounce_ws_opcode_t opcode, const void* data, size_t len) {
+  if (!conn_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
+  if (state_ != State::Open) return POUNCE_ERR_STATE;
+  if (int rc = check_send(opcode, data, len); rc != POUNCE_OK) return rc;
+  PluginCallDepth::Scope scope(calls_);
+  std::string_view payload(static_cast<const char*>(data), len);
   ws::PerMessageDeflate* deflate =
       deflate_ && deflate_->should_compress(len) ? deflate_.get() : nullptr;
   if (!ws::append_message(
@@ -224,7 +244,7 @@ int WsSession::send(pounce_ws_opcode_t opcode, const void* data, size_t len) {
 int WsSession::ping(const void* data, size_t len) {
   if (!conn_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
   if (state_ != State::Open) return POUNCE_ERR_STATE;
-  if (len > ws::kMaxControlPayload || (!data && len)) return POUNCE_ERR_INVALID;
+  if (int rc = check_ping(data, len); rc != POUNCE_OK) return rc;
   PluginCallDepth::Scope scope(calls_);
   ws::append_ping(loop_->out(),
                   std::string_view(static_cast<const char*>(data), len));
@@ -235,10 +255,7 @@ int WsSession::ping(const void* data, size_t len) {
 int WsSession::close(uint16_t code, std::string_view reason) {
   if (!conn_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
   if (state_ != State::Open) return POUNCE_OK;  // already closing
-  if (!ws::is_valid_close_code(code) || reason.size() > ws::kMaxCloseReason ||
-      !ws::is_valid_utf8(reason)) {
-    return POUNCE_ERR_INVALID;
-  }
+  if (int rc = check_close(code, reason); rc != POUNCE_OK) return rc;
   PluginCallDepth::Scope scope(calls_);
   send_close(code, reason);
   // The peer answers; until then, on_ws_close waits. The loop's

@@ -44,6 +44,13 @@ class WsSession {
   int send(pounce_ws_opcode_t opcode, const void* data, size_t len);
   int ping(const void* data, size_t len);
   int close(uint16_t code, std::string_view reason);
+  // Their argument checks, whatever the session's state: POUNCE_OK or
+  // POUNCE_ERR_INVALID. Also made before a call from another thread is
+  // queued, so that it answers as the call on the loop would.
+  static int check_send(pounce_ws_opcode_t opcode, const void* data,
+                        size_t len);
+  static int check_ping(const void* data, size_t len);
+  static int check_close(uint16_t code, std::string_view reason);
 
   // ---- the connection's calls ----
   void open();  // after the 101: on_ws_open, ping timer

@@ -104,12 +104,14 @@ void LoadThread::run() {
     timer_poll_.data = this;
     uv_poll_start(&timer_poll_, UV_READABLE, on_timer_fd);
   }
+  if (config_.kind == ClientKind::WebSocket) {
+    ws_messages_ = build_ws_messages(config_.ws_message_size);
+  }
   for (unsigned i = 0; i < connection_count_; ++i) {
     if (config_.kind == ClientKind::EventStream) {
       connections_.push_back(
           std::make_unique<SseConnection>(*this, config_.request));
     } else if (config_.kind == ClientKind::WebSocket) {
-      if (i == 0) ws_messages_ = build_ws_messages(config_.ws_message_size);
       connections_.push_back(
           std::make_unique<WsConnection>(*this, config_.request, ws_messages_,
                                          config_.pipeline, config_.ws_deflate));

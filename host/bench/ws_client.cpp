@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "bench/load_thread.h"
+#include "http/ascii.h"
 #include "ws/frame.h"
 #include "ws/header_lists.h"
 
@@ -34,11 +35,6 @@ const char* const kWords[] = {
     "room",   "typing",  "online",  "offline", "ack",    "42",      "3.14",
     "true",   "false",   "null",    "id",      "ts",     "level"};
 
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() &&
-         ws::detail::ieq(s.substr(0, prefix.size()), prefix);
-}
-
 // The value of header `name` in a response head, or empty.
 std::string_view header_value(std::string_view head, std::string_view name) {
   size_t pos = head.find("\r\n");
@@ -48,27 +44,12 @@ std::string_view header_value(std::string_view head, std::string_view name) {
     if (end == std::string_view::npos) end = head.size();
     std::string_view line = head.substr(start, end - start);
     if (line.size() > name.size() && line[name.size()] == ':' &&
-        starts_with_ci(line, name)) {
+        http::istarts_with(line, name)) {
       return ws::detail::trim_ows(line.substr(name.size() + 1));
     }
     pos = end;
   }
   return {};
-}
-
-bool parse_window_bits(std::string_view v, uint8_t* out) {
-  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {
-    v = v.substr(1, v.size() - 2);
-  }
-  if (v.empty() || v.size() > 2) return false;
-  unsigned n = 0;
-  for (char c : v) {
-    if (c < '0' || c > '9') return false;
-    n = n * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (n < 8 || n > 15) return false;
-  *out = static_cast<uint8_t>(n);
-  return true;
 }
 
 }  // namespace
@@ -141,61 +122,6 @@ WsMessages build_ws_messages(size_t message_size) {
   m.frame_offsets.push_back(frames.size());
   m.frames.assign(frames.data(), frames.size());
   return m;
-}
-
-bool parse_deflate_response(std::string_view value, ws::DeflateParams* out) {
-  // One extension only: we offered one.
-  if (value.find(',') != std::string_view::npos) return false;
-  ws::DeflateParams p;
-  bool first = true;
-  bool seen_sn = false, seen_cn = false, seen_sb = false, seen_cb = false;
-  while (true) {
-    const size_t semi = value.find(';');
-    const std::string_view item = ws::detail::trim_ows(value.substr(0, semi));
-    if (first) {
-      if (!ws::detail::ieq(item, "permessage-deflate")) return false;
-      first = false;
-    } else {
-      const size_t eq = item.find('=');
-      const std::string_view name = ws::detail::trim_ows(item.substr(0, eq));
-      const std::string_view arg =
-          eq == std::string_view::npos
-              ? std::string_view()
-              : ws::detail::trim_ows(item.substr(eq + 1));
-      const bool has_arg = eq != std::string_view::npos;
-      // Mirrored: the server's deflater is our inflater ("client" side of
-      // DeflateParams) and the other way round.
-      if (ws::detail::ieq(name, "server_no_context_takeover") && !has_arg &&
-          !seen_sn) {
-        seen_sn = true;
-        p.client_no_context_takeover = true;
-      } else if (ws::detail::ieq(name, "client_no_context_takeover") &&
-                 !has_arg && !seen_cn) {
-        seen_cn = true;
-        p.server_no_context_takeover = true;
-      } else if (ws::detail::ieq(name, "server_max_window_bits") && has_arg &&
-                 !seen_sb) {
-        seen_sb = true;
-        // Our inflater keeps 15 bits: a larger window decodes any smaller.
-        uint8_t bits;
-        if (!parse_window_bits(arg, &bits)) return false;
-      } else if (ws::detail::ieq(name, "client_max_window_bits") && has_arg &&
-                 !seen_cb) {
-        seen_cb = true;
-        uint8_t bits;
-        // zlib's raw deflate cannot honour an 8-bit window (see
-        // permessage_deflate.h).
-        if (!parse_window_bits(arg, &bits) || bits < 9) return false;
-        p.server_max_window_bits = bits;
-      } else {
-        return false;
-      }
-    }
-    if (semi == std::string_view::npos) break;
-    value.remove_prefix(semi + 1);
-  }
-  *out = p;
-  return true;
 }
 
 // ---- WsFrameReader ----
@@ -427,7 +353,7 @@ bool WsConnection::read_handshake(const char* data, size_t len, size_t* used) {
     ws::DeflateParams params;
     // The workload asked for compression: a socket without it would
     // measure something else under the deflate label.
-    if (ext.empty() || !parse_deflate_response(ext, &params)) {
+    if (ext.empty() || !ws::client_params_from_response(ext, &params)) {
       fail();
       return false;
     }

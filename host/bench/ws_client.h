@@ -50,11 +50,6 @@ WsMessages build_ws_messages(size_t message_size);
 void append_client_frame(ByteBuffer& out, uint8_t opcode, std::string_view data,
                          bool rsv1 = false);
 
-// The client side of an agreed permessage-deflate, from the 101's
-// Sec-WebSocket-Extensions value. Returns false when the value is not a
-// permessage-deflate response the client can follow.
-bool parse_deflate_response(std::string_view value, ws::DeflateParams* out);
-
 // Reads server frames: unmasked, FIN-fragmented or not, compressed (RSV1)
 // or not. Counts whole messages and their inflated sizes. No socket: the
 // unit tests feed it canned bytes.

@@ -9,9 +9,6 @@
 #include "async/timers.h"
 #include "async/ws_session.h"
 #include "net/event_loop.h"
-#include "ws/close_codes.h"
-#include "ws/frame.h"
-#include "ws/utf8_validator.h"
 
 namespace pounce {
 
@@ -204,35 +201,10 @@ int api_post(uint64_t owner, pounce_callback_fn fn, void* user) {
 // ---- WebSocket ----
 //
 // A call from another thread is queued and cannot see the session, so the
-// argument checks of WsSession::send, ping and close are made here first,
-// with the same answers: a queued call that would be refused on the loop
-// must not answer POUNCE_OK and then vanish. The session's state (closed,
-// closing) is still decided on the loop.
-
-int check_ws_send(pounce_ws_opcode_t opcode, const void* data, size_t len) {
-  if (opcode != POUNCE_WS_TEXT && opcode != POUNCE_WS_BINARY) {
-    return POUNCE_ERR_INVALID;
-  }
-  if (!data && len) return POUNCE_ERR_INVALID;
-  if (opcode == POUNCE_WS_TEXT && !ws::is_valid_utf8(std::string_view(
-                                      static_cast<const char*>(data), len))) {
-    return POUNCE_ERR_INVALID;  // a text frame must carry UTF-8 (§5.6)
-  }
-  return POUNCE_OK;
-}
-
-int check_ws_ping(const void* data, size_t len) {
-  return len > ws::kMaxControlPayload || (!data && len) ? POUNCE_ERR_INVALID
-                                                        : POUNCE_OK;
-}
-
-int check_ws_close(uint16_t code, std::string_view reason) {
-  return !ws::is_valid_close_code(code) ||
-                 reason.size() > ws::kMaxCloseReason ||
-                 !ws::is_valid_utf8(reason)
-             ? POUNCE_ERR_INVALID
-             : POUNCE_OK;
-}
+// argument checks of WsSession::send, ping and close (its check_*()) are
+// made here first, with the same answers: a queued call that would be refused
+// on the loop must not answer POUNCE_OK and then vanish. The session's state
+// (closed, closing) is still decided on the loop.
 
 int api_ws_send(pounce_ws_t ws, pounce_ws_opcode_t opcode, const void* data,
                 size_t len) {
@@ -243,7 +215,8 @@ int api_ws_send(pounce_ws_t ws, pounce_ws_opcode_t opcode, const void* data,
     return s ? s->send(opcode, data, len) : POUNCE_ERR_CLOSED;
   }
   if (!loop->handles().alive(ws)) return POUNCE_ERR_CLOSED;
-  if (int rc = check_ws_send(opcode, data, len); rc != POUNCE_OK) return rc;
+  if (int rc = WsSession::check_send(opcode, data, len); rc != POUNCE_OK)
+    return rc;
   return queue_write<WsSession>(
       loop, ws, data, len, [opcode](WsSession* s, const std::string& bytes) {
         return s->send(opcode, bytes.data(), bytes.size());
@@ -258,7 +231,7 @@ int api_ws_ping(pounce_ws_t ws, const void* data, size_t len) {
     return s ? s->ping(data, len) : POUNCE_ERR_CLOSED;
   }
   if (!loop->handles().alive(ws)) return POUNCE_ERR_CLOSED;
-  if (int rc = check_ws_ping(data, len); rc != POUNCE_OK) return rc;
+  if (int rc = WsSession::check_ping(data, len); rc != POUNCE_OK) return rc;
   auto bytes = std::make_shared<std::string>(
       data ? static_cast<const char*>(data) : "", len);
   return with_object<WsSession>(ws, [bytes](WsSession* s) {
@@ -276,7 +249,7 @@ int api_ws_close(pounce_ws_t ws, uint16_t code, pounce_str_t reason) {
     return s ? s->close(code, why) : POUNCE_ERR_CLOSED;
   }
   if (!loop->handles().alive(ws)) return POUNCE_ERR_CLOSED;
-  if (int rc = check_ws_close(code, why); rc != POUNCE_OK) return rc;
+  if (int rc = WsSession::check_close(code, why); rc != POUNCE_OK) return rc;
   auto text = std::make_shared<std::string>(why);
   return with_object<WsSession>(
       ws, [text, code](WsSession* s) { return s->close(code, *text); });

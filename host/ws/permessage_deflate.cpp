@@ -298,6 +298,53 @@ DeflateNegotiation negotiate_permessage_deflate(std::string_view value,
 
 // ---- the codec ----
 
+bool client_params_from_response(std::string_view value, DeflateParams* out) {
+  DeflateParams p;
+  size_t extensions = 0;
+  bool usable = false;
+  const bool syntax_ok = parse_extension_list(
+      value, [&](std::string_view name, const Param* params, size_t count,
+                 bool overflow) {
+        ++extensions;
+        if (!ieq(name, "permessage-deflate") || overflow) return;
+        bool seen[4] = {false, false, false, false};
+        for (size_t i = 0; i < count; ++i) {
+          const Param& q = params[i];
+          // Mirrored: the server's deflater is our inflater (the "client"
+          // fields of DeflateParams) and the other way round.
+          if (ieq(q.name, "server_no_context_takeover") && !q.has_value &&
+              !seen[0]) {
+            seen[0] = true;
+            p.client_no_context_takeover = true;
+          } else if (ieq(q.name, "client_no_context_takeover") &&
+                     !q.has_value && !seen[1]) {
+            seen[1] = true;
+            p.server_no_context_takeover = true;
+          } else if (ieq(q.name, "server_max_window_bits") && q.has_value &&
+                     !seen[2]) {
+            seen[2] = true;
+            // Our inflater keeps 15 bits: a larger window decodes any
+            // smaller one.
+            if (parse_window_bits(q) == 0) return;
+          } else if (ieq(q.name, "client_max_window_bits") && q.has_value &&
+                     !seen[3]) {
+            seen[3] = true;
+            // zlib cannot deflate with an 8-bit window (see the header).
+            const int bits = parse_window_bits(q);
+            if (bits < 9) return;
+            p.server_max_window_bits = static_cast<uint8_t>(bits);
+          } else {
+            return;
+          }
+        }
+        usable = true;
+      });
+  // One extension only: the client offered one.
+  if (!syntax_ok || extensions != 1 || !usable) return false;
+  *out = p;
+  return true;
+}
+
 PerMessageDeflate::PerMessageDeflate(const DeflateParams& params,
                                      const DeflateConfig& config)
     : params_(params),

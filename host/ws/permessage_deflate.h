@@ -104,6 +104,14 @@ DeflateNegotiation negotiate_permessage_deflate(const pounce_header_t* headers,
 DeflateNegotiation negotiate_permessage_deflate(std::string_view value,
                                                 const DeflateConfig& config);
 
+// The client's side of a 101's Sec-WebSocket-Extensions value (a client
+// that offered permessage-deflate, such as the bench's load generator).
+// The params come back mirrored for a PerMessageDeflate on the client: its
+// "server" fields drive the client's deflater, its "client" fields the
+// inflater. False when the value is not one permessage-deflate response the
+// client can follow (a client_max_window_bits of 8 included).
+bool client_params_from_response(std::string_view value, DeflateParams* out);
+
 // One socket's compression state, owned by the socket's loop. Streams are
 // created on first use, so a socket that never sends or receives a
 // compressed message costs sizeof(*this) only.

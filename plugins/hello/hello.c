@@ -97,25 +97,13 @@ static int hello_handle(void* instance, const pounce_request_view_t* req,
 }
 
 static const pounce_plugin_t kPlugin = {
-    sizeof(pounce_plugin_t),
-    POUNCE_STR("hello"),
-    POUNCE_STR("1.0.0"),
-    POUNCE_MODE_SYNC,
-    NULL, /* routes */
-    0,
-    hello_init,
-    hello_shutdown,
-    NULL, /* on_draining */
-    hello_handle,
-    NULL,
-    NULL,
-    NULL,
-    NULL, /* async */
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL /* WebSocket */
+    .size = sizeof(pounce_plugin_t),
+    .name = POUNCE_STR("hello"),
+    .version = POUNCE_STR("1.0.0"),
+    .mode = POUNCE_MODE_SYNC,
+    .init = hello_init,
+    .shutdown = hello_shutdown,
+    .on_handle = hello_handle,
 };
 
 POUNCE_EXPORT const pounce_plugin_t* pounce_plugin_entry(

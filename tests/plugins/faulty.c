@@ -59,25 +59,14 @@ static int faulty_handle(void* instance, const pounce_request_view_t* req,
   return 0;
 }
 
-static const pounce_plugin_t kPlugin = {sizeof(pounce_plugin_t),
-                                        POUNCE_STR("faulty"),
-                                        POUNCE_STR("1.0"),
-                                        POUNCE_MODE_SYNC,
-                                        NULL,
-                                        0,
-                                        faulty_init,
-                                        NULL,
-                                        NULL,
-                                        faulty_handle,
-                                        NULL,
-                                        NULL,
-                                        NULL,
-                                        NULL,
-                                        NULL,
-                                        NULL,
-                                        NULL,
-                                        NULL,
-                                        NULL};
+static const pounce_plugin_t kPlugin = {
+    .size = sizeof(pounce_plugin_t),
+    .name = POUNCE_STR("faulty"),
+    .version = POUNCE_STR("1.0"),
+    .mode = POUNCE_MODE_SYNC,
+    .init = faulty_init,
+    .on_handle = faulty_handle,
+};
 
 POUNCE_EXPORT const pounce_plugin_t* pounce_plugin_entry(
     const pounce_host_api_t* h) {

@@ -18,25 +18,14 @@ static int never(void* i, const pounce_request_view_t* r,
   return 1;
 }
 
-static const pounce_plugin_t kPlugin = {sizeof(pounce_plugin_t),
-                                        POUNCE_STR("init-fail"),
-                                        POUNCE_STR("1.0"),
-                                        POUNCE_MODE_SYNC,
-                                        NULL,
-                                        0,
-                                        fail_init,
-                                        NULL,
-                                        NULL,
-                                        never,
-                                        NULL,
-                                        NULL,
-                                        NULL,
-                                        NULL,
-                                        NULL,
-                                        NULL,
-                                        NULL,
-                                        NULL,
-                                        NULL};
+static const pounce_plugin_t kPlugin = {
+    .size = sizeof(pounce_plugin_t),
+    .name = POUNCE_STR("init-fail"),
+    .version = POUNCE_STR("1.0"),
+    .mode = POUNCE_MODE_SYNC,
+    .init = fail_init,
+    .on_handle = never,
+};
 
 POUNCE_EXPORT const pounce_plugin_t* pounce_plugin_entry(
     const pounce_host_api_t* h) {

@@ -59,25 +59,14 @@ static int v_handle(void* instance, const pounce_request_view_t* req,
   return host->response_body(res, body, (size_t)n);
 }
 
-static const pounce_plugin_t kPlugin = {sizeof(pounce_plugin_t),
-                                        POUNCE_STR("versioned"),
-                                        POUNCE_STR(VERSION_TEXT),
-                                        POUNCE_MODE_SYNC,
-                                        NULL,
-                                        0,
-                                        v_init,
-                                        NULL,
-                                        NULL,
-                                        v_handle,
-                                        NULL,
-                                        NULL,
-                                        NULL,
-                                        NULL,
-                                        NULL,
-                                        NULL,
-                                        NULL,
-                                        NULL,
-                                        NULL};
+static const pounce_plugin_t kPlugin = {
+    .size = sizeof(pounce_plugin_t),
+    .name = POUNCE_STR("versioned"),
+    .version = POUNCE_STR(VERSION_TEXT),
+    .mode = POUNCE_MODE_SYNC,
+    .init = v_init,
+    .on_handle = v_handle,
+};
 
 POUNCE_EXPORT const pounce_plugin_t* pounce_plugin_entry(
     const pounce_host_api_t* h) {

@@ -240,6 +240,37 @@ std::string compressed_frame_payload(PerMessageDeflate& pmd,
 }
 
 // RFC 7692 §7.2.3.1: "Hello" in one compressed, unmasked frame.
+// The bench's client follows the 101 the way a browser would.
+TEST(WsDeflateResponse, MirrorsTheServersAnswerOntoTheClient) {
+  DeflateParams p;
+  ASSERT_TRUE(client_params_from_response("permessage-deflate", &p));
+  EXPECT_FALSE(p.server_no_context_takeover);
+  EXPECT_FALSE(p.client_no_context_takeover);
+  EXPECT_EQ(p.server_max_window_bits, 15);
+
+  ASSERT_TRUE(client_params_from_response(
+      "permessage-deflate; server_no_context_takeover; "
+      "client_no_context_takeover; client_max_window_bits=12; "
+      "server_max_window_bits=\"10\"",
+      &p));
+  // The server's deflater resets: our inflater does too, and the other way.
+  EXPECT_TRUE(p.client_no_context_takeover);
+  EXPECT_TRUE(p.server_no_context_takeover);
+  // Our deflater follows the window the server allowed us.
+  EXPECT_EQ(p.server_max_window_bits, 12);
+
+  for (const char* bad :
+       {"", "x-webkit-deflate-frame", "permessage-deflate; bogus",
+        "permessage-deflate; client_max_window_bits=8",
+        "permessage-deflate; client_max_window_bits=16",
+        "permessage-deflate; server_no_context_takeover=1",
+        "permessage-deflate; server_no_context_takeover; "
+        "server_no_context_takeover",
+        "permessage-deflate, permessage-deflate"}) {
+    EXPECT_FALSE(client_params_from_response(bad, &p)) << bad;
+  }
+}
+
 TEST(PerMessageDeflate, Rfc7692CompressedHelloFrame) {
   PerMessageDeflate pmd({}, compress_all());
   ByteBuffer out;
