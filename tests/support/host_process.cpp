@@ -6,6 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -58,7 +61,25 @@ size_t count_of(const std::string& haystack, const std::string& needle) {
   return n;
 }
 
-HostProcess::HostProcess(HostOptions options) {
+std::string sanitizer_report(const std::string& output) {
+  // The banners each runtime prints first; UBSan's has no banner of its own,
+  // only "file:line:col: runtime error: ...".
+  static const char* const kMarkers[] = {
+      "ERROR: AddressSanitizer",  "ERROR: LeakSanitizer",
+      "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer",
+      ": runtime error: ",        "ERROR: UndefinedBehaviorSanitizer",
+  };
+  size_t first = std::string::npos;
+  for (const char* m : kMarkers) first = std::min(first, output.find(m));
+  if (first == std::string::npos) return {};
+  size_t line = output.rfind('\n', first);
+  line = line == std::string::npos ? 0 : line + 1;
+  constexpr size_t kMax = 8192;  // enough for the stack, short in a log
+  return output.substr(line, kMax);
+}
+
+HostProcess::HostProcess(HostOptions options)
+    : crash_expected_(options.crash_expected) {
   std::vector<std::string> args = std::move(options.args);
   bool has_port = false;
   for (const std::string& a : args) has_port |= a == "--port";
@@ -112,6 +133,12 @@ HostProcess::~HostProcess() {
   if (!out_thread_.joinable() && out_fd_ >= 0) close(out_fd_);
   if (out_thread_.joinable()) out_thread_.join();
   if (err_thread_.joinable()) err_thread_.join();
+  std::string report = crash_expected_ ? "" : sanitizer_report(err_);
+  if (!report.empty()) {
+    ADD_FAILURE() << "pounce-host (pid " << pid_
+                  << ") printed a sanitizer report:\n"
+                  << report;
+  }
 }
 
 std::string HostProcess::url(const std::string& path) const {
@@ -244,6 +271,10 @@ CommandResult run_command(const std::vector<std::string>& argv_in,
   int status = 0;
   waitpid(pid, &status, 0);
   result.status = decode_status(status);
+  std::string report = sanitizer_report(result.err);
+  if (!report.empty()) {
+    ADD_FAILURE() << argv_in[0] << " printed a sanitizer report:\n" << report;
+  }
   return result;
 }
 

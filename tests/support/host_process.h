@@ -26,6 +26,9 @@ struct HostOptions {
   // When false, nobody reads stdout until resume_stdout(): a stalled reader.
   bool drain_stdout = true;
   std::chrono::milliseconds startup_timeout = std::chrono::seconds(20);
+  // A test that makes a plugin crash on purpose: ASan reports the SEGV too,
+  // and that report is then the expected outcome, not a failure.
+  bool crash_expected = false;
 };
 
 class HostProcess {
@@ -86,6 +89,7 @@ class HostProcess {
   std::thread out_thread_;
   std::thread err_thread_;
   int out_fd_ = -1;  // stdout pipe, while nobody reads it
+  bool crash_expected_ = false;
 };
 
 // Runs a command to completion (no shell), capturing stdout and stderr.
@@ -100,5 +104,11 @@ CommandResult run_command(
 
 // Counts non-overlapping occurrences of needle in haystack.
 size_t count_of(const std::string& haystack, const std::string& needle);
+
+// The first sanitizer report (ASan, UBSan, LSan, TSan) in a process's
+// output, from its first line to the end; empty when there is none. A report
+// from a pounce-host that a test started fails that test (HostProcess and
+// run_command check it), as a report in the test process itself would.
+std::string sanitizer_report(const std::string& output);
 
 }  // namespace pounce::test
