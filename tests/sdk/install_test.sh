@@ -19,8 +19,8 @@ pc=$(find "$work/prefix" -name pounce-sdk.pc)
 [[ -n $pc ]] || { echo "FAIL: no pounce-sdk.pc installed"; exit 1; }
 export PKG_CONFIG_PATH=$(dirname "$pc")
 # The .pc names the configured prefix; point it at this one.
-cflags="$(pkg-config --cflags pounce-sdk | sed "s|-I[^ ]*|-I$work/prefix/include|")"
-libs=$(pkg-config --libs pounce-sdk)
+cflags=$(pkg-config --define-variable=prefix="$work/prefix" --cflags pounce-sdk)
+libs=$(pkg-config --define-variable=prefix="$work/prefix" --libs pounce-sdk)
 gxx=$(pkg-config --variable=gxx_flags pounce-sdk)
 [[ -f $work/prefix/include/pounce/pounce.h ]] || { echo "FAIL: headers not installed"; exit 1; }
 
@@ -55,4 +55,6 @@ if command -v clang++-14 >/dev/null; then
   clang++-14 -std=c++20 -O2 -Wall -Wextra -Werror $cflags "$src/plugins/echo/echo.cpp" $libs -o "$work/libecho-clang.so"
   serve "$work/libecho-clang.so" / "echoed" "echoed"
 fi
+# The installed version script keeps every other symbol local.
+sh "$src/tests/abi/check_exports.sh" "$work"/lib*.so
 echo "PASS"
