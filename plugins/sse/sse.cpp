@@ -12,7 +12,9 @@
 // Driven by host timers on the stream's loop; never sleeps in a thread. It
 // honours backpressure: when a write reports the high-water mark, it pauses
 // until on_writable. On a reload it keeps streaming until the host's
-// deadline; on shutdown it ends its streams cleanly.
+// deadline. On shutdown it ends, cleanly, the streams that would not finish
+// before the deadline (endless ones included), and lets the others run to
+// their last event: a client must not take a cut stream for a whole one.
 #include <pounce/pounce.hpp>
 
 #include <charconv>
@@ -80,13 +82,13 @@ class Sse : public pounce::Plugin {
       stream.end();
       return;
     }
+    const char* content_type;
     if (path == "/events") {
       flow->kind = Flow::Kind::Events;
       flow->count = query_number(req, "count", 10);
       flow->interval_ms = query_number(req, "interval_ms", 100);
       flow->stamp = query_number(req, "stamp", 0) == 1;
-      stream.start(200, {{"Content-Type", "text/event-stream"},
-                         {"Cache-Control", "no-cache"}});
+      content_type = "text/event-stream";
     } else if (path == "/stream") {
       flow->kind = Flow::Kind::Html;
       flow->count = query_number(req, "chunks", 10);
@@ -95,16 +97,31 @@ class Sse : public pounce::Plugin {
       if (flow->chunk_size == 0 || flow->chunk_size > (16u << 20)) {
         flow->chunk_size = 1024;
       }
-      stream.start(200, {{"Content-Type", "text/html; charset=utf-8"}});
+      content_type = "text/html; charset=utf-8";
     } else {
       stream.start(404, {{"Content-Type", "text/plain"}}, 10);
       stream.write("Not Found\n");
       stream.end();
       return;
     }
+    // Tracked before the head goes out: a client that has seen the head may
+    // have the server shut down at once, and on_draining must find this
+    // stream then. One that cannot finish before a shutdown already under
+    // way gets an empty, complete response.
+    const bool fits =
+        track(stream.handle(), due_ns(flow->count, flow->interval_ms));
+    if (flow->kind == Flow::Kind::Events) {
+      stream.start(
+          200, {{"Content-Type", content_type}, {"Cache-Control", "no-cache"}});
+    } else {
+      stream.start(200, {{"Content-Type", content_type}});
+    }
+    if (!fits) {
+      stream.end();
+      return;
+    }
     Flow* f = flow.get();
     f->stream.set_user(f);
-    track(f->stream.handle(), true);
     flow.release();  // owned by the stream until on_close
     resume(f);
   }
@@ -118,18 +135,21 @@ class Sse : public pounce::Plugin {
 
   void on_close(pounce::Stream stream, pounce_close_reason_t) override {
     Flow* f = stream.user<Flow>();
-    track(stream.handle(), false);
+    untrack(stream.handle());
     delete f;  // its Timer stops with it (the host already cancelled it)
   }
 
-  void on_draining(pounce_drain_reason_t reason, uint64_t) override {
+  void on_draining(pounce_drain_reason_t reason,
+                   uint64_t deadline_ns) override {
     // On a reload the old code keeps streaming until the host's deadline.
-    // On shutdown, end every stream cleanly now (stream_end may be called
-    // from any thread; the host queues it to the stream's loop).
+    // On shutdown, a stream that cannot finish in time ends cleanly now
+    // (stream_end may be called from any thread; the host queues it to the
+    // stream's loop); one that can is left to send its last event.
     if (reason != POUNCE_DRAIN_SHUTDOWN) return;
     std::lock_guard lock(mutex_);
-    for (auto& [handle, unused] : live_) {
-      pounce::host().stream_end(handle, nullptr, 0);
+    shutdown_deadline_ns_ = deadline_ns;
+    for (auto& [handle, ends_ns] : live_) {
+      if (ends_ns > deadline_ns) pounce::host().stream_end(handle, nullptr, 0);
     }
   }
 
@@ -191,19 +211,40 @@ class Sse : public pounce::Plugin {
     }
   }
 
-  void track(pounce_stream_t handle, bool add) {
-    std::lock_guard lock(mutex_);
-    if (add) {
-      live_[handle] = true;
-    } else {
-      live_.erase(handle);
+  static constexpr uint64_t kNever = UINT64_MAX;
+
+  // now + count * interval, saturating: both come from the query string.
+  static uint64_t due_ns(uint64_t count, uint64_t interval_ms) {
+    if (count == 0) return kNever;
+    const uint64_t now = pounce::host().now_ns();
+    const uint64_t step = interval_ms * 1000000ull;
+    if (interval_ms > kNever / 1000000ull ||
+        (step != 0 && count > (kNever - now) / step)) {
+      return kNever;
     }
+    return now + count * step;
   }
 
-  // Guards live_: the loops add and remove streams, on_draining (main
-  // thread) reads it.
+  // Records a stream; false (and not recorded) when a shutdown is under way
+  // and the stream would end after its deadline.
+  bool track(pounce_stream_t handle, uint64_t ends_ns) {
+    std::lock_guard lock(mutex_);
+    if (ends_ns > shutdown_deadline_ns_) return false;
+    live_[handle] = ends_ns;
+    return true;
+  }
+  void untrack(pounce_stream_t handle) {
+    std::lock_guard lock(mutex_);
+    live_.erase(handle);
+  }
+
+  // Guards live_ and shutdown_deadline_ns_: the loops add and remove
+  // streams, on_draining (main thread) reads them and sets the deadline.
+  // Each stream maps to the now_ns() time its last event is due (kNever for
+  // an endless one).
   std::mutex mutex_;
-  std::unordered_map<pounce_stream_t, bool> live_;
+  std::unordered_map<pounce_stream_t, uint64_t> live_;
+  uint64_t shutdown_deadline_ns_ = kNever;
 };
 
 }  // namespace
