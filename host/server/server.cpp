@@ -44,7 +44,8 @@ void prepare_process() {
   }
 }
 
-Server::Server(Config config) : config_(std::move(config)) {
+Server::Server(Config config, ServeSockets sockets)
+    : config_(std::move(config)), sockets_(std::move(sockets)) {
   uv_loop_init(&loop_);
   loop_.data = this;
 }
@@ -89,6 +90,7 @@ int Server::run() {
   uv_signal_start(&sigterm_, on_signal, SIGTERM);
   uv_signal_start(&sigint_, on_signal, SIGINT);
   uv_signal_start(&sighup_, on_signal, SIGHUP);
+  unblock_forwarded_signals();  // held back by the supervisor until now
   uv_timer_init(&loop_, &shutdown_timer_);
   shutdown_timer_.data = this;
   uv_timer_init(&loop_, &retire_timer_);
@@ -109,20 +111,12 @@ int Server::run() {
 }
 
 bool Server::start_listening(std::string* error) {
-  accept_mode_ = config_.accept_mode;
-  if (accept_mode_ == AcceptMode::Auto) {
-    accept_mode_ =
-        reuseport_supported() ? AcceptMode::ReusePort : AcceptMode::Distributor;
-  }
-  ListenSockets sockets;
-  bool reuseport = accept_mode_ == AcceptMode::ReusePort;
-  unsigned count = reuseport ? config_.workers : 1;
-  if (!open_listen_sockets(config_.host, config_.port, config_.backlog, count,
-                           reuseport, &sockets, error)) {
+  if (sockets_.fds.empty() && !open_serve_sockets(config_, &sockets_, error)) {
     return false;
   }
-  port_ = sockets.port;
-  listen_fds_ = sockets.fds;
+  accept_mode_ = sockets_.mode;
+  port_ = sockets_.port;
+  listen_fds_ = sockets_.fds;
   return true;
 }
 
@@ -178,11 +172,18 @@ void Server::start_threads() {
 }
 
 void Server::print_startup_line() {
-  // A contract (ARCHITECTURE.md §3): scripts and tests wait for this line.
+  if (sockets_.ready_fd < 0) {
+    print_startup_lines(config_, port_);
+    return;
+  }
+  // Supervised: the parent prints the startup lines, once, when the first
+  // serving process says it is ready; our log lines go out before that.
   log::flush_thread();
-  fprintf(stderr, "pounce-host: listening on http://%s (workers=%u)\n",
-          host_port_text(config_.host, port_).c_str(), config_.workers);
-  fflush(stderr);
+  char ready = 'R';
+  ssize_t n = write(sockets_.ready_fd, &ready, 1);
+  (void)n;  // a dead parent has killed us already (PR_SET_PDEATHSIG)
+  close(sockets_.ready_fd);
+  sockets_.ready_fd = -1;
 }
 
 void Server::on_signal(uv_signal_t* s, int signum) {
