@@ -45,7 +45,9 @@ void prepare_process() {
 }
 
 Server::Server(Config config, ServeSockets sockets)
-    : config_(std::move(config)), sockets_(std::move(sockets)) {
+    : config_(std::move(config)),
+      sockets_(std::move(sockets)),
+      supervised_(sockets_.ready_fd >= 0) {
   uv_loop_init(&loop_);
   loop_.data = this;
 }
@@ -96,6 +98,10 @@ int Server::run() {
   uv_timer_init(&loop_, &retire_timer_);
   retire_timer_.data = this;
 
+  // Supervised, "ready" goes to the parent before the threads start: a
+  // process that may take a request is ready, also when that request kills
+  // it (the supervisor then restarts it at once).
+  notify_supervisor();
   start_threads();
   print_startup_line();
 
@@ -172,12 +178,13 @@ void Server::start_threads() {
 }
 
 void Server::print_startup_line() {
-  if (sockets_.ready_fd < 0) {
-    print_startup_lines(config_, port_);
-    return;
-  }
-  // Supervised: the parent prints the startup lines, once, when the first
-  // serving process says it is ready; our log lines go out before that.
+  // Supervised, the parent prints them, once (notify_supervisor).
+  if (!supervised_) print_startup_lines(config_, port_);
+}
+
+void Server::notify_supervisor() {
+  if (sockets_.ready_fd < 0) return;
+  // Our log lines go out before the parent's startup lines.
   log::flush_thread();
   char ready = 'R';
   ssize_t n = write(sockets_.ready_fd, &ready, 1);

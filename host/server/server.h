@@ -41,6 +41,7 @@ class Server {
   bool start_listening(std::string* error);
   void start_threads();
   void print_startup_line();
+  void notify_supervisor();
 
   static void on_signal(uv_signal_t* s, int signum);
   void begin_shutdown();
@@ -63,6 +64,7 @@ class Server {
   std::unique_ptr<log::LogSink> access_sink_;
 
   ServeSockets sockets_;
+  bool supervised_;
   AcceptMode accept_mode_ = AcceptMode::ReusePort;
   std::vector<int> listen_fds_;
   uint16_t port_ = 0;

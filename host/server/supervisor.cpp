@@ -142,7 +142,7 @@ bool Supervisor::run() {
 
 bool Supervisor::spawn() {
   int ready[2];
-  if (pipe2(ready, O_CLOEXEC) != 0) {
+  if (pipe2(ready, O_CLOEXEC | O_NONBLOCK) != 0) {
     LOG_ERROR("supervisor: pipe: %s", strerror(errno));
     finish(1);
     return false;
@@ -162,6 +162,10 @@ bool Supervisor::spawn() {
     // behind that nobody restarts or stops.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(1);  // it died before prctl
+    // Its own process group: a signal sent to the parent's group (Ctrl-C at
+    // a terminal, kill -- -PGID) reaches it once, forwarded by the parent,
+    // not twice (a second SIGINT means "exit at once").
+    setpgid(0, 0);
     close(signal_fd_);
     close(ready[0]);
     if (ready_fd_ >= 0) close(ready_fd_);
@@ -204,8 +208,8 @@ bool Supervisor::spawn() {
 void Supervisor::on_ready_pipe() {
   char byte;
   ssize_t n = read(ready_fd_, &byte, 1);
-  if (n < 0 && errno == EINTR) return;
-  close(ready_fd_);  // one byte, or the end: the child died (SIGCHLD follows)
+  if (n < 0) return;  // EAGAIN, EINTR: nothing yet
+  close(ready_fd_);   // one byte, or the end: the child died (SIGCHLD follows)
   ready_fd_ = -1;
   if (n != 1) return;
   child_ready_ = true;
@@ -213,7 +217,7 @@ void Supervisor::on_ready_pipe() {
   backoff_ms_ = kFirstBackoffMs;
   if (!ever_ready_) {
     ever_ready_ = true;
-    print_startup_lines(*config_, sockets_->port);
+    if (!stopping_) print_startup_lines(*config_, sockets_->port);
   } else {
     LOG_INFO("worker process %d is serving", static_cast<int>(child_));
   }
@@ -263,6 +267,8 @@ void Supervisor::on_signal(int sig) {
 }
 
 void Supervisor::on_child_exit(int status) {
+  // It may have said it was ready just before it died.
+  if (ready_fd_ >= 0) on_ready_pipe();
   bool was_ready = child_ready_;
   child_ = -1;
   child_ready_ = false;

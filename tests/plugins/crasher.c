@@ -11,6 +11,8 @@
  *   {"crash_in_init": true}          every init crashes
  *   {"crash_in_init_if": "/a/file"}  an init that finds the file deletes it,
  *                                    then crashes (one crash per file)
+ *   {"init_delay_ms": "300"}         init prints "crasher: init waits" on
+ *                                    stderr, then sleeps that long
  *
  * The faults are real ones, written so that UBSan does not report them
  * first: the pointer is not NULL itself but points into the first page, and
@@ -95,6 +97,11 @@ static void* crasher_init(const pounce_init_args_t* args) {
   if (memmem(args->config_json.data, args->config_json.len, always,
              strlen(always))) {
     read_through_null();
+  }
+  if (json_string(args->config_json, "init_delay_ms", path, sizeof path)) {
+    fprintf(stderr, "crasher: init waits\n");
+    fflush(stderr);
+    usleep((useconds_t)atoi(path) * 1000);
   }
   if (json_string(args->config_json, "crash_in_init_if", path, sizeof path) &&
       unlink(path) == 0) {
