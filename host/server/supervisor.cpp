@@ -177,7 +177,10 @@ bool Supervisor::spawn() {
     sockets_->ready_fd = ready[1];
     if (restarts_ > 0) {
       if (config_->config_file.empty()) {
-        LOG_INFO("worker process restarted (restart %u)", restarts_);
+        LOG_INFO(
+            "worker process restarted (restart %u): loading the plugins as "
+            "they are on disk",
+            restarts_);
       } else {
         // As a reload would: the plugin entries of the file as it is now.
         Config next;
