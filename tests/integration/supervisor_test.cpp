@@ -344,6 +344,17 @@ TEST(Supervisor, NoSuperviseIsOneProcessThatDiesOfItsCrash) {
   EXPECT_EQ(count_of(h.stderr_text(), "worker process"), 0u);
 }
 
+TEST(Supervisor, ConfigFileCanTurnItOff) {
+  TempDir dir;
+  std::string conf = dir.file("pounce.json");
+  std::ofstream(conf) << "{\"plugin\": [\"" << plugin_path("hello")
+                      << "\"], \"supervise\": false}";
+  HostProcess h({"--config", conf});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  EXPECT_EQ(h.serving_pid(), h.pid());
+  EXPECT_EQ(get(h.port(), "/"), "Hello, World!");
+}
+
 // ---------------------------------------------------------------------------
 // Crash reports
 
