@@ -2,12 +2,15 @@
 //
 //   pounce-host --plugin ./libhello.so [options]
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "bench/bench_main.h"
 #include "cli/options.h"
 #include "log/logger.h"
+#include "server/crash_report.h"
 #include "server/server.h"
+#include "server/supervisor.h"
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "bench") {
@@ -26,7 +29,16 @@ int main(int argc, char** argv) {
       break;
   }
   pounce::log::set_level(config.log_level);
-  pounce::Server server(std::move(config));
+  pounce::ServeSockets sockets;
+  if (config.supervise) {
+    // The parent returns here once it is done; each child goes on to serve.
+    if (std::optional<int> rc = pounce::supervise(&config, &sockets)) {
+      pounce::log::flush_fallback();
+      return *rc;
+    }
+  }
+  pounce::crash::install_handlers();
+  pounce::Server server(std::move(config), std::move(sockets));
   int rc = server.run();
   pounce::log::flush_fallback();
   return rc;

@@ -21,9 +21,23 @@ start_host() {
 
 stop_host() { kill -TERM "$HOST_PID" 2>/dev/null; wait "$HOST_PID" 2>/dev/null || true; }
 
-# rss_kb PID : VmRSS in KiB
-rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
-hwm_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
+# tree_pids PID : PID and its descendants (the supervisor and its child)
+tree_pids() {
+  local p
+  echo "$1"
+  for p in $(cat "/proc/$1/task/"*/children 2>/dev/null); do tree_pids "$p"; done
+}
+# rss_kb PID : VmRSS in KiB, of the whole process tree
+rss_kb() {
+  local p
+  for p in $(tree_pids "$1"); do cat "/proc/$p/status"; done |
+    awk '/^VmRSS:/{n += $2} END {print n}'
+}
+hwm_kb() {
+  local p
+  for p in $(tree_pids "$1"); do cat "/proc/$p/status"; done |
+    awk '/^VmHWM:/{n += $2} END {print n}'
+}
 
 # hold_open N REQUEST : opens N connections that each send REQUEST and stay
 # open until release_held; returns once they are all in place.

@@ -10,6 +10,7 @@
 #include "pipeline/response_compression.h"
 #include "pipeline/server_timing.h"
 #include "plugin/generation.h"
+#include "server/crash_report.h"
 
 namespace pounce {
 
@@ -283,6 +284,7 @@ void AsyncStream::on_output(size_t q) {
     const pounce_plugin_t& d = mount_->module->desc();
     if (d.on_writable) {
       try {
+        crash::PluginCallScope scope(mount_, "on_writable");
         d.on_writable(mount_->instance, handle_, user_);
       } catch (...) {
         LOG_ERROR("plugin %s: exception escaped on_writable",
@@ -328,6 +330,7 @@ void AsyncStream::close(pounce_close_reason_t reason) {
   const pounce_plugin_t& d = mount_->module->desc();
   if (d.on_close) {
     try {
+      crash::PluginCallScope scope(mount_, "on_close");
       d.on_close(mount_->instance, handle_, user_, reason);
     } catch (...) {
       LOG_ERROR("plugin %s: exception escaped on_close",

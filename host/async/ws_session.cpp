@@ -7,6 +7,7 @@
 #include "net/connection.h"
 #include "net/event_loop.h"
 #include "plugin/generation.h"
+#include "server/crash_report.h"
 #include "ws/close_codes.h"
 #include "ws/frame_writer.h"
 #include "ws/utf8_validator.h"
@@ -74,6 +75,7 @@ void WsSession::open() {
   const pounce_plugin_t& d = mount_->module->desc();
   if (d.on_ws_open) {
     try {
+      crash::PluginCallScope scope(mount_, "on_ws_open");
       d.on_ws_open(mount_->instance, handle_, user_);
     } catch (...) {
       LOG_ERROR("plugin %s: exception escaped on_ws_open",
@@ -123,6 +125,7 @@ void WsSession::feed_frames(char* data, size_t len) {
       case ws::EventType::Message:
         if (state_ == State::Open && d.on_ws_message) {
           try {
+            crash::PluginCallScope scope(mount_, "on_ws_message");
             d.on_ws_message(mount_->instance, handle_, user_,
                             ev.opcode == ws::Opcode::Text ? POUNCE_WS_TEXT
                                                           : POUNCE_WS_BINARY,
@@ -274,6 +277,7 @@ void WsSession::on_output(size_t q) {
   const pounce_plugin_t& d = mount_->module->desc();
   if (d.on_ws_writable) {
     try {
+      crash::PluginCallScope scope(mount_, "on_ws_writable");
       d.on_ws_writable(mount_->instance, handle_, user_);
     } catch (...) {
       LOG_ERROR("plugin %s: exception escaped on_ws_writable",
@@ -311,6 +315,7 @@ void WsSession::finish(uint16_t code, std::string_view reason) {
   const pounce_plugin_t& d = mount_->module->desc();
   if (opened_ && d.on_ws_close) {
     try {
+      crash::PluginCallScope scope(mount_, "on_ws_close");
       d.on_ws_close(mount_->instance, handle_, user_, code,
                     {reason.data(), reason.size()});
     } catch (...) {

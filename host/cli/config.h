@@ -67,6 +67,12 @@ struct Config {
   // (docs/performance.md). nginx's gzip_comp_level defaults to 1 too.
   int ws_compression_level = 1;
 
+  // A parent process owns the sockets and restarts the serving process
+  // (host/server/supervisor.h).
+  bool supervise = true;
+  // The longest wait before restarting a child that died before it was ready.
+  uint64_t restart_backoff_max_ms = 30000;
+
   bool access_log = true;
   log::Level log_level = log::Level::Info;
 

@@ -81,6 +81,10 @@ constexpr OptionDef kOptions[] = {
     {"ws-compression-level", Kind::Count, "1",
      "zlib level of WebSocket deflate, 1 (fastest) to 9"},
     {"access-log", Kind::Bool, "on", "One line per request on stdout"},
+    {"supervise", Kind::Bool, "on",
+     "Run the server as the child of a supervisor that restarts it"},
+    {"restart-backoff-max", Kind::Seconds, "30",
+     "Longest wait before restarting a child that died at startup"},
     {"log-level", Kind::Text, "info", "debug | info | warn | error"},
 };
 
@@ -304,6 +308,8 @@ bool apply_key(const std::string& key, const json& value, Config* c,
       c->ws_compression = b;
     else if (flag == "access-log")
       c->access_log = b;
+    else if (flag == "supervise")
+      c->supervise = b;
     return true;
   }
   std::string flag = def->flag;
@@ -355,6 +361,8 @@ bool apply_key(const std::string& key, const json& value, Config* c,
       c->reload_timeout_ms = ms;
     else if (flag == "ws-ping-interval")
       c->ws_ping_interval_ms = ms;
+    else if (flag == "restart-backoff-max")
+      c->restart_backoff_max_ms = ms;
     return true;
   }
   constexpr uint64_t kMax32 = std::numeric_limits<uint32_t>::max();

@@ -17,6 +17,7 @@
 #include "pipeline/response_head.h"
 #include "pipeline/server_timing.h"
 #include "plugin/generation.h"
+#include "server/crash_report.h"
 
 namespace pounce {
 
@@ -587,6 +588,7 @@ void Connection::call_sync(const http::RequestHead& head, const Route& r,
   res.reset(mount.module->name().c_str());
   int rc = 0;
   try {
+    crash::PluginCallScope scope(&mount, "on_handle", head.method, r.path);
     rc = mount.module->desc().on_handle(mount.instance, &view, &res);
   } catch (...) {
     // Exceptions must not cross the C ABI; pounce.hpp catches them. A plugin

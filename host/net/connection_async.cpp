@@ -12,6 +12,7 @@
 #include "net/connection.h"
 #include "net/event_loop.h"
 #include "plugin/generation.h"
+#include "server/crash_report.h"
 
 namespace pounce {
 
@@ -166,6 +167,7 @@ size_t Connection::start_async(const http::RequestHead& head, const Route& r,
   const pounce_plugin_t& d = r.mount->module->desc();
   int rc;
   try {
+    crash::PluginCallScope scope(r.mount, "on_request", head.method, r.path);
     rc = d.on_request(r.mount->instance, handle, &view);
   } catch (...) {
     LOG_ERROR("plugin %s: exception escaped on_request",
@@ -219,6 +221,7 @@ size_t Connection::feed_stream_body(char* data, size_t len) {
     if (d.on_body) {
       uint64_t handle = stream_->handle();
       try {
+        crash::PluginCallScope scope(mount, "on_body");
         d.on_body(mount->instance, handle, stream_->user(), data, produced,
                   done ? 1 : 0);
       } catch (...) {

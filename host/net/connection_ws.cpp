@@ -8,6 +8,7 @@
 #include "net/connection.h"
 #include "net/event_loop.h"
 #include "plugin/generation.h"
+#include "server/crash_report.h"
 #include "ws/handshake.h"
 
 namespace pounce {
@@ -64,6 +65,8 @@ size_t Connection::start_websocket(const http::RequestHead& head,
     fill_view(head, r, {}, &view);
     int rc;
     try {
+      crash::PluginCallScope scope(r.mount, "on_ws_upgrade", head.method,
+                                   r.path);
       rc = d.on_ws_upgrade(r.mount->instance, &view, &up);
     } catch (...) {
       LOG_ERROR("plugin %s: exception escaped on_ws_upgrade",

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "net/connection.h"
+#include "server/crash_report.h"
 
 namespace pounce {
 
@@ -59,7 +60,12 @@ std::thread start_thread_without_signals(std::function<void()> fn) {
     sigdelset(&block, sig);
   }
   pthread_sigmask(SIG_BLOCK, &block, &old);
-  std::thread t(std::move(fn));  // inherits the blocked mask
+  // Inherits the blocked mask; holds an alternate signal stack, so that a
+  // stack overflow still gets its crash report.
+  std::thread t([fn = std::move(fn)] {
+    crash::AltStack alt_stack;
+    fn();
+  });
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return t;
 }

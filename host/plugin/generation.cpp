@@ -4,6 +4,7 @@
 
 #include "log/logger.h"
 #include "plugin/instance_registry.h"
+#include "server/crash_report.h"
 
 namespace pounce {
 
@@ -47,6 +48,7 @@ std::unique_ptr<Generation> Generation::build(const Config& config, uint64_t id,
     args.error_cap = sizeof reason;
     void* instance = nullptr;
     try {
+      crash::PluginCallScope scope(&mount, "init");
       instance = mount.module->desc().init(&args);
     } catch (...) {
       snprintf(reason, sizeof reason, "init threw an exception");
@@ -73,6 +75,7 @@ Generation::~Generation() {
     if (!mount.instance) continue;
     if (mount.module->desc().shutdown) {
       try {
+        crash::PluginCallScope scope(&mount, "shutdown");
         mount.module->desc().shutdown(mount.instance);
       } catch (...) {
         LOG_ERROR("plugin %s: shutdown threw an exception",
@@ -104,6 +107,7 @@ void Generation::drain(pounce_drain_reason_t reason, uint64_t deadline_ns) {
   for (Mount& mount : mounts_) {
     if (!mount.instance || !mount.module->desc().on_draining) continue;
     try {
+      crash::PluginCallScope scope(&mount, "on_draining");
       mount.module->desc().on_draining(mount.instance, reason, deadline_ns);
     } catch (...) {
       LOG_ERROR("plugin %s: on_draining threw an exception",

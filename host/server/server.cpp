@@ -44,7 +44,10 @@ void prepare_process() {
   }
 }
 
-Server::Server(Config config) : config_(std::move(config)) {
+Server::Server(Config config, ServeSockets sockets)
+    : config_(std::move(config)),
+      sockets_(std::move(sockets)),
+      supervised_(sockets_.ready_fd >= 0) {
   uv_loop_init(&loop_);
   loop_.data = this;
 }
@@ -89,11 +92,16 @@ int Server::run() {
   uv_signal_start(&sigterm_, on_signal, SIGTERM);
   uv_signal_start(&sigint_, on_signal, SIGINT);
   uv_signal_start(&sighup_, on_signal, SIGHUP);
+  unblock_forwarded_signals();  // held back by the supervisor until now
   uv_timer_init(&loop_, &shutdown_timer_);
   shutdown_timer_.data = this;
   uv_timer_init(&loop_, &retire_timer_);
   retire_timer_.data = this;
 
+  // Supervised, "ready" goes to the parent before the threads start: a
+  // process that may take a request is ready, also when that request kills
+  // it (the supervisor then restarts it at once).
+  notify_supervisor();
   start_threads();
   print_startup_line();
 
@@ -109,20 +117,12 @@ int Server::run() {
 }
 
 bool Server::start_listening(std::string* error) {
-  accept_mode_ = config_.accept_mode;
-  if (accept_mode_ == AcceptMode::Auto) {
-    accept_mode_ =
-        reuseport_supported() ? AcceptMode::ReusePort : AcceptMode::Distributor;
-  }
-  ListenSockets sockets;
-  bool reuseport = accept_mode_ == AcceptMode::ReusePort;
-  unsigned count = reuseport ? config_.workers : 1;
-  if (!open_listen_sockets(config_.host, config_.port, config_.backlog, count,
-                           reuseport, &sockets, error)) {
+  if (sockets_.fds.empty() && !open_serve_sockets(config_, &sockets_, error)) {
     return false;
   }
-  port_ = sockets.port;
-  listen_fds_ = sockets.fds;
+  accept_mode_ = sockets_.mode;
+  port_ = sockets_.port;
+  listen_fds_ = sockets_.fds;
   return true;
 }
 
@@ -178,11 +178,19 @@ void Server::start_threads() {
 }
 
 void Server::print_startup_line() {
-  // A contract (ARCHITECTURE.md §3): scripts and tests wait for this line.
+  // Supervised, the parent prints them, once (notify_supervisor).
+  if (!supervised_) print_startup_lines(config_, port_);
+}
+
+void Server::notify_supervisor() {
+  if (sockets_.ready_fd < 0) return;
+  // Our log lines go out before the parent's startup lines.
   log::flush_thread();
-  fprintf(stderr, "pounce-host: listening on http://%s (workers=%u)\n",
-          host_port_text(config_.host, port_).c_str(), config_.workers);
-  fflush(stderr);
+  char ready = 'R';
+  ssize_t n = write(sockets_.ready_fd, &ready, 1);
+  (void)n;  // a dead parent has killed us already (PR_SET_PDEATHSIG)
+  close(sockets_.ready_fd);
+  sockets_.ready_fd = -1;
 }
 
 void Server::on_signal(uv_signal_t* s, int signum) {

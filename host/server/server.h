@@ -16,12 +16,15 @@
 #include "net/task_queue.h"
 #include "net/worker.h"
 #include "plugin/generation.h"
+#include "server/supervisor.h"
 
 namespace pounce {
 
 class Server {
  public:
-  explicit Server(Config config);
+  // `sockets`: the listening sockets the supervisor opened; without them the
+  // server opens its own (--no-supervise).
+  explicit Server(Config config, ServeSockets sockets = {});
   ~Server();
 
   // Runs until shut down. Returns the process exit code.
@@ -38,6 +41,7 @@ class Server {
   bool start_listening(std::string* error);
   void start_threads();
   void print_startup_line();
+  void notify_supervisor();
 
   static void on_signal(uv_signal_t* s, int signum);
   void begin_shutdown();
@@ -59,6 +63,8 @@ class Server {
   std::unique_ptr<log::LogSink> error_sink_;
   std::unique_ptr<log::LogSink> access_sink_;
 
+  ServeSockets sockets_;
+  bool supervised_;
   AcceptMode accept_mode_ = AcceptMode::ReusePort;
   std::vector<int> listen_fds_;
   uint16_t port_ = 0;

@@ -181,7 +181,7 @@ TEST(CpuAffinity, PinsWorkersThenAsyncThreadsRoundRobin) {
   for (auto until = std::chrono::steady_clock::now() + 5s;
        std::chrono::steady_clock::now() < until;
        std::this_thread::sleep_for(10ms)) {
-    cpus = allowed_cpus_by_thread(h.pid());
+    cpus = allowed_cpus_by_thread(h.serving_pid());
     if (cpus["pounce-worker0"] == "0" && cpus["pounce-worker1"] == "1" &&
         cpus["pounce-async2"] == "0") {
       break;
@@ -401,13 +401,13 @@ TEST(Reload, OldCopyIsUnmappedAfterTheDrain) {
   HostProcess h({"--plugin", dir.path()});
   ASSERT_TRUE(h.ok()) << h.stderr_text();
   EXPECT_EQ(get(h.port(), "/"), "unique-static");
-  auto before = mapped_copies(h.pid(), "-libapp.so (deleted)");
+  auto before = mapped_copies(h.serving_pid(), "-libapp.so (deleted)");
   ASSERT_EQ(before.size(), 1u);
 
   h.signal(SIGHUP);
   ASSERT_TRUE(h.wait_for_stderr("unloaded generation 1")) << h.stderr_text();
   EXPECT_EQ(get(h.port(), "/"), "unique-static");
-  auto after = mapped_copies(h.pid(), "-libapp.so (deleted)");
+  auto after = mapped_copies(h.serving_pid(), "-libapp.so (deleted)");
   ASSERT_EQ(after.size(), 1u);
   EXPECT_NE(*after.begin(), *before.begin())
       << "the old copy is still mapped: " << *before.begin();

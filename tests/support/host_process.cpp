@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 namespace pounce::test {
 
@@ -119,6 +120,14 @@ HostProcess::HostProcess(HostOptions options)
       std::stoi(hostport.substr(hostport.rfind(':') + 1)));
 }
 
+pid_t HostProcess::serving_pid() const {
+  std::ifstream children("/proc/" + std::to_string(pid_) + "/task/" +
+                         std::to_string(pid_) + "/children");
+  pid_t child = 0;
+  if (children >> child && child > 0) return child;
+  return pid_;
+}
+
 void HostProcess::resume_stdout() {
   if (out_fd_ < 0 || out_thread_.joinable()) return;
   out_thread_ = std::thread(&HostProcess::reader, this, out_fd_, &out_);
@@ -157,14 +166,18 @@ void HostProcess::reader(int fd, std::string* sink) {
   }
   close(fd);
   std::lock_guard lock(mutex_);
+  if (sink == &err_) err_closed_ = true;
   cv_.notify_all();
 }
 
 bool HostProcess::wait_for(std::string* sink, const std::string& needle,
                            std::chrono::milliseconds timeout, size_t count) {
   std::unique_lock lock(mutex_);
-  return cv_.wait_for(lock, timeout,
-                      [&] { return count_of(*sink, needle) >= count; });
+  // Once stderr is closed (the process and its children exited) nothing
+  // more can arrive: fail at once instead of at the timeout.
+  return cv_.wait_for(lock, timeout, [&] {
+    return count_of(*sink, needle) >= count || (sink == &err_ && err_closed_);
+  }) && count_of(*sink, needle) >= count;
 }
 
 bool HostProcess::wait_for_stderr(const std::string& needle,

@@ -46,6 +46,10 @@ class HostProcess {
   bool ok() const { return port_ != 0; }
   uint16_t port() const { return port_; }
   pid_t pid() const { return pid_; }
+  // The process that serves (loads the plugins, runs the threads): the
+  // supervisor's current child, or pid() itself under --no-supervise. Use
+  // it to look into /proc; signal pid(), as an operator would.
+  pid_t serving_pid() const;
   std::string url(const std::string& path = "/") const;
 
   // Waits until stderr contains `needle` (counting from the start), or until
@@ -90,6 +94,7 @@ class HostProcess {
   std::thread err_thread_;
   int out_fd_ = -1;  // stdout pipe, while nobody reads it
   bool crash_expected_ = false;
+  bool err_closed_ = false;  // the stderr reader saw EOF (guarded by mutex_)
 };
 
 // Runs a command to completion (no shell), capturing stdout and stderr.

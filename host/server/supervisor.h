@@ -1,0 +1,51 @@
+// The supervisor (--supervise, the default): a small parent process that
+// owns every listening socket and runs the serving process as its child,
+// restarting it when it dies. See docs/architecture.md, "Process tree".
+//
+//   pounce-host (supervisor: sockets, signals, restarts; no plugin, no thread)
+//   └─ pounce-host (serving process: main thread, workers, async pool)
+//
+// The child is a fork() of the parent without exec: the parent stays
+// single-threaded and has loaded no plugin, so the child starts from a clean
+// copy holding the parsed configuration and the sockets.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/config.h"
+
+namespace pounce {
+
+// The listening sockets of the serving process, opened by the supervisor
+// (or by the server itself under --no-supervise).
+struct ServeSockets {
+  std::vector<int> fds;  // one per worker (reuseport), or the distributor's
+  uint16_t port = 0;
+  AcceptMode mode = AcceptMode::ReusePort;  // resolved: never Auto
+  // The serving process writes one byte here once it serves, instead of
+  // printing the startup lines; -1 when unsupervised.
+  int ready_fd = -1;
+};
+
+// Resolves --accept-mode and opens the listening sockets.
+bool open_serve_sockets(const Config& config, ServeSockets* out,
+                        std::string* error);
+
+// Runs the supervisor. Returns its exit code in the parent, once it is done;
+// returns nothing in each child, with *sockets set, and with *config's
+// plugin entries re-read from the config file when the child is a restart.
+std::optional<int> supervise(Config* config, ServeSockets* sockets);
+
+// The serving process keeps SIGHUP, SIGTERM and SIGINT blocked until its
+// handlers exist, so that a signal forwarded before then is not lost (or
+// fatal); the server calls this once they do.
+void unblock_forwarded_signals();
+
+// `pounce-host: listening on http://HOST:PORT (workers=W)`, a contract
+// (ARCHITECTURE.md §3).
+void print_startup_lines(const Config& config, uint16_t port);
+
+}  // namespace pounce
