@@ -90,6 +90,8 @@ int Server::run() {
                                  host_api(), &error);
   } catch (const std::exception& e) {
     error = std::string("cannot load the plugins: ") + e.what();
+  } catch (...) {
+    error = "cannot load the plugins: an unknown exception";
   }
   if (!current_) {
     LOG_ERROR("%s", error.c_str());
@@ -351,10 +353,8 @@ void Server::reload() {
   try {
     gen = build_next(&next, &error);
   } catch (const std::exception& e) {
-    gen.reset();
     error = e.what();
   } catch (...) {
-    gen.reset();
     error = "an unknown exception";
   }
   if (!gen) {
