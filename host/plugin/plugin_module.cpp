@@ -14,6 +14,7 @@
 #include <cstring>
 #include <exception>
 #include <set>
+#include <type_traits>
 
 #include "cli/config.h"
 #include "log/logger.h"
@@ -285,6 +286,19 @@ std::string view_to_string(pounce_str_t s) {
   return std::string(s.data, s.len);
 }
 
+// A mode is foreign memory: read as the integer it is, because a value
+// outside the enumeration is not a valid pounce_mode_t in C++ (UB to load).
+std::underlying_type_t<pounce_mode_t> raw_mode(const pounce_mode_t& mode) {
+  std::underlying_type_t<pounce_mode_t> v;
+  memcpy(&v, &mode, sizeof v);
+  return v;
+}
+
+bool valid_mode(const pounce_mode_t& mode) {
+  auto v = raw_mode(mode);
+  return v == POUNCE_MODE_SYNC || v == POUNCE_MODE_ASYNC;
+}
+
 // Names and versions go into log lines: a control byte could forge one.
 bool printable(const std::string& s) {
   for (unsigned char c : s) {
@@ -474,11 +488,8 @@ bool PluginModule::adopt_descriptor(const pounce_plugin_t& desc,
     *error = name_ + ": the descriptor has no init";
     return false;
   }
-  auto valid_mode = [](pounce_mode_t mode) {
-    return mode == POUNCE_MODE_SYNC || mode == POUNCE_MODE_ASYNC;
-  };
   if (!valid_mode(desc_.mode)) {
-    *error = name_ + ": unknown mode " + std::to_string(desc_.mode);
+    *error = name_ + ": unknown mode " + std::to_string(raw_mode(desc_.mode));
     return false;
   }
   if (desc_.route_count > kMaxRouteCount ||
