@@ -13,7 +13,10 @@
 #include "server/supervisor.h"
 
 int main(int argc, char** argv) {
+  // First: a SIGHUP during startup is a reload once ready, not an exit.
+  pounce::defer_sighup_until_ready();
   if (argc > 1 && std::string(argv[1]) == "bench") {
+    pounce::restore_default_sighup();
     return pounce::bench::bench_main(argc - 1, argv + 1, "/proc/self/exe");
   }
   pounce::Config config;

@@ -17,11 +17,15 @@ struct RouteMode {
 
 class PluginModule {
  public:
-  // Loads `path`. A private copy of the file is made under $TMPDIR (or /tmp)
-  // and opened with RTLD_NOW | RTLD_LOCAL, then unlinked: dlopen would
-  // otherwise hand back the already-loaded copy of the same path and inode
-  // on a reload, and a copy also survives the original being overwritten in
-  // place. Returns nullptr with *error naming the reason.
+  // Loads `path`. The file is copied into a memfd (or, where memfd_create
+  // is unavailable, an already-unlinked file in $TMPDIR), checked, and opened
+  // through /proc/self/fd/N with RTLD_NOW | RTLD_LOCAL. The copy's descriptor
+  // stays open while the module is loaded, so that every loaded copy has its
+  // own path: dlopen would otherwise hand back the already-loaded module on a
+  // reload. Nothing is left on disk on any path, the copy cannot change
+  // under its mapping, and a file caught half-written is refused before it
+  // is mapped. Never throws: every failure, including an exception from the
+  // plugin's entry, is nullptr with *error naming the reason.
   static std::unique_ptr<PluginModule> load(const std::string& path,
                                             const pounce_host_api_t* host,
                                             std::string* error);
@@ -32,7 +36,8 @@ class PluginModule {
   PluginModule& operator=(const PluginModule&) = delete;
 
   const std::string& path() const { return path_; }
-  // The unlinked copy that is mapped, as /proc/self/maps shows it.
+  // The copy that is mapped, as /proc/self/maps names it (without the
+  // " (deleted)" suffix), e.g. "/memfd:pounce-3-libhello.so".
   const std::string& mapped_path() const { return mapped_path_; }
   const std::string& name() const { return name_; }
   const std::string& version() const { return version_; }
@@ -55,10 +60,16 @@ class PluginModule {
 
  private:
   PluginModule() = default;
+  static std::unique_ptr<PluginModule> load_checked(
+      const std::string& path, const pounce_host_api_t* host,
+      std::string* error);
+  // Validates the plugin's descriptor and keeps a copy of it.
+  bool adopt_descriptor(const pounce_plugin_t& desc, std::string* error);
 
   std::string path_;
   std::string mapped_path_;
   void* handle_ = nullptr;
+  int copy_fd_ = -1;  // the copy, kept open while mapped (see load())
   pounce_plugin_abi_t abi_{};
   pounce_plugin_t desc_{};
   std::string name_;

@@ -29,7 +29,30 @@ uint64_t monotonic_ns() {
          static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// Set by the early SIGHUP handler, taken once the server is ready. The
+// handler may run on any thread (a plugin's init may start threads), hence
+// an atomic; lock-free, so async-signal-safe.
+std::atomic<bool> g_sighup_while_starting{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+void note_sighup(int) {
+  g_sighup_while_starting.store(true, std::memory_order_relaxed);
+}
+
 }  // namespace
+
+void defer_sighup_until_ready() {
+  struct sigaction sa {};
+  sa.sa_handler = note_sighup;
+  sigemptyset(&sa.sa_mask);
+  // Restarted: a plugin's init must not see EINTR because of it.
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGHUP, &sa, nullptr);
+}
+
+void restore_default_sighup() {
+  signal(SIGHUP, SIG_DFL);
+}
 
 void prepare_process() {
   // A peer that closes early must not kill the process on the next write.
@@ -65,8 +88,14 @@ int Server::run() {
 
   std::string error;
   const unsigned loop_count = config_.workers + config_.async_threads;
-  current_ = Generation::build(config_, next_generation_id_, loop_count,
-                               host_api(), &error);
+  try {
+    current_ = Generation::build(config_, next_generation_id_, loop_count,
+                                 host_api(), &error);
+  } catch (const std::exception& e) {
+    error = std::string("cannot load the plugins: ") + e.what();
+  } catch (...) {
+    error = "cannot load the plugins: an unknown exception";
+  }
   if (!current_) {
     LOG_ERROR("%s", error.c_str());
     log::flush_thread();
@@ -93,6 +122,9 @@ int Server::run() {
   uv_signal_start(&sigint_, on_signal, SIGINT);
   uv_signal_start(&sighup_, on_signal, SIGHUP);
   unblock_forwarded_signals();  // held back by the supervisor until now
+  // From here on libuv has SIGHUP; one noted before is not lost.
+  bool sighup_while_starting =
+      g_sighup_while_starting.exchange(false, std::memory_order_relaxed);
   uv_timer_init(&loop_, &shutdown_timer_);
   shutdown_timer_.data = this;
   uv_timer_init(&loop_, &retire_timer_);
@@ -107,6 +139,12 @@ int Server::run() {
 
   log::LogFlusher flusher;
   flusher.start(&loop_);
+
+  phase_ = Phase::Serving;
+  if (sighup_while_starting) {
+    LOG_INFO("SIGHUP during startup: reloading now that the server is ready");
+    on_sighup();
+  }
 
   uv_run(&loop_, UV_RUN_DEFAULT);
 
@@ -196,10 +234,10 @@ void Server::notify_supervisor() {
 void Server::on_signal(uv_signal_t* s, int signum) {
   auto* self = static_cast<Server*>(s->data);
   if (signum == SIGHUP) {
-    self->reload();
+    self->on_sighup();
     return;
   }
-  if (signum == SIGINT && self->shutting_down_) {
+  if (signum == SIGINT && self->stopping()) {
     LOG_WARN("second SIGINT: exiting now");
     log::flush_thread();
     _exit(130);
@@ -211,15 +249,30 @@ void Server::on_signal(uv_signal_t* s, int signum) {
 }
 
 void Server::begin_shutdown() {
-  if (shutting_down_) return;
-  shutting_down_ = true;
-  uv_signal_stop(&sighup_);
+  switch (phase_) {
+    case Phase::Starting:  // signals are handled on the loop only
+    case Phase::Building:  // synchronous: no signal is handled inside it
+    case Phase::Serving:
+      phase_ = Phase::Stopping;
+      break;
+    case Phase::Publishing:
+      phase_ = Phase::StoppingMidPublish;
+      break;
+    case Phase::StoppingMidPublish:
+    case Phase::Stopping:
+    case Phase::Stopped:
+      return;
+  }
+  reload_pending_ = false;
   // 1. Stop accepting.
   if (distributor_) distributor_->stop();
   // 2-4. Idle connections close, the rest finish with Connection: close.
   for (EventLoop* l : all_loops_) l->request_drain();
+  // Every generation that a loop may run hears SHUTDOWN now, once. The one
+  // being published already serves on the loops that switched.
   uint64_t deadline_ns = monotonic_ns() + config_.shutdown_timeout_ms * 1000000;
   if (current_) current_->drain(POUNCE_DRAIN_SHUTDOWN, deadline_ns);
+  if (publishing_) publishing_->drain(POUNCE_DRAIN_SHUTDOWN, deadline_ns);
   for (Retiring& r : retiring_) {
     r.generation->drain(POUNCE_DRAIN_SHUTDOWN, deadline_ns);
   }
@@ -252,13 +305,15 @@ void Server::on_async_finished() {
 }
 
 void Server::finish_if_done() {
-  if (!shutting_down_ || workers_finished_ < workers_.size() ||
+  if (phase_ == Phase::Stopped || !stopping() ||
+      workers_finished_ < workers_.size() ||
       async_finished_ < async_loops_.size()) {
     return;
   }
   for (auto& w : workers_) w->join();
   for (auto& a : async_loops_) a->join();
   // Every loop is gone: nothing can run plugin code any more.
+  phase_ = Phase::Stopped;
   publishing_.reset();
   retiring_.clear();
   current_.reset();
@@ -268,42 +323,51 @@ void Server::finish_if_done() {
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
+  // Closing the handle restored the default action (exit 129); a SIGHUP
+  // while the process exits must not change its exit status.
+  signal(SIGHUP, SIG_IGN);
   tasks_.close();
 }
 
 // ---------------------------------------------------------------------------
 // Hot reload (ARCHITECTURE.md §1 "Plugin generations")
 
-void Server::reload() {
-  if (shutting_down_) return;
-  if (reloading_) {
-    // Coalesced: one more reload once this one is done.
-    reload_pending_ = true;
-    return;
+void Server::on_sighup() {
+  switch (phase_) {
+    case Phase::Serving:
+      reload();
+      return;
+    case Phase::Starting:
+    case Phase::Building:
+    case Phase::Publishing:
+      // Coalesced: one more reload once this one is done.
+      reload_pending_ = true;
+      return;
+    case Phase::StoppingMidPublish:
+    case Phase::Stopping:
+    case Phase::Stopped:
+      LOG_INFO("SIGHUP ignored: shutting down");
+      return;
   }
-  reloading_ = true;
+}
+
+void Server::reload() {
+  phase_ = Phase::Building;
   std::string error;
   Config next;
-  bool restart_needed = false;
-  if (!reload_plugin_entries(config_, &next, &restart_needed, &error)) {
-    LOG_ERROR("reload failed: %s", error.c_str());
-    reloading_ = false;
-    if (reload_pending_) {
-      reload_pending_ = false;
-      reload();
-    }
-    return;
+  std::unique_ptr<Generation> gen;
+  // All or nothing, and never fatal: whatever the load path throws is a
+  // failed reload, and the current generation keeps serving.
+  try {
+    gen = build_next(&next, &error);
+  } catch (const std::exception& e) {
+    error = e.what();
+  } catch (...) {
+    error = "an unknown exception";
   }
-  if (restart_needed) {
-    LOG_WARN("%s changes settings other than plugins; restart to apply them",
-             config_.config_file.c_str());
-  }
-  std::unique_ptr<Generation> gen = Generation::build(
-      next, next_generation_id_, config_.workers + config_.async_threads,
-      host_api(), &error);
   if (!gen) {
     LOG_ERROR("reload failed: %s", error.c_str());
-    reloading_ = false;
+    phase_ = Phase::Serving;
     if (reload_pending_) {
       reload_pending_ = false;
       reload();
@@ -313,7 +377,23 @@ void Server::reload() {
   ++next_generation_id_;
   config_.plugins = next.plugins;
   config_.plugin_configs = next.plugin_configs;
+  phase_ = Phase::Publishing;
   publish(std::move(gen));
+}
+
+std::unique_ptr<Generation> Server::build_next(Config* next,
+                                               std::string* error) {
+  bool restart_needed = false;
+  if (!reload_plugin_entries(config_, next, &restart_needed, error)) {
+    return nullptr;
+  }
+  if (restart_needed) {
+    LOG_WARN("%s changes settings other than plugins; restart to apply them",
+             config_.config_file.c_str());
+  }
+  return Generation::build(*next, next_generation_id_,
+                           config_.workers + config_.async_threads, host_api(),
+                           error);
 }
 
 void Server::publish(std::unique_ptr<Generation> next) {
@@ -339,6 +419,18 @@ void Server::on_published(uint64_t id) {
   std::unique_ptr<Generation> old = std::move(current_);
   current_ = std::move(publishing_);
   LOG_INFO("reloaded generation %llu", static_cast<unsigned long long>(id));
+  if (phase_ == Phase::StoppingMidPublish) {
+    // Both generations heard SHUTDOWN in begin_shutdown: the old one only
+    // waits for its pins now, within the shutdown's own deadline.
+    phase_ = Phase::Stopping;
+    if (old) {
+      retiring_.push_back(Retiring{
+          std::move(old), uv_now(&loop_) + config_.shutdown_timeout_ms});
+      check_retiring();
+    }
+    return;
+  }
+  phase_ = Phase::Serving;
   if (old) {
     uint64_t deadline_ns = monotonic_ns() + config_.reload_timeout_ms * 1000000;
     old->drain(POUNCE_DRAIN_RELOAD, deadline_ns);
@@ -346,7 +438,6 @@ void Server::on_published(uint64_t id) {
         Retiring{std::move(old), uv_now(&loop_) + config_.reload_timeout_ms});
     check_retiring();
   }
-  reloading_ = false;
   if (reload_pending_) {
     reload_pending_ = false;
     reload();

@@ -31,6 +31,39 @@ class Server {
   int run();
 
  private:
+  // The main thread's lifecycle; every transition happens on the main
+  // thread (ARCHITECTURE.md §1 "Plugin generations", §3 "Signals"):
+  //
+  //   Starting   --ready: listening, loops running-->           Serving
+  //                (a SIGHUP while Starting is a reload once Serving)
+  //   Serving    --SIGHUP-->                                    Building
+  //   Building   --every plugin loaded and initialized-->       Publishing
+  //   Building   --any failure or exception, "reload failed"--> Serving
+  //   Publishing --every loop switched, "reloaded generation N"--> Serving
+  //                (the old generation gets on_draining(RELOAD), retires)
+  //   Serving    --SIGTERM/SIGINT-->                            Stopping
+  //   Publishing --SIGTERM/SIGINT-->                  StoppingMidPublish
+  //   StoppingMidPublish --every loop switched-->               Stopping
+  //                (the old generation retires without RELOAD)
+  //   Stopping   --every loop finished-->                       Stopped
+  //
+  // On entering Stopping or StoppingMidPublish, every generation a loop may
+  // run (current, being published, retiring) gets on_draining(SHUTDOWN),
+  // once; none gets RELOAD after it. A SIGHUP during Building or Publishing
+  // is coalesced into one reload once Serving; during Stopping* it is
+  // ignored (never the default action, which would end the drain).
+  // Building is synchronous: no signal is handled inside it, one that lands
+  // there is handled once it has become Publishing or Serving.
+  enum class Phase {
+    Starting,
+    Serving,
+    Building,
+    Publishing,
+    StoppingMidPublish,
+    Stopping,
+    Stopped,
+  };
+
   struct Retiring {
     std::unique_ptr<Generation> generation;
     uint64_t deadline_ms;  // main loop time: close what still pins it
@@ -49,7 +82,13 @@ class Server {
   void on_async_finished();
   void finish_if_done();
 
+  bool stopping() const {
+    return phase_ == Phase::StoppingMidPublish || phase_ == Phase::Stopping ||
+           phase_ == Phase::Stopped;
+  }
+  void on_sighup();
   void reload();
+  std::unique_ptr<Generation> build_next(Config* next, std::string* error);
   void publish(std::unique_ptr<Generation> next);
   void on_published(uint64_t id);
   void check_retiring();
@@ -77,16 +116,22 @@ class Server {
   std::unique_ptr<Generation> current_;
   std::vector<Retiring> retiring_;
   uint64_t next_generation_id_ = 1;
-  bool reloading_ = false;
-  bool reload_pending_ = false;
+  Phase phase_ = Phase::Starting;
+  bool reload_pending_ = false;  // a SIGHUP while Building or Publishing
   unsigned publish_acks_ = 0;
   std::unique_ptr<Generation> publishing_;
 
-  bool shutting_down_ = false;
   unsigned workers_finished_ = 0;  // main thread only (posted by workers)
   unsigned async_finished_ = 0;    // main thread only (posted by async loops)
   int exit_code_ = 0;
 };
+
+// Called first in main(): until the server is ready, a SIGHUP (systemctl
+// reload, a logrotate hook) is only noted, and becomes a reload once the
+// server is ready, instead of the default action (exit 129).
+void defer_sighup_until_ready();
+// For commands that do not serve (`pounce-host bench`).
+void restore_default_sighup();
 
 // Raises RLIMIT_NOFILE to its hard limit and ignores SIGPIPE.
 void prepare_process();

@@ -403,6 +403,9 @@ TEST(Reload, OldCopyIsUnmappedAfterTheDrain) {
   EXPECT_EQ(get(h.port(), "/"), "unique-static");
   auto before = mapped_copies(h.serving_pid(), "-libapp.so (deleted)");
   ASSERT_EQ(before.size(), 1u);
+  // The copy is a memfd named per load ("/memfd:pounce-<serial>-libapp.so"),
+  // so the name tells the old mapping from the new one.
+  EXPECT_EQ(before.begin()->rfind("/memfd:pounce-", 0), 0u) << *before.begin();
 
   h.signal(SIGHUP);
   ASSERT_TRUE(h.wait_for_stderr("unloaded generation 1")) << h.stderr_text();
