@@ -25,6 +25,9 @@ inline char* copy_view(char* p, std::string_view s) {
 // owner checks before it uses what it built.
 class ByteBuffer {
  public:
+  // No object may be larger (ptrdiff_t must span it).
+  static constexpr size_t kMaxSize = PTRDIFF_MAX;
+
   ByteBuffer() = default;
   // Check failed() (or capacity()) afterwards.
   explicit ByteBuffer(size_t capacity) { (void)reserve(capacity); }
@@ -80,14 +83,12 @@ class ByteBuffer {
   // will hold at most that much (a declared body) never gets more.
   [[nodiscard]] bool reserve(size_t cap, size_t ceiling) {
     if (cap <= cap_) return true;
-    size_t want = cap_ ? cap_ : 256;
-    while (want < cap) {
-      if (want > SIZE_MAX / 2) {
-        want = cap;
-        break;
-      }
-      want *= 2;
+    if (cap > kMaxSize) {
+      failed_ = true;
+      return false;
     }
+    size_t want = cap_ ? cap_ : 256;
+    while (want < cap) want = want > kMaxSize / 2 ? cap : want * 2;
     if (want > ceiling) want = ceiling > cap ? ceiling : cap;
     char* p = static_cast<char*>(realloc(data_, want));
     if (!p) {
