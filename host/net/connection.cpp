@@ -1048,6 +1048,10 @@ void Connection::start_write() {
   // Backpressure (see may_read()), decided again at every slice: a stream
   // resumes reading once the client took enough.
   update_reading();
+  // Progress is a slice the kernel took, even if more was queued meanwhile:
+  // the queue cannot grow without bound (may_read(), --stream-max-buffer),
+  // so a peer that reads a trickle holds at most that much, while a slow
+  // download of a large response must not be cut.
   loop_->timeouts().arm(this, TimeoutKind::Write);
 }
 

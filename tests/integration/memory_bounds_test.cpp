@@ -146,7 +146,7 @@ bool wait_closed(int fd, std::chrono::milliseconds timeout) {
 // flood: a few MiB for the one connection (its output queue stays near
 // --stream-high-water, its input near a read buffer), plus slack for the
 // allocator. Before the fix the same floods took hundreds of MiB.
-constexpr long kFloodBoundKb = 8 * kMiB;
+constexpr long kFloodBoundKb = 4 * kMiB;
 // The flood: enough that an unbounded host visibly grows by far more than
 // the bound, little enough to be quick when the host stops reading.
 constexpr size_t kFloodBytes = 64u << 20;
@@ -280,11 +280,12 @@ TEST(MemoryBounds, DeclaredBodiesAreNotReservedBeforeTheyArrive) {
   }
   const long data_after = status_kb(host.pid(), "VmData");
   const long rss_after = status_kb(host.pid(), "VmRSS");
-  // A head and a read's worth of room each: a few MiB for all of them.
-  // Reserving the declared length made it 600 MiB of address space.
-  EXPECT_LT(data_after - data_before, 48 * kMiB)
+  // A connection and its head: about 1 KiB each, so 8 KiB each is room for
+  // the allocator. Reserving the declared length made it 2 MiB each.
+  const long bound = kConnections * 8;
+  EXPECT_LT(data_after - data_before, bound)
       << "VmData " << data_before << " -> " << data_after << " KiB";
-  EXPECT_LT(rss_after - rss_before, 48 * kMiB)
+  EXPECT_LT(rss_after - rss_before, bound)
       << "VmRSS " << rss_before << " -> " << rss_after << " KiB";
   printf("%d head-only bodies: VmData +%ld KiB, VmRSS +%ld KiB\n", kConnections,
          data_after - data_before, rss_after - rss_before);

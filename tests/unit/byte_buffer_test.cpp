@@ -7,19 +7,35 @@
 
 #include <cstdint>
 
-// This binary checks what happens when memory is not there: under ASan a
-// failed allocation must return null as it does without ASan, not abort.
-extern "C" const char* __asan_default_options() {
-  return "allocator_may_return_null=1";
-}
-
 namespace pounce {
 namespace {
 
 // More than any machine can give, less than ASan's maximum request.
 constexpr size_t kHuge = size_t{1} << 39;
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAsan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAsan = true;
+#else
+constexpr bool kAsan = false;
+#endif
+#else
+constexpr bool kAsan = false;
+#endif
+
+// ASan reports a refused allocation as an error (allocator_may_return_null
+// is off, and a hook to turn it on is not seen by the shared runtime); the
+// tests that ask the allocator for kHuge run without it. The size checks
+// below need no allocator and run everywhere.
+#define SKIP_UNDER_ASAN()                                             \
+  do {                                                                \
+    if (kAsan) GTEST_SKIP() << "ASan aborts on a refused allocation"; \
+  } while (0)
+
 TEST(ByteBuffer, ReserveBeyondMemoryFailsAndKeepsTheContents) {
+  SKIP_UNDER_ASAN();
   ByteBuffer b;
   ASSERT_TRUE(b.append("abc"));
   EXPECT_FALSE(b.failed());
@@ -30,6 +46,7 @@ TEST(ByteBuffer, ReserveBeyondMemoryFailsAndKeepsTheContents) {
 }
 
 TEST(ByteBuffer, FailedAppendAppendsNothingAndStaysFailedUntilClear) {
+  SKIP_UNDER_ASAN();
   ByteBuffer b;
   ASSERT_TRUE(b.append("abc"));
   EXPECT_EQ(b.prepare(kHuge), nullptr);
@@ -66,7 +83,7 @@ TEST(ByteBuffer, TruncateAndForgetFailureRestoreAMark) {
   ASSERT_TRUE(b.append("head"));
   const size_t mark = b.size();
   ASSERT_TRUE(b.append("partial"));
-  EXPECT_EQ(b.prepare(kHuge), nullptr);
+  EXPECT_EQ(b.prepare(SIZE_MAX), nullptr);
   b.truncate(mark);
   b.forget_failure();
   EXPECT_FALSE(b.failed());
