@@ -209,6 +209,46 @@ TEST(MemoryBounds, WebSocketPingFloodWithoutReadingIsBounded) {
   EXPECT_EQ(r->status, 101);
 }
 
+// The host's pongs count against --stream-max-buffer like the plugin's own
+// sends: past it the socket is dropped at once (1008, a log line), not at
+// the write timeout, and not after buffering every pong.
+TEST(MemoryBounds, PongsCountAgainstTheStreamMaxBuffer) {
+  HostProcess host(measured({"--plugin", plugin_path("echo"), "--workers", "1",
+                             "--async-threads", "1", "--write-timeout", "120",
+                             "--stream-high-water", "65536",
+                             "--stream-max-buffer", "65536"}));
+  ASSERT_TRUE(host.ok()) << host.stderr_text();
+  int fd = connect_small_window(host.port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd,
+                       "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\n"
+                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       "Sec-WebSocket-Version: 13\r\n\r\n"));
+  std::string head;
+  char c;
+  while (head.find("\r\n\r\n") == std::string::npos &&
+         recv(fd, &c, 1, 0) == 1) {
+    head += c;
+  }
+  ASSERT_EQ(head.rfind("HTTP/1.1 101", 0), 0u) << head;
+  std::string block;
+  const std::string ping = masked_frame(0x9, std::string(125, 'p'));
+  while (block.size() < (1u << 20)) block += ping;
+  size_t sent = flood(fd, block, kFloodBytes);
+  ASSERT_TRUE(host.wait_for_stderr("WebSocket over --stream-max-buffer", 30s))
+      << "sent " << sent << " bytes\n"
+      << host.stderr_text();
+  EXPECT_NE(host.stderr_text().find("last by pongs"), std::string::npos)
+      << host.stderr_text();
+  EXPECT_TRUE(wait_closed(fd, 10s));
+  close(fd);
+  // Dropped for its output, not at the (long) write timeout.
+  EXPECT_EQ(host.stderr_text().find("stopped reading; closing"),
+            std::string::npos)
+      << host.stderr_text();
+}
+
 // A client that pipes junk behind a streamed response it does not read:
 // the input waits (past a head's worth the host stops reading) and the
 // write timeout closes the peer.
