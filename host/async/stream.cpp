@@ -141,6 +141,7 @@ void AsyncStream::frame_chunk(const char* data, size_t len) {
   ByteBuffer& out = conn_->loop()->out();
   if (framing_ == pipeline::Framing::Chunked) {
     char* p = out.prepare(len + 24);
+    if (!p) return;  // out.failed(): the connection's flush closes it
     size_t n = pipeline::write_chunk_size(p, len);
     memcpy(p + n, data, len);
     p[n + len] = '\r';

@@ -115,7 +115,7 @@ void WsSession::feed_frames(char* data, size_t len) {
   ping_outstanding_ = false;
   const pounce_plugin_t& d = mount_->module->desc();
   size_t off = 0;
-  while (conn_ && state_ != State::Closed) {
+  while (conn_ && state_ != State::Closed && !overflowed_) {
     ws::Event ev;
     off += assembler_.feed(data + off, len - off, &ev);
     switch (ev.type) {
@@ -141,6 +141,7 @@ void WsSession::feed_frames(char* data, size_t len) {
         if (state_ == State::Open) {
           ws::append_pong(loop_->out(), ev.data);
           conn_->send_output();
+          if (!conn_ || over_output_limit("pongs")) return;
         }
         break;
       case ws::EventType::Pong:
@@ -149,6 +150,7 @@ void WsSession::feed_frames(char* data, size_t len) {
         // The peer's close: answer it (unless we sent ours first), then the
         // server closes the TCP connection (RFC 6455 §7.1.1).
         if (state_ == State::Open) send_close(ev.code, std::string_view());
+        if (!conn_ || over_output_limit("its close frame")) return;
         close_code_ = ev.code;
         close_reason_.assign(ev.data.data(), ev.data.size());
         code_decided_ = true;
@@ -178,21 +180,30 @@ void WsSession::send_close(uint16_t code, std::string_view reason) {
   conn_->send_output();
 }
 
-int WsSession::after_send() {
-  if (!conn_) return POUNCE_ERR_CLOSED;
+bool WsSession::over_output_limit(const char* what) {
   const Config& cfg = loop_->config();
   size_t q = conn_->queued_output();
   loop_->handles().publish_queued(handle_, static_cast<int64_t>(q));
-  if (q > cfg.stream_max_buffer) {
-    LOG_WARN(
-        "plugin %s: WebSocket over --stream-max-buffer (%zu bytes "
-        "queued); closing it",
-        mount_->module->name().c_str(), q);
-    close_code_ = ws::close_code::kPolicyViolation;
-    code_decided_ = true;
-    conn_->abort_websocket();
-    return POUNCE_ERR_CLOSED;
-  }
+  if (q <= cfg.stream_max_buffer) return false;
+  // Every byte we queue counts: the plugin's messages and our own replies
+  // to the peer's control frames alike, or a peer that sends pings and
+  // never reads would make us buffer without bound.
+  LOG_WARN(
+      "plugin %s: WebSocket over --stream-max-buffer (%zu bytes queued, "
+      "last by %s); closing it",
+      mount_->module->name().c_str(), q, what);
+  overflowed_ = true;
+  close_code_ = ws::close_code::kPolicyViolation;
+  code_decided_ = true;
+  conn_->abort_websocket();
+  return true;
+}
+
+int WsSession::after_send() {
+  if (!conn_ || overflowed_) return POUNCE_ERR_CLOSED;
+  if (over_output_limit("the plugin")) return POUNCE_ERR_CLOSED;
+  const Config& cfg = loop_->config();
+  size_t q = conn_->queued_output();
   if (q > cfg.stream_high_water) {
     want_writable_ = true;
     return POUNCE_HIGH_WATER;

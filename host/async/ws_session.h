@@ -88,6 +88,9 @@ class WsSession {
   static void on_ping_timer(uv_timer_t* t);
   void send_close(uint16_t code, std::string_view reason);
   int after_send();
+  // Past --stream-max-buffer of queued output (`what` queued the last of
+  // it): logs, fails the socket with 1008 and drops it; returns true.
+  bool over_output_limit(const char* what);
 
   Connection* conn_;
   EventLoop* loop_;
@@ -99,6 +102,7 @@ class WsSession {
   bool opened_ = false;
   PluginCallDepth calls_;
   bool want_writable_ = false;
+  bool overflowed_ = false;  // over_output_limit() dropped the socket
 
   std::unique_ptr<ws::PerMessageDeflate> deflate_;
   ws::MessageAssembler assembler_;

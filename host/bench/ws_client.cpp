@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 #include "bench/load_thread.h"
 #include "http/ascii.h"
@@ -73,6 +74,8 @@ void append_client_frame(ByteBuffer& out, uint8_t opcode, std::string_view data,
   const size_t n = data.size();
   const size_t header = 2 + (n < 126 ? 0 : n <= 0xFFFF ? 2 : 8) + 4;
   auto* p = reinterpret_cast<uint8_t*>(out.prepare(header + n));
+  // The load generator has no response to fail: it stops, as before.
+  if (!p) throw std::bad_alloc();
   size_t h = 0;
   p[h++] = static_cast<uint8_t>(ws::kFin | (rsv1 ? ws::kRsv1 : 0) | opcode);
   if (n < 126) {

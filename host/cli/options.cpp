@@ -388,7 +388,16 @@ bool apply_key(const std::string& key, const json& value, Config* c,
     if (!get_unsigned(value, key, 65535, &u, error)) return false;
     c->max_headers = u;
   } else if (flag == "max-body-size") {
-    if (!get_unsigned(value, key, uint64_t{1} << 40, &u, error)) return false;
+    // The sync path holds a whole body in one buffer, and may answer with
+    // a body as large: past 1 GiB that is not a request buffer any more.
+    // docs/configuration.md says what a larger upload needs.
+    constexpr uint64_t kMaxBodySize = uint64_t{1} << 30;
+    if (!get_unsigned(value, key, UINT64_MAX, &u, error)) return false;
+    if (u > kMaxBodySize) {
+      *error = "--max-body-size must be 0 to " + std::to_string(kMaxBodySize) +
+               " bytes (1 GiB), got " + std::to_string(u);
+      return false;
+    }
     c->max_body_size = u;
   } else if (flag == "stream-high-water") {
     if (!get_unsigned(value, key, kMax32, &u, error)) return false;

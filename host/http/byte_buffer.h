@@ -3,9 +3,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <string_view>
 
 namespace pounce {
@@ -18,17 +18,27 @@ inline char* copy_view(char* p, std::string_view s) {
   return p + s.size();
 }
 
+// Allocation failure is reported, never thrown: buffers grow inside libuv
+// callbacks, where an exception would end the process. A failed grow leaves
+// the contents as they were and sets failed(), which stays set until clear()
+// or release(): a run of appends may be checked once, at its end, and every
+// owner checks before it uses what it built.
 class ByteBuffer {
  public:
+  // No object may be larger (ptrdiff_t must span it).
+  static constexpr size_t kMaxSize = PTRDIFF_MAX;
+
   ByteBuffer() = default;
-  explicit ByteBuffer(size_t capacity) { reserve(capacity); }
+  // Check failed() (or capacity()) afterwards.
+  explicit ByteBuffer(size_t capacity) { (void)reserve(capacity); }
   ~ByteBuffer() { free(data_); }
   ByteBuffer(const ByteBuffer&) = delete;
   ByteBuffer& operator=(const ByteBuffer&) = delete;
   ByteBuffer(ByteBuffer&& o) noexcept
-      : data_(o.data_), len_(o.len_), cap_(o.cap_) {
+      : data_(o.data_), len_(o.len_), cap_(o.cap_), failed_(o.failed_) {
     o.data_ = nullptr;
     o.len_ = o.cap_ = 0;
+    o.failed_ = false;
   }
   ByteBuffer& operator=(ByteBuffer&& o) noexcept {
     if (this != &o) {
@@ -36,8 +46,10 @@ class ByteBuffer {
       data_ = o.data_;
       len_ = o.len_;
       cap_ = o.cap_;
+      failed_ = o.failed_;
       o.data_ = nullptr;
       o.len_ = o.cap_ = 0;
+      o.failed_ = false;
     }
     return *this;
   }
@@ -48,41 +60,73 @@ class ByteBuffer {
   size_t capacity() const { return cap_; }
   bool empty() const { return len_ == 0; }
   std::string_view view() const { return {data_, len_}; }
+  // A grow failed since the last clear() or release(): what was to be
+  // appended then is missing.
+  bool failed() const { return failed_; }
 
-  void clear() { len_ = 0; }
+  void clear() {
+    len_ = 0;
+    failed_ = false;
+  }
   // Frees the memory too (idle connections keep nothing).
   void release() {
     free(data_);
     data_ = nullptr;
     len_ = cap_ = 0;
+    failed_ = false;
   }
 
-  void reserve(size_t cap) {
-    if (cap <= cap_) return;
+  // Capacity for `cap` bytes, growing geometrically. False (and failed())
+  // when the memory is not there.
+  [[nodiscard]] bool reserve(size_t cap) { return reserve(cap, SIZE_MAX); }
+  // The same, but the geometric growth stops at `ceiling`: a buffer that
+  // will hold at most that much (a declared body) never gets more.
+  [[nodiscard]] bool reserve(size_t cap, size_t ceiling) {
+    if (cap <= cap_) return true;
+    if (cap > kMaxSize) {
+      failed_ = true;
+      return false;
+    }
     size_t want = cap_ ? cap_ : 256;
-    while (want < cap) want *= 2;
+    while (want < cap) want = want > kMaxSize / 2 ? cap : want * 2;
+    if (want > ceiling) want = ceiling > cap ? ceiling : cap;
     char* p = static_cast<char*>(realloc(data_, want));
-    if (!p) throw std::bad_alloc();
+    if (!p) {
+      failed_ = true;
+      return false;
+    }
     data_ = p;
     cap_ = want;
+    return true;
   }
 
-  // Room for `n` more bytes; commit() what was written.
-  char* prepare(size_t n) {
-    reserve(len_ + n);
-    return data_ + len_;
+  // Room for `n` more bytes, or nullptr (and failed()); commit() what was
+  // written.
+  [[nodiscard]] char* prepare(size_t n) {
+    if (n > SIZE_MAX - len_) {
+      failed_ = true;
+      return nullptr;
+    }
+    return reserve(len_ + n) ? data_ + len_ : nullptr;
   }
   void commit(size_t n) { len_ += n; }
 
-  void append(const void* p, size_t n) {
-    if (n == 0) return;
-    memcpy(prepare(n), p, n);
+  // False (nothing appended, failed() set) when the memory is not there.
+  bool append(const void* p, size_t n) {
+    if (n == 0) return true;
+    char* dst = prepare(n);
+    if (!dst) return false;
+    memcpy(dst, p, n);
     len_ += n;
+    return true;
   }
-  void append(std::string_view s) { append(s.data(), s.size()); }
-  void push_back(char c) {
-    *prepare(1) = c;
+  bool append(std::string_view s) { return append(s.data(), s.size()); }
+  bool push_back(char c) {
+    char* dst = prepare(1);
+    if (!dst) return false;
+    *dst = c;
     ++len_;
+    return true;
   }
 
   // Drops the first n bytes.
@@ -94,15 +138,26 @@ class ByteBuffer {
     memmove(data_, data_ + n, len_ - n);
     len_ -= n;
   }
-  void resize(size_t n) {
-    reserve(n);
+  // Grows or shrinks to n bytes; growing may fail (false, failed()).
+  [[nodiscard]] bool resize(size_t n) {
+    if (!reserve(n)) return false;
     len_ = n;
+    return true;
   }
+  // Shrinks to n bytes (n <= size()); never allocates.
+  void truncate(size_t n) {
+    if (n < len_) len_ = n;
+  }
+  // For a caller that took size() as a mark while !failed(), and dropped
+  // what it failed to build after it with truncate(mark): the buffer is
+  // whole again.
+  void forget_failure() { failed_ = false; }
 
  private:
   char* data_ = nullptr;
   size_t len_ = 0;
   size_t cap_ = 0;
+  bool failed_ = false;
 };
 
 // Writes the decimal digits of v to p; returns the number of bytes.

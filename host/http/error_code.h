@@ -51,6 +51,7 @@ namespace pounce::http {
   X(HeaderTimeout, 408, "HEADER_TIMEOUT")                                 \
   X(BodyTimeout, 408, "BODY_TIMEOUT")                                     \
   X(TooManyConnections, 503, "TOO_MANY_CONNECTIONS")                      \
+  X(OutOfMemory, 503, "OUT_OF_MEMORY")                                    \
   /* plugin faults */                                                     \
   X(PluginError, 500, "PLUGIN_ERROR")                                     \
   X(InvalidResponseHeader, 500, "INVALID_RESPONSE_HEADER")                \

@@ -32,6 +32,10 @@ constexpr size_t kWriteSlice = 256 * 1024;
 constexpr size_t kCorkLimit = 64 * 1024;
 // The lingering close reads at most this much, for at most 1 s.
 constexpr size_t kLingerMaxBytes = 64 * 1024;
+// One read or one uv_try_write at most this much: libuv's buffer lengths
+// are `unsigned` and uv_try_write answers in an `int`.
+constexpr size_t kMaxReadSize = size_t{1} << 30;
+constexpr size_t kMaxTryWrite = size_t{1} << 30;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::string_view kServerHeader = "Server: pounce\r\n";
 
@@ -195,8 +199,40 @@ bool Connection::input_pending() {
 // ---------------------------------------------------------------------------
 // Reading
 
+bool Connection::may_read() const {
+  switch (phase_) {
+    case Phase::Closing:
+      return false;
+    case Phase::Lingering:
+      return true;  // discards, bounded by kLingerMaxBytes
+    case Phase::Async:
+    case Phase::WebSocket: {
+      // A stream or a WebSocket keeps reading while a write is in flight,
+      // to notice the client leaving, but only while what it reads cannot
+      // pile up: whatever the input makes us send (pongs, echoes) waits
+      // above --stream-high-water until the client reads, and input
+      // pipelined behind a stream waits past a head's worth.
+      const Config& cfg = loop_->config();
+      if (queued_output() > cfg.stream_high_water) return false;
+      return !(phase_ == Phase::Async && stream_body_done_ &&
+               in_.size() > cfg.max_header_size);
+    }
+    default:
+      // No new requests while the client does not read our responses.
+      return !write_in_flight_;
+  }
+}
+
+void Connection::update_reading() {
+  if (may_read()) {
+    start_reading();
+  } else {
+    stop_reading();
+  }
+}
+
 void Connection::start_reading() {
-  if (reading_ || phase_ == Phase::Closing) return;
+  if (reading_ || !may_read()) return;
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read) ==
       0) {
     reading_ = true;
@@ -217,22 +253,35 @@ void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
     *buf = uv_buf_init(loop->read_buffer(), EventLoop::kReadBufferSize);
     return;
   }
-  // A request is partial: read straight behind it.
+  // A request is partial: read straight behind it. A declared body grows
+  // the buffer as its bytes arrive (geometrically, but never past the
+  // declared size): a head alone costs no more than a head.
   size_t want = 16 * 1024;
+  size_t ceiling = SIZE_MAX;
   if (c->phase_ == Phase::Body && !c->chunked_) {
     uint64_t missing = c->head_size_ + c->content_length_ - c->in_.size();
     if (missing < want) want = static_cast<size_t>(missing);
     if (want == 0) want = 1;
+    ceiling = c->head_size_ + static_cast<size_t>(c->content_length_);
   }
-  char* p = c->in_.prepare(want);
-  (void)p;
-  *buf = uv_buf_init(c->in_.data() + c->in_.size(),
-                     static_cast<unsigned>(c->in_.capacity() - c->in_.size()));
+  if (!c->in_.reserve(c->in_.size() + want, ceiling)) {
+    *buf = uv_buf_init(nullptr, 0);  // on_read gets UV_ENOBUFS
+    return;
+  }
+  const size_t room =
+      std::min<size_t>(c->in_.capacity() - c->in_.size(), kMaxReadSize);
+  *buf =
+      uv_buf_init(c->in_.data() + c->in_.size(), static_cast<unsigned>(room));
 }
 
 void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   auto* c = static_cast<Connection*>(s->data);
   if (nread == 0) return;
+  if (nread == UV_ENOBUFS && c->phase_ != Phase::Closing) {
+    c->fail_no_memory();  // on_alloc could not grow the input buffer
+    c->after_input();
+    return;
+  }
   if (nread < 0) {
     // EOF or a reset. A partial request is abandoned; nothing can be sent.
     if (nread != UV_EOF && c->phase_ != Phase::Lingering) {
@@ -259,6 +308,13 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
 }
 
 void Connection::handle_read(char* data, size_t len, bool owned) {
+  if (owned && in_.failed()) {
+    // Bytes are missing from in_ (a handoff could not copy them all):
+    // serving what is there would misread the request.
+    fail_no_memory();
+    after_input();
+    return;
+  }
   in_input_ = true;
   size_t used = 0;
   if (phase_ == Phase::Body) {
@@ -291,7 +347,14 @@ void Connection::handle_read(char* data, size_t len, bool owned) {
   } else if (used < len) {
     in_.append(data + used, len - used);
   }
+  if (in_.failed() && phase_ != Phase::Closing && !handoff_pending_) {
+    fail_no_memory();  // enter_body() or the append above could not copy
+  }
   in_input_ = false;
+  if (abort_pending_) {
+    close_now();  // see abort_websocket()
+    return;
+  }
   if (finish_pending_) {
     finish_pending_ = false;
     finish_stream();
@@ -398,7 +461,7 @@ void Connection::enter_body(char* base, bool owned, size_t head_off,
   if (owned) {
     memmove(base, base + head_off, head_size + decoded);
     memmove(base + head_size + decoded, base + raw_off, raw_len);
-    in_.resize(head_size + decoded + raw_len);
+    in_.truncate(head_size + decoded + raw_len);
   } else {
     in_.clear();
     in_.append(base + head_off, head_size + decoded);
@@ -411,7 +474,8 @@ void Connection::enter_body(char* base, bool owned, size_t head_off,
   chunked_ = head.body_kind == http::BodyKind::Chunked;
   content_length_ = head.content_length;
   keep_alive_ = head.keep_alive;
-  if (!chunked_) in_.reserve(head_size + static_cast<size_t>(content_length_));
+  // No reserve for the declared length: on_alloc grows in_ as the body
+  // arrives, so that a head that promises a large body costs nothing yet.
   // RFC 9110 §10.1.1: 100 Continue only to a 1.1 client that is waiting.
   if (head.expect_continue && head.version_minor >= 1 && decoded == 0 &&
       raw_len == 0) {
@@ -444,7 +508,7 @@ bool Connection::continue_body() {
       size_t dst = head_size_ + static_cast<size_t>(body_len_);
       size_t rest = in_.size() - raw_pos_;
       memmove(base + dst, base + raw_pos_, rest);
-      in_.resize(dst + rest);
+      in_.truncate(dst + rest);
       raw_pos_ = dst;
       return false;
     }
@@ -676,8 +740,18 @@ void Connection::write_sync_response(const http::RequestHead& head,
         static_cast<int64_t>(now - app_done_ns));
   }
   ByteBuffer& out = loop_->out();
+  const bool whole_before = !out.failed();
+  const size_t mark = out.size();
   pipeline::write_response_head(out, h);
   if (!bodiless_status && !head_request) out.append(body);
+  if (out.failed() && whole_before) {
+    // No memory for this response: drop what was built of it and answer
+    // 503 instead (the responses before it are intact).
+    out.truncate(mark);
+    out.forget_failure();
+    respond_error(http::ErrorCode::OutOfMemory, &head);
+    return;
+  }
   if (cfg.access_log) access_log(&head, status, body.size());
   if (!keep_alive_) close_after_write_ = true;
 }
@@ -699,6 +773,13 @@ void Connection::respond_error(http::ErrorCode code,
   std::string_view status_line = http::status_line(status);
   std::string_view date = loop_->date().date_header();
   char* p = out.prepare(512);
+  if (!p) {
+    // Not even the error fits: flush_output() sees out.failed() and
+    // closes without a response.
+    close_after_write_ = true;
+    phase_ = Phase::Idle;
+    return;
+  }
   char* start = p;
   auto put = [&p](std::string_view s) { p = copy_view(p, s); };
   put(status_line);
@@ -810,7 +891,10 @@ void Connection::after_input() {
   }
   flush_output();
   if (phase_ == Phase::Closing) return;
-  if (write_in_flight_) return;  // on_write continues
+  if (write_in_flight_) {
+    update_reading();  // on_write continues
+    return;
+  }
   if (close_after_write_) {
     if (no_linger_) {
       close_now();
@@ -839,18 +923,12 @@ void Connection::after_input() {
       break;
     case Phase::Async:
       arm_async_timeout();
-      // Input pipelined behind the stream waits; past a head's worth, stop
-      // reading until the stream is done.
-      if (stream_body_done_ && in_.size() > loop_->config().max_header_size) {
-        stop_reading();
-        return;
-      }
       break;
     case Phase::Body:
     default:
       break;  // armed on progress
   }
-  start_reading();
+  update_reading();
 }
 
 void Connection::send_output() {
@@ -871,31 +949,45 @@ size_t Connection::queued_output() const {
 // Corked bytes, then whatever the loop's buffer holds, become the loop's
 // buffer to write. Copied rather than swapped: a swap would leave the
 // loop's large buffer with this connection and the loop to grow a new one.
-void Connection::hand_held_output_to_loop() {
+bool Connection::hand_held_output_to_loop() {
   ByteBuffer& out = loop_->out();
-  queued_.append(out.data(), out.size());
+  bool ok = queued_.append(out.data(), out.size());
   out.clear();
-  out.append(queued_.data(), queued_.size());
+  if (ok) ok = out.append(queued_.data(), queued_.size());
   queued_.release();
+  return ok;
 }
 
 void Connection::uncork() {
   corked_ = false;
-  if (!write_in_flight_ && !queued_.empty() && phase_ != Phase::Closing) {
-    hand_held_output_to_loop();
+  if (!write_in_flight_ && !queued_.empty() && phase_ != Phase::Closing &&
+      !hand_held_output_to_loop()) {
+    fail_output_memory();
+    return;
   }
   send_output();
 }
 
 void Connection::flush_output() {
   ByteBuffer& out = loop_->out();
-  if (out.empty()) return;
+  if (out.empty() && !out.failed()) return;
   if (phase_ == Phase::Closing) {
     out.clear();
     return;
   }
+  if (out.failed()) {
+    // Part of what was to be sent could not be built: the bytes on the
+    // wire would be a corrupt response or frame stream. Close instead.
+    out.clear();
+    fail_output_memory();
+    return;
+  }
   if (corked_ && !write_in_flight_) {
-    queued_.append(out.data(), out.size());
+    if (!queued_.append(out.data(), out.size())) {
+      out.clear();
+      fail_output_memory();
+      return;
+    }
     out.clear();
     // Corking is for batches of small frames: past this much, write what
     // is held now (a large message must not count against the
@@ -906,16 +998,21 @@ void Connection::flush_output() {
     const size_t limit =
         std::min<size_t>(kCorkLimit, loop_->config().stream_high_water);
     if (queued_.size() < limit) return;
-    hand_held_output_to_loop();
+    if (!hand_held_output_to_loop()) {
+      fail_output_memory();
+      return;
+    }
   }
   if (write_in_flight_) {
-    queued_.append(out.data(), out.size());
+    bool ok = queued_.append(out.data(), out.size());
     out.clear();
+    if (!ok) fail_output_memory();
     return;
   }
-  uv_buf_t b = uv_buf_init(out.data(), static_cast<unsigned>(out.size()));
+  const size_t attempt = std::min(out.size(), kMaxTryWrite);
+  uv_buf_t b = uv_buf_init(out.data(), static_cast<unsigned>(attempt));
   int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1);
-  if (n == static_cast<int>(out.size())) {
+  if (n >= 0 && static_cast<size_t>(n) == out.size()) {
     out.clear();
     return;
   }
@@ -927,8 +1024,12 @@ void Connection::flush_output() {
   }
   size_t done = n > 0 ? static_cast<size_t>(n) : 0;
   writing_.clear();
-  writing_.append(out.data() + done, out.size() - done);
+  bool ok = writing_.append(out.data() + done, out.size() - done);
   out.clear();
+  if (!ok) {
+    fail_output_memory();
+    return;
+  }
   write_off_ = 0;
   start_write();
 }
@@ -946,12 +1047,13 @@ void Connection::start_write() {
     return;
   }
   write_in_flight_ = true;
-  // Backpressure: no new requests while the client does not read. A stream
-  // or a WebSocket keeps reading, to notice the client leaving.
-  if (phase_ != Phase::Lingering && phase_ != Phase::Async &&
-      phase_ != Phase::WebSocket) {
-    stop_reading();
-  }
+  // Backpressure (see may_read()), decided again at every slice: a stream
+  // resumes reading once the client took enough.
+  update_reading();
+  // Progress is a slice the kernel took, even if more was queued meanwhile:
+  // the queue cannot grow without bound (may_read(), --stream-max-buffer),
+  // so a peer that reads a trickle holds at most that much, while a slow
+  // download of a large response must not be cut.
   loop_->timeouts().arm(this, TimeoutKind::Write);
 }
 
@@ -1016,6 +1118,39 @@ void Connection::on_write(uv_write_t* req, int status) {
     return;
   }
   c->after_input();
+}
+
+void Connection::fail_no_memory() {
+  in_.release();
+  if (stream_) {
+    if (stream_->started()) {
+      abort_stream(POUNCE_CLOSE_ERROR);
+    } else {
+      fail_stream(http::ErrorCode::OutOfMemory);
+    }
+    return;
+  }
+  if (ws_) {
+    LOG_ERROR("out of memory for the input of WebSocket %s; closing",
+              peer_text().c_str());
+    abort_websocket();
+    return;
+  }
+  phase_ = Phase::Head;  // the error is about the request being read
+  respond_error(http::ErrorCode::OutOfMemory, nullptr);
+}
+
+void Connection::fail_output_memory() {
+  LOG_ERROR("out of memory for the output to %s; closing", peer_text().c_str());
+  if (stream_) {
+    abort_stream(POUNCE_CLOSE_ERROR);
+    return;
+  }
+  if (ws_ && in_input_) {
+    abort_websocket();  // the session is still feeding: close after it
+    return;
+  }
+  close_now();
 }
 
 void Connection::start_lingering() {

@@ -185,11 +185,24 @@ class Connection : public TimeoutNode {
 
   void after_input();   // flush, then arm the right timeout / read state
   void flush_output();  // hands the loop's output buffer to the socket
-  void hand_held_output_to_loop();  // see cork()
+  // See cork(). False when the memory was not there (the held bytes are
+  // lost: the caller closes).
+  bool hand_held_output_to_loop();
   void start_write();
+  // Whether reading is allowed now: the one place where backpressure on
+  // input is decided (start_reading() obeys it).
+  bool may_read() const;
+  // Starts or stops reading as may_read() says.
+  void update_reading();
   void start_reading();
   void stop_reading();
   void start_lingering();
+  // An input buffer could not grow: 503 OUT_OF_MEMORY and a close (or the
+  // stream or WebSocket ends), never an abort.
+  void fail_no_memory();
+  // An output buffer could not grow: what is queued is incomplete, so the
+  // connection closes without it.
+  void fail_output_memory();
   void close_now();
   bool input_pending();
   const PeerAddress& peer();
@@ -206,6 +219,7 @@ class Connection : public TimeoutNode {
   bool forced_ = false;             // the shutdown deadline passed
   bool in_input_ = false;           // inside handle_read (no re-entry)
   bool finish_pending_ = false;     // finish_stream deferred to its end
+  bool abort_pending_ = false;      // abort_websocket deferred to its end
   bool no_linger_ = false;          // close right after the last write
 
   // Own input: a partial head, or [head][decoded body][raw unread] while a

@@ -149,10 +149,9 @@ void Connection::await_websocket_close() {
 
 void Connection::abort_websocket() {
   if (in_input_) {
-    // Inside the read callback: close when it returns.
-    close_after_write_ = true;
-    no_linger_ = true;
-    forced_ = true;
+    // Inside the read callback: close as soon as it returns, without
+    // waiting for the output (a peer that overflowed it may never read).
+    abort_pending_ = true;
     return;
   }
   close_now();

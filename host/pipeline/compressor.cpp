@@ -135,7 +135,9 @@ bool Compressor::zstd_run(std::string_view in, int directive, ByteBuffer& out) {
   ZSTD_inBuffer src{in.empty() ? &kEmpty : in.data(), in.size(), 0};
   size_t room = ZSTD_compressBound(in.size()) + kSlack;
   while (true) {
-    ZSTD_outBuffer dst{out.prepare(room), room, 0};
+    char* dst_p = out.prepare(room);
+    if (!dst_p) return false;  // no memory: the caller sends it plain
+    ZSTD_outBuffer dst{dst_p, room, 0};
     const size_t left = ZSTD_compressStream2(
         zstd_, &dst, &src, static_cast<ZSTD_EndDirective>(directive));
     out.commit(dst.pos);
@@ -161,7 +163,9 @@ bool Compressor::gzip_run(std::string_view in, int flush, ByteBuffer& out) {
     size_t room = deflateBound(z, slice) + kSlack;
     while (true) {
       room = std::min(room, size_t{UINT_MAX});
-      z->next_out = reinterpret_cast<Bytef*>(out.prepare(room));
+      char* dst = out.prepare(room);
+      if (!dst) return false;  // no memory: the caller sends it plain
+      z->next_out = reinterpret_cast<Bytef*>(dst);
       z->avail_out = static_cast<uInt>(room);
       const int r = deflate(z, mode);
       out.commit(room - z->avail_out);

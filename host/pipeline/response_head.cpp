@@ -16,6 +16,7 @@ void write_response_head(ByteBuffer& out, const ResponseHead& h) {
                 h.plugin_headers.size() + h.content_encoding.size() +
                 h.server_timing.size() + 160;
   char* start = out.prepare(need);
+  if (!start) return;  // out.failed() tells the caller
   char* p = start;
   auto put = [&p](std::string_view s) { p = copy_view(p, s); };
   put(status_line);

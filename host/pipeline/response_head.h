@@ -33,6 +33,7 @@ struct ResponseHead {
 };
 
 // Appends the head, through the empty line, to `out`.
+// Without the memory for it, nothing is written and out.failed() is set.
 void write_response_head(ByteBuffer& out, const ResponseHead& head);
 
 // The chunk-size line of a chunk of `n` bytes ("1a\r\n"); returns its length.

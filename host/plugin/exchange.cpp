@@ -126,6 +126,11 @@ int add_response_header(pounce_response* res, pounce_str_t name,
 
   ByteBuffer& h = res->headers;
   char* p = h.prepare(n.size() + v.size() + 4);
+  if (!p) {
+    // The headers so far are intact; this one is not added.
+    h.forget_failure();
+    return POUNCE_ERR_NOMEM;
+  }
   copy_view(p, n);
   p[n.size()] = ':';
   p[n.size() + 1] = ' ';

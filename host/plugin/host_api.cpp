@@ -93,9 +93,8 @@ int api_response_header(pounce_response_t* res, pounce_str_t name,
 
 int api_response_body(pounce_response_t* res, const void* data, size_t len) {
   if (!res || (!data && len)) return POUNCE_ERR_INVALID;
-  try {
-    res->body.append(data, len);
-  } catch (const std::bad_alloc&) {
+  if (!res->body.append(data, len)) {
+    res->body.forget_failure();  // the body so far is intact
     return POUNCE_ERR_NOMEM;
   }
   return POUNCE_OK;

@@ -29,15 +29,17 @@ size_t encode_frame_header(uint8_t* out, Opcode opcode, uint64_t payload_len,
                            bool fin = true, bool rsv1 = false);
 
 // Appends one frame. Control frames must have at most 125 bytes (checked by
-// the append_ping/pong/close helpers, not here).
-void append_frame(ByteBuffer& out, Opcode opcode, std::string_view payload,
+// the append_ping/pong/close helpers, not here). False, with nothing
+// appended and out.failed() set, when there is no memory for it (so are the
+// helpers below).
+bool append_frame(ByteBuffer& out, Opcode opcode, std::string_view payload,
                   bool fin = true, bool rsv1 = false);
 
 // Appends a whole text or binary message as one frame, compressed (RSV1)
 // when `deflate` is given and deflate->should_compress(payload.size()).
-// Returns false, with nothing appended, when the compressor could not
-// allocate. Text is not validated here: the host checks a plugin's text
-// with is_valid_utf8() when it wants to.
+// Returns false, with nothing appended (and out as whole as before), when
+// there was no memory for the frame or the compressor. Text is not validated
+// here: the host checks a plugin's text with is_valid_utf8() when it wants to.
 bool append_message(ByteBuffer& out, Opcode opcode, std::string_view payload,
                     PerMessageDeflate* deflate = nullptr);
 

@@ -170,7 +170,7 @@ bool append_101_response(ByteBuffer& out, const Handshake& hs,
   const size_t start = out.size();
   out.append("HTTP/1.1 101 Switching Protocols\r\n");
   if (!append_101_header_lines(out, hs, chosen_protocol)) {
-    out.resize(start);
+    out.truncate(start);
     return false;
   }
   out.append(extra_lines);

@@ -514,8 +514,7 @@ bool PerMessageDeflate::compress(const void* data, size_t len,
     // The compressed empty message is one empty stored block minus its
     // 00 00 FF FF (§7.2.3.6). Computed here because zlib emits nothing
     // for a second flush without input.
-    out.push_back('\0');
-    return true;
+    return out.push_back('\0');
   }
   if (!ensure_deflater()) return false;
   z_stream* z = deflater_;
@@ -531,7 +530,12 @@ bool PerMessageDeflate::compress(const void* data, size_t len,
     while (true) {
       const size_t room =
           std::min<size_t>(deflateBound(z, z->avail_in) + 16, kMaxZChunk);
-      z->next_out = reinterpret_cast<Bytef*>(out.prepare(room));
+      char* dst = out.prepare(room);
+      if (!dst) {
+        ok = false;  // no memory for the output
+        break;
+      }
+      z->next_out = reinterpret_cast<Bytef*>(dst);
       z->avail_out = static_cast<uInt>(room);
       const int rc = ::deflate(z, flush);
       out.commit(room - z->avail_out);
@@ -555,10 +559,10 @@ bool PerMessageDeflate::compress(const void* data, size_t len,
     const size_t produced = out.size() - start;
     ok = produced >= 4 &&
          memcmp(out.data() + out.size() - 4, kTail, sizeof kTail) == 0;
-    if (ok) out.resize(out.size() - 4);
+    if (ok) out.truncate(out.size() - 4);
   }
   if (!ok) {
-    out.resize(start);
+    out.truncate(start);
     free_deflater();
   } else if (params_.server_no_context_takeover) {
     free_deflater();
