@@ -12,6 +12,14 @@
 // on. With the per-socket retained part free, the common small message
 // never touches the budget.
 //
+// There is no cap on the inflation ratio: deflate reaches about 1030:1 on
+// legitimately repetitive data (zeros, repeated JSON), so any cap would
+// refuse real messages, while the memory such a cap would protect is what
+// this budget bounds, and the work of one inflate is bounded by
+// --ws-max-message-size. An unfinished message also has a deadline
+// (--ws-message-timeout, in the WsSession), so that a budget taken cannot
+// be held for ever.
+//
 // One per loop, used on that loop's thread only: no locking.
 #pragma once
 

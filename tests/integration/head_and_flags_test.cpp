@@ -183,6 +183,13 @@ TEST(FlagRanges, ConfigFileKeysAreCheckedToo) {
       << r.err;
 }
 
+TEST(FlagRanges, HelpListsTheWebSocketLimits) {
+  CommandResult r = run_command({host_binary(), "--help"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("--ws-message-timeout"), std::string::npos);
+  EXPECT_NE(r.out.find("--ws-buffer-budget"), std::string::npos);
+}
+
 TEST(FlagRanges, BoundsThemselvesStart) {
   HostProcess h({"--plugin", plugin_path("hello"), "--stream-high-water", "256",
                  "--max-headers", "1", "--ws-compression-level", "9"});
