@@ -123,12 +123,17 @@ void WsSession::watch_unfinished_message() {
   if (limit_ms == 0) return;
   const bool unfinished =
       conn_ && state_ == State::Open && assembler_.in_message();
-  if (unfinished == message_timer_armed_) return;
-  message_timer_armed_ = unfinished;
   if (!unfinished) {
-    uv_timer_stop(message_timer_);
+    if (message_timer_armed_) uv_timer_stop(message_timer_);
+    message_timer_armed_ = false;
     return;
   }
+  // Still the message the timer runs for: its deadline stands.
+  if (message_timer_armed_ && timed_message_ == assembler_.messages_begun()) {
+    return;
+  }
+  message_timer_armed_ = true;
+  timed_message_ = assembler_.messages_begun();
   if (!message_timer_) {
     message_timer_ = new uv_timer_t;
     uv_timer_init(loop_->uv(), message_timer_);

@@ -114,6 +114,7 @@ class WsSession {
   // --ws-message-timeout: created at the first message that spans reads.
   uv_timer_t* message_timer_ = nullptr;
   bool message_timer_armed_ = false;
+  uint64_t timed_message_ = 0;  // the assembler's messages_begun() it runs for
   bool ping_outstanding_ = false;
   // Codes for on_ws_close: what the peer sent, or what we failed with.
   uint16_t close_code_ = 1006;

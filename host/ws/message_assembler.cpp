@@ -124,6 +124,7 @@ bool MessageAssembler::on_header(char* data, size_t len, size_t* pos,
         return true;
       }
       in_message_ = true;
+      ++messages_begun_;
       message_op_ = h.opcode;
       compressed_ = h.rsv1;
       compressed_bytes_ = 0;

@@ -95,6 +95,9 @@ class MessageAssembler {
   bool finished() const { return state_ == State::Finished; }
   // Mid-message (some fragments received): for idle and ping timers.
   bool in_message() const { return in_message_; }
+  // Data messages begun so far: tells a new unfinished message from one
+  // that was unfinished before.
+  uint64_t messages_begun() const { return messages_begun_; }
 
   // Bytes held by this assembler beyond sizeof(*this): the message buffer.
   size_t memory_usage() const { return cap_; }
@@ -134,6 +137,7 @@ class MessageAssembler {
   uint32_t mask_phase_ = 0;
 
   bool in_message_ = false;
+  uint64_t messages_begun_ = 0;
   bool compressed_ = false;
   uint64_t compressed_bytes_ = 0;  // payload bytes of a compressed message
   Opcode message_op_ = Opcode::Text;

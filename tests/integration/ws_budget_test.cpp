@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 
 #include "host_process.h"
 #include "ws_client.h"
@@ -130,6 +131,32 @@ TEST(WsMessageTimeout, MessagesThatFinishInTimeAreNotAffected) {
   auto f = c.read_frame();
   ASSERT_TRUE(f);
   EXPECT_EQ(f->payload, "still here");
+}
+
+// Each message gets its own deadline: a client that streams messages so
+// that every read ends inside one (the end of one, the start of the next)
+// is making progress and stays, though no read ever ends between messages.
+TEST(WsMessageTimeout, EachMessageHasItsOwnDeadline) {
+  HostProcess h({"--plugin", plugin_path("echo"), "--ws-message-timeout", "1",
+                 "--ws-ping-interval", "0"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  WsClient c(h.port());
+  ASSERT_EQ(c.handshake()->status, 101);
+  ASSERT_TRUE(c.send_frame(1, "message 0 ", /*fin=*/false));
+  // Twice the limit in all, a fifth of it per message.
+  for (int i = 1; i <= 10; ++i) {
+    std::this_thread::sleep_for(200ms);
+    std::string batch =
+        WsClient::encode_frame(0, "ends", /*fin=*/true) +
+        WsClient::encode_frame(1, "message " + std::to_string(i) + " ",
+                               /*fin=*/false);
+    ASSERT_TRUE(c.raw().send(batch));
+    auto echo = c.read_frame();
+    ASSERT_TRUE(echo) << "message " << i - 1;
+    ASSERT_EQ(echo->opcode, 1)
+        << "closed at message " << i - 1 << " (" << echo->close_code() << ")";
+    EXPECT_EQ(echo->payload, "message " + std::to_string(i - 1) + " ends");
+  }
 }
 
 }  // namespace
