@@ -106,6 +106,17 @@ constexpr OptionDef kOptions[] = {
     {"log-level", Kind::Text, "info", "debug | info | warn | error"},
 };
 
+// Every number has a range: a flag added without one would accept only 0.
+constexpr bool every_number_has_a_range() {
+  for (const OptionDef& def : kOptions) {
+    const bool number = def.kind == Kind::Count || def.kind == Kind::Bytes ||
+                        def.kind == Kind::Seconds;
+    if (number && (def.max == 0 || def.min > def.max)) return false;
+  }
+  return true;
+}
+static_assert(every_number_has_a_range());
+
 std::string snake(const char* flag) {
   std::string s(flag);
   for (char& c : s) {
@@ -173,9 +184,8 @@ std::string seconds_text(uint64_t ms) {
 
 // The name of a setting in an error: the flag and its config-file key, since
 // the value may have come from either.
-std::string setting_name(const OptionDef& def, const std::string& key) {
-  std::string base = key.rfind("no_", 0) == 0 ? key.substr(3) : key;
-  return std::string("--") + def.flag + " (config key " + base + ")";
+std::string setting_name(const OptionDef& def) {
+  return std::string("--") + def.flag + " (config key " + snake(def.flag) + ")";
 }
 
 // "MIN to MAX[ seconds]": the range of a number setting, as a user writes
@@ -187,10 +197,9 @@ std::string range_text(const OptionDef& def) {
   return std::to_string(def.min) + " to " + std::to_string(def.max);
 }
 
-std::string out_of_range(const OptionDef& def, const std::string& key,
-                         const std::string& value) {
-  return setting_name(def, key) + ": " + value +
-         " is out of range; it must be " + range_text(def);
+std::string out_of_range(const OptionDef& def, const std::string& value) {
+  return setting_name(def) + ": " + value + " is out of range; it must be " +
+         range_text(def);
 }
 
 // Whether `sec` seconds lie in the option's range; *ms gets them in
@@ -235,7 +244,7 @@ bool cli_value_to_json(const OptionDef& def, const std::string& text, json* out,
       }
       uint64_t v;
       if (negative || !parse_unsigned(digits, def.max, &v) || v < def.min) {
-        *error = out_of_range(def, snake(def.flag), text);
+        *error = out_of_range(def, text);
         return false;
       }
       *out = v;
@@ -251,7 +260,7 @@ bool cli_value_to_json(const OptionDef& def, const std::string& text, json* out,
       }
       uint64_t ms;
       if (!seconds_in_range(def, v, &ms)) {
-        *error = out_of_range(def, snake(def.flag), text);
+        *error = out_of_range(def, text);
         return false;
       }
       *out = v;
@@ -265,9 +274,9 @@ bool cli_value_to_json(const OptionDef& def, const std::string& text, json* out,
 
 // Reads a number setting (Count, Bytes or Seconds, the latter as
 // milliseconds) and checks it against the option's range.
-bool get_number(const OptionDef& def, const std::string& key, const json& v,
-                uint64_t* out, std::string* error) {
-  const std::string name = setting_name(def, key);
+bool get_number(const OptionDef& def, const json& v, uint64_t* out,
+                std::string* error) {
+  const std::string name = setting_name(def);
   const bool seconds = def.kind == Kind::Seconds;
   uint64_t n = 0;
   bool in_range = true;
@@ -292,7 +301,7 @@ bool get_number(const OptionDef& def, const std::string& key, const json& v,
     }
   }
   if (!in_range || n < def.min || n > def.max) {
-    *error = out_of_range(def, key, v.dump());
+    *error = out_of_range(def, v.dump());
     return false;
   }
   *out = n;
@@ -430,7 +439,7 @@ bool apply_key(const std::string& key, const json& value, Config* c,
   }
   if (def->kind == Kind::Seconds) {
     uint64_t ms;
-    if (!get_number(*def, key, value, &ms, error)) return false;
+    if (!get_number(*def, value, &ms, error)) return false;
     if (flag == "keep-alive-timeout")
       c->keep_alive_timeout_ms = ms;
     else if (flag == "header-timeout")
@@ -451,7 +460,7 @@ bool apply_key(const std::string& key, const json& value, Config* c,
   }
   // Count and Bytes: the table's range bounds each one, so the casts below
   // cannot truncate.
-  if (!get_number(*def, key, value, &u, error)) return false;
+  if (!get_number(*def, value, &u, error)) return false;
   if (flag == "port") {
     c->port = static_cast<uint16_t>(u);
   } else if (flag == "workers") {
