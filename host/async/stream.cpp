@@ -71,12 +71,15 @@ int AsyncStream::start(int status, const pounce_header_t* headers, size_t count,
   keep_alive_ = keep_alive_ && !loop->draining();
 
   // Compression: considered for a body that may be compressible. Past the
-  // pool's cap the response goes out uncompressed, never refused.
+  // pool's cap the response goes out uncompressed, never refused. A HEAD
+  // gets the head its GET would get (RFC 9110 §9.3.2), with no context: it
+  // has no body. A 304 gets its 200's Vary and weak ETag (§15.4.5).
   bool considered = false;
+  bool weak_etag = false;
+  pipeline::Coding encoding = pipeline::Coding::Identity;
   if (cfg.compression) {
     pipeline::ResponseFacts facts;
     facts.status = status;
-    facts.head_request = head_request_;
     facts.has_content_encoding = res.has_content_encoding;
     facts.content_type = res.content_type();
     if (content_length >= 0) {
@@ -87,21 +90,26 @@ int AsyncStream::start(int status, const pounce_header_t* headers, size_t count,
     considered = pipeline::varies_on_accept_encoding(d);
     if (d == pipeline::CompressDecision::Compress &&
         coding_ != pipeline::Coding::Identity) {
-      compressor_ = loop->compressors().acquire(coding_);
+      if (!head_request_) compressor_ = loop->compressors().acquire(coding_);
+      if (head_request_ || compressor_) encoding = coding_;
     }
+    weak_etag = encoding != pipeline::Coding::Identity ||
+                (d == pipeline::CompressDecision::NotModified &&
+                 coding_ != pipeline::Coding::Identity);
   }
+  const bool encoded = encoding != pipeline::Coding::Identity;
 
   pipeline::ResponseHead h;
   h.status = status;
   h.date_header = loop->date().date_header();
-  if (compressor_) pipeline::weaken_etag(&res);
+  if (weak_etag) pipeline::weaken_etag(&res);
   h.plugin_headers = res.headers.view();
   h.vary_accept_encoding = considered;
-  if (compressor_) h.content_encoding = pipeline::coding_name(coding_);
+  if (encoded) h.content_encoding = pipeline::coding_name(encoding);
   bool bodiless = status == 204 || status == 304;
   if (bodiless) {
     h.framing = pipeline::Framing::NoBody;
-  } else if (content_length >= 0 && !compressor_) {
+  } else if (content_length >= 0 && !encoded) {
     h.framing = pipeline::Framing::ContentLength;
     h.content_length = static_cast<uint64_t>(content_length);
   } else if (http10_) {

@@ -16,10 +16,17 @@ namespace pounce {
 
 namespace {
 
-ws::AssemblerConfig assembler_config(const Config& cfg) {
+ws::AssemblerConfig assembler_config(EventLoop* loop) {
   ws::AssemblerConfig a;
-  a.max_message_size = cfg.ws_max_message_size;
+  a.max_message_size = loop->config().ws_max_message_size;
+  a.budget = &loop->ws_message_budget();
   return a;
+}
+
+void close_timer(uv_timer_t* t) {
+  uv_timer_stop(t);
+  uv_close(reinterpret_cast<uv_handle_t*>(t),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
 }
 
 // The codec settings (level, memory level); takeover and windows come from
@@ -45,17 +52,14 @@ WsSession::WsSession(Connection* conn, const Mount* mount,
                    ? std::make_unique<ws::PerMessageDeflate>(
                          deflate.params, deflate_config(loop_->config()))
                    : nullptr),
-      assembler_(assembler_config(loop_->config()), deflate_.get()) {
+      assembler_(assembler_config(loop_), deflate_.get()) {
   if (deflate_) ++loop_->ws_deflate_sockets;
 }
 
 WsSession::~WsSession() {
   if (deflate_) --loop_->ws_deflate_sockets;
-  if (ping_timer_) {
-    uv_timer_stop(ping_timer_);
-    uv_close(reinterpret_cast<uv_handle_t*>(ping_timer_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-  }
+  if (ping_timer_) close_timer(ping_timer_);
+  if (message_timer_) close_timer(message_timer_);
 }
 
 size_t WsSession::memory_bytes() const {
@@ -107,7 +111,61 @@ void WsSession::feed(char* data, size_t len) {
   Connection* conn = conn_;
   conn->cork();
   feed_frames(data, len);
+  watch_unfinished_message();
   conn->uncork();
+}
+
+// A message that spans reads must end within --ws-message-timeout, counted
+// from the read that left it unfinished first: without a deadline a client
+// could hold its buffer (up to --ws-max-message-size, from the loop's
+// budget) for as long as it answers pings. Messages that arrive whole in
+// one read, the common case, never touch the timer.
+void WsSession::watch_unfinished_message() {
+  const uint64_t limit_ms = loop_->config().ws_message_timeout_ms;
+  if (limit_ms == 0) return;
+  const bool unfinished =
+      conn_ && state_ == State::Open && assembler_.in_message();
+  if (!unfinished) {
+    if (message_timer_armed_) uv_timer_stop(message_timer_);
+    message_timer_armed_ = false;
+    return;
+  }
+  // Still the message the timer runs for: its deadline stands.
+  if (message_timer_armed_ && timed_message_ == assembler_.messages_begun()) {
+    return;
+  }
+  message_timer_armed_ = true;
+  timed_message_ = assembler_.messages_begun();
+  if (!message_timer_) {
+    message_timer_ = new uv_timer_t;
+    uv_timer_init(loop_->uv(), message_timer_);
+    message_timer_->data = this;
+  }
+  uv_timer_start(message_timer_, on_message_timer, limit_ms, 0);
+}
+
+void WsSession::on_message_timer(uv_timer_t* t) {
+  auto* s = static_cast<WsSession*>(t->data);
+  s->message_timer_armed_ = false;
+  if (s->state_ != State::Open || !s->conn_ || !s->assembler_.in_message()) {
+    return;
+  }
+  LOG_INFO(
+      "WebSocket message unfinished after --ws-message-timeout; closing "
+      "(1008)");
+  s->fail(ws::close_code::kPolicyViolation);
+}
+
+// Fails the connection (RFC 6455 §7.1.7): our close frame, then the TCP
+// close. The plugin learns the code we failed with.
+void WsSession::fail(uint16_t code) {
+  // One close frame per direction (RFC 6455 §5.5.1): if ours is out
+  // already, only the TCP close is left to do.
+  if (state_ == State::Open) send_close(code, {});
+  close_code_ = code;
+  close_reason_.clear();
+  code_decided_ = true;
+  conn_->close_websocket_after_output();
 }
 
 void WsSession::feed_frames(char* data, size_t len) {
@@ -162,13 +220,7 @@ void WsSession::feed_frames(char* data, size_t len) {
         LOG_INFO("WebSocket protocol error (%u): %.*s",
                  static_cast<unsigned>(ev.code),
                  static_cast<int>(ev.data.size()), ev.data.data());
-        // One close frame per direction (RFC 6455 §5.5.1): if ours is out
-        // already, only the TCP close is left to do.
-        if (state_ == State::Open) send_close(ev.code, {});
-        close_code_ = ev.code;
-        close_reason_.clear();
-        code_decided_ = true;
-        conn_->close_websocket_after_output();
+        fail(ev.code);
         return;
     }
   }

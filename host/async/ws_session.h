@@ -5,7 +5,9 @@
 // exactly one on_ws_close, with the peer's close code, the code we failed the
 // connection with, or 1006 when the peer vanished. Pings from the peer are
 // answered automatically; idle sockets get a ping every --ws-ping-interval,
-// and one that stays silent for two intervals is dropped (1006).
+// and one that stays silent for two intervals is dropped (1006). A message
+// left unfinished for --ws-message-timeout fails the connection (1008), as
+// does one whose buffer the loop's --ws-buffer-budget cannot cover.
 #pragma once
 
 #include <pounce/pounce.h>
@@ -85,7 +87,10 @@ class WsSession {
 
  private:
   void feed_frames(char* data, size_t len);
+  void watch_unfinished_message();
+  void fail(uint16_t code);
   static void on_ping_timer(uv_timer_t* t);
+  static void on_message_timer(uv_timer_t* t);
   void send_close(uint16_t code, std::string_view reason);
   int after_send();
   // Past --stream-max-buffer of queued output (`what` queued the last of
@@ -110,6 +115,10 @@ class WsSession {
   // Keep-alive pings: a heap-allocated timer handle, closed asynchronously.
   uv_timer_t* ping_timer_ = nullptr;
   bool heard_since_ping_ = true;
+  // --ws-message-timeout: created at the first message that spans reads.
+  uv_timer_t* message_timer_ = nullptr;
+  bool message_timer_armed_ = false;
+  uint64_t timed_message_ = 0;  // the assembler's messages_begun() it runs for
   bool ping_outstanding_ = false;
   // Codes for on_ws_close: what the peer sent, or what we failed with.
   uint16_t close_code_ = 1006;

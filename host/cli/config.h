@@ -66,6 +66,11 @@ struct Config {
   // level 1 on a 512-byte JSON message for a few percent of size
   // (docs/performance.md). nginx's gzip_comp_level defaults to 1 too.
   int ws_compression_level = 1;
+  // An unfinished (fragmented) message must end within this (0 = no limit).
+  uint64_t ws_message_timeout_ms = 60000;
+  // Per async loop: bytes of message buffers beyond each socket's small
+  // retained one, summed over its WebSockets (host/ws/message_budget.h).
+  uint64_t ws_buffer_budget = 67108864;
 
   // A parent process owns the sockets and restarts the serving process
   // (host/server/supervisor.h).

@@ -32,7 +32,18 @@ struct OptionDef {
   Kind kind;
   const char* default_text;
   const char* help;
+  // The accepted range of a number, inclusive: Count and Bytes in their
+  // unit, Seconds in milliseconds. Every number has one, so that a value the
+  // code was never meant to run with (a high-water mark of 1, which no
+  // queue can drain below half of) stops the start with a message instead.
+  uint64_t min = 0;
+  uint64_t max = 0;
 };
+
+constexpr uint64_t kKiB = 1024;
+constexpr uint64_t kMiB = 1024 * kKiB;
+constexpr uint64_t kGiB = 1024 * kMiB;
+constexpr uint64_t kDayMs = 86400 * 1000;
 
 // The one table of flags. The defaults in Config must match default_text,
 // and docs/configuration.md lists the same rows.
@@ -42,51 +53,74 @@ constexpr OptionDef kOptions[] = {
      "JSON config for the plugin at PREFIX: PREFIX=JSON (repeatable)"},
     {"config", Kind::Text, "", "Read options from a JSON file"},
     {"host", Kind::Text, "127.0.0.1", "Address to listen on"},
-    {"port", Kind::Count, "8000", "Port to listen on (0 = any free port)"},
-    {"workers", Kind::Count, "1", "Worker threads (0 = number of CPUs)"},
-    {"async-threads", Kind::Count, "1", "Async pool threads"},
+    {"port", Kind::Count, "8000", "Port to listen on (0 = any free port)", 0,
+     65535},
+    {"workers", Kind::Count, "1", "Worker threads (0 = number of CPUs)", 0,
+     254},
+    {"async-threads", Kind::Count, "1", "Async pool threads", 1, 254},
     {"accept-mode", Kind::Text, "auto", "auto | reuseport | distributor"},
     {"cpu-affinity", Kind::Bool, "off",
      "Pin workers, then async threads, to the allowed CPUs"},
-    {"backlog", Kind::Count, "2048", "listen() backlog"},
+    {"backlog", Kind::Count, "2048", "listen() backlog", 1, 1 << 20},
     {"max-connections", Kind::Count, "10000",
-     "Open connections, split across workers"},
+     "Open connections, split across workers", 1, 100000000},
     {"keep-alive-timeout", Kind::Seconds, "5",
-     "Seconds idle before the next request starts"},
+     "Seconds idle before the next request starts", 0, kDayMs},
     {"header-timeout", Kind::Seconds, "10",
-     "Seconds from a head's first byte to its end"},
+     "Seconds from a head's first byte to its end", 1, kDayMs},
     {"request-timeout", Kind::Seconds, "30",
-     "Seconds without body progress; async response-start limit"},
-    {"write-timeout", Kind::Seconds, "30", "Seconds without write progress"},
-    {"shutdown-timeout", Kind::Seconds, "10", "Seconds to drain on SIGTERM"},
+     "Seconds without body progress; async response-start limit", 1, kDayMs},
+    {"write-timeout", Kind::Seconds, "30", "Seconds without write progress", 1,
+     kDayMs},
+    {"shutdown-timeout", Kind::Seconds, "10", "Seconds to drain on SIGTERM", 0,
+     kDayMs},
     {"reload-timeout", Kind::Seconds, "30",
-     "Seconds an old plugin generation may drain"},
+     "Seconds an old plugin generation may drain", 0, kDayMs},
     {"max-header-size", Kind::Bytes, "16384",
-     "Bytes of request line + headers (and, separately, of trailers)"},
-    {"max-headers", Kind::Count, "100", "Header fields per request"},
-    {"max-body-size", Kind::Bytes, "1048576", "Bytes of request body"},
+     "Bytes of request line + headers (and, separately, of trailers)", 64,
+     16 * kMiB},
+    {"max-headers", Kind::Count, "100", "Header fields per request", 1, 65535},
+    {"max-body-size", Kind::Bytes, "1048576", "Bytes of request body", 0, kGiB},
     {"stream-high-water", Kind::Bytes, "65536",
-     "Queued bytes before a stream write reports backpressure"},
+     "Queued bytes before a stream write reports backpressure", 256, kGiB},
     {"stream-max-buffer", Kind::Bytes, "1048576",
-     "Queued bytes past which a stream is closed"},
+     "Queued bytes past which a stream is closed", 256, kGiB},
     {"compression", Kind::Bool, "on", "zstd/gzip response compression"},
     {"compression-min-size", Kind::Bytes, "500",
-     "Smaller known-length bodies are not compressed"},
+     "Smaller known-length bodies are not compressed", 0, kGiB},
     {"server-timing", Kind::Bool, "off", "Add a Server-Timing header"},
     {"ws-max-message-size", Kind::Bytes, "16777216",
-     "WebSocket message bytes, after decompression"},
+     "WebSocket message bytes, after decompression", 125, kGiB},
     {"ws-ping-interval", Kind::Seconds, "30",
-     "Seconds between server pings (0 = off)"},
+     "Seconds between server pings (0 = off)", 0, kDayMs},
     {"ws-compression", Kind::Bool, "on", "WebSocket permessage-deflate"},
     {"ws-compression-level", Kind::Count, "1",
-     "zlib level of WebSocket deflate, 1 (fastest) to 9"},
+     "zlib level of WebSocket deflate, 1 (fastest) to 9", 1, 9},
+    {"ws-message-timeout", Kind::Seconds, "60",
+     "Seconds a fragmented WebSocket message may take to finish (0 = off)", 0,
+     kDayMs},
+    {"ws-buffer-budget", Kind::Bytes, "67108864",
+     "Bytes of unfinished WebSocket messages buffered per async thread", kMiB,
+     64 * kGiB},
     {"access-log", Kind::Bool, "on", "One line per request on stdout"},
     {"supervise", Kind::Bool, "on",
      "Run the server as the child of a supervisor that restarts it"},
     {"restart-backoff-max", Kind::Seconds, "30",
-     "Longest wait before restarting a child that died at startup"},
+     "Longest wait before restarting a child that died at startup", 500,
+     kDayMs},
     {"log-level", Kind::Text, "info", "debug | info | warn | error"},
 };
+
+// Every number has a range: a flag added without one would accept only 0.
+constexpr bool every_number_has_a_range() {
+  for (const OptionDef& def : kOptions) {
+    const bool number = def.kind == Kind::Count || def.kind == Kind::Bytes ||
+                        def.kind == Kind::Seconds;
+    if (number && (def.max == 0 || def.min > def.max)) return false;
+  }
+  return true;
+}
+static_assert(every_number_has_a_range());
 
 std::string snake(const char* flag) {
   std::string s(flag);
@@ -141,6 +175,50 @@ cxxopts::Options build_cxxopts() {
   return options;
 }
 
+// "0.001" for 1 ms: a range bound in seconds as a user writes it.
+std::string seconds_text(uint64_t ms) {
+  std::string t = std::to_string(ms / 1000);
+  if (uint64_t frac = ms % 1000; frac != 0) {
+    char buf[8];
+    snprintf(buf, sizeof buf, ".%03u", static_cast<unsigned>(frac));
+    t += buf;
+    while (t.back() == '0') t.pop_back();
+  }
+  return t;
+}
+
+// The name of a setting in an error: the flag and its config-file key, since
+// the value may have come from either.
+std::string setting_name(const OptionDef& def) {
+  return std::string("--") + def.flag + " (config key " + snake(def.flag) + ")";
+}
+
+// "MIN to MAX[ seconds]": the range of a number setting, as a user writes
+// its values.
+std::string range_text(const OptionDef& def) {
+  if (def.kind == Kind::Seconds) {
+    return seconds_text(def.min) + " to " + seconds_text(def.max) + " seconds";
+  }
+  return std::to_string(def.min) + " to " + std::to_string(def.max);
+}
+
+std::string out_of_range(const OptionDef& def, const std::string& value) {
+  return setting_name(def) + ": " + value + " is out of range; it must be " +
+         range_text(def);
+}
+
+// Whether `sec` seconds lie in the option's range; *ms gets them in
+// milliseconds. Compared in seconds first, so that a huge value cannot
+// overflow the conversion.
+bool seconds_in_range(const OptionDef& def, double sec, uint64_t* ms) {
+  if (!std::isfinite(sec) || sec < 0 ||
+      sec > static_cast<double>(def.max) / 1000.0) {
+    return false;
+  }
+  *ms = static_cast<uint64_t>(std::llround(sec * 1000.0));
+  return *ms >= def.min && *ms <= def.max;
+}
+
 bool parse_unsigned(const std::string& text, uint64_t max, uint64_t* out) {
   if (text.empty() || text.size() > 20) return false;
   uint64_t v = 0;
@@ -161,10 +239,17 @@ bool cli_value_to_json(const OptionDef& def, const std::string& text, json* out,
   switch (def.kind) {
     case Kind::Count:
     case Kind::Bytes: {
-      uint64_t v;
-      if (!parse_unsigned(text, std::numeric_limits<uint64_t>::max(), &v)) {
+      const bool negative = text.size() > 1 && text[0] == '-';
+      const std::string digits = negative ? text.substr(1) : text;
+      if (digits.empty() ||
+          digits.find_first_not_of("0123456789") != std::string::npos) {
         *error =
             std::string("--") + def.flag + ": not an unsigned integer: " + text;
+        return false;
+      }
+      uint64_t v;
+      if (negative || !parse_unsigned(digits, def.max, &v) || v < def.min) {
+        *error = out_of_range(def, text);
         return false;
       }
       *out = v;
@@ -173,9 +258,14 @@ bool cli_value_to_json(const OptionDef& def, const std::string& text, json* out,
     case Kind::Seconds: {
       char* end = nullptr;
       double v = strtod(text.c_str(), &end);
-      if (text.empty() || *end != '\0' || !std::isfinite(v) || v < 0) {
+      if (text.empty() || *end != '\0' || std::isnan(v)) {
         *error =
             std::string("--") + def.flag + ": not a number of seconds: " + text;
+        return false;
+      }
+      uint64_t ms;
+      if (!seconds_in_range(def, v, &ms)) {
+        *error = out_of_range(def, text);
         return false;
       }
       *out = v;
@@ -187,29 +277,39 @@ bool cli_value_to_json(const OptionDef& def, const std::string& text, json* out,
   }
 }
 
-bool get_unsigned(const json& v, const std::string& key, uint64_t max,
-                  uint64_t* out, std::string* error) {
-  if (!v.is_number_unsigned() &&
-      !(v.is_number_integer() && v.get<int64_t>() >= 0)) {
-    *error = key + ": expected an unsigned integer";
+// Reads a number setting (Count, Bytes or Seconds, the latter as
+// milliseconds) and checks it against the option's range.
+bool get_number(const OptionDef& def, const json& v, uint64_t* out,
+                std::string* error) {
+  const std::string name = setting_name(def);
+  const bool seconds = def.kind == Kind::Seconds;
+  uint64_t n = 0;
+  bool in_range = true;
+  if (seconds) {
+    if (!v.is_number()) {
+      *error = name + ": expected a number of seconds";
+      return false;
+    }
+    in_range = seconds_in_range(def, v.get<double>(), &n);
+  } else {
+    if (!v.is_number_unsigned() &&
+        !(v.is_number_integer() && v.get<int64_t>() >= 0)) {
+      // A negative integer is a number out of range; anything else is not
+      // a count at all.
+      if (!v.is_number_integer()) {
+        *error = name + ": expected an unsigned integer";
+        return false;
+      }
+      in_range = false;
+    } else {
+      n = v.get<uint64_t>();
+    }
+  }
+  if (!in_range || n < def.min || n > def.max) {
+    *error = out_of_range(def, v.dump());
     return false;
   }
-  uint64_t u = v.get<uint64_t>();
-  if (u > max) {
-    *error = key + ": " + std::to_string(u) + " is too large";
-    return false;
-  }
-  *out = u;
-  return true;
-}
-
-bool get_seconds_ms(const json& v, const std::string& key, uint64_t* out_ms,
-                    std::string* error) {
-  if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > 1e9) {
-    *error = key + ": expected a non-negative number of seconds";
-    return false;
-  }
-  *out_ms = static_cast<uint64_t>(std::llround(v.get<double>() * 1000.0));
+  *out = n;
   return true;
 }
 
@@ -346,7 +446,7 @@ bool apply_key(const std::string& key, const json& value, Config* c,
   }
   if (def->kind == Kind::Seconds) {
     uint64_t ms;
-    if (!get_seconds_ms(value, key, &ms, error)) return false;
+    if (!get_number(*def, value, &ms, error)) return false;
     if (flag == "keep-alive-timeout")
       c->keep_alive_timeout_ms = ms;
     else if (flag == "header-timeout")
@@ -363,57 +463,44 @@ bool apply_key(const std::string& key, const json& value, Config* c,
       c->ws_ping_interval_ms = ms;
     else if (flag == "restart-backoff-max")
       c->restart_backoff_max_ms = ms;
+    else if (flag == "ws-message-timeout")
+      c->ws_message_timeout_ms = ms;
     return true;
   }
-  constexpr uint64_t kMax32 = std::numeric_limits<uint32_t>::max();
+  // Count and Bytes: the table's range bounds each one, so the casts below
+  // cannot truncate.
+  if (!get_number(*def, value, &u, error)) return false;
   if (flag == "port") {
-    if (!get_unsigned(value, key, 65535, &u, error)) return false;
     c->port = static_cast<uint16_t>(u);
   } else if (flag == "workers") {
-    if (!get_unsigned(value, key, 1024, &u, error)) return false;
     c->workers = static_cast<unsigned>(u);
   } else if (flag == "async-threads") {
-    if (!get_unsigned(value, key, 1024, &u, error)) return false;
     c->async_threads = static_cast<unsigned>(u);
   } else if (flag == "backlog") {
-    if (!get_unsigned(value, key, 1 << 20, &u, error)) return false;
     c->backlog = static_cast<int>(u);
   } else if (flag == "max-connections") {
-    if (!get_unsigned(value, key, 100000000, &u, error)) return false;
     c->max_connections = u;
   } else if (flag == "max-header-size") {
-    if (!get_unsigned(value, key, 1 << 24, &u, error)) return false;
     c->max_header_size = u;
   } else if (flag == "max-headers") {
-    if (!get_unsigned(value, key, 65535, &u, error)) return false;
     c->max_headers = u;
   } else if (flag == "max-body-size") {
     // The sync path holds a whole body in one buffer, and may answer with
-    // a body as large: past 1 GiB that is not a request buffer any more.
+    // a body as large: the table bounds it to 1 GiB, and
     // docs/configuration.md says what a larger upload needs.
-    constexpr uint64_t kMaxBodySize = uint64_t{1} << 30;
-    if (!get_unsigned(value, key, UINT64_MAX, &u, error)) return false;
-    if (u > kMaxBodySize) {
-      *error = "--max-body-size must be 0 to " + std::to_string(kMaxBodySize) +
-               " bytes (1 GiB), got " + std::to_string(u);
-      return false;
-    }
     c->max_body_size = u;
   } else if (flag == "stream-high-water") {
-    if (!get_unsigned(value, key, kMax32, &u, error)) return false;
     c->stream_high_water = u;
   } else if (flag == "stream-max-buffer") {
-    if (!get_unsigned(value, key, kMax32, &u, error)) return false;
     c->stream_max_buffer = u;
   } else if (flag == "compression-min-size") {
-    if (!get_unsigned(value, key, kMax32, &u, error)) return false;
     c->compression_min_size = u;
   } else if (flag == "ws-max-message-size") {
-    if (!get_unsigned(value, key, uint64_t{1} << 40, &u, error)) return false;
     c->ws_max_message_size = u;
   } else if (flag == "ws-compression-level") {
-    if (!get_unsigned(value, key, 9, &u, error)) return false;
     c->ws_compression_level = static_cast<int>(u);
+  } else if (flag == "ws-buffer-budget") {
+    c->ws_buffer_budget = u;
   }
   return true;
 }
@@ -474,16 +561,14 @@ bool validate(Config* c, std::string* error) {
     *error = "--workers plus --async-threads must not exceed 255";
     return false;
   }
-  if (c->max_headers == 0 || c->max_header_size < 64) {
-    *error = "--max-headers must be >= 1 and --max-header-size >= 64";
-    return false;
-  }
-  if (c->ws_compression_level < 1) {
-    *error = "--ws-compression-level must be 1 to 9";
-    return false;
-  }
   if (c->stream_max_buffer < c->stream_high_water) {
     *error = "--stream-max-buffer must not be below --stream-high-water";
+    return false;
+  }
+  // One message of the largest size must fit, or no such message could
+  // ever be received.
+  if (c->ws_buffer_budget < c->ws_max_message_size) {
+    *error = "--ws-buffer-budget must not be below --ws-max-message-size";
     return false;
   }
   return true;

@@ -695,12 +695,15 @@ void Connection::write_sync_response(const http::RequestHead& head,
                               : pipeline::Framing::ContentLength;
   // A body below --compression-min-size is never compressed, whatever its
   // type: checking the size first keeps small responses (the common case)
-  // off the content-type rules.
-  if (cfg.compression && !bodiless_status &&
-      body.size() >= cfg.compression_min_size) {
+  // off the content-type rules. A HEAD is compressed like its GET and the
+  // result dropped: its Content-Length is the compressed one (RFC 9110
+  // §9.3.2). A 304 has no body, but the ETag and Vary of its 200 (§15.4.5).
+  const bool not_modified = status == 304;
+  if (cfg.compression &&
+      (not_modified ||
+       (!bodiless_status && body.size() >= cfg.compression_min_size))) {
     pipeline::ResponseFacts facts;
     facts.status = status;
-    facts.head_request = head_request;
     facts.has_content_encoding = res.has_content_encoding;
     facts.content_type = res.content_type();
     facts.content_length = body.size();
@@ -721,6 +724,10 @@ void Connection::write_sync_response(const http::RequestHead& head,
           pipeline::weaken_etag(&res);
         }
       }
+    } else if (d == pipeline::CompressDecision::NotModified &&
+               pipeline::negotiate_encoding(head.headers, head.header_count) !=
+                   pipeline::Coding::Identity) {
+      pipeline::weaken_etag(&res);
     }
   }
   h.plugin_headers = res.headers.view();

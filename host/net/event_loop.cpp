@@ -30,7 +30,8 @@ EventLoop::EventLoop(const Config& config, unsigned index, const char* role)
       headers_(new pounce_header_t[config.max_headers]),
       trailers_(new pounce_header_t[config.max_headers]),
       path_buffer_(new char[config.max_header_size + 1]),
-      handles_(index) {
+      handles_(index),
+      ws_message_budget_(config.ws_buffer_budget) {
   uv_loop_init(&loop_);
   loop_.data = this;
   tasks_.init(&loop_);

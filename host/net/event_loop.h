@@ -24,6 +24,7 @@
 #include "net/timeout_queue.h"
 #include "pipeline/compressor_pool.h"
 #include "plugin/exchange.h"
+#include "ws/message_budget.h"
 
 namespace pounce {
 
@@ -80,6 +81,9 @@ class EventLoop {
   // WebSockets of this loop with permessage-deflate (loop thread only): past
   // a bound, new sockets negotiate no context takeover to cap their memory.
   size_t ws_deflate_sockets = 0;
+  // Message buffers of this loop's WebSockets, past each one's retained
+  // part (loop thread only): --ws-buffer-budget.
+  ws::MessageBudget& ws_message_budget() { return ws_message_budget_; }
 
   // ---- the async pool (workers only) ----
   // The async loops this loop hands connections to, round-robin.
@@ -165,6 +169,7 @@ class EventLoop {
   HandleTable handles_;
   pipeline::CompressorPool compressors_;
   ByteBuffer compress_scratch_;
+  ws::MessageBudget ws_message_budget_;
   std::vector<class AsyncLoop*> async_loops_;
   size_t next_async_ = 0;
   // Connections this worker handed to async loops and not closed yet: the

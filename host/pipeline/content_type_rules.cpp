@@ -7,10 +7,14 @@
 //   echo plugin answers with octet-stream by default, so echo benchmarks
 //   measure the server, not deflate. A plugin that wants compression names
 //   its type.
-// - Besides 1xx, 204 and 304 (no body, RFC 9110 §15.2, §15.3.5, §15.4.5) we
-//   skip 205 (no content either, §15.3.6) and 206: Content-Range counts
-//   bytes of the representation the plugin cut, and compressing the part
-//   would make it lie.
+// - Besides 1xx and 204 (no body, RFC 9110 §15.2, §15.3.5) we skip 205 (no
+//   content either, §15.3.6) and 206: Content-Range counts bytes of the
+//   representation the plugin cut, and compressing the part would make it
+//   lie. A 304 has no body either, but must carry the ETag and Vary of the
+//   200 it stands for (§15.4.5), so it is decided as that 200.
+// - HEAD is decided as GET: its header fields are the GET's (§9.3.2),
+//   Content-Encoding, the compressed Content-Length and the weak ETag
+//   included.
 // - The list is a deny-list: a text or structured type we never heard of
 //   (application/x-ndjson, text/x-whatever) is compressed.
 #include "pipeline/content_type_rules.h"
@@ -120,8 +124,14 @@ bool is_compressible_type(std::string_view ct) {
 }
 
 CompressDecision decide_compression(const ResponseFacts& r, uint64_t min_size) {
-  if (r.status < 200 || r.status == 204 || r.status == 205 || r.status == 206 ||
-      r.status == 304) {
+  if (r.status == 304) {
+    ResponseFacts as_ok = r;
+    as_ok.status = 200;
+    as_ok.content_length = ResponseFacts::kUnknownLength;
+    const CompressDecision d = decide_compression(as_ok, min_size);
+    return d == CompressDecision::Compress ? CompressDecision::NotModified : d;
+  }
+  if (r.status < 200 || r.status == 204 || r.status == 205 || r.status == 206) {
     return CompressDecision::SkipStatus;
   }
   if (r.has_content_encoding) return CompressDecision::SkipEncoded;
@@ -132,7 +142,6 @@ CompressDecision decide_compression(const ResponseFacts& r, uint64_t min_size) {
       r.content_length < min_size) {
     return CompressDecision::SkipSmall;
   }
-  if (r.head_request) return CompressDecision::SkipHead;
   return CompressDecision::Compress;
 }
 

@@ -13,8 +13,9 @@ namespace pounce::pipeline {
 
 // What the pipeline knows about a response when its head is about to go out.
 struct ResponseFacts {
+  // The request's method does not matter: a HEAD response carries the
+  // header fields of the GET's (RFC 9110 §9.3.2), compressed or not.
   int status = 200;
-  bool head_request = false;          // the request's method is HEAD
   bool has_content_encoding = false;  // the plugin set Content-Encoding
   // The Content-Type value as sent (parameters allowed); empty when absent.
   std::string_view content_type;
@@ -26,23 +27,27 @@ struct ResponseFacts {
 
 enum class CompressDecision : uint8_t {
   Compress,         // eligible: negotiate Accept-Encoding
-  SkipStatus,       // 1xx, 204, 205, 206, 304
+  SkipStatus,       // 1xx, 204, 205, 206
   SkipEncoded,      // Content-Encoding already set
   SkipContentType,  // already compressed, unknown binary, or no type
   SkipSmall,        // known length below --compression-min-size
-  SkipHead,         // HEAD (eligible otherwise)
+  // A 304 whose 200 would be compressed: no body to compress, but the
+  // header fields of that 200 (RFC 9110 §15.4.5): Vary: Accept-Encoding,
+  // and the weak ETag when Accept-Encoding picks a coding.
+  NotModified,
 };
 
 // Checked in the order of the enum. A stream of unknown length is eligible
-// whatever its size. `min_size` is --compression-min-size.
+// whatever its size. A 304 is decided as the 200 it stands for, whose
+// length it does not know (so taken as large enough), from the headers the
+// plugin gave it: without a Content-Type, like that 200, it is not
+// compressible. `min_size` is --compression-min-size.
 CompressDecision decide_compression(const ResponseFacts& r, uint64_t min_size);
 
 // Whether the response carries "Vary: Accept-Encoding": when the coding was
-// (or, for HEAD, would have been) chosen from Accept-Encoding. A HEAD
-// response mirrors the GET's headers (RFC 9110 §9.3.2), and a cache may
-// update a stored GET response from them.
+// chosen from Accept-Encoding, or (a 304) would have been.
 constexpr bool varies_on_accept_encoding(CompressDecision d) {
-  return d == CompressDecision::Compress || d == CompressDecision::SkipHead;
+  return d == CompressDecision::Compress || d == CompressDecision::NotModified;
 }
 
 // Whether a body of this Content-Type is worth compressing. Case-

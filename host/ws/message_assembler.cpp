@@ -12,10 +12,12 @@ namespace pounce::ws {
 MessageAssembler::MessageAssembler(const AssemblerConfig& config,
                                    PerMessageDeflate* deflate)
     : max_size_(std::min<uint64_t>(config.max_message_size, SIZE_MAX / 2)),
-      deflate_(deflate) {}
+      deflate_(deflate),
+      budget_(config.budget) {}
 
 MessageAssembler::~MessageAssembler() {
   free(buf_);
+  charge_capacity(0);
 }
 
 void MessageAssembler::release_buffer() {
@@ -24,6 +26,19 @@ void MessageAssembler::release_buffer() {
   buf_ = nullptr;
   size_ = cap_ = 0;
   reset_buffer_ = false;
+  charge_capacity(0);
+}
+
+bool MessageAssembler::charge_capacity(uint64_t cap) {
+  if (!budget_) return true;
+  const uint64_t want = cap > kRetainedCapacity ? cap - kRetainedCapacity : 0;
+  if (want > charged_) {
+    if (!budget_->take(want - charged_)) return false;
+  } else {
+    budget_->give_back(charged_ - want);
+  }
+  charged_ = want;
+  return true;
 }
 
 void MessageAssembler::fail(Event* ev, uint16_t code, const char* why) {
@@ -31,6 +46,10 @@ void MessageAssembler::fail(Event* ev, uint16_t code, const char* why) {
   ev->code = code;
   ev->data = why;
   state_ = State::Finished;
+  // A finished assembler reads nothing more: its buffer, and the budget it
+  // took, go back now rather than when the connection is gone.
+  in_message_ = false;
+  release_buffer();
 }
 
 size_t MessageAssembler::feed(char* data, size_t len, Event* ev) {
@@ -105,6 +124,7 @@ bool MessageAssembler::on_header(char* data, size_t len, size_t* pos,
         return true;
       }
       in_message_ = true;
+      ++messages_begun_;
       message_op_ = h.opcode;
       compressed_ = h.rsv1;
       compressed_bytes_ = 0;
@@ -184,25 +204,33 @@ void MessageAssembler::on_payload(char* data, size_t len, size_t* pos,
   }
 }
 
-bool MessageAssembler::reserve(uint64_t want) {
+bool MessageAssembler::reserve(uint64_t want, Event* ev) {
   if (want <= cap_) return true;
   // Doubling, but never past what the limit allows (limit + 1 for the
   // inflater, which must be able to show that it went over).
   const uint64_t ceiling = max_size_ + 1;
   uint64_t next = std::max<uint64_t>({want, uint64_t{cap_} * 2, 1024});
   next = std::max(std::min(next, ceiling), want);
+  // The budget is taken before the memory, so that the loop's total never
+  // passes it, even for a moment.
+  if (!charge_capacity(next)) {
+    fail(ev, close_code::kPolicyViolation,
+         "unfinished messages over --ws-buffer-budget");
+    return false;
+  }
   void* p = realloc(buf_, static_cast<size_t>(next));
-  if (p == nullptr) return false;
+  if (p == nullptr) {
+    charge_capacity(cap_);
+    fail(ev, close_code::kInternalError, "out of memory");
+    return false;
+  }
   buf_ = static_cast<uint8_t*>(p);
   cap_ = static_cast<size_t>(next);
   return true;
 }
 
 bool MessageAssembler::append_plain(const uint8_t* p, size_t n, Event* ev) {
-  if (!reserve(uint64_t{size_} + n)) {
-    fail(ev, close_code::kInternalError, "out of memory");
-    return false;
-  }
+  if (!reserve(uint64_t{size_} + n, ev)) return false;
   uint8_t* dst = buf_ + size_;
   mask_phase_ = unmask(dst, p, n, frame_.mask, mask_phase_);
   if (message_op_ == Opcode::Text && !utf8_.feed(dst, n)) {
@@ -234,10 +262,7 @@ bool MessageAssembler::append_inflated(const uint8_t* p, size_t n, bool tail,
                                        Event* ev) {
   if (tail) n = 4;
   while (true) {
-    if (size_ == cap_ && !reserve(uint64_t{size_} + 1)) {
-      fail(ev, close_code::kInternalError, "out of memory");
-      return false;
-    }
+    if (size_ == cap_ && !reserve(uint64_t{size_} + 1, ev)) return false;
     const size_t room = static_cast<size_t>(
         std::min<uint64_t>(cap_ - size_, max_size_ + 1 - size_));
     const PerMessageDeflate::InflateResult r =

@@ -22,7 +22,10 @@
 // (compressed payloads are unmasked in place and inflated from there). The
 // message buffer grows with the data actually received, never with the
 // length a frame header claims, and capacity over kRetainedCapacity is
-// freed after each message, so that an idle socket keeps little.
+// freed after each message, so that an idle socket keeps little. Capacity
+// over kRetainedCapacity is also taken from the loop's MessageBudget while
+// it is held (message_budget.h): past that budget the connection fails
+// with 1008.
 #pragma once
 
 #include <cstddef>
@@ -31,6 +34,7 @@
 
 #include "ws/frame.h"
 #include "ws/frame_parser.h"
+#include "ws/message_budget.h"
 #include "ws/utf8_validator.h"
 
 namespace pounce::ws {
@@ -46,7 +50,8 @@ enum class EventType : uint8_t {
             // the reason (valid UTF-8). Answer with a close frame with
             // the same code (none for 1005), then close the connection.
   Error,    // fail the connection (RFC 6455 §7.1.7): send a close frame
-            // with `code` (1002, 1007, 1009 or 1011), then close. `data` is
+            // with `code` (1002, 1007, 1008, 1009 or 1011), then close.
+            // 1008: the loop's MessageBudget is spent. `data` is
             // a diagnostic for the log, not for the wire.
 };
 
@@ -63,6 +68,9 @@ struct AssemblerConfig {
   // --ws-max-message-size: the limit of a data message, after
   // decompression.
   uint64_t max_message_size = kDefaultMaxMessageSize;
+  // The loop's budget for message buffers beyond kRetainedCapacity; null:
+  // unbounded (tests). Not owned; it must outlive the assembler.
+  MessageBudget* budget = nullptr;
 };
 
 class MessageAssembler {
@@ -87,6 +95,9 @@ class MessageAssembler {
   bool finished() const { return state_ == State::Finished; }
   // Mid-message (some fragments received): for idle and ping timers.
   bool in_message() const { return in_message_; }
+  // Data messages begun so far: tells a new unfinished message from one
+  // that was unfinished before.
+  uint64_t messages_begun() const { return messages_begun_; }
 
   // Bytes held by this assembler beyond sizeof(*this): the message buffer.
   size_t memory_usage() const { return cap_; }
@@ -106,11 +117,16 @@ class MessageAssembler {
   bool append_plain(const uint8_t* p, size_t n, Event* ev);
   bool append_inflated(const uint8_t* p, size_t n, bool tail, Event* ev);
   bool account_output(size_t produced, Event* ev);
-  bool reserve(uint64_t want);
+  bool reserve(uint64_t want, Event* ev);
+  // Accounts a buffer capacity of `cap` bytes with the budget. False (and
+  // nothing changed) when the budget cannot cover it.
+  bool charge_capacity(uint64_t cap);
   void fail(Event* ev, uint16_t code, const char* why);
 
   const uint64_t max_size_;
   PerMessageDeflate* const deflate_;
+  MessageBudget* const budget_;
+  uint64_t charged_ = 0;  // bytes taken from budget_
 
   State state_ = State::Header;
   uint8_t header_[kMaxClientHeader];
@@ -121,6 +137,7 @@ class MessageAssembler {
   uint32_t mask_phase_ = 0;
 
   bool in_message_ = false;
+  uint64_t messages_begun_ = 0;
   bool compressed_ = false;
   uint64_t compressed_bytes_ = 0;  // payload bytes of a compressed message
   Opcode message_op_ = Opcode::Text;

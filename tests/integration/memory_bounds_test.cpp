@@ -424,8 +424,10 @@ TEST(MemoryBounds, MaxBodySizeIsBoundedAtStartup) {
                    "0", "--max-body-size", "1073741825"},
                   20s);
   EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.err.find("--max-body-size must be 0 to 1073741824"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find("--max-body-size (config key max_body_size): "
+                 "1073741825 is out of range; it must be 0 to 1073741824"),
+      std::string::npos)
       << r.err;
   HostProcess ok(
       {"--plugin", plugin_path("echo"), "--max-body-size", "1073741824"});

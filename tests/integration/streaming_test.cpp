@@ -358,7 +358,9 @@ TEST_F(StreamingTest, QZeroExcludesACoding) {
   EXPECT_EQ(none->body.size(), 8000u);
 }
 
-TEST_F(StreamingTest, HeadIsNotCompressed) {
+// A HEAD gets the head its GET gets (RFC 9110 §9.3.2), encoding included,
+// and no body.
+TEST_F(StreamingTest, HeadIsEncodedLikeGetButCarriesNoBody) {
   RawClient c(port());
   c.send(
       "HEAD /sse/stream?chunks=2&size=2000 HTTP/1.1\r\nHost: x\r\n"
@@ -366,25 +368,37 @@ TEST_F(StreamingTest, HeadIsNotCompressed) {
   auto r = c.read_response(/*head_request=*/true);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
-  EXPECT_FALSE(r->header("Content-Encoding"));
+  EXPECT_EQ(r->header("Content-Encoding"), "gzip");
+  EXPECT_EQ(r->header("Vary"), "Accept-Encoding");
   EXPECT_TRUE(c.stays_open(100ms)) << "a HEAD response carried a body";
 }
 
-TEST(SyncCompression, HeadGetsVaryButNoEncoding) {
+// The sync HEAD body is compressed and dropped: the Content-Length is the
+// compressed one, as the GET's.
+TEST(SyncCompression, HeadGetsTheEncodingAndLengthOfItsGet) {
   HostProcess h({"--plugin", plugin_path("echo")});
   ASSERT_TRUE(h.ok()) << h.stderr_text();
   std::string body(2000, 't');
-  RawClient c(h.port());
-  c.send(
-      "HEAD / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n"
-      "Content-Type: text/plain\r\nContent-Length: 2000\r\n\r\n" +
-      body);
-  auto r = c.read_response(/*head_request=*/true);
-  ASSERT_TRUE(r);
-  EXPECT_FALSE(r->header("Content-Encoding"));
-  EXPECT_EQ(r->header("Vary"), "Accept-Encoding");
-  EXPECT_EQ(r->header("Content-Length"), "2000");
-  EXPECT_TRUE(c.stays_open(100ms)) << "a HEAD response carried a body";
+  auto ask = [&](const char* method) {
+    RawClient c(h.port());
+    c.send(std::string(method) +
+           " / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n"
+           "Content-Type: text/plain\r\nContent-Length: 2000\r\n\r\n" +
+           body);
+    auto r = c.read_response(/*head_request=*/method[0] == 'H');
+    EXPECT_TRUE(r) << method;
+    if (method[0] == 'H') {
+      EXPECT_TRUE(c.stays_open(100ms)) << "a HEAD response carried a body";
+    }
+    return r ? *r : HttpResponse{};
+  };
+  HttpResponse get = ask("GET");
+  HttpResponse head = ask("HEAD");
+  EXPECT_EQ(head.header("Content-Encoding"), "gzip");
+  EXPECT_EQ(head.header("Vary"), "Accept-Encoding");
+  EXPECT_EQ(head.header("Content-Length"), get.header("Content-Length"));
+  EXPECT_NE(head.header("Content-Length"), "2000");
+  EXPECT_TRUE(head.body.empty());
 }
 
 // ---------------------------------------------------------------------------

@@ -117,11 +117,6 @@ ResponseFacts with_status(ResponseFacts r, int status) {
   return r;
 }
 
-ResponseFacts head(ResponseFacts r) {
-  r.head_request = true;
-  return r;
-}
-
 ResponseFacts encoded(ResponseFacts r) {
   r.has_content_encoding = true;
   return r;
@@ -153,8 +148,20 @@ const std::vector<DecisionCase> kDecisions = {
      CompressDecision::SkipStatus, false},
     {"SkipsPartialContent", with_status(html(10000), 206),
      CompressDecision::SkipStatus, false},
-    {"SkipsNotModified", with_status(html(10000), 304),
-     CompressDecision::SkipStatus, false},
+    // A 304 is decided as its 200, of unknown length (RFC 9110 §15.4.5).
+    {"NotModifiedMirrorsACompressed200", with_status(html(10000), 304),
+     CompressDecision::NotModified, true},
+    {"NotModifiedOfUnknownSizeMirrorsACompressed200",
+     with_status(html(10), 304), CompressDecision::NotModified, true},
+    {"NotModifiedWithoutContentTypeIsNotCompressed",
+     with_status(typed(html(10000), ""), 304),
+     CompressDecision::SkipContentType, false},
+    {"NotModifiedOfPngIsNotCompressed",
+     with_status(typed(html(10000), "image/png"), 304),
+     CompressDecision::SkipContentType, false},
+    {"NotModifiedAlreadyEncodedIsNotCompressed",
+     with_status(encoded(html(10000)), 304), CompressDecision::SkipEncoded,
+     false},
     {"SkipsExistingContentEncoding", encoded(html(10000)),
      CompressDecision::SkipEncoded, false},
     {"SkipsPng", typed(html(10000), "image/png"),
@@ -163,9 +170,6 @@ const std::vector<DecisionCase> kDecisions = {
      CompressDecision::SkipContentType, false},
     {"SkipsMissingContentType", typed(html(10000), ""),
      CompressDecision::SkipContentType, false},
-    {"SkipsHeadButVaries", head(html(10000)), CompressDecision::SkipHead, true},
-    {"SkipsSmallHeadWithoutVary", head(html(10)), CompressDecision::SkipSmall,
-     false},
 };
 
 class Decision : public ::testing::TestWithParam<DecisionCase> {};

@@ -265,18 +265,28 @@ class WsUpgrade {
 // A timer on the loop that owns a stream or WebSocket. Owning loop only.
 // Destroying or stopping it cancels it; it is cancelled by the host when its
 // owner closes, so keep it in the per-connection state.
+//
+// The callback may re-arm the timer (start() again: "retry later"), stop
+// it, or destroy it (by freeing the state that holds it): the closure that
+// is running, and everything it captured, stays alive until it returns.
 class Timer {
  public:
   Timer() = default;
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
-  ~Timer() { stop(); }
+  ~Timer() {
+    if (firing_) firing_->destroyed = true;
+    stop();
+  }
 
   bool start(uint64_t owner, uint64_t delay_ms, uint64_t repeat_ms,
              std::function<void()> fn) {
     stop();
+    // From inside the callback, fn_ is empty (fire() holds the running
+    // closure), so this assignment destroys nothing that is running.
     fn_ = std::move(fn);
     repeating_ = repeat_ms != 0;
+    ++arms_;
     id_ = host().timer_start(owner, delay_ms, repeat_ms, &Timer::fire, this);
     return id_ != 0;
   }
@@ -287,18 +297,39 @@ class Timer {
   bool active() const { return id_ != 0; }
 
  private:
+  // What fire() must know after the callback, which may have destroyed the
+  // Timer: it lives on fire()'s stack.
+  struct Firing {
+    bool destroyed = false;
+  };
+
   static void fire(void* self, pounce_timer_t) {
     auto* t = static_cast<Timer*>(self);
     if (!t->repeating_) t->id_ = 0;
+    // The callback runs from this local: whatever it does to the Timer
+    // (start() replacing fn_, the destructor) cannot free it mid-call.
+    std::function<void()> running = std::move(t->fn_);
+    t->fn_ = nullptr;
+    const uint64_t arms = t->arms_;
+    Firing firing;
+    t->firing_ = &firing;
     try {
-      t->fn_();
+      running();
     } catch (...) {
       // A timer callback has nobody to report to; swallowing keeps the
       // exception from crossing the C ABI.
     }
+    if (firing.destroyed) return;  // `running` is freed here, after the call
+    t->firing_ = nullptr;
+    // Still the same arming: a repeating timer keeps its closure. A re-armed
+    // timer already has its new one; a stopped or fired one-shot timer never
+    // calls it again, so its captures are released here.
+    if (t->arms_ == arms && t->id_ != 0) t->fn_ = std::move(running);
   }
   pounce_timer_t id_ = 0;
   bool repeating_ = false;
+  uint64_t arms_ = 0;  // start() calls, to tell a re-arm from the callback
+  Firing* firing_ = nullptr;
   std::function<void()> fn_;
 };
 
