@@ -32,13 +32,12 @@ ws::DeflateConfig deflate_config(const Config& cfg) {
 
 }  // namespace
 
-WsSession::WsSession(Connection* conn, const Mount* mount,
-                     Generation* generation,
+WsSession::WsSession(Connection* conn, const Mount* mount, GenerationPin pin,
                      const ws::DeflateNegotiation& deflate, void* user)
-    : conn_(conn),
+    : pin_(std::move(pin)),
+      conn_(conn),
       loop_(conn->loop()),
       mount_(mount),
-      generation_(generation),
       user_(user),
       deflate_(deflate.accepted
                    ? std::make_unique<ws::PerMessageDeflate>(
@@ -307,6 +306,9 @@ void WsSession::go_away() {
 void WsSession::finish(uint16_t code, std::string_view reason) {
   if (state_ == State::Closed) return;
   state_ = State::Closed;
+  // As in AsyncStream::close: the handle dies before the hook runs, so that
+  // nothing the hook asks of it (a timer, a post, a send) outlives it.
+  loop_->handles().release(handle_);
   timers_.stop_all(loop_);
   const pounce_plugin_t& d = mount_->module->desc();
   if (opened_ && d.on_ws_close) {
@@ -318,7 +320,6 @@ void WsSession::finish(uint16_t code, std::string_view reason) {
                 mount_->module->name().c_str());
     }
   }
-  loop_->handles().release(handle_);
 }
 
 }  // namespace pounce
