@@ -6,12 +6,11 @@
 //
 // A leaked generation shows as "still pinned ... leaking it" after a SIGHUP;
 // a retired one as the plugin's shutdown line, then "unloaded generation N".
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
+#include <linux/sockios.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <string>
@@ -28,20 +27,37 @@ namespace {
 
 constexpr const char* kLeak = "leaking it";
 
-// Larger than what loopback sockets buffer both ways (a few MiB each), so
-// that its echo is still being written when the request behind it is read.
-constexpr size_t kBigBody = 12 * 1024 * 1024;
+// Just below the server's output high-water mark (1 MiB), so that the
+// server serves the request behind the POST in the same pass instead of
+// waiting for the echo to be written first...
+constexpr size_t kBigBody = 1000 * 1024;
 
-std::string big_post_then(const std::string& next) {
+// ...and far more than a connection with these options takes at once: a
+// receive buffer without autotuning, and small segments, from which the
+// server sizes its send buffer (a few hundred KiB at most, where 64 KiB
+// loopback segments would give it megabytes).
+constexpr ClientSocketOptions kSmallWindow{64 * 1024, 1400};
+
+// Sends a POST whose echo the socket cannot take at once, then `next`
+// behind it, so that the server reads `next` together with the body's last
+// byte and serves it while the echo is still being written.
+void send_big_post_then(RawClient& c, const std::string& next) {
   std::string bytes =
       "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: "
       "application/octet-stream\r\nContent-Length: " +
       std::to_string(kBigBody) + "\r\n\r\n";
-  bytes.append(kBigBody, 'b');
-  // The body's last bytes and the next request leave in one segment, so
-  // that the server reads them together.
-  bytes += next;
-  return bytes;
+  bytes.append(kBigBody - 1, 'b');
+  ASSERT_TRUE(c.send(bytes));
+  // Everything but the last byte acknowledged by the server's kernel: the
+  // last byte and `next` then travel in one segment, read in one read.
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  int unsent = 1;
+  while (ioctl(c.fd(), SIOCOUTQ, &unsent) == 0 && unsent > 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(unsent, 0);
+  ASSERT_TRUE(c.send("b" + next));
 }
 
 std::vector<std::string> sse_host_args() {
@@ -65,36 +81,6 @@ void expect_generation_1_retires(HostProcess& h) {
   EXPECT_EQ(h.stderr_text().find(kLeak), std::string::npos) << h.stderr_text();
 }
 
-// A raw connection that can end with a reset (SO_LINGER 0).
-int connect_to(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-bool send_all(int fd, const std::string& bytes) {
-  size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t n = send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-void reset_and_close(int fd) {
-  linger l{1, 0};
-  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-  close(fd);
-}
-
 // ---------------------------------------------------------------------------
 // Defect 1: an async request read together with a sync one whose response
 // is still being written.
@@ -102,15 +88,12 @@ void reset_and_close(int fd) {
 TEST(HandOffDuringWrite, AsyncRequestBehindALargeSyncResponseIsServed) {
   HostProcess h(sse_host_args());
   ASSERT_TRUE(h.ok()) << h.stderr_text();
-  RawClient c(h.port());
-  const std::string bytes = big_post_then(
-      "GET /sse/events?count=3&interval_ms=10 HTTP/1.1\r\nHost: x\r\n\r\n");
-  // The server reads all of it while the echo cannot be written yet (the
-  // client reads nothing until the POST was served).
-  std::thread sender([&] { c.send(bytes); });
+  RawClient c(h.port(), kSmallWindow);
+  // The client reads nothing until the POST was served.
+  send_big_post_then(
+      c, "GET /sse/events?count=3&interval_ms=10 HTTP/1.1\r\nHost: x\r\n\r\n");
   ASSERT_TRUE(h.wait_for_stdout("\"POST / HTTP/1.1\" 200", 20s))
       << h.stderr_text();
-  sender.join();
 
   auto echo = c.read_response(false, 30s);
   ASSERT_TRUE(echo);
@@ -139,13 +122,10 @@ TEST(HandOffDuringWrite, WriteTimeoutWhileTheHandOffWaitsReleasesItsPin) {
   args.insert(args.end(), {"--write-timeout", "1"});
   HostProcess h(args);
   ASSERT_TRUE(h.ok()) << h.stderr_text();
-  RawClient c(h.port());
-  const std::string bytes =
-      big_post_then("GET /sse/events?count=0 HTTP/1.1\r\nHost: x\r\n\r\n");
-  std::thread sender([&] { c.send(bytes); });
+  RawClient c(h.port(), kSmallWindow);
+  send_big_post_then(c, "GET /sse/events?count=0 HTTP/1.1\r\nHost: x\r\n\r\n");
   ASSERT_TRUE(h.wait_for_stdout("\"POST / HTTP/1.1\" 200", 20s))
       << h.stderr_text();
-  sender.join();
   // Never read: the write times out while the hand-off waits for it.
   ASSERT_TRUE(h.wait_for_stderr("write timeout: ", 20s)) << h.stderr_text();
   expect_generation_1_retires(h);
@@ -154,15 +134,15 @@ TEST(HandOffDuringWrite, WriteTimeoutWhileTheHandOffWaitsReleasesItsPin) {
 TEST(HandOffDuringWrite, ResetWhileTheHandOffWaitsReleasesItsPin) {
   HostProcess h(sse_host_args());
   ASSERT_TRUE(h.ok()) << h.stderr_text();
-  int fd = connect_to(h.port());
-  ASSERT_GE(fd, 0);
-  const std::string bytes =
-      big_post_then("GET /sse/events?count=0 HTTP/1.1\r\nHost: x\r\n\r\n");
-  std::thread sender([&] { send_all(fd, bytes); });
-  ASSERT_TRUE(h.wait_for_stdout("\"POST / HTTP/1.1\" 200", 20s))
-      << h.stderr_text();
-  sender.join();
-  reset_and_close(fd);  // the write in flight fails
+  {
+    RawClient c(h.port(), kSmallWindow);
+    send_big_post_then(c,
+                       "GET /sse/events?count=0 HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(h.wait_for_stdout("\"POST / HTTP/1.1\" 200", 20s))
+        << h.stderr_text();
+    linger l{1, 0};  // the close below resets: the write in flight fails
+    setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
   expect_generation_1_retires(h);
 }
 
