@@ -150,7 +150,11 @@ TEST(HandOffDuringWrite, ResetWhileTheHandOffWaitsReleasesItsPin) {
 // Defect 3: a callback posted while its owner lived runs after the owner
 // closed; its generation must stay loaded until then.
 
-TEST(DeferredCalls, PostedCallbackKeepsItsGenerationUntilItRan) {
+// From the owning loop, and from a thread of the plugin's own (which pins
+// through the handle table).
+class DeferredCalls : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DeferredCalls, PostedCallbackKeepsItsGenerationUntilItRan) {
   HostProcess h({"--plugin", "/probe=" + test_plugin_path("pin_probe"),
                  "--workers", "1", "--async-threads", "1", "--reload-timeout",
                  "30"});
@@ -158,9 +162,8 @@ TEST(DeferredCalls, PostedCallbackKeepsItsGenerationUntilItRan) {
 
   // A: a held stream of generation 1 with its body still to come.
   RawClient a(h.port());
-  a.send(
-      "POST /probe/hold?sleep_ms=2000 HTTP/1.1\r\nHost: x\r\n"
-      "Content-Length: 1\r\n\r\n");
+  a.send("POST /probe/hold?sleep_ms=2000&from=" + GetParam() +
+         " HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n");
   ASSERT_TRUE(a.read_head());
   h.signal(SIGHUP);
   ASSERT_TRUE(h.wait_for_stderr("reloaded generation 2")) << h.stderr_text();
@@ -195,6 +198,9 @@ TEST(DeferredCalls, PostedCallbackKeepsItsGenerationUntilItRan) {
   EXPECT_EQ(err.find(kLeak), std::string::npos) << err;
   EXPECT_TRUE(h.running());
 }
+
+INSTANTIATE_TEST_SUITE_P(From, DeferredCalls,
+                         ::testing::Values("loop", "thread"));
 
 // ---------------------------------------------------------------------------
 // Defect 5: what a closing owner may still ask for.

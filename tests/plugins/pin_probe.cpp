@@ -7,8 +7,9 @@
 //                          is allowed. When its last byte arrives, on_body
 //                          logs "on_body sleeping", blocks its loop for
 //                          ?sleep_ms= (default 2000), then posts a callback
-//                          to its own stream ("posted rc=N"); the callback
-//                          logs "posted callback ran"
+//                          to its own stream ("posted rc=N"), from a thread
+//                          of its own with ?from=thread; the callback logs
+//                          "posted callback ran"
 //   /slowbody              starts a stream ("slowbody started"); when its
 //                          body's last byte arrives, blocks its loop for
 //                          ?sleep_ms= (default 1500), then ends the stream
@@ -43,6 +44,7 @@ int64_t number(const pounce::Request& req, std::string_view key,
 struct Flow {
   std::string kind;
   int64_t sleep_ms = 0;
+  bool post_from_thread = false;
 };
 
 class PinProbe : public pounce::Plugin {
@@ -55,6 +57,7 @@ class PinProbe : public pounce::Plugin {
     auto* f =
         new Flow{std::string(req.path_info()), number(req, "sleep_ms", 2000)};
     stream.set_user(f);
+    f->post_from_thread = req.query_param("from").value_or("") == "thread";
     if (f->kind == "/slowbody") {
       f->sleep_ms = number(req, "sleep_ms", 1500);
       say("slowbody started");
@@ -69,7 +72,15 @@ class PinProbe : public pounce::Plugin {
     if (f->kind == "/hold") {
       say("on_body sleeping");
       std::this_thread::sleep_for(std::chrono::milliseconds(f->sleep_ms));
-      int rc = pounce::host().post(stream.handle(), &PinProbe::posted, this);
+      int rc = 0;
+      auto post = [&] {
+        rc = pounce::host().post(stream.handle(), &PinProbe::posted, this);
+      };
+      if (f->post_from_thread) {
+        std::thread(post).join();
+      } else {
+        post();
+      }
       say("posted rc=" + std::to_string(rc));
     } else if (f->kind == "/slowbody") {
       std::this_thread::sleep_for(std::chrono::milliseconds(f->sleep_ms));
