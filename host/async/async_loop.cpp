@@ -56,7 +56,7 @@ void AsyncLoop::on_finish() {
   // exact about what did.
   for (Handoff& h : left) {
     close(h.fd);
-    if (h.generation) h.generation->unpin(index());
+    h.pin.reset();
     if (h.origin_count) h.origin_count->fetch_sub(1, std::memory_order_relaxed);
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&adopt_async_), nullptr);

@@ -19,7 +19,7 @@ class AsyncLoop : public EventLoop {
   ~AsyncLoop() override;
 
   // Any thread. Returns false once the loop has finished; the caller then
-  // still owns the handoff (closes the fd, unpins).
+  // still owns the handoff (closes the fd; the pin goes with the handoff).
   bool adopt(Handoff&& handoff);
 
   // The main thread allows the loop to end once no worker can hand anything

@@ -1,6 +1,7 @@
 #include "async/handles.h"
 
 #include "net/event_loop.h"
+#include "plugin/generation.h"
 
 namespace pounce {
 
@@ -38,7 +39,8 @@ HandleTable::Slot* HandleTable::slot(uint32_t index) const {
   return chunk ? &chunk[index & (kChunkSize - 1)] : nullptr;
 }
 
-uint64_t HandleTable::allocate(void* object, HandleKind kind) {
+uint64_t HandleTable::allocate(void* object, HandleKind kind,
+                               Generation* generation) {
   uint32_t index;
   if (!free_.empty()) {
     index = free_.back();
@@ -57,6 +59,7 @@ uint64_t HandleTable::allocate(void* object, HandleKind kind) {
   s->object = object;
   s->queued.store(0, std::memory_order_relaxed);
   s->in_transit.store(0, std::memory_order_relaxed);
+  s->generation.store(generation, std::memory_order_relaxed);
   s->seq.store(seq, std::memory_order_release);
   return (static_cast<uint64_t>(loop_index_) << 56) |
          (static_cast<uint64_t>(index) << 32) | seq;
@@ -71,7 +74,11 @@ void HandleTable::release(uint64_t handle) {
   }
   s->object = nullptr;
   s->kind = HandleKind::None;
-  s->seq.store(static_cast<uint32_t>(handle) + 1, std::memory_order_release);
+  // Sequentially consistent: pin_generation() pins, then reads `seq` again.
+  // Either that read sees this store (and the caller gives its pin back), or
+  // its pin comes first in the single total order, and the main thread,
+  // which sees the owner's own pin released after this store, sees it too.
+  s->seq.store(static_cast<uint32_t>(handle) + 1, std::memory_order_seq_cst);
   free_.push_back(index);
 }
 
@@ -110,6 +117,21 @@ HandleTable::Slot* HandleTable::live_slot(uint64_t handle) const {
     return nullptr;
   }
   return s;
+}
+
+GenerationPin HandleTable::pin_generation(uint64_t handle) const {
+  Slot* s = live_slot(handle);
+  if (!s) return {};
+  Generation* g = s->generation.load(std::memory_order_relaxed);
+  if (!g) return {};
+  // `g` is still in memory here: the object was alive a moment ago and it
+  // pins `g`, and a plugin thread that calls in is stopped by its
+  // generation's shutdown() before that generation is freed.
+  GenerationPin pin = GenerationPin::shared(g);
+  if (s->seq.load(std::memory_order_seq_cst) != static_cast<uint32_t>(handle)) {
+    return {};  // closed meanwhile: `pin` goes
+  }
+  return pin;
 }
 
 int64_t HandleTable::backlog(uint64_t handle) const {

@@ -17,6 +17,8 @@
 namespace pounce {
 
 class EventLoop;
+class Generation;
+class GenerationPin;
 
 enum class HandleKind : uint8_t {
   None = 0,
@@ -32,8 +34,10 @@ class HandleTable {
   HandleTable(const HandleTable&) = delete;
   HandleTable& operator=(const HandleTable&) = delete;
 
-  // Owning loop only.
-  uint64_t allocate(void* object, HandleKind kind);
+  // Owning loop only. `generation`: the one whose code the object calls
+  // (streams and WebSockets), for pin_generation().
+  uint64_t allocate(void* object, HandleKind kind,
+                    Generation* generation = nullptr);
   void release(uint64_t handle);
   // The object, or nullptr when the handle is stale or of another kind.
   void* lookup(uint64_t handle, HandleKind kind) const;
@@ -42,6 +46,12 @@ class HandleTable {
   // be outdated by the time the caller acts on it; the owning loop checks
   // again with lookup().
   bool alive(uint64_t handle) const;
+
+  // Any thread: pins the generation of the object `handle` names, if it is
+  // alive; an empty pin otherwise. Once this returned a pin, the generation
+  // stays loaded however soon the object closes: for calls queued to the
+  // object's loop from another thread that will run plugin code.
+  GenerationPin pin_generation(uint64_t handle) const;
 
   static unsigned loop_of(uint64_t handle) {
     return static_cast<unsigned>(handle >> 56);
@@ -69,6 +79,9 @@ class HandleTable {
     void* object = nullptr;              // owning loop only
     std::atomic<int64_t> queued{0};      // stored by the owning loop
     std::atomic<int64_t> in_transit{0};  // posters add, the loop subtracts
+    // Written by the owning loop before `seq` publishes the slot; read by
+    // any thread between two reads of `seq` (pin_generation).
+    std::atomic<Generation*> generation{nullptr};
   };
 
   Slot* slot(uint32_t index) const;

@@ -9,19 +9,19 @@
 
 #include "http/byte_buffer.h"
 #include "plugin/exchange.h"
+#include "plugin/generation.h"
 
 namespace pounce {
-
-class Generation;
 
 struct Handoff {
   int fd = -1;
   // The input not consumed yet, starting at the head of the request that
   // goes async (the async loop parses it again: cheaper than shipping views).
   ByteBuffer bytes;
-  // Pinned by the sending worker on its own counter; the receiving loop
-  // unpins on its counter when the request ends (the sum stays exact).
-  Generation* generation = nullptr;
+  // The generation the worker routed the request with, pinned by the worker
+  // on its own counter and released by whoever drops it last (the receiving
+  // loop, on its counter: the sum stays exact).
+  GenerationPin pin;
   PeerAddress peer;
   // The sending worker's count of its connections living on async loops,
   // decremented when this one closes (--max-connections counts them).

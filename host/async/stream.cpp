@@ -15,12 +15,12 @@
 namespace pounce {
 
 AsyncStream::AsyncStream(Connection* conn, const Mount* mount,
-                         Generation* generation, const http::RequestHead& head,
+                         GenerationPin pin, const http::RequestHead& head,
                          uint64_t request_start_ns)
-    : conn_(conn),
+    : pin_(std::move(pin)),
+      conn_(conn),
       loop_(conn->loop()),
       mount_(mount),
-      generation_(generation),
       head_request_(head.method == "HEAD"),
       http10_(head.version_minor == 0),
       keep_alive_(head.keep_alive),
@@ -335,6 +335,11 @@ void AsyncStream::close(pounce_close_reason_t reason) {
   if (state_ == State::Closed) return;
   state_ = State::Closed;
   EventLoop* loop = loop_;
+  // The handle dies before on_close runs, not after: whatever the hook (or
+  // another thread meanwhile) asks of it, a timer, a post, a write, is
+  // refused (0 or POUNCE_ERR_CLOSED) instead of being accepted by an owner
+  // that is about to vanish and then running after on_close.
+  loop->handles().release(handle_);
   timers_.stop_all(loop);
   const pounce_plugin_t& d = mount_->module->desc();
   if (d.on_close) {
@@ -346,7 +351,6 @@ void AsyncStream::close(pounce_close_reason_t reason) {
                 mount_->module->name().c_str());
     }
   }
-  loop->handles().release(handle_);
 }
 
 }  // namespace pounce

@@ -23,6 +23,7 @@
 #include "http/head_parser.h"
 #include "pipeline/compressor.h"
 #include "pipeline/response_head.h"
+#include "plugin/generation.h"
 
 namespace pounce {
 
@@ -40,7 +41,8 @@ class AsyncStream {
     Closed,   // on_close was called; the object is about to be freed
   };
 
-  AsyncStream(Connection* conn, const Mount* mount, Generation* generation,
+  // `pin` keeps the mount's generation loaded until the stream is freed.
+  AsyncStream(Connection* conn, const Mount* mount, GenerationPin pin,
               const http::RequestHead& head, uint64_t request_start_ns);
   ~AsyncStream();
 
@@ -66,6 +68,10 @@ class AsyncStream {
   // answers POUNCE_ERR_CLOSED.
   void detach() { conn_ = nullptr; }
   Connection* connection() const { return conn_; }
+  // Detached or closed: on_close is due or running. Such an owner takes no
+  // new timer and no post (they would outlive it), and its calls answer
+  // POUNCE_ERR_CLOSED.
+  bool closing() const { return !conn_ || state_ == State::Closed; }
   EventLoop* loop() const { return loop_; }
   // Inside one of the plugin's calls (start/write/end/abort): the host then
   // defers on_close and the end of the stream to a later loop turn, so that
@@ -84,7 +90,7 @@ class AsyncStream {
   // The connection may be kept for the next request after this one.
   bool keep_alive() const { return keep_alive_; }
   const Mount* mount() const { return mount_; }
-  Generation* generation() const { return generation_; }
+  Generation* generation() const { return pin_.get(); }
   int status() const { return status_; }
   uint64_t body_bytes() const { return body_written_; }
   std::string_view request_line() const { return request_line_; }
@@ -93,11 +99,13 @@ class AsyncStream {
   void frame_chunk(const char* data, size_t len);
   size_t queued() const;
 
+  // First member, so that it is released last: the stream's own clean-up
+  // runs while its plugin's code is still mapped.
+  GenerationPin pin_;
   Connection* conn_;
   EventLoop* loop_;
   PluginCallDepth calls_;
   const Mount* mount_;
-  Generation* generation_;
   uint64_t handle_ = 0;
   void* user_ = nullptr;
   State state_ = State::Waiting;

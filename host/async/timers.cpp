@@ -6,6 +6,7 @@
 #include "async/ws_session.h"
 #include "log/logger.h"
 #include "net/event_loop.h"
+#include "plugin/generation.h"
 
 namespace pounce {
 
@@ -13,6 +14,10 @@ namespace {
 
 struct PluginTimer {
   uv_timer_t handle;
+  // A deferred call into the plugin: its generation stays loaded until the
+  // timer is freed (the owner's own pin would do today, since timers die
+  // with their owner; this one does not depend on that).
+  GenerationPin pin;
   EventLoop* loop;
   uint64_t id;
   uint64_t owner;
@@ -23,17 +28,27 @@ struct PluginTimer {
 };
 
 // The owner (a stream or a WebSocket) keeps the list of its timers, to
-// cancel them when it closes.
-OwnedTimers* owner_timers(EventLoop* loop, uint64_t owner) {
+// cancel them when it closes. An owner that is closing has no list any more
+// (its handle died before its close hook ran), so a timer started from that
+// hook is refused rather than outliving it.
+struct Owner {
+  OwnedTimers* timers = nullptr;
+  Generation* generation = nullptr;
+};
+Owner owner_of(EventLoop* loop, uint64_t owner) {
   if (auto* s = static_cast<AsyncStream*>(
           loop->handles().lookup(owner, HandleKind::Stream))) {
-    return &s->timers();
+    if (!s->closing()) {
+      return {&s->timers(), s->generation()};
+    }
   }
   if (auto* w = static_cast<WsSession*>(
           loop->handles().lookup(owner, HandleKind::WebSocket))) {
-    return &w->timers();
+    if (!w->closing()) {
+      return {&w->timers(), w->generation()};
+    }
   }
-  return nullptr;
+  return {};
 }
 
 void on_fire(uv_timer_t* t) {
@@ -69,6 +84,8 @@ void on_fire(uv_timer_t* t) {
 uint64_t start_timer(EventLoop* loop, uint64_t owner, uint64_t delay_ms,
                      uint64_t repeat_ms, pounce_timer_fn fn, void* user) {
   if (!loop || !fn) return 0;
+  Owner o = owner_of(loop, owner);
+  if (!o.timers) return 0;
   auto* pt = new PluginTimer{};
   pt->loop = loop;
   pt->owner = owner;
@@ -76,13 +93,12 @@ uint64_t start_timer(EventLoop* loop, uint64_t owner, uint64_t delay_ms,
   pt->user = user;
   pt->repeat_ms = repeat_ms;
   pt->id = loop->handles().allocate(pt, HandleKind::Timer);
-  OwnedTimers* list = pt->id ? owner_timers(loop, owner) : nullptr;
-  if (!list) {
-    if (pt->id) loop->handles().release(pt->id);
+  if (!pt->id) {
     delete pt;
     return 0;
   }
-  list->add(pt->id);
+  pt->pin = GenerationPin(o.generation);
+  o.timers->add(pt->id);
   uv_timer_init(loop->uv(), &pt->handle);
   pt->handle.data = pt;
   pt->due_ms = uv_now(loop->uv()) + delay_ms;
@@ -96,7 +112,7 @@ int stop_timer(EventLoop* loop, uint64_t timer) {
       loop->handles().lookup(timer, HandleKind::Timer));
   if (!pt) return POUNCE_OK;
   loop->handles().release(timer);
-  if (OwnedTimers* list = owner_timers(loop, pt->owner)) list->remove(timer);
+  if (OwnedTimers* list = owner_of(loop, pt->owner).timers) list->remove(timer);
   uv_timer_stop(&pt->handle);
   uv_close(reinterpret_cast<uv_handle_t*>(&pt->handle),
            [](uv_handle_t* h) { delete static_cast<PluginTimer*>(h->data); });

@@ -40,13 +40,12 @@ ws::DeflateConfig deflate_config(const Config& cfg) {
 
 }  // namespace
 
-WsSession::WsSession(Connection* conn, const Mount* mount,
-                     Generation* generation,
+WsSession::WsSession(Connection* conn, const Mount* mount, GenerationPin pin,
                      const ws::DeflateNegotiation& deflate, void* user)
-    : conn_(conn),
+    : pin_(std::move(pin)),
+      conn_(conn),
       loop_(conn->loop()),
       mount_(mount),
-      generation_(generation),
       user_(user),
       deflate_(deflate.accepted
                    ? std::make_unique<ws::PerMessageDeflate>(
@@ -98,9 +97,10 @@ void WsSession::on_ping_timer(uv_timer_t* t) {
     s->conn_->abort_websocket();
     return;
   }
+  // A constant payload within the 125-byte limit: the write cannot fail.
+  if (!ws::append_ping(s->loop_->out(), "pounce")) return;
   s->heard_since_ping_ = false;
   s->ping_outstanding_ = true;
-  ws::append_ping(s->loop_->out(), "pounce");
   s->conn_->send_output();
 }
 
@@ -227,7 +227,18 @@ void WsSession::feed_frames(char* data, size_t len) {
 }
 
 void WsSession::send_close(uint16_t code, std::string_view reason) {
-  ws::append_close(loop_->out(), code, reason);
+  // Callers pass what append_close accepts (check_close, or a code the frame
+  // parser validated). Should one ever not, the peer still gets a close
+  // frame: 1011 without a reason is always valid.
+  if (!ws::append_close(loop_->out(), code, reason)) {
+    LOG_ERROR(
+        "WebSocket close code %u refused by the frame writer; sending "
+        "1011",
+        static_cast<unsigned>(code));
+    if (!ws::append_close(loop_->out(), ws::close_code::kInternalError, {})) {
+      return;
+    }
+  }
   if (state_ == State::Open) state_ = State::Closing;
   conn_->send_output();
 }
@@ -312,8 +323,10 @@ int WsSession::ping(const void* data, size_t len) {
   if (state_ != State::Open) return POUNCE_ERR_STATE;
   if (int rc = check_ping(data, len); rc != POUNCE_OK) return rc;
   PluginCallDepth::Scope scope(calls_);
-  ws::append_ping(loop_->out(),
-                  std::string_view(static_cast<const char*>(data), len));
+  if (!ws::append_ping(loop_->out(),
+                       std::string_view(static_cast<const char*>(data), len))) {
+    return POUNCE_ERR_INVALID;  // check_ping() refused it already
+  }
   conn_->send_output();
   return after_send();
 }
@@ -374,6 +387,9 @@ void WsSession::go_away() {
 void WsSession::finish(uint16_t code, std::string_view reason) {
   if (state_ == State::Closed) return;
   state_ = State::Closed;
+  // As in AsyncStream::close: the handle dies before the hook runs, so that
+  // nothing the hook asks of it (a timer, a post, a send) outlives it.
+  loop_->handles().release(handle_);
   timers_.stop_all(loop_);
   const pounce_plugin_t& d = mount_->module->desc();
   if (opened_ && d.on_ws_close) {
@@ -386,7 +402,6 @@ void WsSession::finish(uint16_t code, std::string_view reason) {
                 mount_->module->name().c_str());
     }
   }
-  loop_->handles().release(handle_);
 }
 
 }  // namespace pounce

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "async/owner_state.h"
+#include "plugin/generation.h"
 #include "ws/message_assembler.h"
 #include "ws/permessage_deflate.h"
 
@@ -36,7 +37,8 @@ class WsSession {
     Closed,   // on_ws_close was called
   };
 
-  WsSession(Connection* conn, const Mount* mount, Generation* generation,
+  // `pin` keeps the mount's generation loaded until the session is freed.
+  WsSession(Connection* conn, const Mount* mount, GenerationPin pin,
             const ws::DeflateNegotiation& deflate, void* user);
   ~WsSession();
   WsSession(const WsSession&) = delete;
@@ -69,6 +71,8 @@ class WsSession {
   void finish();
   void finish(uint16_t code, std::string_view reason);
   void detach() { conn_ = nullptr; }
+  // As AsyncStream::closing(): on_ws_close is due or running.
+  bool closing() const { return !conn_ || state_ == State::Closed; }
 
   OwnedTimers& timers() { return timers_; }
 
@@ -77,7 +81,7 @@ class WsSession {
   void* user() const { return user_; }
   void set_user(void* u) { user_ = u; }
   State state() const { return state_; }
-  Generation* generation() const { return generation_; }
+  Generation* generation() const { return pin_.get(); }
   const Mount* mount() const { return mount_; }
   EventLoop* loop() const { return loop_; }
   bool in_plugin_call() const { return calls_.active(); }
@@ -97,10 +101,11 @@ class WsSession {
   // it): logs, fails the socket with 1008 and drops it; returns true.
   bool over_output_limit(const char* what);
 
+  // First member, so that it is released last (see AsyncStream).
+  GenerationPin pin_;
   Connection* conn_;
   EventLoop* loop_;
   const Mount* mount_;
-  Generation* generation_;
   uint64_t handle_ = 0;
   void* user_ = nullptr;
   State state_ = State::Open;

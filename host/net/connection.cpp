@@ -135,6 +135,7 @@ void Connection::close_now() {
   if (phase_ == Phase::Closing) return;
   if (stream_) release_stream(POUNCE_CLOSE_PEER);
   if (ws_) release_ws();
+  handoff_pin_.reset();  // a hand-off that will not happen (or a spare one)
   phase_ = Phase::Closing;
   loop_->timeouts().disarm(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
@@ -202,6 +203,7 @@ bool Connection::input_pending() {
 bool Connection::may_read() const {
   switch (phase_) {
     case Phase::Closing:
+    case Phase::HandingOff:  // the input belongs to the async loop next
       return false;
     case Phase::Lingering:
       return true;  // discards, bounded by kLingerMaxBytes
@@ -399,8 +401,10 @@ size_t Connection::serve_requests(char* data, size_t len, bool owned) {
     }
     if (r.async) {
       if (loop_->has_async_loops()) {
-        hand_off(data, off, len, owned, r);
-        return len;
+        // This request and what follows are not consumed here: they stay in
+        // in_ (handle_read) and travel with the hand-off.
+        hand_off(r);
+        return off;
       }
       return start_async(head, r, data, off, len);
     }
@@ -581,25 +585,23 @@ bool Connection::route(const http::RequestHead& head, Route* r) {
   }
 
   // The first request after a handoff uses the generation the worker chose
-  // (and pinned); later ones the loop's current one.
-  if (handoff_generation_) {
-    r->generation = handoff_generation_;
-    r->generation_pinned = true;
-    handoff_generation_ = nullptr;
+  // (and pinned: the Route now holds that pin); later ones the loop's
+  // current one.
+  if (handoff_pin_) {
+    r->pin = std::move(handoff_pin_);
+    r->generation = r->pin.get();
   } else {
     r->generation = loop_->generation();
   }
   r->mount =
       r->generation ? r->generation->route(r->path, &r->path_info) : nullptr;
   if (!r->mount) {
-    if (r->generation_pinned) r->generation->unpin(loop_->index());
     respond_error(http::ErrorCode::NoRoute, &head,
                   /*close=*/head.body_kind != http::BodyKind::None);
     return false;
   }
   const PluginModule& module = *r->mount->module;
   if (head.upgrade_websocket && !module.has_websocket()) {
-    if (r->generation_pinned) r->generation->unpin(loop_->index());
     respond_error(http::ErrorCode::WebSocketUnsupported, &head);
     return false;
   }
@@ -607,10 +609,6 @@ bool Connection::route(const http::RequestHead& head, Route* r) {
   // plain HTTP (ARCHITECTURE.md §1).
   r->async = module.mode_for(r->path_info) == POUNCE_MODE_ASYNC ||
              head.upgrade_websocket;
-  if (!r->async && r->generation_pinned) {
-    r->generation->unpin(loop_->index());
-    r->generation_pinned = false;
-  }
   return true;
 }
 
@@ -902,6 +900,10 @@ void Connection::after_input() {
     update_reading();  // on_write continues
     return;
   }
+  if (phase_ == Phase::HandingOff) {
+    perform_handoff();
+    return;
+  }
   if (close_after_write_) {
     if (no_linger_) {
       close_now();
@@ -1094,7 +1096,7 @@ void Connection::on_write(uv_write_t* req, int status) {
   c->queued_.release();
   c->loop_->timeouts().disarm(c);
   if (c->phase_ == Phase::Lingering) return;
-  if (c->handoff_pending_) {
+  if (c->phase_ == Phase::HandingOff) {
     c->perform_handoff();
     return;
   }

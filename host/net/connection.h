@@ -34,6 +34,7 @@
 #include "http/head_parser.h"
 #include "net/timeout_queue.h"
 #include "plugin/exchange.h"
+#include "plugin/generation.h"
 
 namespace pounce {
 
@@ -107,13 +108,15 @@ class Connection : public TimeoutNode {
 
  private:
   enum class Phase : uint8_t {
-    Idle,       // between requests, nothing buffered
-    Head,       // part of a head is buffered
-    Body,       // the head is complete, a sync request's body is arriving
-    Async,      // an async request (AsyncStream) is running
-    WebSocket,  // upgraded: frames, not HTTP
-    Lingering,  // write side shut down, discarding input before the close
-    Closing,    // uv_close was called
+    Idle,        // between requests, nothing buffered
+    Head,        // part of a head is buffered
+    Body,        // the head is complete, a sync request's body is arriving
+    Async,       // an async request (AsyncStream) is running
+    WebSocket,   // upgraded: frames, not HTTP
+    HandingOff,  // worker: an async request waits for the write in flight,
+                 // then moves (with in_) to an async loop
+    Lingering,   // write side shut down, discarding input before the close
+    Closing,     // uv_close was called
   };
 
   // Where a request goes, decided as soon as its head is complete.
@@ -123,7 +126,10 @@ class Connection : public TimeoutNode {
     std::string_view path;       // normalized
     std::string_view path_info;  // below the mount
     bool async = false;
-    bool generation_pinned = false;  // handed off with a pin already held
+    // Held for the first request after a hand-off: the pin the worker took.
+    // Whatever path the request takes, it is released or moved on exactly
+    // once (to the stream, the WebSocket, or with the Route).
+    GenerationPin pin;
   };
 
   explicit Connection(EventLoop* loop);
@@ -165,13 +171,15 @@ class Connection : public TimeoutNode {
                  std::string_view body, pounce_request_view_t* view);
 
   // ---- async (connection_async.cpp) ----
-  // On a worker: moves the connection, with data[off..len), to an async
-  // loop. Returns false when it answered an error instead.
-  void hand_off(char* data, size_t off, size_t len, bool owned, const Route& r);
+  // On a worker: the request at the front of the unconsumed input goes to an
+  // async loop. Pins its generation and enters phase HandingOff; the input
+  // from that request on stays in in_ (handle_read's usual bookkeeping), and
+  // after_input() or on_write() moves it once no write is in flight.
+  void hand_off(Route& r);
   void perform_handoff();
   // On an async loop: starts the request as a stream. Returns the bytes of
   // data consumed (the head and the body bytes fed to the stream).
-  size_t start_async(const http::RequestHead& head, const Route& r, char* data,
+  size_t start_async(const http::RequestHead& head, Route& r, char* data,
                      size_t head_off, size_t len);
   // Feeds request-body bytes to the stream; returns the bytes consumed.
   size_t feed_stream_body(char* data, size_t len);
@@ -179,8 +187,8 @@ class Connection : public TimeoutNode {
   void arm_async_timeout();
 
   // ---- WebSocket (connection_ws.cpp) ----
-  size_t start_websocket(const http::RequestHead& head, const Route& r,
-                         char* data, size_t head_off, size_t len);
+  size_t start_websocket(const http::RequestHead& head, Route& r, char* data,
+                         size_t head_off, size_t len);
   void release_ws();
 
   void after_input();   // flush, then arm the right timeout / read state
@@ -215,7 +223,6 @@ class Connection : public TimeoutNode {
   bool write_in_flight_ = false;
   bool close_after_write_ = false;  // then linger and close
   bool keep_alive_ = true;          // of the request being served
-  bool handoff_pending_ = false;    // waits for the write in flight
   bool forced_ = false;             // the shutdown deadline passed
   bool in_input_ = false;           // inside handle_read (no re-entry)
   bool finish_pending_ = false;     // finish_stream deferred to its end
@@ -250,8 +257,9 @@ class Connection : public TimeoutNode {
   uint64_t stream_body_left_ = 0;  // Content-Length bytes still to come
   bool stream_body_chunked_ = false;
   bool stream_body_done_ = true;
-  Generation* handoff_generation_ = nullptr;  // pinned, for the first request
-  Route handoff_route_{};                     // the worker's decision
+  // Worker: the pin of the request being handed off. Async loop: the pin
+  // that came with the hand-off, until the first request's route() takes it.
+  GenerationPin handoff_pin_;
   std::atomic<int64_t>* origin_count_ = nullptr;
 
   size_t lingered_bytes_ = 0;

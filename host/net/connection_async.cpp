@@ -23,34 +23,20 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 // ---------------------------------------------------------------------------
 // Handoff (worker side)
 
-void Connection::hand_off(char* data, size_t off, size_t len, bool owned,
-                          const Route& r) {
-  // 1. Stop reading. 2. Flush the responses already due. 3. dup() + close
-  // our handle. 4. Queue {fd, unread bytes, request} to an async loop.
+void Connection::hand_off(Route& r) {
+  // 1. Stop reading. 2. Flush the responses already due (after_input). 3.
+  // dup() + close our handle. 4. Queue {fd, unread bytes, pin} to an async
+  // loop. The input is not touched here: serve_requests() reports the bytes
+  // before this request as consumed, and handle_read() keeps the rest in
+  // in_, exactly as for a partial request.
   stop_reading();
-  if (owned) {
-    in_.consume(off);
-  } else {
-    in_.clear();
-    in_.append(data + off, len - off);
-  }
-  // The generation this request was routed with is pinned until the async
-  // loop is done with it (transferred: see Handoff::generation).
-  handoff_route_ = r;
-  r.generation->pin(loop_->index());
-  phase_ = Phase::Idle;
-  flush_output();
-  if (phase_ == Phase::Closing) return;
-  if (write_in_flight_) {
-    handoff_pending_ = true;  // on_write finishes the handoff
-    return;
-  }
-  perform_handoff();
+  // The generation this request was routed with stays pinned until the
+  // async loop is done with it (the pin travels in the Handoff).
+  handoff_pin_ = r.pin ? std::move(r.pin) : GenerationPin(r.generation);
+  phase_ = Phase::HandingOff;
 }
 
 void Connection::perform_handoff() {
-  handoff_pending_ = false;
-  Generation* gen = handoff_route_.generation;
   uv_os_fd_t fd = -1;
   int dup_fd = -1;
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0) {
@@ -61,7 +47,7 @@ void Connection::perform_handoff() {
     LOG_ERROR("cannot hand a connection to the async pool: %s",
               dup_fd < 0 ? strerror(errno) : "no async loop");
     if (dup_fd >= 0) ::close(dup_fd);
-    gen->unpin(loop_->index());
+    handoff_pin_.reset();
     respond_error(http::ErrorCode::PluginError, nullptr);
     after_input();
     return;
@@ -69,14 +55,14 @@ void Connection::perform_handoff() {
   Handoff h;
   h.fd = dup_fd;
   h.bytes = std::move(in_);
-  h.generation = gen;
+  h.pin = std::move(handoff_pin_);
   h.peer = peer_;
   h.origin_count = &loop_->handed_off();
   h.origin_count->fetch_add(1, std::memory_order_relaxed);
   if (!target->adopt(std::move(h))) {
-    // The pool has finished (shutdown): nobody will serve this request.
+    // The pool has finished (shutdown): nobody will serve this request. The
+    // pin goes with `h`.
     ::close(dup_fd);
-    gen->unpin(loop_->index());
     loop_->handed_off().fetch_sub(1, std::memory_order_relaxed);
   }
   // Our handle goes; the socket lives on in the duplicate. No FIN is sent:
@@ -88,13 +74,14 @@ void Connection::perform_handoff() {
 // Adoption (async side)
 
 void Connection::adopt_handoff(EventLoop* loop, Handoff&& h) {
+  // Released on every early return; moved to the connection otherwise.
+  GenerationPin pin = std::move(h.pin);
   auto* c = new Connection(loop);
   bool ok = c->init_socket();
   int rc = ok ? uv_tcp_open(&c->tcp_, h.fd) : UV_ENOMEM;
   if (rc != 0) {
     LOG_ERROR("cannot adopt a handed-off connection: %s", uv_strerror(rc));
     ::close(h.fd);
-    if (h.generation) h.generation->unpin(loop->index());
     c->origin_count_ = h.origin_count;
     if (ok) {
       c->phase_ = Phase::Closing;
@@ -108,20 +95,23 @@ void Connection::adopt_handoff(EventLoop* loop, Handoff&& h) {
   }
   c->peer_ = h.peer;
   c->origin_count_ = h.origin_count;
-  c->handoff_generation_ = h.generation;
+  c->handoff_pin_ = std::move(pin);
   c->in_ = std::move(h.bytes);
   loop->add_connection(c);
   uv_tcp_nodelay(&c->tcp_, 1);
   const Config& cfg = loop->config();
   if (cfg.access_log || cfg.server_timing) c->read_started_ns_ = uv_hrtime();
   c->handle_read(c->in_.data(), c->in_.size(), true);
+  // The pin was for the request that came with the hand-off: route() took
+  // it. If that request never got routed, it has no use any more.
+  c->handoff_pin_.reset();
   if (c->phase_ != Phase::Closing) c->start_reading();
 }
 
 // ---------------------------------------------------------------------------
 // The stream
 
-size_t Connection::start_async(const http::RequestHead& head, const Route& r,
+size_t Connection::start_async(const http::RequestHead& head, Route& r,
                                char* data, size_t head_off, size_t len) {
   if (head.upgrade_websocket) {
     return start_websocket(head, r, data, head_off, len);
@@ -129,15 +119,15 @@ size_t Connection::start_async(const http::RequestHead& head, const Route& r,
   const Config& cfg = loop_->config();
   if (head.body_kind == http::BodyKind::ContentLength &&
       head.content_length > cfg.max_body_size) {
-    if (r.generation_pinned) r.generation->unpin(loop_->index());
     respond_error(http::ErrorCode::BodyTooLarge, &head);
     return len;
   }
-  if (!r.generation_pinned) r.generation->pin(loop_->index());
-
-  auto* s = new AsyncStream(this, r.mount, r.generation, head,
+  // The stream keeps its generation until it is freed.
+  GenerationPin pin = r.pin ? std::move(r.pin) : GenerationPin(r.generation);
+  auto* s = new AsyncStream(this, r.mount, std::move(pin), head,
                             read_started_ns_ ? read_started_ns_ : uv_hrtime());
-  uint64_t handle = loop_->handles().allocate(s, HandleKind::Stream);
+  uint64_t handle =
+      loop_->handles().allocate(s, HandleKind::Stream, s->generation());
   s->set_handle(handle);
   stream_ = s;
   phase_ = Phase::Async;
@@ -257,13 +247,10 @@ void Connection::on_stream_started() {
 
 namespace {
 
-// on_close, then the stream's memory and its pin.
+// on_close, then the stream's memory and, with it, its pin.
 void finalize_stream(AsyncStream* s, pounce_close_reason_t reason) {
-  EventLoop* loop = s->loop();
-  Generation* g = s->generation();
   s->close(reason);
   delete s;
-  g->unpin(loop->index());
 }
 
 }  // namespace

@@ -35,18 +35,13 @@ ws::DeflateConfig deflate_policy(const EventLoop& loop) {
 
 }  // namespace
 
-size_t Connection::start_websocket(const http::RequestHead& head,
-                                   const Route& r, char* data, size_t head_off,
-                                   size_t len) {
+size_t Connection::start_websocket(const http::RequestHead& head, Route& r,
+                                   char* data, size_t head_off, size_t len) {
   const Config& cfg = loop_->config();
-  auto unpin = [&] {
-    if (r.generation_pinned) r.generation->unpin(loop_->index());
-  };
   ws::Handshake hs = ws::validate_handshake(head, deflate_policy(*loop_));
   if (!hs.ok()) {
     LOG_INFO("refused WebSocket upgrade from %s: %s", peer_text().c_str(),
              hs.detail);
-    unpin();
     respond_error(hs.error, &head);
     return len;
   }
@@ -77,7 +72,6 @@ size_t Connection::start_websocket(const http::RequestHead& head,
   }
   if (up.reject_status >= 400) {
     int status = up.reject_status <= 599 ? up.reject_status : 500;
-    unpin();
     // The plugin's refusal: its status, with nothing else to say.
     ByteBuffer& out = loop_->out();
     out.append(http::status_line(status));
@@ -89,18 +83,24 @@ size_t Connection::start_websocket(const http::RequestHead& head,
     phase_ = Phase::Idle;
     return len;
   }
-  if (up.chosen_protocol >= static_cast<int32_t>(hs.protocol_count)) {
-    LOG_ERROR("plugin %s: chose subprotocol %d of %zu offered; none sent",
-              r.mount->module->name().c_str(), up.chosen_protocol,
-              hs.protocol_count);
-    up.chosen_protocol = -1;
+  // The 101 is written, or the upgrade refused: a session never starts
+  // without its handshake. append_101_response() refuses any index that is
+  // neither -1 nor one of the offered subprotocols (a plugin may only choose
+  // what the client offered).
+  if (!ws::append_101_response(loop_->out(), hs, up.chosen_protocol)) {
+    LOG_ERROR(
+        "plugin %s: chose subprotocol %d of %zu offered; refusing the "
+        "upgrade",
+        r.mount->module->name().c_str(), up.chosen_protocol, hs.protocol_count);
+    respond_error(http::ErrorCode::PluginError, &head);
+    return len;
   }
-
-  ws::append_101_response(loop_->out(), hs, up.chosen_protocol);
   if (cfg.access_log) access_log(&head, 101, 0);
-  if (!r.generation_pinned) r.generation->pin(loop_->index());
-  auto* s = new WsSession(this, r.mount, r.generation, hs.deflate, up.user);
-  s->set_handle(loop_->handles().allocate(s, HandleKind::WebSocket));
+  // The session keeps its generation until it is freed.
+  GenerationPin pin = r.pin ? std::move(r.pin) : GenerationPin(r.generation);
+  auto* s = new WsSession(this, r.mount, std::move(pin), hs.deflate, up.user);
+  s->set_handle(
+      loop_->handles().allocate(s, HandleKind::WebSocket, s->generation()));
   ws_ = s;
   phase_ = Phase::WebSocket;
   loop_->timeouts().disarm(this);
@@ -115,12 +115,10 @@ size_t Connection::start_websocket(const http::RequestHead& head,
 
 namespace {
 
+// on_ws_close, then the session's memory and, with it, its pin.
 void finalize_ws(WsSession* s) {
-  EventLoop* loop = s->loop();
-  Generation* g = s->generation();
   s->finish();
   delete s;
-  g->unpin(loop->index());
 }
 
 }  // namespace

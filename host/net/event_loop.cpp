@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "net/connection.h"
+#include "plugin/generation.h"
 #include "server/crash_report.h"
 
 namespace pounce {
@@ -79,6 +80,7 @@ void EventLoop::join() {
 void EventLoop::thread_main(int cpu) {
   thread_id_ = std::this_thread::get_id();
   t_current_loop = this;
+  t_pin_loop = static_cast<int>(index_);  // GenerationPin counts here
   char name[16];
   snprintf(name, sizeof name, "pounce-%s%u", role_, index_);
   pthread_setname_np(pthread_self(), name);

@@ -46,7 +46,7 @@ class EventLoop {
 
   // Runs `fn` on this loop's thread. Any thread. Returns false once the
   // loop has finished (the task is dropped).
-  bool post(std::function<void()> fn) { return tasks_.post(std::move(fn)); }
+  bool post(Task fn) { return tasks_.post(std::move(fn)); }
 
   uv_loop_t* uv() { return &loop_; }
   // The loop whose thread is calling, or nullptr (main thread, plugin

@@ -18,7 +18,7 @@ void TaskQueue::close() {
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
 }
 
-bool TaskQueue::post(std::function<void()> fn) {
+bool TaskQueue::post(Task fn) {
   {
     std::lock_guard lock(mutex_);
     if (closed_) return false;
@@ -31,12 +31,16 @@ bool TaskQueue::post(std::function<void()> fn) {
 
 void TaskQueue::on_async(uv_async_t* a) {
   auto* q = static_cast<TaskQueue*>(a->data);
-  std::vector<std::function<void()>> batch;
+  std::vector<Task> batch;
   {
     std::lock_guard lock(q->mutex_);
     batch.swap(q->tasks_);
   }
-  for (auto& fn : batch) fn();
+  for (Task& queued : batch) {
+    // Each task's resources go as soon as it ran, not with the batch.
+    Task t = std::move(queued);
+    t();
+  }
 }
 
 }  // namespace pounce

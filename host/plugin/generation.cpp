@@ -100,7 +100,9 @@ int64_t Generation::pinned() const {
   for (unsigned i = 0; i < loop_count_; ++i) {
     sum += pins_[i].count.load(std::memory_order_acquire);
   }
-  return sum;
+  // Last: a loop counter read above that shows an owner's pin released
+  // makes visible every shared pin taken while that owner was alive.
+  return sum + shared_pins_.load(std::memory_order_seq_cst);
 }
 
 void Generation::drain(pounce_drain_reason_t reason, uint64_t deadline_ns) {

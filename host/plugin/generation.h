@@ -35,6 +35,51 @@ struct alignas(64) LoopPins {
   std::atomic<int64_t> count{0};
 };
 
+// The loop index of the calling thread for pins (see GenerationPin), or -1 on
+// threads that run no loop (main, plugin threads). Set once by each loop
+// thread before it runs anything.
+inline constinit thread_local int t_pin_loop = -1;
+
+// Ownership of one pin of a generation: the generation's code stays mapped
+// (and its shutdown() waits) while the object exists. Move-only, so that each
+// pin has exactly one release, on every path, including the ones that forget.
+//
+// A pin counts on the counter of the thread that takes it and is released on
+// the counter of the thread that drops it: only the sum is meaningful. On a
+// loop thread that is the loop's own counter (no atomic read-modify-write, as
+// cheap as a plain increment); elsewhere a shared atomic counter.
+class GenerationPin {
+ public:
+  GenerationPin() = default;
+  explicit GenerationPin(Generation* g);
+  ~GenerationPin() { reset(); }
+  GenerationPin(GenerationPin&& o) noexcept : g_(o.g_) { o.g_ = nullptr; }
+  GenerationPin& operator=(GenerationPin&& o) noexcept {
+    if (this != &o) {
+      reset();
+      g_ = o.g_;
+      o.g_ = nullptr;
+    }
+    return *this;
+  }
+  GenerationPin(const GenerationPin&) = delete;
+  GenerationPin& operator=(const GenerationPin&) = delete;
+
+  // Pins `g` for a thread that learned of it from a handle it does not own
+  // (a call from another thread): always on the shared counter, with
+  // sequentially consistent ordering, so that the main thread, once it saw
+  // the owner's own pin released, also sees this one (HandleTable::
+  // pin_generation checks the handle again after pinning).
+  static GenerationPin shared(Generation* g);
+
+  Generation* get() const { return g_; }
+  explicit operator bool() const { return g_ != nullptr; }
+  void reset();
+
+ private:
+  Generation* g_ = nullptr;
+};
+
 class Generation {
  public:
   // Loads every plugin of `config`, then calls init for every mount. All or
@@ -66,17 +111,11 @@ class Generation {
   }
   bool uses_async() const;
 
-  // Pins, for async streams and WebSockets that keep a generation for their
-  // connection's life. Called on loop `loop_index` only.
-  void pin(unsigned loop_index) {
-    auto& c = pins_[loop_index].count;
-    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  }
-  void unpin(unsigned loop_index) {
-    auto& c = pins_[loop_index].count;
-    c.store(c.load(std::memory_order_relaxed) - 1, std::memory_order_release);
-  }
-  // Sum over loops; meaningful once no loop can pin it any more.
+  // Pins held now: every GenerationPin of this generation (streams,
+  // WebSockets, hand-offs, and each deferred call into its code: posted
+  // callbacks, timers). Main thread; exact once the generation is no loop's
+  // current one any more (see GenerationPin::shared for calls from other
+  // threads).
   int64_t pinned() const;
 
   // Calls on_draining on every instance (main thread).
@@ -86,13 +125,56 @@ class Generation {
   void leak_modules();
 
  private:
+  friend class GenerationPin;
   Generation() = default;
+
+  void pin_here() {
+    const int i = t_pin_loop;
+    if (i >= 0 && static_cast<unsigned>(i) < loop_count_) {
+      auto& c = pins_[i].count;
+      c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    } else {
+      shared_pins_.fetch_add(1, std::memory_order_seq_cst);
+    }
+  }
+  void unpin_here() {
+    const int i = t_pin_loop;
+    if (i >= 0 && static_cast<unsigned>(i) < loop_count_) {
+      auto& c = pins_[i].count;
+      c.store(c.load(std::memory_order_relaxed) - 1, std::memory_order_release);
+    } else {
+      shared_pins_.fetch_sub(1, std::memory_order_seq_cst);
+    }
+  }
 
   uint64_t id_ = 0;
   std::vector<std::unique_ptr<PluginModule>> modules_;
   std::vector<Mount> mounts_;  // longest prefix first
   std::unique_ptr<LoopPins[]> pins_;
   unsigned loop_count_ = 0;
+  // Pins taken or dropped by threads that run no loop, and pins of calls
+  // from other threads (GenerationPin::shared). Read last by pinned().
+  alignas(64) std::atomic<int64_t> shared_pins_{0};
 };
+
+inline GenerationPin::GenerationPin(Generation* g) : g_(g) {
+  if (g_) g_->pin_here();
+}
+
+inline GenerationPin GenerationPin::shared(Generation* g) {
+  GenerationPin p;
+  if (g) {
+    g->shared_pins_.fetch_add(1, std::memory_order_seq_cst);
+    p.g_ = g;
+  }
+  return p;
+}
+
+inline void GenerationPin::reset() {
+  if (g_) {
+    g_->unpin_here();
+    g_ = nullptr;
+  }
+}
 
 }  // namespace pounce

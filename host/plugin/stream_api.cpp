@@ -8,7 +8,9 @@
 #include "async/stream.h"
 #include "async/timers.h"
 #include "async/ws_session.h"
+#include "log/logger.h"
 #include "net/event_loop.h"
+#include "plugin/generation.h"
 
 namespace pounce {
 
@@ -191,11 +193,38 @@ int api_timer_stop(pounce_timer_t timer) {
   return stop_timer(loop, timer);
 }
 
+// fn is plugin code that runs later, whatever becomes of its owner: the
+// queued call holds a pin of the owner's generation, so that the generation
+// is neither shut down nor unloaded before fn has run (or was dropped with
+// the loop). A closing owner (inside on_close / on_ws_close) takes no post.
 int api_post(uint64_t owner, pounce_callback_fn fn, void* user) {
   EventLoop* loop = owning_loop(owner);
   if (!loop || !fn) return POUNCE_ERR_INVALID;
-  if (!loop->handles().alive(owner)) return POUNCE_ERR_CLOSED;
-  return loop->post([fn, user] { fn(user); }) ? POUNCE_OK : POUNCE_ERR_CLOSED;
+  GenerationPin pin;
+  if (EventLoop::current() == loop) {
+    // On the owning loop: a live owner holds its own pin on this loop's
+    // counter, so a plain pin here is exact.
+    if (auto* s = stream_here(loop, owner)) {
+      if (!s->closing()) {
+        pin = GenerationPin(s->generation());
+      }
+    } else if (auto* w = object_here<WsSession>(loop, owner)) {
+      if (!w->closing()) {
+        pin = GenerationPin(w->generation());
+      }
+    }
+  } else {
+    pin = loop->handles().pin_generation(owner);
+  }
+  if (!pin) return POUNCE_ERR_CLOSED;
+  bool posted = loop->post([fn, user, pin = std::move(pin)] {
+    try {
+      fn(user);
+    } catch (...) {
+      LOG_ERROR("a posted plugin callback threw; the exception was dropped");
+    }
+  });
+  return posted ? POUNCE_OK : POUNCE_ERR_CLOSED;
 }
 
 // ---- WebSocket ----

@@ -44,7 +44,7 @@ bool append_message(ByteBuffer& out, Opcode opcode, std::string_view payload,
                     PerMessageDeflate* deflate = nullptr);
 
 // Ping and pong carry at most 125 bytes; false (nothing appended) if more.
-bool append_ping(ByteBuffer& out, std::string_view payload);
+[[nodiscard]] bool append_ping(ByteBuffer& out, std::string_view payload);
 bool append_pong(ByteBuffer& out, std::string_view payload);
 
 // A close frame (§5.5.1). `code` must be one a close frame may carry
@@ -53,6 +53,7 @@ bool append_pong(ByteBuffer& out, std::string_view payload);
 // close payload. Returns false, with nothing appended, otherwise.
 // For the reply to a peer's close, pass the code of its Close event: the
 // reply echoes it (§5.5.1), and is empty when the peer sent no code.
-bool append_close(ByteBuffer& out, uint16_t code, std::string_view reason = {});
+[[nodiscard]] bool append_close(ByteBuffer& out, uint16_t code,
+                                std::string_view reason = {});
 
 }  // namespace pounce::ws

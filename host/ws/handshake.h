@@ -87,12 +87,12 @@ bool compute_accept(std::string_view key, char out[29]);
 //   Sec-WebSocket-Extensions when permessage-deflate was agreed.
 // False (nothing appended) when chosen_protocol is neither -1 nor an index
 // of hs.protocols: a plugin may only choose what the client offered.
-bool append_101_header_lines(ByteBuffer& out, const Handshake& hs,
-                             int32_t chosen_protocol);
+[[nodiscard]] bool append_101_header_lines(ByteBuffer& out, const Handshake& hs,
+                                           int32_t chosen_protocol);
 // The whole 101 head: status line, the lines above, `extra_lines` (each
 // ending in CRLF, e.g. Date and Server), and the empty line.
-bool append_101_response(ByteBuffer& out, const Handshake& hs,
-                         int32_t chosen_protocol,
-                         std::string_view extra_lines = {});
+[[nodiscard]] bool append_101_response(ByteBuffer& out, const Handshake& hs,
+                                       int32_t chosen_protocol,
+                                       std::string_view extra_lines = {});
 
 }  // namespace pounce::ws

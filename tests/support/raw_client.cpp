@@ -46,8 +46,16 @@ size_t HttpResponse::header_count(std::string_view name) const {
   return c;
 }
 
-RawClient::RawClient(uint16_t port) {
+RawClient::RawClient(uint16_t port, ClientSocketOptions options) {
   fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (options.receive_buffer > 0) {
+    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &options.receive_buffer,
+               sizeof options.receive_buffer);
+  }
+  if (options.max_segment > 0) {
+    setsockopt(fd_, IPPROTO_TCP, TCP_MAXSEG, &options.max_segment,
+               sizeof options.max_segment);
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);

@@ -26,14 +26,24 @@ struct HttpResponse {
   size_t header_count(std::string_view name) const;
 };
 
+// Socket options set before connect(), for tests that need the socket
+// buffers small and fixed: a receive buffer (no autotuning) and a small
+// maximum segment size (the server's send buffer is sized from it).
+struct ClientSocketOptions {
+  int receive_buffer = 0;  // SO_RCVBUF, 0: the system's default
+  int max_segment = 0;     // TCP_MAXSEG, 0: the system's default
+};
+
 class RawClient {
  public:
-  explicit RawClient(uint16_t port);
+  explicit RawClient(uint16_t port, ClientSocketOptions options = {});
   ~RawClient();
   RawClient(const RawClient&) = delete;
   RawClient& operator=(const RawClient&) = delete;
 
   bool connected() const { return fd_ >= 0; }
+  // The socket, for options a test needs (SO_RCVBUF, SO_LINGER).
+  int fd() const { return fd_; }
   // Sends everything; false when the peer reset the connection.
   bool send(std::string_view bytes);
   void shutdown_write();

@@ -286,7 +286,9 @@ typedef struct pounce_host_api {
   /* Starts a timer on the loop that owns `owner` (a stream or WebSocket
    * handle). It fires after `delay_ms`, then every `repeat_ms` if non-zero.
    * The timer is cancelled when the owner closes; `fn` is never called after
-   * on_close. Returns 0 on failure. Owning loop only. */
+   * on_close. Returns 0 on failure, and when the owner is closing (from its
+   * on_close / on_ws_close): no timer outlives its owner. Owning loop
+   * only. */
   pounce_timer_t (*timer_start)(uint64_t owner, uint64_t delay_ms,
                                 uint64_t repeat_ms, pounce_timer_fn fn,
                                 void* user);
@@ -294,10 +296,12 @@ typedef struct pounce_host_api {
    * Owning loop only. */
   int (*timer_stop)(pounce_timer_t timer);
   /* Runs fn(user) on the loop that owns `owner`. Any thread. Returns
-   * POUNCE_ERR_CLOSED (and does not call fn) when the owner is already gone.
-   * Once it returned POUNCE_OK, fn runs exactly once, even if the owner
-   * closes in the meantime (its handle then answers POUNCE_ERR_CLOSED), so
-   * `user` may own memory that fn frees. */
+   * POUNCE_ERR_CLOSED (and does not call fn) when the owner is already gone
+   * or closing (from its on_close / on_ws_close). Once it returned
+   * POUNCE_OK, fn runs exactly once, even if the owner closes in the
+   * meantime (its handle then answers POUNCE_ERR_CLOSED), so `user` may own
+   * memory that fn frees; the plugin's code stays loaded, and its
+   * shutdown() waits, until fn has returned. */
   int (*post)(uint64_t owner, pounce_callback_fn fn, void* user);
 
   /* ---- clock ---- */
@@ -397,8 +401,9 @@ typedef struct pounce_plugin {
   /* The queue fell below half of --stream-high-water after a write returned
    * POUNCE_HIGH_WATER. May be NULL. */
   void (*on_writable)(void* instance, pounce_stream_t stream, void* user);
-  /* The stream is finished; the handle is dead after this returns. Exactly
-   * once per on_request. May be NULL. */
+  /* The stream is finished; the handle is dead already: stream calls on it
+   * answer POUNCE_ERR_CLOSED, post too, and timer_start 0. Exactly once per
+   * on_request. May be NULL. */
   void (*on_close)(void* instance, pounce_stream_t stream, void* user,
                    pounce_close_reason_t reason);
 
@@ -415,7 +420,8 @@ typedef struct pounce_plugin {
                         pounce_ws_opcode_t opcode, const void* data,
                         size_t len);
   /* The socket closed. `code` is the peer's close code, or 1006 when it
-   * vanished. Exactly once per on_ws_open. */
+   * vanished. The handle is dead already, as in on_close. Exactly once per
+   * on_ws_open. */
   void (*on_ws_close)(void* instance, pounce_ws_t ws, void* user, uint16_t code,
                       pounce_str_t reason);
   /* The send queue drained below half of the high-water mark. May be NULL. */
