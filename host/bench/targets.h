@@ -18,6 +18,7 @@ struct Target {
   std::string unavailable_reason;  // e.g. "nginx not found in PATH"
   std::string binary;
   std::string version;
+  std::string version_text;  // all of what `--version` printed
   ServerCommand command;
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // peers: chosen before start; pounce: after
@@ -26,6 +27,9 @@ struct Target {
   // Workloads that exist but cannot run here, with why ("libsse.so not
   // built").
   std::vector<std::pair<std::string, std::string>> missing;
+  // Workloads it serves, but not with the same work or bytes as pounce,
+  // with how they differ (said under the table).
+  std::vector<std::pair<std::string, std::string>> differences;
 
   bool serves(const std::string& workload) const;
 };

@@ -36,6 +36,9 @@ struct Workload {
   // The unit of "req/s" in the table: "req" or "events".
   const char* unit;
   std::string (*request)(const WorkloadParams& params);
+  // The body every 2xx response must carry (Http workloads), or null when
+  // the client cannot know it.
+  std::string (*expected_body)(const WorkloadParams& params) = nullptr;
   // ClientKind::WebSocket: the message size and the deflate offer.
   size_t ws_message_size = 0;
   bool ws_deflate = false;
