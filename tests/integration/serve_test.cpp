@@ -8,9 +8,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
 
 #include "host_process.h"
 #include "raw_client.h"
+#include "ws_client.h"
 
 using namespace pounce::test;
 using namespace std::chrono_literals;
@@ -282,6 +286,26 @@ TEST(ServeCli, BacklogBoundsTheListenQueue) {
   HostProcess h({"--plugin", plugin_path("hello"), "--backlog", "5"});
   ASSERT_TRUE(h.ok()) << h.stderr_text();
   h.signal(SIGSTOP);
+  // kill() returns before the stop takes effect: wait until every thread is
+  // stopped ('T'), or the server still accepts the first connections.
+  auto stopped = [&] {
+    const std::string tasks = "/proc/" + std::to_string(h.pid()) + "/task";
+    bool all = true;
+    for (const auto& t : std::filesystem::directory_iterator(tasks)) {
+      std::ifstream in(t.path() / "stat");
+      std::string line;
+      std::getline(in, line);
+      size_t close = line.rfind(')');
+      all = all && close != std::string::npos && close + 2 < line.size() &&
+            line[close + 2] == 'T';
+    }
+    return all;
+  };
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!stopped() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(stopped());
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(h.port());
@@ -348,6 +372,86 @@ TEST(ServeCli, LogLevelFiltersByLevel) {
         << k.level << ":\n"
         << err;
   }
+}
+
+// The four flags below were checked only for appearing in --help.
+
+// --max-headers: the 101st header is refused at the default, the 4th here.
+TEST(ServeCli, MaxHeadersIsApplied) {
+  HostProcess h({"--plugin", plugin_path("hello"), "--max-headers", "3"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  auto ok = one_request(
+      h.port(), "GET /hello HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\n\r\n");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  auto over = one_request(
+      h.port(),
+      "GET /hello HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n");
+  ASSERT_TRUE(over);
+  EXPECT_EQ(over->status, 431);
+  EXPECT_EQ(over->header("X-Pounce-Error"), "TOO_MANY_HEADERS");
+}
+
+// --host: the server listens on that address only.
+TEST(ServeCli, HostSelectsTheListenAddress) {
+  HostProcess h({"--plugin", plugin_path("hello"), "--host", "127.0.0.2"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  EXPECT_NE(h.stderr_text().find("listening on http://127.0.0.2:" +
+                                 std::to_string(h.port())),
+            std::string::npos)
+      << h.stderr_text();
+  auto connects = [&](const char* ip) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(h.port());
+    inet_pton(AF_INET, ip, &a.sin_addr);
+    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    close(fd);
+    return ok;
+  };
+  EXPECT_TRUE(connects("127.0.0.2"));
+  EXPECT_FALSE(connects("127.0.0.1"));
+}
+
+// --no-ws-compression: a permessage-deflate offer is declined.
+TEST(ServeCli, NoWsCompressionDeclinesTheOffer) {
+  for (bool off : {false, true}) {
+    std::vector<std::string> args = {"--plugin", plugin_path("echo")};
+    if (off) args.push_back("--no-ws-compression");
+    HostProcess h(args);
+    ASSERT_TRUE(h.ok()) << h.stderr_text();
+    WsClient c(h.port());
+    auto r =
+        c.handshake("/ws", "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 101);
+    EXPECT_EQ(r->header("Sec-WebSocket-Extensions").has_value(), !off)
+        << (off ? "--no-ws-compression" : "default");
+  }
+}
+
+// --access-log on the command line wins over "access_log": false in a
+// config file.
+TEST(ServeCli, AccessLogFlagOverridesTheConfigFile) {
+  char path[] = "/tmp/pounce-config-XXXXXX.json";
+  int fd = mkstemps(path, 5);
+  ASSERT_GE(fd, 0);
+  std::string json = "{\"access_log\": false}";
+  ASSERT_EQ(write(fd, json.data(), json.size()),
+            static_cast<ssize_t>(json.size()));
+  close(fd);
+  HostProcess h(
+      {"--config", path, "--plugin", plugin_path("hello"), "--access-log"});
+  unlink(path);
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  auto r = one_request(h.port(), "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(r);
+  h.signal(SIGTERM);
+  EXPECT_EQ(h.wait_exit(), 0);
+  EXPECT_NE(h.stdout_text().find("\"GET /hello HTTP/1.1\" 200 13"),
+            std::string::npos)
+      << h.stdout_text();
 }
 
 TEST(ServeCli, StartupLineNamesTheRealPort) {
