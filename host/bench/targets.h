@@ -1,6 +1,7 @@
 // The servers a run measures: pounce-host itself, and the peers of
 // --compare with generated configs that answer /hello and /json with the
-// same bytes and content types as the hello plugin.
+// same bodies and content types as the hello plugin, and headers as close
+// as each allows (what is left is in Target::differences).
 #pragma once
 
 #include <cstdint>

@@ -31,7 +31,8 @@ struct Workload {
   ClientKind client;
   // The plugin file the pounce server needs for it (in the plugin dir).
   const char* plugin_file;
-  // nginx and h2o serve byte-identical responses for it (see peers.cpp).
+  // nginx and h2o serve it, with the same body (targets.cpp; what differs
+  // is in Target::differences).
   bool peers_serve;
   // The unit of "req/s" in the table: "req" or "events".
   const char* unit;
