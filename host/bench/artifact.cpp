@@ -49,18 +49,24 @@ json sample_json(const Sample& s) {
          {"order", s.order},
          {"elapsed_s", s.elapsed_s},
          {"completed", s.completed},
+         {"good", s.good},
          {"req_per_s", s.per_second},
+         {"answered_per_s", s.answered_per_second},
+         {"response_bytes", s.response_bytes},
          {"latency_us",
           {{"p50", s.p50_us},
            {"p95", s.p95_us},
            {"p99", s.p99_us},
            {"p99_9", s.p999_us},
            {"max", s.max_us},
-           {"mean", s.mean_us}}},
+           {"mean", s.mean_us},
+           {"samples", s.latency_samples},
+           {"p99_9_thin", s.latency_samples < kP999MinSamples}}},
          {"errors",
           {{"total", s.errors()},
            {"socket", s.socket_errors()},
            {"non_2xx", s.non_2xx},
+           {"wrong_body", s.wrong_body},
            {"connect", s.connect_errors},
            {"read", s.read_errors},
            {"write", s.write_errors},
@@ -71,6 +77,7 @@ json sample_json(const Sample& s) {
   j["cpu_us_per_req"] =
       s.cpu_us_per_req >= 0 ? json(s.cpu_us_per_req) : json(nullptr);
   if (s.unsent) j["unsent"] = s.unsent;
+  if (s.abandoned) j["abandoned"] = s.abandoned;
   return j;
 }
 
@@ -87,6 +94,9 @@ json target_json(const Target& t) {
   j["command"] = shell_join(t.command.argv);
   j["command_argv"] = t.command.argv;
   j["workloads"] = t.workloads;
+  json differences = json::object();
+  for (const auto& [workload, why] : t.differences) differences[workload] = why;
+  j["not_equivalent"] = differences;
   return j;
 }
 
@@ -137,11 +147,21 @@ json summary_json(const RunRecord& run, const std::vector<Group>& groups,
                       {"server", smp.server},
                       {"round", smp.round},
                       {"socket", smp.socket_errors()},
-                      {"non_2xx", smp.non_2xx}});
+                      {"non_2xx", smp.non_2xx},
+                      {"wrong_body", smp.wrong_body}});
   }
   s["errors"] = !errors.empty();
   s["pounce_errors"] = pounce_errors;
   s["error_runs"] = errors;
+  // A ratio won or lost with wrong answers is no evidence either way.
+  json void_ratios = json::array();
+  for (const Ratio& r : ratios) {
+    if (!r.counts) {
+      void_ratios.push_back(
+          {{"workload", r.workload}, {"peer", r.peer}, {"why", r.why_not}});
+    }
+  }
+  s["ratios_do_not_count"] = void_ratios;
   json lines = json::array();
   for (const Group& g : groups) {
     auto rps = g.metrics.find("req_per_s");
@@ -157,9 +177,11 @@ json summary_json(const RunRecord& run, const std::vector<Group>& groups,
   for (const Ratio& r : ratios) {
     char buf[256];
     snprintf(buf, sizeof buf,
-             "%s pounce/%s: req/s x%.3f (min %.3f, max %.3f), CPU/req x%.3f",
+             "%s pounce/%s: req/s x%.3f (min %.3f, max %.3f), CPU/req "
+             "x%.3f%s",
              r.workload.c_str(), r.peer.c_str(), r.req_per_s.median,
-             r.req_per_s.min, r.req_per_s.max, r.cpu_per_req.median);
+             r.req_per_s.min, r.req_per_s.max, r.cpu_per_req.median,
+             r.counts ? "" : " (DOES NOT COUNT: wrong answers)");
     lines.push_back(buf);
   }
   s["headline"] = lines;
@@ -231,6 +253,8 @@ json make_artifact(const RunRecord& run, const std::string& self) {
                   {"errors", g.errors},
                   {"socket_errors", g.socket_errors},
                   {"non_2xx", g.non_2xx},
+                  {"wrong_body", g.wrong_body},
+                  {"response_bytes", g.response_bytes},
                   {"metrics", m}});
   }
   a["groups"] = jg;
@@ -240,7 +264,9 @@ json make_artifact(const RunRecord& run, const std::string& self) {
     jr.push_back({{"workload", r.workload},
                   {"peer", r.peer},
                   {"req_per_s", spread_json(r.req_per_s)},
-                  {"cpu_per_req", spread_json(r.cpu_per_req)}});
+                  {"cpu_per_req", spread_json(r.cpu_per_req)},
+                  {"counts", r.counts},
+                  {"why_not", r.why_not}});
   }
   a["ratios"] = jr;
   a["summary"] = summary_json(run, groups, ratios);

@@ -30,6 +30,7 @@ double ratio_median(const json& artifact, const std::string& workload,
   if (!artifact.contains("ratios")) return -1;
   for (const json& r : artifact["ratios"]) {
     if (r.value("workload", "") == workload && r.value("peer", "") == peer) {
+      if (!r.value("counts", true)) return -1;  // won with wrong answers
       return r["req_per_s"].value("median", -1.0);
     }
   }
@@ -49,6 +50,7 @@ BaselineVerdict compare_with_baseline(const json& baseline,
     for (const json& r : current["ratios"]) {
       std::string workload = r.value("workload", "");
       std::string peer = r.value("peer", "");
+      if (!r.value("counts", true)) continue;
       double now = r["req_per_s"].value("median", -1.0);
       double before = ratio_median(baseline, workload, peer);
       if (now <= 0 || before <= 0) continue;

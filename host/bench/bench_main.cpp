@@ -25,6 +25,9 @@ constexpr int kExitOk = 0;
 constexpr int kExitUsage = 2;       // bad options, or nothing could run
 constexpr int kExitErrors = 3;      // pounce answered with errors
 constexpr int kExitRegression = 4;  // --compare-baseline failed
+// A server answered non-2xx or a wrong body: a pounce/peer ratio of that
+// workload does not count.
+constexpr int kExitRatioVoid = 5;
 constexpr int kExitInterrupted = 130;
 
 // Set by the SIGINT handler, polled by the runner between and during runs.
@@ -171,6 +174,12 @@ int bench_main(int argc, char** argv, const char* self_path) {
     return kExitErrors;
   }
   if (regression) return kExitRegression;
+  if (!artifact["summary"]["ratios_do_not_count"].empty()) {
+    fprintf(stderr,
+            "pounce-host bench: a server answered non-2xx or wrong bodies: "
+            "the pounce/peer ratios marked DOES NOT COUNT are no evidence\n");
+    return kExitRatioVoid;
+  }
   return kExitOk;
 }
 

@@ -33,6 +33,11 @@ class Connection {
   // has_capacity().
   virtual void send_scheduled(uint64_t /*intended_ns*/) {}
   virtual bool has_capacity() const { return false; }
+  // Requests (or messages) sent and not answered yet.
+  virtual uint64_t in_flight() const { return 0; }
+  // Open loop: gives up on what is in flight at `now` (LoadThread::abandon
+  // for each), at a reset or at the end of the window.
+  virtual void abandon_in_flight(uint64_t /*now*/) {}
 
   // Whether the connection is in the thread's with-capacity list.
   bool offered = false;
@@ -45,6 +50,9 @@ class Connection {
   virtual void on_reset() = 0;
 
   void send(const char* data, size_t len);
+  // A reset or an early close: counts the requests it loses (at least one
+  // event) in read_errors.
+  void count_lost_requests();
   // Closes and connects again: at once after an orderly close, after a short
   // pause after an error (a dead server must not make the client spin).
   void reconnect(bool after_error);

@@ -20,6 +20,8 @@ using Clock = std::chrono::steady_clock;
 // starting anyway (the ones that failed keep retrying and count errors).
 constexpr auto kConnectWait = std::chrono::seconds(5);
 constexpr auto kProgressEvery = std::chrono::milliseconds(250);
+// How often to look whether the load threads took a command.
+constexpr auto kCommandPoll = std::chrono::microseconds(100);
 
 bool aborted(const std::atomic<bool>* abort) {
   return abort && abort->load(std::memory_order_relaxed);
@@ -73,7 +75,14 @@ LoadResult LoadGenerator::run(
     }
   }
 
-  if (window && config_.warmup_s <= 0) window(true);
+  // The server's figures (CPU time) are read when every load thread has
+  // actually opened, and then closed, its window: not when the command was
+  // sent, which a busy loop takes up a little later.
+  auto when_all = [&](bool (LoadThread::*done)() const) {
+    for (auto& t : pool) {
+      while (!((*t).*done)()) std::this_thread::sleep_for(kCommandPoll);
+    }
+  };
   auto start = Clock::now();
   for (auto& t : pool) t->command_begin();
   auto warmup = std::chrono::duration_cast<Clock::duration>(
@@ -84,12 +93,14 @@ LoadResult LoadGenerator::run(
   bool ok = true;
   if (config_.warmup_s > 0) {
     ok = wait_until(window_start, window_start, pool, progress, abort);
-    if (window) window(true);
     for (auto& t : pool) t->command_reset();
   }
+  when_all(&LoadThread::window_open);
+  if (window) window(true);
   if (ok)
     wait_until(window_start + length, window_start, pool, progress, abort);
   for (auto& t : pool) t->command_stop();
+  when_all(&LoadThread::window_closed);
   if (window) window(false);
 
   LoadResult result;
@@ -102,6 +113,10 @@ LoadResult LoadGenerator::run(
     result.unsent += t->unsent();
     result.connected = result.connected && t->all_connected();
     window_sum += t->window_s();
+    result.window_opened_ns =
+        std::max(result.window_opened_ns, t->window_start_ns());
+    result.window_closed_ns =
+        std::max(result.window_closed_ns, t->window_end_ns());
     if (t->window_s() > 0) {
       result.load_cpu_percent =
           std::max(result.load_cpu_percent, 100 * t->cpu_s() / t->window_s());

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "bench/latency_histogram.h"
@@ -26,6 +27,10 @@ struct LoadConfig {
   uint16_t port = 0;
   ClientKind kind = ClientKind::Http;
   std::string request;  // the bytes of one request (WebSocket: the upgrade)
+  // Http: the body every 2xx response must carry, byte for byte (hello,
+  // json, echo); a different one counts in wrong_body. Unset: not checked
+  // (--url, where the client cannot know it).
+  std::optional<std::string> expected_body;
   // WebSocket: the size of each message, and whether to offer
   // permessage-deflate.
   size_t ws_message_size = 64;
@@ -46,14 +51,34 @@ struct LoadConfig {
 struct LoadCounters {
   uint64_t completed = 0;  // responses, or events for an event stream
   uint64_t non_2xx = 0;
+  // 2xx answers whose body was not the expected one: a hello or json body
+  // that differs, an echo that is not the request's body, an event that is
+  // not the plugin's `id: i` / {"seq":i,"t":...} in sequence, a WebSocket
+  // echo that is not the message sent.
+  uint64_t wrong_body = 0;
   uint64_t connect_errors = 0;
-  uint64_t read_errors = 0;  // resets, and closes with requests in flight
+  // Requests lost to a reset, or to a close with requests in flight: with
+  // --pipeline N one reset loses up to N. A reset with nothing in flight
+  // still counts one.
+  uint64_t read_errors = 0;
   uint64_t write_errors = 0;
   uint64_t protocol_errors = 0;  // unparsable responses or streams
+  // Open loop: requests given up on (in flight at a reset or at the end of
+  // the window, or due and never sent), each recorded in the latency
+  // histogram as the time from its intended send to that moment.
+  uint64_t abandoned = 0;
   uint64_t bytes_read = 0;
+  // Bytes of the complete responses (head and body): bytes_read also holds
+  // partial ones and the WebSocket frames.
+  uint64_t response_bytes = 0;
 
   uint64_t socket_errors() const {
     return connect_errors + read_errors + write_errors + protocol_errors;
+  }
+  // The answers a ratio may count: 2xx with the expected body.
+  uint64_t good() const {
+    uint64_t bad = non_2xx + wrong_body;
+    return completed > bad ? completed - bad : 0;
   }
   void add(const LoadCounters& o);
 };
@@ -67,8 +92,17 @@ struct LoadResult {
   // The busiest load thread's CPU time over the window, in percent of one
   // core: near 100 the client, not the server, set the pace.
   double load_cpu_percent = 0;
+  // uv_hrtime() of the last load thread to open its window (after the
+  // warm-up) and of the last to close it.
+  uint64_t window_opened_ns = 0;
+  uint64_t window_closed_ns = 0;
 
+  // Good answers (2xx, expected body) per second: what ratios compare.
   double per_second() const {
+    return elapsed_s > 0 ? static_cast<double>(counters.good()) / elapsed_s : 0;
+  }
+  // Every answer, right or wrong, per second.
+  double answered_per_second() const {
     return elapsed_s > 0 ? static_cast<double>(counters.completed) / elapsed_s
                          : 0;
   }

@@ -40,11 +40,14 @@ constexpr size_t kReadBuffer = 256 * 1024;
 void LoadCounters::add(const LoadCounters& o) {
   completed += o.completed;
   non_2xx += o.non_2xx;
+  wrong_body += o.wrong_body;
   connect_errors += o.connect_errors;
   read_errors += o.read_errors;
   write_errors += o.write_errors;
   protocol_errors += o.protocol_errors;
+  abandoned += o.abandoned;
   bytes_read += o.bytes_read;
+  response_bytes += o.response_bytes;
 }
 
 LoadThread::LoadThread(const LoadConfig& config, unsigned connections,
@@ -117,7 +120,8 @@ void LoadThread::run() {
                                          config_.pipeline, config_.ws_deflate));
     } else {
       connections_.push_back(std::make_unique<HttpConnection>(
-          *this, config_.request, config_.pipeline));
+          *this, config_.request, config_.pipeline,
+          config_.expected_body ? &*config_.expected_body : nullptr));
     }
   }
   for (auto& c : connections_) c->open();
@@ -151,6 +155,7 @@ void LoadThread::on_command() {
     window_start_ = uv_hrtime();
     cpu_start_ns_ = thread_cpu_ns();
     publish_progress();
+    window_opened_.store(true, std::memory_order_release);
   }
   if (cmd & kStop) stop();
 }
@@ -159,6 +164,9 @@ void LoadThread::begin() {
   begun_ = true;
   window_start_ = uv_hrtime();
   cpu_start_ns_ = thread_cpu_ns();
+  if (config_.warmup_s <= 0) {
+    window_opened_.store(true, std::memory_order_release);
+  }
   if (open_loop()) {
     schedule_.start_ns = window_start_;
     schedule_.interval_ns = 1e9 / rate_;
@@ -199,10 +207,21 @@ void LoadThread::stop() {
   if (stopping_) return;
   stopping_ = true;
   uint64_t now = uv_hrtime();
+  window_end_ = now;
   window_s_ = static_cast<double>(now - window_start_) / 1e9;
   cpu_s_ = static_cast<double>(thread_cpu_ns() - cpu_start_ns_) / 1e9;
-  if (open_loop()) unsent_ = schedule_.backlog(now);
+  if (open_loop() && begun_) {
+    // Nothing due in the window goes unrecorded: what is in flight, and
+    // what was due but never sent (the server was behind), each with its
+    // latency up to now.
+    for (auto& c : connections_) c->abandon_in_flight(now);
+    unsent_ = schedule_.backlog(now);
+    for (uint64_t due = schedule_.due(now); schedule_.next < due;) {
+      abandon(schedule_.intended(schedule_.next++), now);
+    }
+  }
   publish_progress();
+  window_closed_.store(true, std::memory_order_release);
   for (auto& c : connections_) c->shutdown();
   uv_close(reinterpret_cast<uv_handle_t*>(&stagger_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);

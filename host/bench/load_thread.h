@@ -39,6 +39,15 @@ class LoadThread {
   bool started() const { return started_.load(std::memory_order_acquire); }
   // Every connection made its first connect attempt.
   bool ready() const { return ready_.load(std::memory_order_acquire); }
+  // The loop took the last command_reset() (or command_begin() when there
+  // is no warm-up): its window is open.
+  bool window_open() const {
+    return window_opened_.load(std::memory_order_acquire);
+  }
+  // The loop took command_stop(): its window is closed and counts no more.
+  bool window_closed() const {
+    return window_closed_.load(std::memory_order_acquire);
+  }
   uint64_t progress() const {
     return progress_.load(std::memory_order_relaxed);
   }
@@ -47,6 +56,10 @@ class LoadThread {
   const LoadCounters& counters() const { return counters_; }
   const LatencyHistogram& latency() const { return latency_; }
   double window_s() const { return window_s_; }
+  // uv_hrtime() when the measured window opened (after any warm-up) and
+  // closed on this thread.
+  uint64_t window_start_ns() const { return window_start_; }
+  uint64_t window_end_ns() const { return window_end_; }
   uint64_t unsent() const { return unsent_; }
   bool all_connected() const { return all_connected_; }
   // CPU seconds this thread used in the measured window.
@@ -60,6 +73,12 @@ class LoadThread {
   bool stopping() const { return stopping_; }
   LoadCounters& live() { return counters_; }
   void record_latency(uint64_t ns) { latency_.record(ns); }
+  // Open loop: a request due at `intended_ns` is given up on at `now`: its
+  // latency so far is recorded, so that a stall shows in the tail.
+  void abandon(uint64_t intended_ns, uint64_t now) {
+    ++counters_.abandoned;
+    latency_.record(now > intended_ns ? now - intended_ns : 0);
+  }
   void publish_progress() {
     progress_.store(counters_.completed, std::memory_order_relaxed);
   }
@@ -97,6 +116,11 @@ class LoadThread {
   // (acquire): the loop exists / every first connect attempt is done.
   std::atomic<bool> started_{false};
   std::atomic<bool> ready_{false};
+  // Set by the loop thread (release) when it opened / closed its measured
+  // window, polled by the controlling thread (acquire), which reads the
+  // server's CPU time only then, so that both windows cover the same time.
+  std::atomic<bool> window_opened_{false};
+  std::atomic<bool> window_closed_{false};
   // Completed count for the progress line; relaxed, display only.
   std::atomic<uint64_t> progress_{0};
   std::thread thread_;
@@ -112,6 +136,7 @@ class LoadThread {
   bool begun_ = false;
   bool stopping_ = false;
   uint64_t window_start_ = 0;
+  uint64_t window_end_ = 0;
 
   // Open loop.
   RateSchedule schedule_;

@@ -61,23 +61,32 @@ std::vector<Group> group_samples(const std::vector<Sample>& samples) {
       return g.workload == s.workload && g.server == s.server;
     });
     if (it == groups.end()) {
-      groups.push_back(Group{s.workload, s.server, {}, 0, 0, 0, 0});
+      Group g;
+      g.workload = s.workload;
+      g.server = s.server;
+      groups.push_back(std::move(g));
     }
   }
   for (Group& g : groups) {
     std::map<std::string, std::vector<double>> values;
     for (const Sample& s : samples) {
       if (s.workload != g.workload || s.server != g.server) continue;
+      g.latency_samples = g.samples == 0
+                              ? s.latency_samples
+                              : std::min(g.latency_samples, s.latency_samples);
+      g.response_bytes += s.response_bytes;
       ++g.samples;
       g.errors += s.errors();
       g.socket_errors += s.socket_errors();
       g.non_2xx += s.non_2xx;
+      g.wrong_body += s.wrong_body;
       for (const char* m : kMetricNames) {
         double v = metric_of(s, m);
         // An unknown CPU figure (< 0) is left out, not averaged in.
         if (v >= 0) values[m].push_back(v);
       }
     }
+    if (g.samples) g.response_bytes /= static_cast<double>(g.samples);
     for (auto& [name, v] : values) g.metrics[name] = spread_of(std::move(v));
   }
   return groups;
@@ -92,10 +101,41 @@ const Group* find_group(const std::vector<Group>& groups,
   return nullptr;
 }
 
+namespace {
+
+// "nginx: 12 non-2xx, 3 wrong bodies", or empty when it answered right.
+// Built with append, not `+`: g++ 12 warns falsely (-Wrestrict, GCC bug
+// 105651) on some literal + std::string chains.
+std::string wrong_answers_text(const Group& g) {
+  std::string t;
+  if (g.non_2xx == 0 && g.wrong_body == 0) return t;
+  t.append(g.server).append(":");
+  if (g.non_2xx) {
+    t.append(" ").append(std::to_string(g.non_2xx)).append(" non-2xx");
+  }
+  if (g.wrong_body) {
+    if (g.non_2xx) t.append(",");
+    t.append(" ").append(std::to_string(g.wrong_body)).append(" wrong bodies");
+  }
+  return t;
+}
+
+}  // namespace
+
 std::vector<Ratio> pounce_peer_ratios(const std::vector<Sample>& samples) {
   std::vector<Ratio> out;
-  for (const Group& g : group_samples(samples)) {
+  const std::vector<Group> groups = group_samples(samples);
+  for (const Group& g : groups) {
     if (g.server == "pounce") continue;
+    std::string why_not;
+    if (const Group* ours = find_group(groups, g.workload, "pounce")) {
+      why_not = wrong_answers_text(*ours);
+    }
+    const std::string theirs = wrong_answers_text(g);
+    if (!theirs.empty()) {
+      if (!why_not.empty()) why_not.append("; ");
+      why_not.append(theirs);
+    }
     std::vector<double> rps, cpu;
     for (const Sample& peer : samples) {
       if (peer.workload != g.workload || peer.server != g.server) continue;
@@ -111,9 +151,11 @@ std::vector<Ratio> pounce_peer_ratios(const std::vector<Sample>& samples) {
         }
       }
     }
-    if (rps.empty()) continue;
+    // A peer with no good answer at all has no ratio, but must still be
+    // said not to count.
+    if (rps.empty() && why_not.empty()) continue;
     out.push_back(Ratio{g.workload, g.server, spread_of(std::move(rps)),
-                        spread_of(std::move(cpu))});
+                        spread_of(std::move(cpu)), why_not.empty(), why_not});
   }
   return out;
 }

@@ -20,6 +20,42 @@ constexpr double kClientBoundPercent = 90;
 
 }  // namespace
 
+Sample sample_of(const LoadResult& r, int64_t cpu_us) {
+  Sample s;
+  s.elapsed_s = r.elapsed_s;
+  s.completed = r.counters.completed;
+  s.good = r.counters.good();
+  s.per_second = r.per_second();
+  s.answered_per_second = r.answered_per_second();
+  s.latency_samples = r.latency.count();
+  s.wrong_body = r.counters.wrong_body;
+  s.abandoned = r.counters.abandoned;
+  s.response_bytes = r.counters.completed
+                         ? static_cast<double>(r.counters.response_bytes) /
+                               static_cast<double>(r.counters.completed)
+                         : 0;
+  s.p50_us = static_cast<double>(r.latency.quantile(0.50)) / 1e3;
+  s.p95_us = static_cast<double>(r.latency.quantile(0.95)) / 1e3;
+  s.p99_us = static_cast<double>(r.latency.quantile(0.99)) / 1e3;
+  s.p999_us = static_cast<double>(r.latency.quantile(0.999)) / 1e3;
+  s.max_us = static_cast<double>(r.latency.max()) / 1e3;
+  s.mean_us = r.latency.mean() / 1e3;
+  s.non_2xx = r.counters.non_2xx;
+  s.connect_errors = r.counters.connect_errors;
+  s.read_errors = r.counters.read_errors;
+  s.write_errors = r.counters.write_errors;
+  s.protocol_errors = r.counters.protocol_errors;
+  s.unsent = r.unsent;
+  s.all_connected = r.connected;
+  s.load_cpu_percent = r.load_cpu_percent;
+  // Per good answer: CPU spent on wrong ones buys nothing.
+  if (s.good > 0 && cpu_us >= 0) {
+    s.cpu_us_per_req =
+        static_cast<double>(cpu_us) / static_cast<double>(s.good);
+  }
+  return s;
+}
+
 Runner::Runner(std::string self, std::string plugin_dir, std::string work_dir,
                const std::atomic<bool>* abort)
     : self_(std::move(self)),
@@ -119,6 +155,10 @@ Sample Runner::measure(const RunRecord& run, const std::string& workload,
   config.port = target.port;
   config.kind = w.client;
   config.request = w.request(params);
+  // --url: the server is whatever the user runs; its bodies are unknown.
+  if (w.expected_body && target.path.empty()) {
+    config.expected_body = w.expected_body(params);
+  }
   config.connections = o.connections;
   // An event stream has nothing to pipeline and no request rate.
   const bool streams = w.client == ClientKind::EventStream;
@@ -132,17 +172,17 @@ Sample Runner::measure(const RunRecord& run, const std::string& workload,
   config.duration_s = o.duration_s;
   config.pin_cpu = o.pin ? 1 : -1;
 
-  // The tree is read again at the end: nginx may have respawned a worker.
-  std::vector<pid_t> tree;
-  uint64_t cpu_start = 0, cpu_end = 0;
+  // Called when the load threads have opened and closed their windows
+  // (after the warm-up). The tree is read again at the end (CpuWindow).
+  CpuWindow cpu;
+  int64_t cpu_us = -1;
   auto window = [&](bool opening) {
     if (pid <= 0) return;  // --url without --target-pid
     if (opening) {
-      tree = process_tree(pid);
-      reset_peak_rss(tree);
-      cpu_start = tree_cpu_us(tree);
+      reset_peak_rss(process_tree(pid));
+      cpu.open(pid);
     } else {
-      cpu_end = tree_cpu_us(tree);
+      cpu_us = cpu.close();
     }
   };
   std::string label = "round " + std::to_string(round) + "/" +
@@ -156,32 +196,11 @@ Sample Runner::measure(const RunRecord& run, const std::string& workload,
       abort_, window);
   progress->clear();
 
-  Sample s;
+  Sample s = sample_of(r, cpu_us);
   s.workload = workload;
   s.server = target.name;
   s.round = round;
   s.order = order;
-  s.elapsed_s = r.elapsed_s;
-  s.completed = r.counters.completed;
-  s.per_second = r.per_second();
-  s.p50_us = r.latency.quantile(0.50) / 1e3;
-  s.p95_us = r.latency.quantile(0.95) / 1e3;
-  s.p99_us = r.latency.quantile(0.99) / 1e3;
-  s.p999_us = r.latency.quantile(0.999) / 1e3;
-  s.max_us = static_cast<double>(r.latency.max()) / 1e3;
-  s.mean_us = r.latency.mean() / 1e3;
-  s.non_2xx = r.counters.non_2xx;
-  s.connect_errors = r.counters.connect_errors;
-  s.read_errors = r.counters.read_errors;
-  s.write_errors = r.counters.write_errors;
-  s.protocol_errors = r.counters.protocol_errors;
-  s.unsent = r.unsent;
-  s.all_connected = r.connected;
-  s.load_cpu_percent = r.load_cpu_percent;
-  if (pid > 0 && s.completed > 0 && cpu_end >= cpu_start) {
-    s.cpu_us_per_req = static_cast<double>(cpu_end - cpu_start) /
-                       static_cast<double>(s.completed);
-  }
   if (pid > 0) s.peak_rss_kib = tree_peak_rss_kib(process_tree(pid));
 
   fprintf(

@@ -10,11 +10,17 @@
 #include <string>
 #include <vector>
 
+#include "bench/load_generator.h"
 #include "bench/progress.h"
 #include "bench/run_record.h"
 #include "bench/server_process.h"
 
 namespace pounce::bench {
+
+// One run's figures from what the load generator measured and the server
+// CPU microseconds of its window (< 0: unknown): percentiles in µs from the
+// ns histogram, rates and CPU per good answer (2xx, expected body).
+Sample sample_of(const LoadResult& r, int64_t cpu_us);
 
 class Runner {
  public:

@@ -29,6 +29,9 @@ class SseStreamReader : public BodySink {
 
   // Since the last take_*() call.
   uint64_t take_events() { return std::exchange(events_, 0); }
+  // Events that are not the sse plugin's format (`id: i`, data
+  // {"seq":i,"t":ns}, i counting up by one along a stream).
+  uint64_t take_wrong() { return std::exchange(wrong_, 0); }
   const std::vector<uint64_t>& latencies() const { return latencies_; }
   void clear_latencies() { latencies_.clear(); }
   uint64_t unstamped() const { return unstamped_; }
@@ -42,6 +45,9 @@ class SseStreamReader : public BodySink {
   SseParser sse_;
   uint64_t now_ = 0;
   uint64_t events_ = 0;
+  uint64_t wrong_ = 0;
+  uint64_t next_seq_ = 0;  // of this stream
+  bool seq_started_ = false;
   uint64_t unstamped_ = 0;
   bool broken_ = false;
   bool complete_ = false;

@@ -13,9 +13,9 @@ namespace {
 
 using Row = std::vector<std::string>;
 
-const Row kHeader = {"workload", "server",     "req/s",    "spread",
-                     "p50",      "p95",        "p99",      "p99.9",
-                     "errors",   "CPU us/req", "peak RSS", "pounce/peer"};
+const Row kHeader = {"workload",   "server",   "req/s",      "spread", "p50",
+                     "p95",        "p99",      "p99.9",      "errors", "resp B",
+                     "CPU us/req", "peak RSS", "pounce/peer"};
 
 std::string spread_text(const Spread& s) {
   if (s.n < 2) return "1 run";
@@ -41,17 +41,29 @@ std::string errors_text(const Group& g) {
     if (!t.empty()) t.append(" ");
     t.append(format_count(g.non_2xx)).append(" non2xx");
   }
+  if (g.wrong_body) {
+    if (!t.empty()) t.append(" ");
+    t.append(format_count(g.wrong_body)).append(" body");
+  }
   return t.append(" !");
 }
 
 std::string ratio_text(const std::vector<Ratio>& ratios, const Group& g) {
   for (const Ratio& r : ratios) {
     if (r.workload != g.workload || r.peer != g.server) continue;
-    std::string t = "x";
-    t.append(format_fixed(r.req_per_s.median, 2)).append(" req/s");
+    std::string t;
+    if (r.req_per_s.n) {
+      t.append("x")
+          .append(format_fixed(r.req_per_s.median, 2))
+          .append(" req/s");
+    }
     if (r.cpu_per_req.n) {
       t.append(", x").append(format_fixed(r.cpu_per_req.median, 2));
       t.append(" CPU");
+    }
+    if (!r.counts) {
+      if (!t.empty()) t.append(" ");
+      t.append("DOES NOT COUNT (").append(r.why_not).append(")");
     }
     return t;
   }
@@ -65,6 +77,9 @@ Row group_row(const Group& g, const std::vector<Ratio>& ratios) {
   auto lat = [&](const char* m) { return format_latency_us(median(g, m)); };
   double cpu = median(g, "cpu_us_per_req");
   auto rps = g.metrics.find("req_per_s");
+  // Fewer than 10,000 values: fewer than ten lie above the p99.9.
+  std::string p999 = lat("p99_9_us");
+  if (g.latency_samples < kP999MinSamples) p999 += "*";
   return {g.workload,
           g.server,
           format_count(median(g, "req_per_s")) + unit,
@@ -72,8 +87,9 @@ Row group_row(const Group& g, const std::vector<Ratio>& ratios) {
           lat("p50_us"),
           lat("p95_us"),
           lat("p99_us"),
-          lat("p99_9_us"),
+          p999,
           errors_text(g),
+          format_fixed(g.response_bytes, 0),
           cpu >= 0 ? format_fixed(cpu, 2) : "n/a",
           format_kib(static_cast<uint64_t>(median(g, "peak_rss_kib"))),
           ratio_text(ratios, g)};
@@ -143,21 +159,55 @@ std::string render_table(const RunRecord& run) {
              : "; spread = half the min-max range";
   out += ". sse: events/s; latency = delivery latency (receipt - stamp).\n";
   out +=
+      "req/s, CPU us/req and pounce/peer count good answers only: 2xx with "
+      "the expected body (errors: sock = requests lost to resets, non2xx, "
+      "body = wrong bodies).\n";
+  out +=
       "CPU us/req: user+sys of the server's process tree per request; "
-      "pounce/peer: median of per-round ratios.\n";
+      "pounce/peer: median of per-round ratios. resp B: mean bytes of one "
+      "response, head included.\n";
+  bool thin = false;
+  for (const Group& g : groups)
+    thin = thin || g.latency_samples < kP999MinSamples;
+  if (thin) {
+    out += "*: fewer than " + format_count(kP999MinSamples) +
+           " latency values in a round; the p99.9 rests on fewer than ten.\n";
+  }
+  if (run.options.rate > 0) {
+    out +=
+        "--rate: requests lost at a reset, in flight at the end, or due and "
+        "never sent are in the latencies, up to when they were given up.\n";
+  }
+  for (const Target& t : run.targets) {
+    for (const auto& [workload, why] : t.differences) {
+      if (!run.options.workloads.empty() &&
+          std::find(run.options.workloads.begin(), run.options.workloads.end(),
+                    workload) == run.options.workloads.end()) {
+        continue;
+      }
+      if (!find_group(groups, workload, t.name)) continue;
+      out += "NOT EQUIVALENT: " + workload + " " + t.name + ": " + why + "\n";
+    }
+  }
+  for (const Ratio& r : ratios) {
+    if (r.counts) continue;
+    out += "RATIO DOES NOT COUNT: " + r.workload + " pounce/" + r.peer + ": " +
+           r.why_not + "\n";
+  }
   for (const Sample& s : run.samples) {
     if (s.errors() == 0) continue;
     char buf[256];
     snprintf(buf, sizeof buf,
              "ERRORS: %s %s round %u: %llu socket (connect %llu, read %llu, "
-             "write %llu, protocol %llu), %llu non-2xx\n",
+             "write %llu, protocol %llu), %llu non-2xx, %llu wrong body\n",
              s.workload.c_str(), s.server.c_str(), s.round,
              static_cast<unsigned long long>(s.socket_errors()),
              static_cast<unsigned long long>(s.connect_errors),
              static_cast<unsigned long long>(s.read_errors),
              static_cast<unsigned long long>(s.write_errors),
              static_cast<unsigned long long>(s.protocol_errors),
-             static_cast<unsigned long long>(s.non_2xx));
+             static_cast<unsigned long long>(s.non_2xx),
+             static_cast<unsigned long long>(s.wrong_body));
     out += buf;
   }
   for (const Sample& s : run.samples) {

@@ -36,7 +36,9 @@ int server_cpu(const BenchOptions& o) {
 
 // nginx: `return 200` answers from memory, with default_type as the
 // Content-Type. Everything that would cost per request and that the other
-// servers do not do (access log, keep-alive request limit) is off.
+// servers do not do (access log, keep-alive request limit) is off, and the
+// Server header is as short as pounce's. What cannot be made the same is
+// said in t.differences.
 Target nginx_target(Target t, const BenchOptions& o, const std::string& dir) {
   std::string conf_path = dir + "/nginx.conf";
   std::string conf =
@@ -52,6 +54,7 @@ Target nginx_target(Target t, const BenchOptions& o, const std::string& dir) {
       "events { worker_connections 10000; }\n"
       "http {\n"
       "  access_log off;\n"
+      "  server_tokens off;\n"
       "  keepalive_requests 10000000;\n"
       "  server {\n"
       "    listen 127.0.0.1:" +
@@ -70,17 +73,52 @@ Target nginx_target(Target t, const BenchOptions& o, const std::string& dir) {
     t.unavailable_reason = "cannot write " + conf_path;
     return t;
   }
+  t.differences = {
+      {"hello",
+       "answers from its config (no handler call per request); adds "
+       "Connection: keep-alive"},
+      {"json",
+       "returns a constant string where pounce serializes the object per "
+       "request; adds Connection: keep-alive"}};
   // -e: nginx opens its compiled-in error log before reading the config.
   t.command.argv = {t.binary, "-c", conf_path,         "-p",
                     dir,      "-e", dir + "/error.log"};
   return t;
 }
 
-// h2o: static files, typed by extension (.txt text/plain, .json
-// application/json), the way peer-bench serves it.
+// The handler of one h2o path. With mruby (Debian's h2o has it), a Ruby
+// proc answers from memory, as a plugin call does in pounce; otherwise a
+// static file, minus the validators pounce does not send.
+std::string h2o_path(bool mruby, const std::string& file,
+                     const char* content_type, const char* body) {
+  if (!mruby) {
+    return "        file.file: " + file +
+           "\n"
+           "        file.etag: OFF\n"
+           "        header.unset: last-modified\n"
+           "        header.unset: accept-ranges\n";
+  }
+  // h2o adds the Content-Length of an Array body.
+  std::string quoted;
+  for (const char* c = body; *c; ++c) {
+    if (*c == '"' || *c == '\\') quoted += '\\';
+    quoted += *c;
+  }
+  return std::string(
+             "        mruby.handler: |\n"
+             "          Proc.new do |env|\n"
+             "            [200, {\"content-type\" => \"") +
+         content_type + "\"}, [\"" + quoted +
+         "\"]]\n"
+         "          end\n";
+}
+
+// h2o: an mruby handler per path when h2o has mruby, else static files
+// typed by extension (.txt text/plain, .json application/json).
 Target h2o_target(Target t, const BenchOptions& o, const std::string& dir) {
   std::string www = dir + "/www";
   mkdir(www.c_str(), 0755);
+  const bool mruby = t.version_text.find("mruby: YES") != std::string::npos;
   std::string conf_path = dir + "/h2o.conf";
   std::string conf =
       "user: root\n"
@@ -98,16 +136,21 @@ Target h2o_target(Target t, const BenchOptions& o, const std::string& dir) {
       "pid-file: " +
       dir +
       "/h2o.pid\n"
+      "server-name: h2o\n"
       "hosts:\n"
       "  default:\n"
       "    paths:\n"
-      "      /hello:\n"
-      "        file.file: " +
-      www +
-      "/hello.txt\n"
-      "      /json:\n"
-      "        file.file: " +
-      www + "/hello.json\n";
+      "      /hello:\n" +
+      h2o_path(mruby, www + "/hello.txt", "text/plain", kHelloBody) +
+      "      /json:\n" +
+      h2o_path(mruby, www + "/hello.json", "application/json", kJsonBody);
+  const std::string how =
+      mruby ? "answers from an mruby handler"
+            : "serves a file (opened per request; no mruby in this h2o)";
+  t.differences = {
+      {"hello", how + "; adds Connection: keep-alive"},
+      {"json", how + " with a constant string where pounce serializes the "
+                     "object per request; adds Connection: keep-alive"}};
   if (!write_file(www + "/hello.txt", kHelloBody) ||
       !write_file(www + "/hello.json", kJsonBody) ||
       !write_file(conf_path, conf)) {
@@ -212,6 +255,7 @@ Target peer_target(const std::string& name, const BenchOptions& o,
   }
   Captured v = capture({t.binary, name == "nginx" ? "-v" : "--version"});
   t.version = first_line(v.output);
+  t.version_text = v.output;
   t.available = true;
   std::string dir = work_dir + "/" + name;
   mkdir(dir.c_str(), 0755);

@@ -1,6 +1,7 @@
 // The servers a run measures: pounce-host itself, and the peers of
 // --compare with generated configs that answer /hello and /json with the
-// same bytes and content types as the hello plugin.
+// same bodies and content types as the hello plugin, and headers as close
+// as each allows (what is left is in Target::differences).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,7 @@ struct Target {
   std::string unavailable_reason;  // e.g. "nginx not found in PATH"
   std::string binary;
   std::string version;
+  std::string version_text;  // all of what `--version` printed
   ServerCommand command;
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // peers: chosen before start; pounce: after
@@ -26,6 +28,9 @@ struct Target {
   // Workloads that exist but cannot run here, with why ("libsse.so not
   // built").
   std::vector<std::pair<std::string, std::string>> missing;
+  // Workloads it serves, but not with the same work or bytes as pounce,
+  // with how they differ (said under the table).
+  std::vector<std::pair<std::string, std::string>> differences;
 
   bool serves(const std::string& workload) const;
 };

@@ -19,13 +19,28 @@ std::string json_request(const WorkloadParams& p) {
   return get(p, "/json");
 }
 
-std::string echo_request(const WorkloadParams& p) {
+// The hello plugin's bodies (plugins/hello/hello.c), which the peers
+// reproduce.
+std::string hello_body(const WorkloadParams&) {
+  return "Hello, World!";
+}
+
+std::string json_body(const WorkloadParams&) {
+  return "{\"message\":\"Hello, World!\"}";
+}
+
+std::string echo_body(const WorkloadParams& p) {
   std::string body(p.echo_body_size, 'x');
   // Varied letters rather than one repeated byte: any future layer that
   // compresses or dedups would otherwise make the body unrealistically cheap.
   for (size_t i = 0; i < body.size(); ++i) {
     body[i] = static_cast<char>('a' + i % 26);
   }
+  return body;
+}
+
+std::string echo_request(const WorkloadParams& p) {
+  std::string body = echo_body(p);
   return "POST " + (p.target.empty() ? "/echo" : p.target) +
          " HTTP/1.1\r\nHost: " + p.host_header +
          "\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
@@ -54,25 +69,25 @@ std::string ws_deflate_request(const WorkloadParams& p) {
 const std::vector<Workload>& all_workloads() {
   static const std::vector<Workload> kWorkloads = {
       {"hello", "GET /hello: 13-byte text/plain", true, "", ClientKind::Http,
-       "libhello.so", true, "req", hello_request},
+       "libhello.so", true, "req", hello_request, hello_body},
       {"json", "GET /json: a JSON object serialized per request", true, "",
-       ClientKind::Http, "libhello.so", true, "req", json_request},
+       ClientKind::Http, "libhello.so", true, "req", json_request, json_body},
       {"echo", "POST /echo with a 1 KiB body, echoed back", true, "",
-       ClientKind::Http, "libecho.so", false, "req", echo_request},
+       ClientKind::Http, "libecho.so", false, "req", echo_request, echo_body},
       {"sse", "GET /sse/events?stamp=1: events/s and delivery latency", true,
        "", ClientKind::EventStream, "libsse.so", false, "events", sse_request},
       {"ws-64", "WebSocket echo of 64-byte text messages", true, "",
-       ClientKind::WebSocket, "libecho.so", false, "msg", ws_plain_request, 64,
-       false},
+       ClientKind::WebSocket, "libecho.so", false, "msg", ws_plain_request,
+       nullptr, 64, false},
       {"ws-512", "WebSocket echo of 512-byte text messages", true, "",
-       ClientKind::WebSocket, "libecho.so", false, "msg", ws_plain_request, 512,
-       false},
+       ClientKind::WebSocket, "libecho.so", false, "msg", ws_plain_request,
+       nullptr, 512, false},
       {"ws-64-deflate", "ws-64 with permessage-deflate (context takeover)",
        true, "", ClientKind::WebSocket, "libecho.so", false, "msg",
-       ws_deflate_request, 64, true},
+       ws_deflate_request, nullptr, 64, true},
       {"ws-512-deflate", "ws-512 with permessage-deflate (context takeover)",
        true, "", ClientKind::WebSocket, "libecho.so", false, "msg",
-       ws_deflate_request, 512, true},
+       ws_deflate_request, nullptr, 512, true},
   };
   return kWorkloads;
 }

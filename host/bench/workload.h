@@ -31,11 +31,15 @@ struct Workload {
   ClientKind client;
   // The plugin file the pounce server needs for it (in the plugin dir).
   const char* plugin_file;
-  // nginx and h2o serve byte-identical responses for it (see peers.cpp).
+  // nginx and h2o serve it, with the same body (targets.cpp; what differs
+  // is in Target::differences).
   bool peers_serve;
   // The unit of "req/s" in the table: "req" or "events".
   const char* unit;
   std::string (*request)(const WorkloadParams& params);
+  // The body every 2xx response must carry (Http workloads), or null when
+  // the client cannot know it.
+  std::string (*expected_body)(const WorkloadParams& params) = nullptr;
   // ClientKind::WebSocket: the message size and the deflate offer.
   size_t ws_message_size = 0;
   bool ws_deflate = false;

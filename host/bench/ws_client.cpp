@@ -120,11 +120,20 @@ WsMessages build_ws_messages(size_t message_size) {
     s.resize(message_size);  // sizes 0 and 1 too
     m.frame_offsets.push_back(frames.size());
     append_client_frame(frames, static_cast<uint8_t>(ws::Opcode::Text), s);
+    m.hashes.push_back(ws_payload_hash(kWsHashSeed, s.data(), s.size()));
     m.payloads.push_back(std::move(s));
   }
   m.frame_offsets.push_back(frames.size());
   m.frames.assign(frames.data(), frames.size());
   return m;
+}
+
+uint64_t ws_payload_hash(uint64_t h, const void* data, size_t len) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < len; ++i) {
+    h = (h ^ p[i]) * 0x100000001b3ull;
+  }
+  return h;
 }
 
 // ---- WsFrameReader ----
@@ -135,6 +144,7 @@ void WsFrameReader::reset() {
   in_message_ = false;
   compressed_ = false;
   message_size_ = 0;
+  message_hash_ = kWsHashSeed;
   control_len_ = 0;
 }
 
@@ -198,6 +208,7 @@ WsFrameReader::Status WsFrameReader::begin_frame(Sink* sink) {
     in_message_ = true;
     compressed_ = rsv1;
     message_size_ = 0;
+    message_hash_ = kWsHashSeed;
   } else {
     return Status::Error;
   }
@@ -214,14 +225,16 @@ bool WsFrameReader::payload(const uint8_t* p, size_t n) {
   }
   if (!compressed_) {
     message_size_ += n;
+    message_hash_ = ws_payload_hash(message_hash_, p, n);
     return true;
   }
-  static thread_local uint8_t scratch[kInflateScratch];  // output discarded
+  static thread_local uint8_t scratch[kInflateScratch];  // hashed, dropped
   while (n > 0) {
     auto r = deflate_->inflate(p, n, scratch, sizeof scratch);
     if (r.status != ws::PerMessageDeflate::InflateStatus::Ok) return false;
     if (r.consumed == 0 && r.produced == 0) return false;
     message_size_ += r.produced;
+    message_hash_ = ws_payload_hash(message_hash_, scratch, r.produced);
     p += r.consumed;
     n -= r.consumed;
   }
@@ -259,6 +272,7 @@ WsFrameReader::Status WsFrameReader::end_frame(Sink* sink) {
         return Status::Error;
       }
       message_size_ += r.produced;
+      message_hash_ = ws_payload_hash(message_hash_, scratch, r.produced);
       tail_left -= r.consumed;
       if (tail_left == 0 && r.produced < sizeof scratch) break;
       if (r.consumed == 0 && r.produced == 0) return Status::Error;
@@ -266,7 +280,7 @@ WsFrameReader::Status WsFrameReader::end_frame(Sink* sink) {
     if (!deflate_->end_inflate_message()) return Status::Error;
   }
   in_message_ = false;
-  go_on = sink->on_message(message_size_);
+  go_on = sink->on_message(message_size_, message_hash_);
   return go_on ? Status::Ok : Status::Stopped;
 }
 
@@ -281,7 +295,7 @@ WsConnection::WsConnection(LoadThread& thread, const std::string& upgrade,
       depth_(pipeline == 0 ? 1 : pipeline),
       want_deflate_(deflate),
       sent_(depth_, 0),
-      sent_size_(depth_, 0) {}
+      sent_message_(depth_, 0) {}
 
 bool WsConnection::has_capacity() const {
   return is_open() && phase_ == Phase::Open && in_flight_ < depth_;
@@ -328,7 +342,7 @@ void WsConnection::send_messages(unsigned n, uint64_t when) {
     }
     const size_t slot = (head_index_ + in_flight_) % depth_;
     sent_[slot] = when;
-    sent_size_[slot] = payload.size();
+    sent_message_[slot] = m;
     ++in_flight_;
   }
   send(out_.data(), out_.size());
@@ -402,24 +416,32 @@ void WsConnection::on_read(const char* data, size_t len, uint64_t now) {
   }
 }
 
-bool WsConnection::on_message(size_t size) {
+bool WsConnection::on_message(size_t size, uint64_t hash) {
   LoadCounters& live = thread_.live();
   if (in_flight_ == 0) {
     ++live.protocol_errors;  // an echo of nothing we sent
     return true;
   }
   const uint64_t sent = sent_[head_index_];
-  const size_t expected = sent_size_[head_index_];
+  const size_t m = sent_message_[head_index_];
   head_index_ = (head_index_ + 1) % depth_;
   --in_flight_;
   ++completed_in_read_;
-  if (size != expected) {
-    ++live.protocol_errors;  // not our message back
-    return true;
-  }
   ++live.completed;
+  live.response_bytes += size;
+  // An answer, but not our message back: counted, and never a good one.
+  if (size != messages_.payloads[m].size() || hash != messages_.hashes[m]) {
+    ++live.wrong_body;
+  }
   thread_.record_latency(now_ > sent ? now_ - sent : 0);
   return true;
+}
+
+void WsConnection::abandon_in_flight(uint64_t now) {
+  for (size_t i = 0; i < in_flight_; ++i) {
+    thread_.abandon(sent_[(head_index_ + i) % depth_], now);
+  }
+  in_flight_ = 0;
 }
 
 bool WsConnection::on_ping(std::string_view payload) {
@@ -431,7 +453,7 @@ bool WsConnection::on_ping(std::string_view payload) {
 
 bool WsConnection::on_close(uint16_t) {
   // The server ended the socket in the middle of the run.
-  ++thread_.live().read_errors;
+  count_lost_requests();
   reconnect(true);
   return false;
 }
@@ -447,6 +469,7 @@ bool WsConnection::on_eof() {
 }
 
 void WsConnection::on_reset() {
+  if (thread_.open_loop() && thread_.begun()) abandon_in_flight(uv_hrtime());
   phase_ = Phase::Closed;
   head_.clear();
   reader_.reset();

@@ -40,8 +40,17 @@ struct WsMessages {
   // anything per message.
   std::string frames;
   std::vector<size_t> frame_offsets;  // payloads.size() + 1 entries
+  // ws_payload_hash() of each payload: an echo is checked against it
+  // without keeping a copy of what arrived.
+  std::vector<uint64_t> hashes;
 };
 WsMessages build_ws_messages(size_t message_size);
+
+// FNV-1a (64 bit) over a message's payload, fed in pieces: `h` starts at
+// kWsHashSeed. Not a defence against a hostile server, only against a wrong
+// echo (a bug, a mix-up of messages).
+constexpr uint64_t kWsHashSeed = 0xcbf29ce484222325ull;
+uint64_t ws_payload_hash(uint64_t h, const void* data, size_t len);
 
 // Appends a masked client frame (RFC 6455 §5.3). The fixed masking key is
 // not the unpredictable one §10.3 asks of browsers: it protects proxies
@@ -58,7 +67,8 @@ class WsFrameReader {
   // Each returns whether to go on reading: false when the connection is
   // gone (the reader is reset under it).
   struct Sink {
-    virtual bool on_message(size_t size) = 0;
+    // `hash`: ws_payload_hash() of the (inflated) payload.
+    virtual bool on_message(size_t size, uint64_t hash) = 0;
     virtual bool on_ping(std::string_view payload) = 0;
     virtual bool on_close(uint16_t code) = 0;
 
@@ -97,6 +107,7 @@ class WsFrameReader {
   bool in_message_ = false;
   bool compressed_ = false;
   size_t message_size_ = 0;
+  uint64_t message_hash_ = kWsHashSeed;
   // A control frame's payload (≤ 125 bytes).
   char control_[125];
   size_t control_len_ = 0;
@@ -110,6 +121,8 @@ class WsConnection : public Connection, private WsFrameReader::Sink {
   void start_traffic() override;
   void send_scheduled(uint64_t intended_ns) override;
   bool has_capacity() const override;
+  uint64_t in_flight() const override { return in_flight_; }
+  void abandon_in_flight(uint64_t now) override;
 
  protected:
   void on_read(const char* data, size_t len, uint64_t now) override;
@@ -117,7 +130,7 @@ class WsConnection : public Connection, private WsFrameReader::Sink {
   void on_reset() override;
 
  private:
-  bool on_message(size_t size) override;
+  bool on_message(size_t size, uint64_t hash) override;
   bool on_ping(std::string_view payload) override;
   bool on_close(uint16_t code) override;
 
@@ -139,7 +152,7 @@ class WsConnection : public Connection, private WsFrameReader::Sink {
   // Send times of the messages in flight, oldest first (echoes come back in
   // order on one socket).
   std::vector<uint64_t> sent_;
-  std::vector<size_t> sent_size_;
+  std::vector<size_t> sent_message_;  // index into messages_.payloads
   size_t head_index_ = 0;
   size_t in_flight_ = 0;
   uint64_t now_ = 0;  // of the bytes being read

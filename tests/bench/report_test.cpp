@@ -91,3 +91,27 @@ TEST(Table, ShowsMediansNaRowsRatiosAndErrors) {
       << table;
   EXPECT_NE(table.find("3 non2xx !"), std::string::npos) << table;
 }
+
+TEST(Table, SaysWhichRatioDoesNotCountAndFlagsAThinP999) {
+  RunRecord run = made_up_run();
+  for (Sample& s : run.samples) {
+    s.latency_samples = 20'000;
+    if (s.server == "nginx" && s.round == 1) s.wrong_body = 7;
+    if (s.server == "pounce" && s.workload == "echo") s.latency_samples = 999;
+  }
+  run.targets[1].differences.emplace_back("hello", "a constant, not a call");
+  std::string table = render_table(run);
+  EXPECT_NE(table.find("DOES NOT COUNT (nginx: 7 wrong bodies)"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("RATIO DOES NOT COUNT: hello pounce/nginx"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("7 body !"), std::string::npos) << table;
+  EXPECT_NE(table.find("NOT EQUIVALENT: hello nginx: a constant, not a call"),
+            std::string::npos)
+      << table;
+  // Only echo's p99.9 rests on fewer than 10,000 values.
+  EXPECT_NE(table.find("1.50ms*"), std::string::npos) << table;
+  EXPECT_EQ(table.find("900us*"), std::string::npos) << table;
+}

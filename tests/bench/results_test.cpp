@@ -63,3 +63,43 @@ TEST(Ratios, ArePairedByRound) {
   EXPECT_DOUBLE_EQ(ratios[0].req_per_s.min, 1.5);
   EXPECT_DOUBLE_EQ(ratios[0].cpu_per_req.median, 0.5);
 }
+
+// A peer (or pounce) that answered non-2xx or wrong bodies in any round:
+// its ratio is shown but does not count, and says why.
+TEST(Ratios, DoNotCountWhenEitherSideGaveWrongAnswers) {
+  std::vector<Sample> s = {sample("hello", "pounce", 1, 100, 4),
+                           sample("hello", "nginx", 1, 100, 4),
+                           sample("hello", "pounce", 2, 100, 4),
+                           sample("hello", "nginx", 2, 100, 4)};
+  s[3].non_2xx = 5;
+  auto ratios = pounce_peer_ratios(s);
+  ASSERT_EQ(ratios.size(), 1u);
+  EXPECT_FALSE(ratios[0].counts);
+  EXPECT_EQ(ratios[0].why_not, "nginx: 5 non-2xx");
+
+  s[3].non_2xx = 0;
+  s[0].wrong_body = 2;
+  ratios = pounce_peer_ratios(s);
+  ASSERT_EQ(ratios.size(), 1u);
+  EXPECT_FALSE(ratios[0].counts);
+  EXPECT_EQ(ratios[0].why_not, "pounce: 2 wrong bodies");
+
+  s[0].wrong_body = 0;
+  ratios = pounce_peer_ratios(s);
+  ASSERT_EQ(ratios.size(), 1u);
+  EXPECT_TRUE(ratios[0].counts);
+  EXPECT_EQ(ratios[0].why_not, "");
+}
+
+// A peer whose every answer was a fast 404 has no good answer at all: no
+// ratio figure, but the ratio is still listed as not counting.
+TEST(Ratios, APeerWithNoGoodAnswerIsListedAsNotCounting) {
+  std::vector<Sample> s = {sample("hello", "pounce", 1, 100, 4),
+                           sample("hello", "h2o", 1, 0, -1)};
+  s[1].non_2xx = 90'000;
+  auto ratios = pounce_peer_ratios(s);
+  ASSERT_EQ(ratios.size(), 1u);
+  EXPECT_FALSE(ratios[0].counts);
+  EXPECT_EQ(ratios[0].req_per_s.n, 0u);
+  EXPECT_EQ(ratios[0].why_not, "h2o: 90000 non-2xx");
+}

@@ -140,3 +140,27 @@ TEST(SseStreamReader, BrokenFramingIsAnError) {
   SseStreamReader r;
   EXPECT_FALSE(r.feed(wire.data(), wire.size(), 10));
 }
+
+// Events that are not the sse plugin's: out of sequence, an id that is not
+// the seq, data that is not {"seq":i,...}, or no stamp. Each is counted.
+TEST(SseStreamReader, CountsEventsThatAreNotThePluginsFormat) {
+  std::string body = event(5, 1) + event(6, 1) + event(8, 1) +
+                     "id: 9\ndata: {\"seq\":10,\"t\":1}\n\n" +
+                     "id: 10\ndata: hello\n\n" +
+                     "id: 11\ndata: {\"seq\":11}\n\n" + event(12, 1);
+  std::string wire = kStreamHead + chunk(body);
+  SseStreamReader r;
+  ASSERT_TRUE(r.feed(wire.data(), wire.size(), 10));
+  EXPECT_EQ(r.take_events(), 7u);
+  // 8 skips 7; 9 says seq 10; 10 is not JSON; 11 has no stamp.
+  EXPECT_EQ(r.take_wrong(), 4u);
+}
+
+TEST(SseStreamReader, ThePluginsStreamHasNoWrongEvent) {
+  std::string wire =
+      kStreamHead + chunk(event(0, 1) + event(1, 2)) + chunk(event(2, 3));
+  SseStreamReader r;
+  ASSERT_TRUE(r.feed(wire.data(), wire.size(), 10));
+  EXPECT_EQ(r.take_events(), 3u);
+  EXPECT_EQ(r.take_wrong(), 0u);
+}

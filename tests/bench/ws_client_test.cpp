@@ -19,11 +19,13 @@ namespace {
 
 struct Recorder : WsFrameReader::Sink {
   std::vector<size_t> messages;
+  std::vector<uint64_t> hashes;
   std::vector<std::string> pings;
   std::vector<uint16_t> closes;
   bool stop_on_ping = false;
-  bool on_message(size_t size) override {
+  bool on_message(size_t size, uint64_t hash) override {
     messages.push_back(size);
+    hashes.push_back(hash);
     return true;
   }
   bool on_ping(std::string_view p) override {
@@ -89,6 +91,30 @@ TEST(WsFrameReaderTest, CountsPlainMessagesSplitAnywhere) {
     ASSERT_EQ(reader.feed(bytes.data() + cut, bytes.size() - cut, &r),
               Status::Ok);
     EXPECT_EQ(r.messages, (std::vector<size_t>{64, 300, 70000})) << cut;
+    // The content, not only the size: what the echo check compares.
+    EXPECT_EQ(
+        r.hashes,
+        (std::vector<uint64_t>{
+            ws_payload_hash(kWsHashSeed, std::string(64, 'a').data(), 64),
+            ws_payload_hash(kWsHashSeed, std::string(300, 'b').data(), 300),
+            ws_payload_hash(kWsHashSeed, std::string(70000, 'c').data(),
+                            70000)}))
+        << cut;
+  }
+}
+
+TEST(WsFrameReaderTest, HashTellsADifferentMessageOfTheSameSize) {
+  WsMessages m = build_ws_messages(64);
+  ASSERT_EQ(m.hashes.size(), m.payloads.size());
+  for (size_t i : {size_t{0}, size_t{1}}) {
+    ByteBuffer wire;
+    ws::append_frame(wire, ws::Opcode::Text, m.payloads[i]);
+    WsFrameReader reader;
+    Recorder r;
+    ASSERT_EQ(reader.feed(wire.data(), wire.size(), &r), Status::Ok);
+    ASSERT_EQ(r.hashes.size(), 1u);
+    EXPECT_EQ(r.hashes[0], m.hashes[i]);
+    EXPECT_NE(r.hashes[0], m.hashes[1 - i]);
   }
 }
 
@@ -156,15 +182,18 @@ TEST(WsFrameReaderTest, InflatesCompressedMessagesWithContextTakeover) {
   ws::PerMessageDeflate client({}, config);  // the client's inflater
   WsFrameReader reader(&client);
   Recorder r;
-  const std::vector<size_t> sizes = {64, 512, 0, 40000, 512};
+  std::vector<size_t> sizes = {64, 512, 0, 40000, 512};
+  std::vector<uint64_t> hashes;
   for (size_t size : sizes) {
     std::string text(size, 'z');
     for (size_t i = 0; i < size; ++i) text[i] = "pounce "[i % 7];
+    hashes.push_back(ws_payload_hash(kWsHashSeed, text.data(), text.size()));
     ByteBuffer wire;
     ASSERT_TRUE(ws::append_message(wire, ws::Opcode::Text, text, &server));
     ASSERT_EQ(reader.feed(wire.data(), wire.size(), &r), Status::Ok) << size;
   }
   EXPECT_EQ(r.messages, sizes);
+  EXPECT_EQ(r.hashes, hashes);
 }
 
 TEST(WsUpgradeRequest, OffersDeflateOnlyWhenAsked) {

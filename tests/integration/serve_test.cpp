@@ -1,10 +1,23 @@
 // The built-in plugins served end to end, checked with curl.
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
 
 #include "host_process.h"
 #include "raw_client.h"
+#include "ws_client.h"
 
 using namespace pounce::test;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -234,6 +247,211 @@ TEST(ServeCli, HelpListsEveryFlag) {
                            "--log-level"}) {
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
   }
+}
+
+// --help only proves a flag is named; the tests below prove that each of
+// these three changes what the server does.
+
+// A client that sends a request and never reads the answer: the server's
+// writes stop making progress, and it gives up after --write-timeout (0.5 s
+// here), not after the 30 s default.
+TEST(ServeCli, WriteTimeoutDropsAClientThatStopsReading) {
+  HostProcess h({"--plugin", "/echo=" + plugin_path("echo"), "--max-body-size",
+                 "33554432", "--write-timeout", "0.5"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  // 16 MiB echoed back: far more than the socket buffers of both sides hold
+  // (tcp_wmem's 4 MiB maximum plus an unread receive window).
+  const size_t size = 16u << 20;
+  RawClient c(h.port());
+  ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                     std::to_string(size) + "\r\n\r\n"));
+  ASSERT_TRUE(c.send(std::string(size, 'w')));
+  // The server starts writing only after the last body byte arrived, so its
+  // last write progress is after this point.
+  auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE(h.wait_for_stderr("write timeout: ", 10s)) << h.stderr_text();
+  auto took = std::chrono::steady_clock::now() - sent;
+  EXPECT_GE(took, 500ms);
+  EXPECT_LT(took, 5s) << "--write-timeout 0.5 was not applied";
+  // And the connection is gone: what was buffered, then the end.
+  std::string got = c.read_all(10s);
+  EXPECT_LT(got.size(), size);
+}
+
+// --backlog sets the listen queue: with the server stopped (nothing
+// accepts), the kernel completes backlog + 1 handshakes and drops the SYNs
+// after that (tcp_conn_request: a full accept queue drops the SYN). With the
+// 2048 default, the 7th connection would complete.
+TEST(ServeCli, BacklogBoundsTheListenQueue) {
+  HostProcess h({"--plugin", plugin_path("hello"), "--backlog", "5"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  h.signal(SIGSTOP);
+  // kill() returns before the stop takes effect: wait until every thread is
+  // stopped ('T'), or the server still accepts the first connections.
+  auto stopped = [&] {
+    const std::string tasks = "/proc/" + std::to_string(h.pid()) + "/task";
+    bool all = true;
+    for (const auto& t : std::filesystem::directory_iterator(tasks)) {
+      std::ifstream in(t.path() / "stat");
+      std::string line;
+      std::getline(in, line);
+      size_t close = line.rfind(')');
+      all = all && close != std::string::npos && close + 2 < line.size() &&
+            line[close + 2] == 'T';
+    }
+    return all;
+  };
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!stopped() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(stopped());
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(h.port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::vector<int> fds;
+  int completed = 0;
+  for (int i = 0; i < 12; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+    int rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    bool done = rc == 0;
+    if (!done && errno == EINPROGRESS) {
+      // A dropped SYN is retried after 1 s and dropped again (the queue
+      // stays full): 2 s tells "queued" from "dropped" without a race.
+      pollfd p{fd, POLLOUT, 0};
+      int err = 0;
+      socklen_t len = sizeof err;
+      done = poll(&p, 1, 2000) == 1 &&
+             getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+    }
+    if (!done) break;
+    ++completed;
+  }
+  h.signal(SIGCONT);
+  for (int fd : fds) close(fd);
+  // backlog + 1 on current kernels (the queue is full above the backlog);
+  // some count the backlog itself.
+  EXPECT_GE(completed, 5);
+  EXPECT_LE(completed, 6);
+  // Still serving after the stop.
+  auto r = one_request(h.port(), "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+// --log-level hides the lines below it: the "pinned" line is debug, the
+// "mounted" line info, an error row's line warn.
+TEST(ServeCli, LogLevelFiltersByLevel) {
+  struct Case {
+    const char* level;
+    bool debug, info, warn;
+  };
+  for (const Case& k :
+       {Case{"debug", true, true, true}, Case{"info", false, true, true},
+        Case{"warn", false, false, true}, Case{"error", false, false, false}}) {
+    HostProcess h({"--plugin", plugin_path("hello"), "--cpu-affinity",
+                   "--log-level", k.level});
+    ASSERT_TRUE(h.ok()) << k.level << ": " << h.stderr_text();
+    auto r = one_request(h.port(), "GET  / HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(r) << k.level;
+    EXPECT_EQ(r->status, 400) << k.level;
+    h.signal(SIGTERM);
+    ASSERT_EQ(h.wait_exit(), 0) << k.level;
+    // Everything is flushed by the exit.
+    const std::string err = h.stderr_text();
+    EXPECT_EQ(err.find("pinned ") != std::string::npos, k.debug)
+        << k.level << ":\n"
+        << err;
+    EXPECT_EQ(err.find("mounted ") != std::string::npos, k.info)
+        << k.level << ":\n"
+        << err;
+    EXPECT_EQ(err.find(" BAD_REQUEST_LINE from ") != std::string::npos, k.warn)
+        << k.level << ":\n"
+        << err;
+  }
+}
+
+// The four flags below were checked only for appearing in --help.
+
+// --max-headers: the 101st header is refused at the default, the 4th here.
+TEST(ServeCli, MaxHeadersIsApplied) {
+  HostProcess h({"--plugin", plugin_path("hello"), "--max-headers", "3"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  auto ok = one_request(
+      h.port(), "GET /hello HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\n\r\n");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  auto over = one_request(
+      h.port(),
+      "GET /hello HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n");
+  ASSERT_TRUE(over);
+  EXPECT_EQ(over->status, 431);
+  EXPECT_EQ(over->header("X-Pounce-Error"), "TOO_MANY_HEADERS");
+}
+
+// --host: the server listens on that address only.
+TEST(ServeCli, HostSelectsTheListenAddress) {
+  HostProcess h({"--plugin", plugin_path("hello"), "--host", "127.0.0.2"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  EXPECT_NE(h.stderr_text().find("listening on http://127.0.0.2:" +
+                                 std::to_string(h.port())),
+            std::string::npos)
+      << h.stderr_text();
+  auto connects = [&](const char* ip) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(h.port());
+    inet_pton(AF_INET, ip, &a.sin_addr);
+    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    close(fd);
+    return ok;
+  };
+  EXPECT_TRUE(connects("127.0.0.2"));
+  EXPECT_FALSE(connects("127.0.0.1"));
+}
+
+// --no-ws-compression: a permessage-deflate offer is declined.
+TEST(ServeCli, NoWsCompressionDeclinesTheOffer) {
+  for (bool off : {false, true}) {
+    std::vector<std::string> args = {"--plugin", plugin_path("echo")};
+    if (off) args.push_back("--no-ws-compression");
+    HostProcess h(args);
+    ASSERT_TRUE(h.ok()) << h.stderr_text();
+    WsClient c(h.port());
+    auto r =
+        c.handshake("/ws", "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 101);
+    EXPECT_EQ(r->header("Sec-WebSocket-Extensions").has_value(), !off)
+        << (off ? "--no-ws-compression" : "default");
+  }
+}
+
+// --access-log on the command line wins over "access_log": false in a
+// config file.
+TEST(ServeCli, AccessLogFlagOverridesTheConfigFile) {
+  char path[] = "/tmp/pounce-config-XXXXXX.json";
+  int fd = mkstemps(path, 5);
+  ASSERT_GE(fd, 0);
+  std::string json = "{\"access_log\": false}";
+  ASSERT_EQ(write(fd, json.data(), json.size()),
+            static_cast<ssize_t>(json.size()));
+  close(fd);
+  HostProcess h(
+      {"--config", path, "--plugin", plugin_path("hello"), "--access-log"});
+  unlink(path);
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  auto r = one_request(h.port(), "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(r);
+  h.signal(SIGTERM);
+  EXPECT_EQ(h.wait_exit(), 0);
+  EXPECT_NE(h.stdout_text().find("\"GET /hello HTTP/1.1\" 200 13"),
+            std::string::npos)
+      << h.stdout_text();
 }
 
 TEST(ServeCli, StartupLineNamesTheRealPort) {

@@ -448,10 +448,15 @@ TEST(StreamingTimeouts, NoResponseStartGives500) {
   HostProcess h({"--plugin", "/probe=" + test_plugin_path("stream_probe_v1"),
                  "--request-timeout", "0.3"});
   ASSERT_TRUE(h.ok()) << h.stderr_text();
+  auto start = std::chrono::steady_clock::now();
   auto r = one_request(h.port(), request("/probe/never"));
+  auto took = std::chrono::steady_clock::now() - start;
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 500);
   EXPECT_EQ(r->header("X-Pounce-Error"), "RESPONSE_TIMEOUT");
+  // After --request-timeout (0.3 s), not the 30 s default.
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 2s);
   EXPECT_TRUE(h.wait_for_stderr("v1 on_close reason=5"));
 }
 
