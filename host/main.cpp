@@ -26,8 +26,13 @@ int main(int argc, char** argv) {
       break;
   }
   pounce::log::set_level(config.log_level);
-  pounce::Server server(std::move(config));
-  int rc = server.run();
-  pounce::log::flush_fallback();
+  int rc;
+  {
+    // The server's own log sinks close with it, waiting (bounded) for a
+    // slow reader, before the last flush below.
+    pounce::Server server(std::move(config));
+    rc = server.run();
+  }
+  pounce::log::finish_at_exit();
   return rc;
 }

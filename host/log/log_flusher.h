@@ -1,6 +1,7 @@
 // Flushes the calling loop thread's log sinks before the loop sleeps, and
 // keeps retrying (every 10 ms) while a stalled reader leaves bytes behind:
-// otherwise an idle loop would never write them.
+// otherwise an idle loop would never write them. An output that failed for
+// good (EPIPE) leaves nothing to retry: its sink drops lines without writing.
 #pragma once
 
 #include <uv.h>

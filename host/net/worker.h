@@ -9,6 +9,7 @@
 #include <mutex>
 #include <vector>
 
+#include "net/accept_errors.h"
 #include "net/event_loop.h"
 
 namespace pounce {
@@ -49,6 +50,9 @@ class Worker : public EventLoop {
   // Written by this worker's loop only; read by anyone for statistics.
   std::atomic<uint64_t> accepted_{0};
   std::function<void(Worker*)> on_finished_;
+  // Reuseport mode; this worker's loop only.
+  AcceptErrors accept_errors_{
+      "libuv closes the pending connections unanswered"};
 };
 
 }  // namespace pounce
