@@ -653,6 +653,11 @@ bool flush_thread() {
   return (!t_errors || t_errors->empty()) && (!t_access || t_access->empty());
 }
 
+size_t pending_thread() {
+  return (t_errors ? t_errors->pending() : 0) +
+         (t_access ? t_access->pending() : 0);
+}
+
 void finish_at_exit() {
   {
     std::lock_guard lock(g_fallback_mutex);

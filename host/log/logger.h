@@ -143,6 +143,10 @@ class LogSink {
   // to be reported, or the output failed for good.
   bool empty() const { return failed_ || (len_ == 0 && dropped_ == 0); }
   bool failed() const { return failed_; }
+  // Bytes left for later (a pending drop notice counts as one).
+  size_t pending() const {
+    return failed_ ? 0 : len_ + (dropped_ != 0 ? 1 : 0);
+  }
   uint64_t dropped_total() const { return dropped_total_; }
   // After the output failed, returns its errno once, to the sink whose
   // thread should report the failure (see OutputFile::claim_failure_report).
@@ -182,6 +186,9 @@ void access(std::string_view line);
 // an output that failed for good on the error log. Returns true when nothing
 // is left to retry.
 bool flush_thread();
+// Bytes the calling thread's sinks still hold for a stalled reader (0 when
+// nothing is left to retry); the flusher backs off while it does not shrink.
+size_t pending_thread();
 // At exit, after every loop thread ended: flushes the fallback sinks and the
 // writer threads with a bounded wait, then reports on stderr the lines that
 // never reached a reader ("N lines dropped").

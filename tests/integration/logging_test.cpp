@@ -192,6 +192,30 @@ TEST(Logging, ReaderGoneForGoodLeavesTheProcessIdle) {
   EXPECT_TRUE(c.read_response());
 }
 
+// The same class as #18 with a reader that stalls for good without EPIPE (a
+// stopped process): the 10 ms retry used to wake an idle loop 100 times a
+// second for as long as the stall lasted. It now backs off to 1 s.
+TEST(Logging, ReaderStalledForGoodLeavesTheProcessNearlyIdle) {
+  HostOptions o;
+  o.args = {"--plugin", plugin_path("hello")};
+  o.drain_stdout = false;
+  HostProcess h(o);
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  // 2,000 lines (150 KB): more than the pipe takes, less than the buffer.
+  ASSERT_TRUE(serve_requests(h, 20));
+  // The back-off reaches 1 s within 1.3 s (10 ms doubling); then measure.
+  std::this_thread::sleep_for(2s);
+  uint64_t before = context_switches(h.pid());
+  std::this_thread::sleep_for(1s);
+  uint64_t after = context_switches(h.pid());
+  EXPECT_LT(after - before, 20u)
+      << "the host keeps waking up: " << after - before << " switches in 1 s";
+  // Nothing was lost: once the reader is back, every line arrives.
+  h.resume_stdout();
+  EXPECT_TRUE(h.wait_for_stdout(kAccessLine, 10s, 2000))
+      << count_of(h.stdout_text(), kAccessLine);
+}
+
 // The descriptors the process has open now.
 size_t open_descriptors(pid_t pid) {
   size_t n = 0;
