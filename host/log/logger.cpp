@@ -642,6 +642,22 @@ void access(std::string_view line) {
   if (failed) report_fallback_failures();
 }
 
+void write_plain(std::string_view line) {
+  if (t_errors) {
+    t_errors->append_line(line);
+    flush_thread();
+    return;
+  }
+  bool failed;
+  {
+    std::lock_guard lock(g_fallback_mutex);
+    fallback_errors().append_line(line);
+    fallback_errors().flush();
+    failed = fallback_errors().failed();
+  }
+  if (failed) report_fallback_failures();
+}
+
 bool flush_thread() {
   if (t_errors) t_errors->flush();
   if (t_access) t_access->flush();

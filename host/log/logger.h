@@ -181,6 +181,9 @@ void write(Level level, std::string_view message);
 
 // Appends a preformatted access-log line (already newline-terminated).
 void access(std::string_view line);
+// Appends a line to the error log as it is, without the time and level (the
+// startup line, a contract), and flushes it: never blocks, unlike stdio.
+void write_plain(std::string_view line);
 
 // Flushes the calling thread's sinks (loop callbacks call this) and reports
 // an output that failed for good on the error log. Returns true when nothing

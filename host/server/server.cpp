@@ -179,10 +179,13 @@ void Server::start_threads() {
 
 void Server::print_startup_line() {
   // A contract (ARCHITECTURE.md §3): scripts and tests wait for this line.
-  log::flush_thread();
-  fprintf(stderr, "pounce-host: listening on http://%s (workers=%u)\n",
-          host_port_text(config_.host, port_).c_str(), config_.workers);
-  fflush(stderr);
+  // Through the error sink, after the lines before it: a blocking stdio
+  // write would stall the main loop behind a slow stderr reader.
+  char line[256];
+  snprintf(line, sizeof line,
+           "pounce-host: listening on http://%s (workers=%u)\n",
+           host_port_text(config_.host, port_).c_str(), config_.workers);
+  log::write_plain(line);
 }
 
 void Server::on_signal(uv_signal_t* s, int signum) {
