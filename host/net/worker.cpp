@@ -36,8 +36,9 @@ Worker::~Worker() {
 void Worker::on_connection(uv_stream_t* server, int status) {
   auto* w = static_cast<Worker*>(server->data);
   if (status < 0) {
-    // Out of descriptors, libuv accepts and closes the pending connections
-    // (its reserve-descriptor trick): those clients see a reset.
+    // Out of descriptors, libuv normally accepts and closes the pending
+    // connections with a reserve descriptor, silently; this runs when it
+    // has none, once per retry: log the episode, not each retry.
     w->accept_errors_.failed(status, uv_strerror(status));
     return;
   }

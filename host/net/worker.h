@@ -50,9 +50,10 @@ class Worker : public EventLoop {
   // Written by this worker's loop only; read by anyone for statistics.
   std::atomic<uint64_t> accepted_{0};
   std::function<void(Worker*)> on_finished_;
-  // Reuseport mode; this worker's loop only.
-  AcceptErrors accept_errors_{
-      "libuv closes the pending connections unanswered"};
+  // Reuseport mode; this worker's loop only. libuv calls back with EMFILE
+  // only when it has no reserve descriptor left to accept-and-close the
+  // pending connections with; it then retries at once.
+  AcceptErrors accept_errors_{"pending connections wait in the backlog"};
 };
 
 }  // namespace pounce
