@@ -147,6 +147,7 @@ struct OutputFile::Writer {
         long n = write_blocking(fd, p, piece);
         int e = errno;
         lock.lock();
+        if (abandoned) break;  // counted as lost by drain_queue
         if (n < 0) {
           error = e;
           lost += count_lines(batch.data() + batch_done,
@@ -161,7 +162,7 @@ struct OutputFile::Writer {
       batch_done = 0;
       writing = false;
       progress.notify_all();
-      if (error) return;  // write_some now fails: nothing more comes
+      if (error || abandoned) return;  // nothing more is written
     }
   }
 
@@ -176,8 +177,9 @@ struct OutputFile::Writer {
   size_t batch_done = 0;
   bool writing = false;
   bool stop = false;
-  int error = 0;      // errno of the write that failed for good
-  uint64_t lost = 0;  // lines taken but never written
+  bool abandoned = false;  // the exit stopped waiting: write nothing more
+  int error = 0;           // errno of the write that failed for good
+  uint64_t lost = 0;       // lines taken but never written
 };
 
 OutputFile::OutputFile(int fd, const char* name) : fd_(fd), name_(name) {
@@ -256,6 +258,7 @@ long OutputFile::write_some(const char* data, size_t len) {
         errno = w.error;
         return -1;
       }
+      if (w.abandoned) return 0;  // after the exit's wait: left to count
       // All or nothing, like a pipe write of up to PIPE_BUF bytes. A piece
       // larger than the whole queue (one huge line) goes alone.
       if (w.queued.size() + len > Writer::kQueueCapacity && !w.queued.empty())
@@ -336,6 +339,9 @@ bool OutputFile::drain_queue(int wait_ms) {
                           w.batch.size() - w.batch_done) +
               count_lines(w.queued.data(), w.queued.size());
     w.queued.clear();
+    // At most the piece being written still lands; the rest is not written
+    // after it was reported lost.
+    w.abandoned = true;
   }
   return done;
 }
