@@ -48,8 +48,10 @@ inline bool enabled(Level l);
 //    queue and does the blocking writes. Setting O_NONBLOCK on the shared
 //    description instead would make the other writers of that pipe (the
 //    shell, a parent, a sibling) see EAGAIN that they do not expect.
-// Writes of whole lines up to PIPE_BUF bytes are all or nothing in every
-// mode, so lines of different threads never interleave.
+// Writes of whole lines up to PIPE_BUF bytes are all or nothing to a pipe and
+// to the writer queue, and in practice to a Unix stream socket (Linux queues
+// such a send as one buffer or refuses it with EAGAIN), so lines of different
+// threads do not interleave.
 class OutputFile {
  public:
   enum class Mode { Plain, Socket, Private, Thread };
