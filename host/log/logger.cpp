@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -19,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "http/byte_buffer.h"
 
@@ -216,22 +218,65 @@ OutputFile::OutputFile(int fd, const char* name, Mode mode)
   }
 }
 
-void OutputFile::start_writer() {
+namespace {
+
+// The Thread-mode outputs, so that a forked child (the supervisor forks its
+// serving processes) gets writer threads of its own: fork copies the queue
+// and its mutex, possibly locked, but not the thread. Guarded by
+// g_writers_mutex, which is held across fork() (pthread_atfork) so that the
+// child finds the list consistent.
+std::mutex g_writers_mutex;
+std::vector<OutputFile*>& thread_outputs() {
+  static auto* outputs = new std::vector<OutputFile*>;
+  return *outputs;
+}
+
+void lock_writers() {
+  g_writers_mutex.lock();
+}
+void unlock_writers() {
+  g_writers_mutex.unlock();
+}
+void restart_writers_in_child() {
+  for (OutputFile* out : thread_outputs()) out->restart_writer_after_fork();
+  g_writers_mutex.unlock();
+}
+
+}  // namespace
+
+std::shared_ptr<OutputFile::Writer> OutputFile::spawn_writer(int fd) {
+  auto writer = std::make_shared<Writer>(fd);
+  // The writer thread takes no signal: they belong to the main loop.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  std::thread thread;
   try {
-    writer_ = std::make_shared<Writer>(fd_);
-    // The writer thread takes no signal: they belong to the main loop.
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    std::thread thread([w = writer_] {
+    thread = std::thread([w = writer] {
       pthread_setname_np(pthread_self(), "pounce-logout");
       w->run();
     });
+  } catch (const std::exception&) {
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    // Detached: at exit it may still be blocked on a reader that never
-    // reads; the process ends without it (after finish_at_exit's wait).
-    thread.detach();
+    throw;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  // Detached: at exit it may still be blocked on a reader that never reads;
+  // the process ends without it (after finish_at_exit's wait).
+  thread.detach();
+  return writer;
+}
+
+void OutputFile::start_writer() {
+  static std::once_flag atfork_once;
+  std::call_once(atfork_once, [] {
+    pthread_atfork(lock_writers, unlock_writers, restart_writers_in_child);
+  });
+  try {
+    writer_ = spawn_writer(fd_);
     mode_ = Mode::Thread;
+    std::lock_guard lock(g_writers_mutex);
+    thread_outputs().push_back(this);
   } catch (const std::exception&) {
     // No thread (out of memory or threads): blocking writes are all that is
     // left.
@@ -240,7 +285,26 @@ void OutputFile::start_writer() {
   }
 }
 
+void OutputFile::restart_writer_after_fork() {
+  // The parent's writer belongs to the parent: its mutex may be locked by a
+  // thread that does not exist here, and its queue is the parent's to
+  // write. Leave it be (never destroyed: destroying a locked mutex is
+  // undefined) and start afresh.
+  static_cast<void>(new std::shared_ptr<Writer>(std::move(writer_)));
+  try {
+    writer_ = spawn_writer(fd_);
+  } catch (const std::exception&) {
+    writer_.reset();
+    mode_ = Mode::Plain;
+  }
+}
+
 OutputFile::~OutputFile() {
+  if (mode_ == Mode::Thread) {
+    std::lock_guard lock(g_writers_mutex);
+    auto& all = thread_outputs();
+    all.erase(std::remove(all.begin(), all.end(), this), all.end());
+  }
   if (writer_) {
     std::lock_guard lock(writer_->mutex);
     writer_->stop = true;
@@ -673,6 +737,12 @@ bool flush_thread() {
     if (t_errors) t_errors->flush();
   }
   return (!t_errors || t_errors->empty()) && (!t_access || t_access->empty());
+}
+
+void flush_fallback() {
+  std::lock_guard lock(g_fallback_mutex);
+  fallback_errors().flush();
+  fallback_access().flush();
 }
 
 size_t pending_thread() {

@@ -91,12 +91,15 @@ class OutputFile {
   // stalled reader costs the exit at most one bounded wait per output.
   bool gave_up() const { return gave_up_.load(std::memory_order_relaxed); }
   void give_up() { gave_up_.store(true, std::memory_order_relaxed); }
+  // In a forked child (pthread_atfork): a writer thread of its own.
+  void restart_writer_after_fork();
   // Says on stderr, once per output, that the exit waits for its reader:
   // it tells an operator (and a test) why the exit pauses.
   void notice_exit_wait(int wait_ms);
 
  private:
   struct Writer;
+  static std::shared_ptr<Writer> spawn_writer(int fd);
   void start_writer();
 
   int fd_;
@@ -198,6 +201,8 @@ size_t pending_thread();
 // writer threads with a bounded wait, then reports on stderr the lines that
 // never reached a reader ("N lines dropped").
 void finish_at_exit();
+// Flushes the fallback sinks without waiting (a child about to _exit).
+void flush_fallback();
 
 #define POUNCE_LOG(lvl, ...)                                                  \
   do {                                                                        \

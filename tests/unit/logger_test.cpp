@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fcntl.h>
@@ -201,6 +202,26 @@ TEST(LogSink, WriterThreadDrainCountsWhatTheReaderNeverTook) {
   uint64_t delivered = count_of(got, " of the access log\n");
   EXPECT_GE(delivered + lost, 5000u);
   EXPECT_LE(delivered + lost, 5000u + PIPE_BUF / line(0).size());
+}
+
+// A forked child (the supervisor's serving process) writes through a writer
+// thread of its own: fork copies the queue and its mutex, not the thread.
+TEST(OutputFile, WriterThreadWorksInAForkedChild) {
+  Channel ch(false);
+  OutputFile out(ch.writer(), "test", Mode::Thread);
+  ASSERT_EQ(out.write_some("parent\n", 7), 7);
+  ASSERT_TRUE(out.drain_queue(5000));
+  pid_t pid = fork();
+  if (pid == 0) {
+    bool ok = out.write_some("child\n", 6) == 6 && out.drain_queue(5000);
+    _exit(ok ? 0 : 1);
+  }
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  fcntl(ch.reader(), F_SETFL, O_NONBLOCK);
+  EXPECT_EQ(read_available(ch.reader()), "parent\nchild\n");
 }
 
 TEST(LogSink, LineCutShortStillEndsWithANewline) {
