@@ -36,13 +36,18 @@ int main(int argc, char** argv) {
   if (config.supervise) {
     // The parent returns here once it is done; each child goes on to serve.
     if (std::optional<int> rc = pounce::supervise(&config, &sockets)) {
-      pounce::log::flush_fallback();
+      pounce::log::finish_at_exit();
       return *rc;
     }
   }
   pounce::crash::install_handlers();
-  pounce::Server server(std::move(config), std::move(sockets));
-  int rc = server.run();
-  pounce::log::flush_fallback();
+  int rc;
+  {
+    // The server's own log sinks close with it, waiting (bounded) for a
+    // slow reader, before the last flush below.
+    pounce::Server server(std::move(config), std::move(sockets));
+    rc = server.run();
+  }
+  pounce::log::finish_at_exit();
   return rc;
 }

@@ -5,10 +5,12 @@
 namespace pounce::log {
 
 namespace {
-constexpr uint64_t kRetryMs = 10;
-}
+constexpr uint64_t kFirstRetryMs = 10;
+constexpr uint64_t kMaxRetryMs = 1000;
+}  // namespace
 
 void LogFlusher::start(uv_loop_t* loop) {
+  delay_ms_ = kFirstRetryMs;
   uv_prepare_init(loop, &prepare_);
   prepare_.data = this;
   uv_prepare_start(&prepare_, on_prepare);
@@ -36,11 +38,21 @@ void LogFlusher::on_retry(uv_timer_t* t) {
 }
 
 void LogFlusher::flush() {
-  if (flush_thread()) return;
-  if (!retrying_) {
-    retrying_ = true;
-    uv_timer_start(&retry_, on_retry, kRetryMs, 0);
+  if (flush_thread()) {
+    delay_ms_ = kFirstRetryMs;
+    last_pending_ = 0;
+    return;
   }
+  size_t pending = pending_thread();
+  if (retrying_) return;
+  if (pending < last_pending_) {
+    delay_ms_ = kFirstRetryMs;  // the reader is taking bytes again
+  } else if (last_pending_ != 0) {
+    delay_ms_ = delay_ms_ * 2 < kMaxRetryMs ? delay_ms_ * 2 : kMaxRetryMs;
+  }
+  last_pending_ = pending;
+  retrying_ = true;
+  uv_timer_start(&retry_, on_retry, delay_ms_, 0);
 }
 
 }  // namespace pounce::log

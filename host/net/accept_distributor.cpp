@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "log/logger.h"
+#include "net/accept_errors.h"
 #include "net/event_loop.h"
 #include "net/worker.h"
 
@@ -48,6 +49,7 @@ void AcceptDistributor::stop() {
 
 void AcceptDistributor::run() {
   pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  AcceptErrors errors("new connections wait in the backlog");
   for (;;) {
     int rc = poll(fds, 2, -1);
     if (rc < 0) {
@@ -61,15 +63,22 @@ void AcceptDistributor::run() {
       int fd =
           accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
-        if (errno == EINTR || errno == ECONNABORTED) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        LOG_WARN("accept: %s", strerror(errno));
-        if (errno == EMFILE || errno == ENFILE) {
-          // Out of descriptors: back off briefly instead of spinning.
-          poll(nullptr, 0, 10);
+        int e = errno;
+        if (e == EINTR || e == ECONNABORTED) continue;
+        if (e == EAGAIN || e == EWOULDBLOCK) {
+          // accept4 takes a descriptor before it looks at the queue, so
+          // EAGAIN also means descriptors are free again.
+          errors.succeeded();
+          break;
         }
+        errors.failed(e, strerror(e));
+        // The pending connection stays in the backlog and the socket stays
+        // readable: back off briefly instead of spinning, but wake at once
+        // for stop().
+        if (poll(&fds[1], 1, 10) > 0) return;
         break;
       }
+      errors.succeeded();
       workers_[next_]->hand_off(fd);
       next_ = (next_ + 1) % workers_.size();
     }

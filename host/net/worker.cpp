@@ -36,9 +36,13 @@ Worker::~Worker() {
 void Worker::on_connection(uv_stream_t* server, int status) {
   auto* w = static_cast<Worker*>(server->data);
   if (status < 0) {
-    LOG_WARN("accept: %s", uv_strerror(status));
+    // Out of descriptors, libuv normally accepts and closes the pending
+    // connections with a reserve descriptor, silently; this runs when it
+    // has none, once per retry: log the episode, not each retry.
+    w->accept_errors_.failed(status, uv_strerror(status));
     return;
   }
+  w->accept_errors_.succeeded();
   if (Connection::accept_from(w, server)) {
     w->accepted_.fetch_add(1, std::memory_order_relaxed);
   }

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <vector>
 
+#include "net/accept_errors.h"
 #include "net/event_loop.h"
 
 namespace pounce {
@@ -49,6 +50,10 @@ class Worker : public EventLoop {
   // Written by this worker's loop only; read by anyone for statistics.
   std::atomic<uint64_t> accepted_{0};
   std::function<void(Worker*)> on_finished_;
+  // Reuseport mode; this worker's loop only. libuv calls back with EMFILE
+  // only when it has no reserve descriptor left to accept-and-close the
+  // pending connections with; it then retries at once.
+  AcceptErrors accept_errors_{"pending connections wait in the backlog"};
 };
 
 }  // namespace pounce

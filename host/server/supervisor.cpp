@@ -368,10 +368,14 @@ void unblock_forwarded_signals() {
 }
 
 void print_startup_lines(const Config& config, uint16_t port) {
-  log::flush_thread();
-  fprintf(stderr, "pounce-host: listening on http://%s (workers=%u)\n",
-          host_port_text(config.host, port).c_str(), config.workers);
-  fflush(stderr);
+  // A contract (ARCHITECTURE.md §3): scripts and tests wait for this line.
+  // Through the error sink, after the lines before it: a blocking stdio
+  // write would stall the main loop behind a slow stderr reader.
+  char line[256];
+  snprintf(line, sizeof line,
+           "pounce-host: listening on http://%s (workers=%u)\n",
+           host_port_text(config.host, port).c_str(), config.workers);
+  log::write_plain(line);
 }
 
 }  // namespace pounce

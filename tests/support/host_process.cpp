@@ -1,8 +1,11 @@
 #include "host_process.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -91,13 +94,28 @@ HostProcess::HostProcess(HostOptions options)
     args.push_back("0");
   }
   int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
-    return;
+  bool made;
+  if (options.stdout_kind == HostOptions::Stdout::Socket) {
+    made = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, out_pipe) == 0;
+  } else {
+    made = pipe2(out_pipe, O_CLOEXEC) == 0;
   }
+  if (!made || pipe2(err_pipe, O_CLOEXEC) != 0) return;
+  const bool not_reopenable =
+      options.stdout_kind == HostOptions::Stdout::PipeNotReopenable;
+  if (not_reopenable) fchmod(out_pipe[1], 0);
   pid_ = fork();
   if (pid_ == 0) {
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
+    if (not_reopenable && geteuid() == 0) {
+      // Root bypasses the pipe's mode: become nobody, like the host started
+      // with sudo -u by a user whose pipe it writes to.
+      if (setgroups(0, nullptr) != 0 || setgid(65534) != 0 ||
+          setuid(65534) != 0) {
+        _exit(126);
+      }
+    }
     // Own process group: a test can signal it without touching ctest.
     setpgid(0, 0);
     std::vector<char*> argv = make_argv(args);
@@ -131,6 +149,12 @@ pid_t HostProcess::serving_pid() const {
 void HostProcess::resume_stdout() {
   if (out_fd_ < 0 || out_thread_.joinable()) return;
   out_thread_ = std::thread(&HostProcess::reader, this, out_fd_, &out_);
+}
+
+void HostProcess::close_stdout() {
+  if (out_fd_ < 0 || out_thread_.joinable()) return;
+  close(out_fd_);
+  out_fd_ = -1;
 }
 
 HostProcess::~HostProcess() {

@@ -25,6 +25,13 @@ struct HostOptions {
   std::vector<std::string> prefix;
   // When false, nobody reads stdout until resume_stdout(): a stalled reader.
   bool drain_stdout = true;
+  // What the host's stdout is. Pipe: a pipe the host may reopen through
+  // /proc/self/fd. PipeNotReopenable: a pipe whose reopen fails with EACCES,
+  // as a pipe created by another user does (mode 0; when the test runs as
+  // root, the host runs as nobody, since root may open anything). Socket: a
+  // Unix stream socketpair, like systemd's StandardOutput=journal.
+  enum class Stdout { Pipe, PipeNotReopenable, Socket };
+  Stdout stdout_kind = Stdout::Pipe;
   std::chrono::milliseconds startup_timeout = std::chrono::seconds(20);
   // A test that makes a plugin crash on purpose: ASan reports the SEGV too,
   // and that report is then the expected outcome, not a failure.
@@ -66,6 +73,9 @@ class HostProcess {
   std::string stdout_text();
   // Starts reading stdout (after drain_stdout = false).
   void resume_stdout();
+  // Closes the reading end of stdout (after drain_stdout = false): the
+  // reader is gone for good, and the host's writes fail with EPIPE.
+  void close_stdout();
 
   void signal(int sig);
   // Waits for the process to exit; returns its exit status, or -1 on timeout
