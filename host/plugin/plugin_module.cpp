@@ -352,6 +352,7 @@ std::unique_ptr<PluginModule> PluginModule::load_checked(
     return nullptr;
   }
   std::string open_path = "/proc/self/fd/" + std::to_string(copy.fd);
+  m->loaded_name_ = open_path;
   try {
     m->handle_ = dlopen(open_path.c_str(), RTLD_NOW | RTLD_LOCAL);
   } catch (...) {

@@ -39,6 +39,9 @@ class PluginModule {
   // The copy that is mapped, as /proc/self/maps names it (without the
   // " (deleted)" suffix), e.g. "/memfd:pounce-3-libhello.so".
   const std::string& mapped_path() const { return mapped_path_; }
+  // The name it was dlopen()ed by, e.g. "/proc/self/fd/17": the one that
+  // dladdr(), and so a backtrace, shows for its code.
+  const std::string& loaded_name() const { return loaded_name_; }
   const std::string& name() const { return name_; }
   const std::string& version() const { return version_; }
   const pounce_plugin_abi_t& abi() const { return abi_; }
@@ -68,6 +71,7 @@ class PluginModule {
 
   std::string path_;
   std::string mapped_path_;
+  std::string loaded_name_;
   void* handle_ = nullptr;
   int copy_fd_ = -1;  // the copy, kept open while mapped (see load())
   pounce_plugin_abi_t abi_{};

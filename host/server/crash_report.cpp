@@ -144,12 +144,12 @@ void call_text(Out* out, const PluginCall* call) {
   out->text(", file ");
   const std::string& file = m->module->path();
   out->shown(file.data(), file.size());
-  if (m->module->mapped_path() != file) {
-    // The copy that is mapped (a reload may replace the file): its name is
-    // the one the backtrace shows.
-    const std::string& mapped = m->module->mapped_path();
+  if (m->module->loaded_name() != file) {
+    // The private copy that was loaded (a reload may replace the file): the
+    // backtrace names its frames by this name.
+    const std::string& loaded = m->module->loaded_name();
     out->text(", mapped from ");
-    out->shown(mapped.data(), mapped.size());
+    out->shown(loaded.data(), loaded.size());
   }
   out->text("), ");
   out->text(call->hook);

@@ -178,11 +178,11 @@ TEST(Logging, ReaderGoneForGoodLeavesTheProcessIdle) {
   // Idle connections are gone; let the last loop iterations settle: a
   // wake-up that the requests themselves caused must not count.
   std::this_thread::sleep_for(200ms);
-  uint64_t before = context_switches(h.pid());
+  uint64_t before = context_switches(h.serving_pid());
   // A window of one second: a 10 ms retry would switch ~100 times per
   // worker; an idle host only a handful (timers of a second or more).
   std::this_thread::sleep_for(1s);
-  uint64_t after = context_switches(h.pid());
+  uint64_t after = context_switches(h.serving_pid());
   EXPECT_LT(after - before, 20u)
       << "the host keeps waking up: " << after - before << " switches in 1 s";
   EXPECT_EQ(count_of(h.stderr_text(), "log output stdout failed"), 1u);
@@ -205,9 +205,9 @@ TEST(Logging, ReaderStalledForGoodLeavesTheProcessNearlyIdle) {
   ASSERT_TRUE(serve_requests(h, 20));
   // The back-off reaches 1 s within 1.3 s (10 ms doubling); then measure.
   std::this_thread::sleep_for(2s);
-  uint64_t before = context_switches(h.pid());
+  uint64_t before = context_switches(h.serving_pid());
   std::this_thread::sleep_for(1s);
-  uint64_t after = context_switches(h.pid());
+  uint64_t after = context_switches(h.serving_pid());
   EXPECT_LT(after - before, 20u)
       << "the host keeps waking up: " << after - before << " switches in 1 s";
   // Nothing was lost: once the reader is back, every line arrives.
@@ -241,7 +241,7 @@ TEST(Logging, AcceptOutOfDescriptorsLogsOncePerEpisodeAndRecovers) {
             "distributor", "--workers",          "1"};
   HostProcess h(o);
   ASSERT_TRUE(h.ok()) << h.stderr_text();
-  size_t in_use = open_descriptors(h.pid());
+  size_t in_use = open_descriptors(h.serving_pid());
   ASSERT_LT(in_use, static_cast<size_t>(kLimit) - 8);
   // More connections than descriptors are left: the rest wait in the
   // backlog while the distributor retries every 10 ms.

@@ -184,15 +184,15 @@ TEST(MemoryBounds, WebSocketPingFloodWithoutReadingIsBounded) {
   const std::string ping = masked_frame(0x9, std::string(125, 'p'));
   while (block.size() < (1u << 20)) block += ping;
 
-  const long base = status_kb(host.pid(), "VmRSS");
+  const long base = status_kb(host.serving_pid(), "VmRSS");
   ASSERT_GT(base, 0);
-  ASSERT_TRUE(reset_peak(host.pid()));
+  ASSERT_TRUE(reset_peak(host.serving_pid()));
   size_t sent = flood(fd, block, kFloodBytes);
   ASSERT_TRUE(host.wait_for_stderr("stopped reading; closing", 30s))
       << "sent " << sent << " bytes\n"
       << host.stderr_text();
   EXPECT_TRUE(wait_closed(fd, 10s));
-  const long peak = status_kb(host.pid(), "VmHWM");
+  const long peak = status_kb(host.serving_pid(), "VmHWM");
   close(fd);
   EXPECT_LT(peak - base, kFloodBoundKb)
       << "RSS " << base << " KiB before, peak " << peak << " KiB, after "
@@ -259,9 +259,9 @@ TEST(MemoryBounds, JunkBehindAnUnreadStreamIsBounded) {
   ASSERT_TRUE(host.ok()) << host.stderr_text();
   int fd = connect_small_window(host.port());
   ASSERT_GE(fd, 0);
-  const long base = status_kb(host.pid(), "VmRSS");
+  const long base = status_kb(host.serving_pid(), "VmRSS");
   ASSERT_GT(base, 0);
-  ASSERT_TRUE(reset_peak(host.pid()));
+  ASSERT_TRUE(reset_peak(host.serving_pid()));
   // An endless stream written as fast as backpressure allows: from its
   // first moment a write is in flight, while the junk arrives.
   ASSERT_TRUE(send_all(fd,
@@ -272,7 +272,7 @@ TEST(MemoryBounds, JunkBehindAnUnreadStreamIsBounded) {
       << "sent " << sent << " bytes\n"
       << host.stderr_text();
   EXPECT_TRUE(wait_closed(fd, 10s));
-  const long peak = status_kb(host.pid(), "VmHWM");
+  const long peak = status_kb(host.serving_pid(), "VmHWM");
   close(fd);
   EXPECT_LT(peak - base, kFloodBoundKb)
       << "RSS " << base << " KiB before, peak " << peak << " KiB, after "
@@ -298,8 +298,8 @@ TEST(MemoryBounds, DeclaredBodiesAreNotReservedBeforeTheyArrive) {
   ASSERT_TRUE(host.ok()) << host.stderr_text();
   // One request first, so that the loop's own buffers exist already.
   ASSERT_TRUE(one_request(host.port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-  const long data_before = status_kb(host.pid(), "VmData");
-  const long rss_before = status_kb(host.pid(), "VmRSS");
+  const long data_before = status_kb(host.serving_pid(), "VmData");
+  const long rss_before = status_kb(host.serving_pid(), "VmRSS");
   ASSERT_GT(data_before, 0);
 
   std::vector<std::unique_ptr<RawClient>> clients;
@@ -318,8 +318,8 @@ TEST(MemoryBounds, DeclaredBodiesAreNotReservedBeforeTheyArrive) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
   }
-  const long data_after = status_kb(host.pid(), "VmData");
-  const long rss_after = status_kb(host.pid(), "VmRSS");
+  const long data_after = status_kb(host.serving_pid(), "VmData");
+  const long rss_after = status_kb(host.serving_pid(), "VmRSS");
   // A connection and its head: about 1 KiB each, so 8 KiB each is room for
   // the allocator. Reserving the declared length made it 2 MiB each.
   const long bound = kConnections * 8;
@@ -356,7 +356,7 @@ TEST(MemoryBounds, BodyThatDoesNotFitGets503NotAnAbort) {
     HostProcess probe(args);
     ASSERT_TRUE(probe.ok()) << probe.stderr_text();
     ASSERT_TRUE(one_request(probe.port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-    vm_kb = status_kb(probe.pid(), "VmSize");
+    vm_kb = status_kb(probe.serving_pid(), "VmSize");
     ASSERT_GT(vm_kb, 0);
   }
   const long limit = (vm_kb + 192 * kMiB) * 1024;

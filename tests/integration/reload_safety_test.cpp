@@ -407,7 +407,7 @@ TEST(PrivateCopy, TheMappedCopyIsAMemfd) {
   HostProcess h(
       with_env({"TMPDIR=" + tmp.path()}, {"--plugin", plugin_path("hello")}));
   ASSERT_TRUE(h.ok()) << h.stderr_text();
-  std::ifstream maps("/proc/" + std::to_string(h.pid()) + "/maps");
+  std::ifstream maps("/proc/" + std::to_string(h.serving_pid()) + "/maps");
   std::string text((std::istreambuf_iterator<char>(maps)), {});
   EXPECT_NE(text.find("/memfd:pounce-1-libhello.so (deleted)"),
             std::string::npos)
