@@ -24,7 +24,8 @@ DEB_PACKAGES := \
   libgtest-dev libbenchmark-dev libssl-dev libhttp-parser-dev \
   clang-14 libclang-rt-14-dev \
   curl python3 python3-h11 python3-websockets nodejs node-ws \
-  wrk apache2-utils valgrind zstd
+  wrk apache2-utils valgrind zstd util-linux \
+  nginx h2o
 
 .PHONY: deps build run test test-sanitize test-tsan fuzz bench format clean
 

@@ -349,8 +349,10 @@ void Connection::handle_read(char* data, size_t len, bool owned) {
   } else if (used < len) {
     in_.append(data + used, len - used);
   }
-  if (in_.failed() && phase_ != Phase::Closing && !handoff_pending_) {
-    fail_no_memory();  // enter_body() or the append above could not copy
+  if (in_.failed() && phase_ != Phase::Closing) {
+    // enter_body() or the append above could not copy; a hand-off waiting
+    // for its write is cancelled too (it would ship a truncated input).
+    fail_no_memory();
   }
   in_input_ = false;
   if (abort_pending_) {
