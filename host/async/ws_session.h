@@ -116,7 +116,7 @@ class WsSession {
   PluginCallDepth calls_;
   bool want_writable_ = false;
   bool writable_deferred_ = false;  // a look-again is posted
-  bool overflowed_ = false;  // over_output_limit() dropped the socket
+  bool overflowed_ = false;         // over_output_limit() dropped the socket
 
   std::unique_ptr<ws::PerMessageDeflate> deflate_;
   ws::MessageAssembler assembler_;

@@ -886,8 +886,8 @@ std::string Connection::peer_text() {
     return "unknown";
   }
   char buf[80];
-  snprintf(buf, sizeof buf, a.family == POUNCE_AF_INET6 ? "[%s]:%u" : "%s:%u", a.text,
-           static_cast<unsigned>(a.port));
+  snprintf(buf, sizeof buf, a.family == POUNCE_AF_INET6 ? "[%s]:%u" : "%s:%u",
+           a.text, static_cast<unsigned>(a.port));
   return buf;
 }
 

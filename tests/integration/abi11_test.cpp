@@ -93,8 +93,7 @@ TEST_F(Abi11, TimerStartOffTheLoopIsLoggedOnce) {
   // A later line orders the check: both requests were served before it.
   get_body(port(), "/after-start");
   ASSERT_TRUE(host_->wait_for_stderr("stream closed reason=5"));
-  EXPECT_EQ(count_of(host_->stderr_text(), needle), 1u)
-      << host_->stderr_text();
+  EXPECT_EQ(count_of(host_->stderr_text(), needle), 1u) << host_->stderr_text();
 }
 
 // A level no POUNCE_LOG_* names is logged as an error (visible under
@@ -124,8 +123,8 @@ TEST_F(Abi11, AnAbandonedUpgradeHandsItsUserBack) {
   auto r = c.handshake("/ws-badproto", "Sec-WebSocket-Protocol: chat\r\n");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 500);
-  EXPECT_TRUE(host_->wait_for_stderr(
-      "upgrade abandoned, freeing user of /ws-badproto"))
+  EXPECT_TRUE(
+      host_->wait_for_stderr("upgrade abandoned, freeing user of /ws-badproto"))
       << host_->stderr_text();
 }
 

@@ -51,7 +51,9 @@ static void noop_timer(void* user, pounce_timer_t t) {
   (void)user;
   (void)t;
 }
-static void noop_post(void* user) { (void)user; }
+static void noop_post(void* user) {
+  (void)user;
+}
 
 /* The calls that must refuse a handle of the wrong kind. `stream_like` is
  * given to stream_* calls, `ws_like` to ws_* calls. */
@@ -66,7 +68,8 @@ typedef struct {
 static void probe_kinds(kind_probe_t* p) {
   pounce_header_t h = {POUNCE_STR("X-A"), POUNCE_STR("b")};
   verdict_t* v = &p->v;
-  expect(v, "stream_start", g_host->stream_start(p->stream_like, 200, &h, 1, -1),
+  expect(v, "stream_start",
+         g_host->stream_start(p->stream_like, 200, &h, 1, -1),
          POUNCE_ERR_INVALID);
   expect(v, "stream_write", g_host->stream_write(p->stream_like, "x", 1),
          POUNCE_ERR_INVALID);
@@ -79,8 +82,7 @@ static void probe_kinds(kind_probe_t* p) {
            POUNCE_ERR_INVALID);
   }
   if (p->ws_like) {
-    expect(v, "ws_send",
-           g_host->ws_send(p->ws_like, POUNCE_WS_TEXT, "x", 1),
+    expect(v, "ws_send", g_host->ws_send(p->ws_like, POUNCE_WS_TEXT, "x", 1),
            POUNCE_ERR_INVALID);
     expect(v, "ws_ping", g_host->ws_ping(p->ws_like, "x", 1),
            POUNCE_ERR_INVALID);
@@ -135,7 +137,9 @@ static void* probe_init(const pounce_init_args_t* args) {
   (void)args;
   return &g_instance;
 }
-static void probe_shutdown(void* instance) { (void)instance; }
+static void probe_shutdown(void* instance) {
+  (void)instance;
+}
 
 static int probe_request(void* instance, pounce_stream_t s,
                          const pounce_request_view_t* req) {
@@ -179,8 +183,8 @@ static int probe_request(void* instance, pounce_stream_t s,
     size_t i;
     memset(raw, 0xab, sizeof raw);
     ((pounce_addr_t*)raw)->size = 8; /* only `size` and `family` */
-    expect(&v, "short addr", g_host->request_addr(req->handle, 0,
-                                                  (pounce_addr_t*)raw),
+    expect(&v, "short addr",
+           g_host->request_addr(req->handle, 0, (pounce_addr_t*)raw),
            POUNCE_ERR_INVALID);
     for (i = 4; i < sizeof raw; ++i) {
       if (raw[i] != 0xab) {
@@ -201,8 +205,8 @@ static int probe_request(void* instance, pounce_stream_t s,
     pounce_str_t name = POUNCE_STR("COOKIE");
     int n = 0;
     if (POUNCE_HOST_HAS(g_host, request_header_at)) {
-      while (n < 3 && g_host->request_header_at(req->handle, name, (size_t)n,
-                                                &c[n])) {
+      while (n < 3 &&
+             g_host->request_header_at(req->handle, name, (size_t)n, &c[n])) {
         ++n;
       }
     }

@@ -15,15 +15,17 @@ extern const uint32_t lowered_plugin_size;
 
 static int failures;
 
-#define CHECK(cond)                                         \
-  do {                                                      \
-    if (!(cond)) {                                          \
+#define CHECK(cond)                                              \
+  do {                                                           \
+    if (!(cond)) {                                               \
       fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                           \
-    }                                                       \
+      ++failures;                                                \
+    }                                                            \
   } while (0)
 
-static uint64_t fake_now(void) { return 1; }
+static uint64_t fake_now(void) {
+  return 1;
+}
 static int fake_header_at(const pounce_request_t* r, pounce_str_t n, size_t i,
                           pounce_str_t* v) {
   (void)r;
@@ -38,8 +40,8 @@ static const pounce_host_api_t* fake_host(uint32_t size) {
   static pounce_host_api_t h;
   memset(&h, 0, sizeof h);
   h.size = size;
-  h.now_ns = fake_now;                    /* 1.0 */
-  h.request_header_at = fake_header_at;   /* 1.1 */
+  h.now_ns = fake_now;                  /* 1.0 */
+  h.request_header_at = fake_header_at; /* 1.1 */
   return &h;
 }
 
@@ -60,8 +62,8 @@ int main(void) {
 
   /* A 1.0 host's table ends after now_ns. */
   {
-    uint32_t size10 = (uint32_t)(offsetof(pounce_host_api_t, now_ns) +
-                                 sizeof(void*));
+    uint32_t size10 =
+        (uint32_t)(offsetof(pounce_host_api_t, now_ns) + sizeof(void*));
     CHECK(POUNCE_HOST_HAS(fake_host(size10), now_ns));
     CHECK(!POUNCE_HOST_HAS(fake_host(size10), request_header_at));
     CHECK(POUNCE_HOST_HAS(fake_host(sizeof(pounce_host_api_t)),
@@ -71,15 +73,15 @@ int main(void) {
   {
     pounce_request_view_t v;
     memset(&v, 0, sizeof v);
-    v.size = (uint32_t)(offsetof(pounce_request_view_t, handle) +
-                        sizeof(v.handle));
+    v.size =
+        (uint32_t)(offsetof(pounce_request_view_t, handle) + sizeof(v.handle));
     CHECK(POUNCE_HAS_FIELD(&v, pounce_request_view_t, handle));
     CHECK(!POUNCE_HAS_FIELD(&v, pounce_request_view_t, scheme));
     CHECK(!POUNCE_HAS_FIELD(&v, pounce_request_view_t, authority));
     v.size = sizeof v;
     CHECK(POUNCE_HAS_FIELD(&v, pounce_request_view_t, authority));
-    CHECK(!POUNCE_HAS_FIELD((pounce_request_view_t*)NULL,
-                            pounce_request_view_t, handle));
+    CHECK(!POUNCE_HAS_FIELD((pounce_request_view_t*)NULL, pounce_request_view_t,
+                            handle));
   }
 
   CHECK(sizeof(pounce_mode_t) == 4);

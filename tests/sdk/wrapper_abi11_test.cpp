@@ -188,9 +188,8 @@ class Probe : public pounce::Plugin {
 };
 
 TEST(WrapperDescriptor, SizeIsPouncePluginSize) {
-  const pounce_plugin_t* d =
-      pounce::detail::Adapter<Probe>::descriptor(pounce::PluginInfo{
-          .name = "probe", .websocket = true});
+  const pounce_plugin_t* d = pounce::detail::Adapter<Probe>::descriptor(
+      pounce::PluginInfo{.name = "probe", .websocket = true});
   EXPECT_EQ(d->size, POUNCE_PLUGIN_SIZE);
   EXPECT_EQ(d->size, sizeof(pounce_plugin_t));
   EXPECT_NE(d->on_ws_upgrade_abandoned, nullptr);
