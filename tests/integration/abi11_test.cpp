@@ -141,6 +141,25 @@ TEST_F(Abi11, ARefusedUpgradeIsNotHandedBack) {
       << host_->stderr_text();
 }
 
+// The host never calls a hook from inside a host call: a stream pushed past
+// the high-water mark, drained by the client, then ended or aborted from
+// flagged host calls. on_close (and on_writable, timers) run on a later turn.
+TEST_F(Abi11, NoHookRunsInsideAHostCall) {
+  for (const char* path : {"/reentry", "/reentry-abort"}) {
+    RawClient c(port());
+    c.send(std::string("GET ") + path +
+           " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    std::string all = c.read_all(20s);
+    EXPECT_NE(all.find("200"), std::string::npos) << path;
+  }
+  ASSERT_TRUE(host_->wait_for_stderr("stream closed reason=0"))
+      << host_->stderr_text();
+  ASSERT_TRUE(host_->wait_for_stderr("stream closed reason=5"))
+      << host_->stderr_text();
+  EXPECT_EQ(host_->stderr_text().find("REENTERED"), std::string::npos)
+      << host_->stderr_text();
+}
+
 // The same through pounce.hpp.
 TEST(Abi11Cpp, RequestAccessorsAndAbandonedUpgrade) {
   HostProcess h({"--plugin", test_plugin_path("abi11_cpp")});

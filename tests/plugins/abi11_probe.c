@@ -9,6 +9,10 @@
  *   /log-level    logs with a level no constant names
  *   /addr         request_addr into a short and a full pounce_addr_t
  *   /view         the 1.1 request view fields and request_header_at
+ *   /reentry, /reentry-abort: a stream written past the high-water mark,
+ *                 then ended (or aborted) from inside host calls that are
+ *                 flagged: a hook that runs while the flag is up logs
+ *                 "REENTERED <hook>"
  *   WebSocket /ws-kinds: the socket's handle given to stream_* calls
  *   WebSocket /ws-badproto: accepted with an unoffered subprotocol; the
  *                 host hands `user` back through on_ws_upgrade_abandoned
@@ -133,6 +137,60 @@ static void* timer_from_thread(void* arg) {
   return NULL;
 }
 
+/* Up while this plugin is inside a host call on the loop thread (the only
+ * thread the /reentry flow calls from). */
+static int g_in_call;
+
+static void check_reentry(void* instance, const char* hook) {
+  if (g_in_call) {
+    char line[64];
+    pounce_str_t msg;
+    snprintf(line, sizeof line, "REENTERED %s", hook);
+    msg.data = line;
+    msg.len = strlen(line);
+    g_host->log(instance, POUNCE_LOG_ERROR, msg);
+  }
+}
+
+typedef struct {
+  void* instance;
+  pounce_stream_t stream;
+  pounce_timer_t timer;
+  int ticks;
+  int abort;
+} reentry_t;
+
+static char g_chunk[16384];
+
+/* Writes until the host says stop; every call flagged. */
+static void write_until_high_water(reentry_t* r) {
+  int i, rc = 0;
+  for (i = 0; i < 256; ++i) {
+    g_in_call = 1;
+    rc = g_host->stream_write(r->stream, g_chunk, sizeof g_chunk);
+    g_in_call = 0;
+    if (rc != POUNCE_OK) break;
+  }
+}
+
+static void reentry_tick(void* user, pounce_timer_t t) {
+  reentry_t* r = (reentry_t*)user;
+  (void)t;
+  check_reentry(r->instance, "timer");
+  if (++r->ticks < 5) {
+    write_until_high_water(r);
+    return;
+  }
+  g_in_call = 1;
+  g_host->timer_stop(r->timer);
+  if (r->abort) {
+    g_host->stream_abort(r->stream);
+  } else {
+    g_host->stream_end(r->stream, NULL, 0);
+  }
+  g_in_call = 0;
+}
+
 static void* probe_init(const pounce_init_args_t* args) {
   (void)args;
   return &g_instance;
@@ -224,8 +282,31 @@ static int probe_request(void* instance, pounce_stream_t s,
     respond(s, body);
     return 0;
   }
+  if (is(req->path_info, "/reentry") || is(req->path_info, "/reentry-abort")) {
+    reentry_t* r = (reentry_t*)calloc(1, sizeof *r);
+    if (!r) return 1;
+    r->instance = instance;
+    r->stream = s;
+    r->abort = is(req->path_info, "/reentry-abort");
+    memset(g_chunk, 'r', sizeof g_chunk);
+    g_in_call = 1;
+    g_host->stream_set_user(s, r);
+    g_host->stream_start(s, 200, NULL, 0, -1);
+    g_in_call = 0;
+    write_until_high_water(r);
+    g_in_call = 1;
+    r->timer = g_host->timer_start(s, 1, 1, reentry_tick, r);
+    g_in_call = 0;
+    return 0;
+  }
   respond(s, "unknown");
   return 0;
+}
+
+static void probe_writable(void* instance, pounce_stream_t s, void* user) {
+  (void)s;
+  (void)user;
+  check_reentry(instance, "on_writable");
 }
 
 static void probe_close(void* instance, pounce_stream_t s, void* user,
@@ -233,7 +314,8 @@ static void probe_close(void* instance, pounce_stream_t s, void* user,
   char line[64];
   pounce_str_t msg;
   (void)s;
-  (void)user;
+  check_reentry(instance, "on_close");
+  free(user); /* the /reentry state, NULL elsewhere */
   snprintf(line, sizeof line, "stream closed reason=%d", (int)reason);
   msg.data = line;
   msg.len = strlen(line);
@@ -313,6 +395,7 @@ static const pounce_plugin_t kPlugin = {
     .init = probe_init,
     .shutdown = probe_shutdown,
     .on_request = probe_request,
+    .on_writable = probe_writable,
     .on_close = probe_close,
     .on_ws_upgrade = probe_ws_upgrade,
     .on_ws_open = probe_ws_open,
