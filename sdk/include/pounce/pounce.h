@@ -26,8 +26,8 @@
  * - Enumerations are int32_t with defined constants: their width is fixed.
  *   A later minor may add values. A plugin treats a value it does not know
  *   (a close reason, a drain reason, an opcode) as an error or the most
- *   conservative case, never as undefined; the host refuses a descriptor
- *   with a mode it does not know at load, and ignores nothing silently.
+ *   conservative case, never as undefined. The host refuses, at load, a
+ *   descriptor with a mode it does not know (docs/abi.md).
  *
  * Strings
  * -------
