@@ -61,12 +61,15 @@ uint64_t HandleTable::allocate(void* object, HandleKind kind,
   s->in_transit.store(0, std::memory_order_relaxed);
   s->generation.store(generation, std::memory_order_relaxed);
   s->seq.store(seq, std::memory_order_release);
+  static_assert(static_cast<unsigned>(HandleKind::Timer) < 4);
   return (static_cast<uint64_t>(loop_index_) << 56) |
+         (static_cast<uint64_t>(kind) << kKindShift) |
          (static_cast<uint64_t>(index) << 32) | seq;
 }
 
 void HandleTable::release(uint64_t handle) {
-  uint32_t index = static_cast<uint32_t>(handle >> 32) & 0xffffff;
+  uint32_t index = index_of(handle);
+  if (index >= next_unused_) return;
   Slot* s = slot(index);
   if (!s ||
       s->seq.load(std::memory_order_relaxed) != static_cast<uint32_t>(handle)) {
@@ -83,8 +86,10 @@ void HandleTable::release(uint64_t handle) {
 }
 
 void* HandleTable::lookup(uint64_t handle, HandleKind kind) const {
-  if (loop_of(handle) != loop_index_) return nullptr;
-  uint32_t index = static_cast<uint32_t>(handle >> 32) & 0xffffff;
+  if (loop_of(handle) != loop_index_ || kind_of(handle) != kind) {
+    return nullptr;
+  }
+  uint32_t index = index_of(handle);
   if (index >= next_unused_) return nullptr;
   Slot* s = slot(index);
   if (s->seq.load(std::memory_order_relaxed) != static_cast<uint32_t>(handle) ||
@@ -94,11 +99,10 @@ void* HandleTable::lookup(uint64_t handle, HandleKind kind) const {
   return s->object;
 }
 
-bool HandleTable::alive(uint64_t handle) const {
+bool HandleTable::alive(uint64_t handle, HandleKind kind) const {
   uint32_t seq = static_cast<uint32_t>(handle);
-  if ((seq & 1) == 0) return false;
-  uint32_t index = static_cast<uint32_t>(handle >> 32) & 0xffffff;
-  Slot* s = slot(index);
+  if ((seq & 1) == 0 || kind_of(handle) != kind) return false;
+  Slot* s = slot(index_of(handle));
   return s && s->seq.load(std::memory_order_acquire) == seq;
 }
 

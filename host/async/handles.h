@@ -1,9 +1,12 @@
 // Generation-checked 64-bit handles for streams, WebSockets and timers
 // (ARCHITECTURE.md §2 "Ownership and threading").
 //
-// A handle is [loop index: 8 bits][slot: 24 bits][sequence: 32 bits]. The
-// slot's sequence is odd while the object lives and is bumped when it is
-// released, so a stale handle never matches again. Slots live in chunks that
+// A handle is [loop index: 8 bits][kind: 2 bits][slot: 22 bits][sequence:
+// 32 bits]. The slot's sequence is odd while the object lives and is bumped
+// when it is released, so a stale handle never matches again. The kind is in
+// the handle itself so that any thread can refuse a handle of the wrong kind
+// (a WebSocket given to stream_write) without touching the object: the
+// sequence alone would call such a handle alive. Slots live in chunks that
 // are never freed while the process runs, which is what lets any thread check
 // a handle (one atomic load) without touching the object itself; only the
 // owning loop ever dereferences the object.
@@ -42,10 +45,16 @@ class HandleTable {
   // The object, or nullptr when the handle is stale or of another kind.
   void* lookup(uint64_t handle, HandleKind kind) const;
 
-  // Any thread: whether the handle still names a live object. The answer can
-  // be outdated by the time the caller acts on it; the owning loop checks
-  // again with lookup().
-  bool alive(uint64_t handle) const;
+  // Any thread: whether the handle still names a live object of `kind`. The
+  // answer can be outdated by the time the caller acts on it; the owning
+  // loop checks again with lookup().
+  bool alive(uint64_t handle, HandleKind kind) const;
+
+  // The kind a handle was made for, from its bits alone (any thread; the
+  // handle need not be alive). HandleKind::None for 0.
+  static HandleKind kind_of(uint64_t handle) {
+    return static_cast<HandleKind>((handle >> kKindShift) & 3);
+  }
 
   // Any thread: pins the generation of the object `handle` names, if it is
   // alive; an empty pin otherwise. Once this returned a pin, the generation
@@ -67,11 +76,13 @@ class HandleTable {
   void publish_queued(uint64_t handle, int64_t bytes);
 
  private:
-  // 4096 slots a chunk: 4096 chunk pointers (32 KiB) per loop cover the 24
+  static constexpr unsigned kSlotBits = 22;  // 4M live objects per loop
+  static constexpr unsigned kKindShift = 32 + kSlotBits;
+  // 4096 slots a chunk: 1024 chunk pointers (8 KiB) per loop cover the 22
   // slot bits, without a large table touched up front.
   static constexpr unsigned kChunkBits = 12;
   static constexpr uint32_t kChunkSize = 1u << kChunkBits;
-  static constexpr uint32_t kMaxChunks = (1u << 24) / kChunkSize;
+  static constexpr uint32_t kMaxChunks = (1u << kSlotBits) / kChunkSize;
 
   struct Slot {
     std::atomic<uint32_t> seq{0};  // odd: live. Written by the owning loop.
@@ -87,7 +98,7 @@ class HandleTable {
   Slot* slot(uint32_t index) const;
   Slot* live_slot(uint64_t handle) const;
   static uint32_t index_of(uint64_t handle) {
-    return static_cast<uint32_t>(handle >> 32) & 0xffffff;
+    return static_cast<uint32_t>(handle >> 32) & ((1u << kSlotBits) - 1);
   }
 
   unsigned loop_index_;

@@ -289,6 +289,12 @@ void AsyncStream::on_output(size_t q) {
   }
   if (want_writable_ && state_ == State::Started &&
       q < conn_->loop()->config().stream_high_water / 2) {
+    if (in_plugin_call()) {
+      // Drained by the plugin's own write: on_writable must not run inside
+      // stream_write. The next turn looks again.
+      defer_writable();
+      return;
+    }
     want_writable_ = false;
     const pounce_plugin_t& d = mount_->module->desc();
     if (d.on_writable) {
@@ -301,6 +307,19 @@ void AsyncStream::on_output(size_t q) {
       }
     }
   }
+}
+
+void AsyncStream::defer_writable() {
+  if (writable_deferred_) return;  // one look-again is enough
+  EventLoop* loop = loop_;
+  uint64_t h = handle_;
+  writable_deferred_ = loop->post([loop, h] {
+    auto* s = static_cast<AsyncStream*>(
+        loop->handles().lookup(h, HandleKind::Stream));
+    if (!s) return;
+    s->writable_deferred_ = false;
+    if (s->connection()) s->on_output(s->connection()->queued_output());
+  });
 }
 
 void AsyncStream::want_writable() {

@@ -96,6 +96,9 @@ class AsyncStream {
   std::string_view request_line() const { return request_line_; }
 
  private:
+  // on_writable found due inside the plugin's own call: look again on the
+  // next turn of the loop (pounce.h: no hook runs inside a host call).
+  void defer_writable();
   void frame_chunk(const char* data, size_t len);
   size_t queued() const;
 
@@ -123,6 +126,7 @@ class AsyncStream {
   uint64_t body_written_ = 0;  // bytes the plugin wrote (before compression)
   pipeline::Compressor* compressor_ = nullptr;  // from the loop's pool
   bool want_writable_ = false;
+  bool writable_deferred_ = false;  // a look-again is posted
   OwnedTimers timers_;
   std::string request_line_;  // for the access log, kept past on_request
 };

@@ -349,6 +349,12 @@ void WsSession::on_output(size_t q) {
       q >= loop_->config().stream_high_water / 2) {
     return;
   }
+  if (in_plugin_call()) {
+    // Drained by the plugin's own send: on_ws_writable must not run inside
+    // ws_send. The next turn looks again.
+    defer_writable();
+    return;
+  }
   want_writable_ = false;
   const pounce_plugin_t& d = mount_->module->desc();
   if (d.on_ws_writable) {
@@ -368,6 +374,19 @@ void WsSession::want_writable() {
   on_output(conn_->queued_output());
 }
 
+void WsSession::defer_writable() {
+  if (writable_deferred_) return;  // one look-again is enough
+  EventLoop* loop = loop_;
+  uint64_t h = handle_;
+  writable_deferred_ = loop->post([loop, h] {
+    auto* s = static_cast<WsSession*>(
+        loop->handles().lookup(h, HandleKind::WebSocket));
+    if (!s) return;
+    s->writable_deferred_ = false;
+    if (s->conn_) s->on_output(s->conn_->queued_output());
+  });
+}
+
 void WsSession::finish() {
   // Without a close frame from the peer (and no failure of ours), the
   // connection closed abnormally (RFC 6455 §7.1.5).
@@ -382,6 +401,19 @@ void WsSession::go_away() {
   if (!conn_ || state_ != State::Open) return;
   send_close(ws::close_code::kGoingAway, "server going away");
   conn_->await_websocket_close();
+}
+
+void abandon_ws_upgrade(const Mount* mount, void* user) {
+  const pounce_plugin_t& d = mount->module->desc();
+  // A descriptor shorter than 1.1 has the hook zeroed ("absent").
+  if (!d.on_ws_upgrade_abandoned) return;
+  try {
+    crash::PluginCallScope scope(mount, "on_ws_upgrade_abandoned");
+    d.on_ws_upgrade_abandoned(mount->instance, user);
+  } catch (...) {
+    LOG_ERROR("plugin %s: exception escaped on_ws_upgrade_abandoned",
+              mount->module->name().c_str());
+  }
 }
 
 void WsSession::finish(uint16_t code, std::string_view reason) {
@@ -401,6 +433,10 @@ void WsSession::finish(uint16_t code, std::string_view reason) {
       LOG_ERROR("plugin %s: exception escaped on_ws_close",
                 mount_->module->name().c_str());
     }
+  } else if (!opened_) {
+    // Closed before the 101 reached the client: on_ws_open never ran, so
+    // on_ws_close will not hand `user` back.
+    abandon_ws_upgrade(mount_, user_);
   }
 }
 

@@ -90,6 +90,9 @@ class WsSession {
   size_t memory_bytes() const;
 
  private:
+  // on_writable found due inside the plugin's own call: look again on the
+  // next turn of the loop (pounce.h: no hook runs inside a host call).
+  void defer_writable();
   void feed_frames(char* data, size_t len);
   void watch_unfinished_message();
   void fail(uint16_t code);
@@ -112,7 +115,8 @@ class WsSession {
   bool opened_ = false;
   PluginCallDepth calls_;
   bool want_writable_ = false;
-  bool overflowed_ = false;  // over_output_limit() dropped the socket
+  bool writable_deferred_ = false;  // a look-again is posted
+  bool overflowed_ = false;         // over_output_limit() dropped the socket
 
   std::unique_ptr<ws::PerMessageDeflate> deflate_;
   ws::MessageAssembler assembler_;
@@ -131,5 +135,10 @@ class WsSession {
   bool code_decided_ = false;
   OwnedTimers timers_;
 };
+
+// The plugin accepted an upgrade but no session opened (no 101, or none
+// that reached the client): hands its upgrade `user` back through
+// on_ws_upgrade_abandoned (ABI 1.1) so that it can be freed. The loop.
+void abandon_ws_upgrade(const Mount* mount, void* user);
 
 }  // namespace pounce

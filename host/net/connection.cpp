@@ -636,6 +636,9 @@ void Connection::fill_view(const http::RequestHead& head, const Route& r,
   view->trailers = nullptr;
   view->trailer_count = 0;
   view->handle = &req;
+  // ABI 1.1: what HTTP/2 carries as :scheme and :authority. No TLS yet.
+  view->scheme = {"http", 4};
+  view->authority = {head.host.data(), head.host.size()};
 }
 
 void Connection::call_sync(const http::RequestHead& head, const Route& r,
@@ -883,8 +886,8 @@ std::string Connection::peer_text() {
     return "unknown";
   }
   char buf[80];
-  snprintf(buf, sizeof buf, a.family == AF_INET6 ? "[%s]:%u" : "%s:%u", a.text,
-           static_cast<unsigned>(a.port));
+  snprintf(buf, sizeof buf, a.family == POUNCE_AF_INET6 ? "[%s]:%u" : "%s:%u",
+           a.text, static_cast<unsigned>(a.port));
   return buf;
 }
 

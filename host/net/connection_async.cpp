@@ -170,6 +170,14 @@ size_t Connection::start_async(const http::RequestHead& head, Route& r,
                 r.mount->module->name().c_str(), rc);
     }
     fail_stream(http::ErrorCode::PluginError);
+  } else if (rc != 0 && stream_ == s) {
+    // After stream_start the status is on its way: the error can only end
+    // the response early, as stream_abort does (ABI 1.1; 1.0 ignored it).
+    LOG_ERROR(
+        "plugin %s: on_request returned %d after stream_start; aborting the "
+        "stream",
+        r.mount->module->name().c_str(), rc);
+    s->abort();
   }
   if (phase_ != Phase::Async) return len;  // answered and closing
   size_t used = head_end - head_off;

@@ -92,6 +92,7 @@ size_t Connection::start_websocket(const http::RequestHead& head, Route& r,
         "plugin %s: chose subprotocol %d of %zu offered; refusing the "
         "upgrade",
         r.mount->module->name().c_str(), up.chosen_protocol, hs.protocol_count);
+    abandon_ws_upgrade(r.mount, up.user);
     respond_error(http::ErrorCode::PluginError, &head);
     return len;
   }

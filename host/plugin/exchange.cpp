@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <cstddef>
 #include <cstring>
 
 #include "http/char_class.h"
@@ -9,24 +10,37 @@
 
 namespace pounce {
 
+// The plugin allocates *out and says how large it is: every field the 1.0
+// struct has is required, and the host writes nothing past out->size (a
+// field appended later would be written only when `size` covers it).
+constexpr size_t kAddrSize10 = offsetof(pounce_addr_t, text) + 48;
+static_assert(sizeof(pounce_addr_t) >= kAddrSize10);
+static_assert(POUNCE_AF_INET == 2 && POUNCE_AF_INET6 == 10,
+              "1.0 plugins compare against Linux's AF_* numbers");
+
 int format_address(const sockaddr* sa, pounce_addr_t* out) {
-  if (!out || out->size < sizeof(pounce_addr_t)) return POUNCE_ERR_INVALID;
-  out->family = 0;
+  if (!out || out->size < kAddrSize10) return POUNCE_ERR_INVALID;
+  out->family = POUNCE_AF_UNSPEC;
   out->port = 0;
   out->text[0] = '\0';
   if (!sa) return POUNCE_ERR_INVALID;
+  // The OS's AF_* numbers are translated: pounce_addr_t.family carries
+  // Pounce's constants, which equal Linux's but not every system's.
+  int32_t family;
   if (sa->sa_family == AF_INET) {
     auto* in = reinterpret_cast<const sockaddr_in*>(sa);
     inet_ntop(AF_INET, &in->sin_addr, out->text, sizeof out->text);
     out->port = ntohs(in->sin_port);
+    family = POUNCE_AF_INET;
   } else if (sa->sa_family == AF_INET6) {
     auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
     inet_ntop(AF_INET6, &in6->sin6_addr, out->text, sizeof out->text);
     out->port = ntohs(in6->sin6_port);
+    family = POUNCE_AF_INET6;
   } else {
     return POUNCE_ERR_INVALID;
   }
-  out->family = sa->sa_family;
+  out->family = family;
   return POUNCE_OK;
 }
 

@@ -12,22 +12,17 @@ namespace pounce {
 
 namespace {
 
+// `level` comes from plugin code and is an int32_t: any value may arrive.
+// An unknown one is logged as an error, where it is seen.
+log::Level level_of(pounce_log_level_t level) {
+  if (level == POUNCE_LOG_DEBUG) return log::Level::Debug;
+  if (level == POUNCE_LOG_INFO) return log::Level::Info;
+  if (level == POUNCE_LOG_WARN) return log::Level::Warn;
+  return log::Level::Error;
+}
+
 void api_log(void* instance, pounce_log_level_t level, pounce_str_t message) {
-  log::Level l = log::Level::Info;
-  switch (level) {
-    case POUNCE_LOG_DEBUG:
-      l = log::Level::Debug;
-      break;
-    case POUNCE_LOG_INFO:
-      l = log::Level::Info;
-      break;
-    case POUNCE_LOG_WARN:
-      l = log::Level::Warn;
-      break;
-    case POUNCE_LOG_ERROR:
-      l = log::Level::Error;
-      break;
-  }
+  log::Level l = level_of(level);
   if (!log::enabled(l)) return;
   std::string name = instance_registry().name_of(instance);
   int len = static_cast<int>(message.data ? message.len : 0);
@@ -38,19 +33,25 @@ void api_log(void* instance, pounce_log_level_t level, pounce_str_t message) {
   log::flush_thread();
 }
 
-int api_request_header(const pounce_request_t* req, pounce_str_t name,
-                       pounce_str_t* value) {
+int api_request_header_at(const pounce_request_t* req, pounce_str_t name,
+                          size_t index, pounce_str_t* value) {
   if (!req || !req->head || !value || !name.data) return 0;
   std::string_view want(name.data, name.len);
   const http::RequestHead& h = *req->head;
   for (size_t i = 0; i < h.header_count; ++i) {
     const pounce_header_t& hd = h.headers[i];
-    if (iequals(std::string_view(hd.name.data, hd.name.len), want)) {
+    if (iequals(std::string_view(hd.name.data, hd.name.len), want) &&
+        index-- == 0) {
       *value = hd.value;
       return 1;
     }
   }
   return 0;
+}
+
+int api_request_header(const pounce_request_t* req, pounce_str_t name,
+                       pounce_str_t* value) {
+  return api_request_header_at(req, name, 0, value);
 }
 
 int api_request_addr(const pounce_request_t* req, int which,
@@ -120,6 +121,7 @@ pounce_host_api_t make_table() {
   t.response_body = api_response_body;
   fill_stream_api(&t);
   t.now_ns = api_now_ns;
+  t.request_header_at = api_request_header_at;
   return t;
 }
 

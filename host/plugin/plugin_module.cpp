@@ -286,10 +286,12 @@ std::string view_to_string(pounce_str_t s) {
   return std::string(s.data, s.len);
 }
 
-// A mode is foreign memory: read as the integer it is, because a value
-// outside the enumeration is not a valid pounce_mode_t in C++ (UB to load).
-std::underlying_type_t<pounce_mode_t> raw_mode(const pounce_mode_t& mode) {
-  std::underlying_type_t<pounce_mode_t> v;
+// A mode is foreign memory: an int32_t since ABI 1.1 (1.0 declared an enum
+// of the same width), so any value reads without UB; only the known ones
+// pass.
+int32_t raw_mode(const pounce_mode_t& mode) {
+  static_assert(sizeof(pounce_mode_t) == sizeof(int32_t));
+  int32_t v;
   memcpy(&v, &mode, sizeof v);
   return v;
 }
@@ -403,9 +405,12 @@ std::unique_ptr<PluginModule> PluginModule::load_checked(
              " (a different major version is incompatible)";
     return nullptr;
   }
+  // The record's minor is the oldest host minor the plugin needs.
   if (abi->minor > POUNCE_ABI_MINOR) {
     *error = "refusing " + path + ": " + versions +
-             " (the plugin needs a newer host)";
+             " (the plugin needs a newer host: ABI " +
+             std::to_string(abi->major) + "." + std::to_string(abi->minor) +
+             " or later)";
     return nullptr;
   }
 
@@ -451,8 +456,8 @@ bool PluginModule::adopt_descriptor(const pounce_plugin_t& desc,
   const std::string file = file_name_of(path_);
   // The descriptor of an older minor is shorter: copy what it has, the rest
   // stays zero ("absent"). The fields of 1.0 up to `init` are required. A
-  // plugin of this minor or an older one cannot have a larger descriptor
-  // than this host's.
+  // plugin that needs this minor or an older one sets POUNCE_PLUGIN_SIZE,
+  // which is never larger than this host's descriptor.
   constexpr size_t kMinSize =
       offsetof(pounce_plugin_t, init) + sizeof(desc.init);
   if (desc.size < kMinSize || desc.size > sizeof(pounce_plugin_t)) {

@@ -1,5 +1,6 @@
 #include "plugin/stream_api.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -39,8 +40,19 @@ struct OwnedHeaders {
   }
 };
 
-EventLoop* owning_loop(uint64_t handle) {
-  return handle ? handle_loop(handle) : nullptr;
+// The loop of a handle of `kind`; nullptr (the caller answers
+// POUNCE_ERR_INVALID) for 0, a loop this host does not have, or a handle of
+// another kind, which no thread may mistake for a live one of this kind.
+EventLoop* owning_loop(uint64_t handle, HandleKind kind) {
+  if (!handle || HandleTable::kind_of(handle) != kind) return nullptr;
+  return handle_loop(handle);
+}
+
+// Timers and posts belong to a stream or a WebSocket.
+EventLoop* owner_loop(uint64_t owner) {
+  HandleKind k = HandleTable::kind_of(owner);
+  if (k != HandleKind::Stream && k != HandleKind::WebSocket) return nullptr;
+  return owner ? handle_loop(owner) : nullptr;
 }
 
 template <typename T>
@@ -69,13 +81,13 @@ AsyncStream* stream_here(EventLoop* loop, uint64_t handle) {
 // tells the plugin).
 template <typename T, typename Op>
 int with_object(uint64_t handle, Op op) {
-  EventLoop* loop = owning_loop(handle);
+  EventLoop* loop = owning_loop(handle, kind_of<T>());
   if (!loop) return POUNCE_ERR_INVALID;
   if (EventLoop::current() == loop) {
     T* s = object_here<T>(loop, handle);
     return s ? op(s) : POUNCE_ERR_CLOSED;
   }
-  if (!loop->handles().alive(handle)) return POUNCE_ERR_CLOSED;
+  if (!loop->handles().alive(handle, kind_of<T>())) return POUNCE_ERR_CLOSED;
   bool posted = loop->post([loop, handle, op]() mutable {
     if (T* s = object_here<T>(loop, handle)) op(s);
   });
@@ -90,7 +102,7 @@ int with_stream(pounce_stream_t handle, Op op) {
 int api_stream_start(pounce_stream_t stream, int status,
                      const pounce_header_t* headers, size_t count,
                      int64_t content_length) {
-  EventLoop* loop = owning_loop(stream);
+  EventLoop* loop = owning_loop(stream, HandleKind::Stream);
   if (loop && EventLoop::current() == loop) {
     AsyncStream* s = stream_here(loop, stream);
     return s ? s->start(status, headers, count, content_length)
@@ -139,7 +151,7 @@ int queue_write(EventLoop* loop, uint64_t handle, const void* data, size_t len,
 }
 
 int api_stream_write(pounce_stream_t stream, const void* data, size_t len) {
-  EventLoop* loop = owning_loop(stream);
+  EventLoop* loop = owning_loop(stream, HandleKind::Stream);
   if (!loop) return POUNCE_ERR_INVALID;
   if (EventLoop::current() == loop) {
     AsyncStream* s = stream_here(loop, stream);
@@ -153,7 +165,7 @@ int api_stream_write(pounce_stream_t stream, const void* data, size_t len) {
 
 int api_stream_end(pounce_stream_t stream, const pounce_header_t* trailers,
                    size_t count) {
-  EventLoop* loop = owning_loop(stream);
+  EventLoop* loop = owning_loop(stream, HandleKind::Stream);
   if (loop && EventLoop::current() == loop) {
     AsyncStream* s = stream_here(loop, stream);
     return s ? s->end(trailers, count) : POUNCE_ERR_CLOSED;
@@ -169,7 +181,7 @@ int api_stream_abort(pounce_stream_t stream) {
 }
 
 int api_stream_set_user(pounce_stream_t stream, void* user) {
-  EventLoop* loop = owning_loop(stream);
+  EventLoop* loop = owning_loop(stream, HandleKind::Stream);
   if (!loop) return POUNCE_ERR_INVALID;
   if (EventLoop::current() != loop) return POUNCE_ERR_STATE;
   AsyncStream* s = stream_here(loop, stream);
@@ -181,13 +193,26 @@ int api_stream_set_user(pounce_stream_t stream, void* user) {
 pounce_timer_t api_timer_start(uint64_t owner, uint64_t delay_ms,
                                uint64_t repeat_ms, pounce_timer_fn fn,
                                void* user) {
-  EventLoop* loop = owning_loop(owner);
-  if (!loop || EventLoop::current() != loop) return 0;
+  EventLoop* loop = owner_loop(owner);
+  if (!loop) return 0;
+  if (EventLoop::current() != loop) {
+    // The ABI can only answer 0, which also means "owner closing": say once
+    // in the log what the plugin did wrong, without a line per call.
+    // Relaxed: a flag that only limits logging, ordering nothing.
+    static std::atomic<bool> logged{false};
+    if (!logged.exchange(true, std::memory_order_relaxed)) {
+      LOG_ERROR(
+          "a plugin called timer_start from a thread other than the owner's "
+          "loop; it returns 0 (post() to the loop and start the timer there). "
+          "Logged once.");
+    }
+    return 0;
+  }
   return start_timer(loop, owner, delay_ms, repeat_ms, fn, user);
 }
 
 int api_timer_stop(pounce_timer_t timer) {
-  EventLoop* loop = owning_loop(timer);
+  EventLoop* loop = owning_loop(timer, HandleKind::Timer);
   if (!loop) return POUNCE_ERR_INVALID;
   if (EventLoop::current() != loop) return POUNCE_ERR_STATE;
   return stop_timer(loop, timer);
@@ -198,7 +223,7 @@ int api_timer_stop(pounce_timer_t timer) {
 // is neither shut down nor unloaded before fn has run (or was dropped with
 // the loop). A closing owner (inside on_close / on_ws_close) takes no post.
 int api_post(uint64_t owner, pounce_callback_fn fn, void* user) {
-  EventLoop* loop = owning_loop(owner);
+  EventLoop* loop = owner_loop(owner);
   if (!loop || !fn) return POUNCE_ERR_INVALID;
   GenerationPin pin;
   if (EventLoop::current() == loop) {
@@ -237,13 +262,15 @@ int api_post(uint64_t owner, pounce_callback_fn fn, void* user) {
 
 int api_ws_send(pounce_ws_t ws, pounce_ws_opcode_t opcode, const void* data,
                 size_t len) {
-  EventLoop* loop = owning_loop(ws);
+  EventLoop* loop = owning_loop(ws, HandleKind::WebSocket);
   if (!loop) return POUNCE_ERR_INVALID;
   if (EventLoop::current() == loop) {
     WsSession* s = object_here<WsSession>(loop, ws);
     return s ? s->send(opcode, data, len) : POUNCE_ERR_CLOSED;
   }
-  if (!loop->handles().alive(ws)) return POUNCE_ERR_CLOSED;
+  if (!loop->handles().alive(ws, HandleKind::WebSocket)) {
+    return POUNCE_ERR_CLOSED;
+  }
   if (int rc = WsSession::check_send(opcode, data, len); rc != POUNCE_OK)
     return rc;
   return queue_write<WsSession>(
@@ -253,13 +280,15 @@ int api_ws_send(pounce_ws_t ws, pounce_ws_opcode_t opcode, const void* data,
 }
 
 int api_ws_ping(pounce_ws_t ws, const void* data, size_t len) {
-  EventLoop* loop = owning_loop(ws);
+  EventLoop* loop = owning_loop(ws, HandleKind::WebSocket);
   if (!loop) return POUNCE_ERR_INVALID;
   if (EventLoop::current() == loop) {
     WsSession* s = object_here<WsSession>(loop, ws);
     return s ? s->ping(data, len) : POUNCE_ERR_CLOSED;
   }
-  if (!loop->handles().alive(ws)) return POUNCE_ERR_CLOSED;
+  if (!loop->handles().alive(ws, HandleKind::WebSocket)) {
+    return POUNCE_ERR_CLOSED;
+  }
   if (int rc = WsSession::check_ping(data, len); rc != POUNCE_OK) return rc;
   auto bytes = std::make_shared<std::string>(
       data ? static_cast<const char*>(data) : "", len);
@@ -269,7 +298,7 @@ int api_ws_ping(pounce_ws_t ws, const void* data, size_t len) {
 }
 
 int api_ws_close(pounce_ws_t ws, uint16_t code, pounce_str_t reason) {
-  EventLoop* loop = owning_loop(ws);
+  EventLoop* loop = owning_loop(ws, HandleKind::WebSocket);
   if (!loop) return POUNCE_ERR_INVALID;
   std::string_view why(reason.data ? reason.data : "",
                        reason.data ? reason.len : 0);
@@ -277,7 +306,9 @@ int api_ws_close(pounce_ws_t ws, uint16_t code, pounce_str_t reason) {
     WsSession* s = object_here<WsSession>(loop, ws);
     return s ? s->close(code, why) : POUNCE_ERR_CLOSED;
   }
-  if (!loop->handles().alive(ws)) return POUNCE_ERR_CLOSED;
+  if (!loop->handles().alive(ws, HandleKind::WebSocket)) {
+    return POUNCE_ERR_CLOSED;
+  }
   if (int rc = WsSession::check_close(code, why); rc != POUNCE_OK) return rc;
   auto text = std::make_shared<std::string>(why);
   return with_object<WsSession>(
@@ -285,7 +316,7 @@ int api_ws_close(pounce_ws_t ws, uint16_t code, pounce_str_t reason) {
 }
 
 int api_ws_set_user(pounce_ws_t ws, void* user) {
-  EventLoop* loop = owning_loop(ws);
+  EventLoop* loop = owning_loop(ws, HandleKind::WebSocket);
   if (!loop) return POUNCE_ERR_INVALID;
   if (EventLoop::current() != loop) return POUNCE_ERR_STATE;
   WsSession* s = object_here<WsSession>(loop, ws);

@@ -50,6 +50,10 @@ int main(void) {
   FIELD(pounce_request_view_t, trailers);
   FIELD(pounce_request_view_t, trailer_count);
   FIELD(pounce_request_view_t, handle);
+#if POUNCE_ABI_MINOR >= 1
+  FIELD(pounce_request_view_t, scheme);
+  FIELD(pounce_request_view_t, authority);
+#endif
 
   SIZE(pounce_host_api_t);
   FIELD(pounce_host_api_t, size);
@@ -74,6 +78,9 @@ int main(void) {
   FIELD(pounce_host_api_t, timer_stop);
   FIELD(pounce_host_api_t, post);
   FIELD(pounce_host_api_t, now_ns);
+#if POUNCE_ABI_MINOR >= 1
+  FIELD(pounce_host_api_t, request_header_at);
+#endif
 
   SIZE(pounce_init_args_t);
   FIELD(pounce_init_args_t, size);
@@ -117,6 +124,9 @@ int main(void) {
   FIELD(pounce_plugin_t, on_ws_message);
   FIELD(pounce_plugin_t, on_ws_close);
   FIELD(pounce_plugin_t, on_ws_writable);
+#if POUNCE_ABI_MINOR >= 1
+  FIELD(pounce_plugin_t, on_ws_upgrade_abandoned);
+#endif
 
   /* Types that cross the ABI by value: their width is part of it. */
   SIZE(pounce_result_t);
@@ -155,5 +165,14 @@ int main(void) {
   CONST(POUNCE_CLOSE_OVERFLOW);
   CONST(POUNCE_CLOSE_SHUTDOWN);
   CONST(POUNCE_CLOSE_ERROR);
+#if POUNCE_ABI_MINOR >= 1
+  CONST(POUNCE_ABI_MINOR);
+  CONST(POUNCE_MODE_BLOCKING);
+  CONST(POUNCE_CLOSE_RESET);
+  CONST(POUNCE_AF_UNSPEC);
+  CONST(POUNCE_AF_UNIX);
+  CONST(POUNCE_AF_INET);
+  CONST(POUNCE_AF_INET6);
+#endif
   return 0;
 }

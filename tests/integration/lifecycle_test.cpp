@@ -376,7 +376,7 @@ TEST(Reload, BrokenPluginKeepsTheOldGenerationServing) {
   dir.install(test_plugin_path("abi_major2"));
   h.signal(SIGHUP);
   ASSERT_TRUE(h.wait_for_stderr("reload failed: ", 10s, 2));
-  EXPECT_NE(h.stderr_text().find("plugin ABI 2.0, host ABI 1.0"),
+  EXPECT_NE(h.stderr_text().find("plugin ABI 2.0, host ABI 1.1"),
             std::string::npos);
   EXPECT_EQ(get(h.port(), "/"), "v1");
 

@@ -13,14 +13,14 @@ TEST(HandleTable, AStaleHandleNeverMatchesTheSlotsNextOccupant) {
   int a = 0, b = 0;
   const uint64_t first = t.allocate(&a, HandleKind::Stream);
   ASSERT_NE(first, 0u);
-  EXPECT_TRUE(t.alive(first));
+  EXPECT_TRUE(t.alive(first, HandleKind::Stream));
   EXPECT_EQ(t.lookup(first, HandleKind::Stream), &a);
   EXPECT_EQ(t.lookup(first, HandleKind::WebSocket), nullptr);
   t.add_in_transit(first, 100);
   EXPECT_EQ(t.backlog(first), 100);
 
   t.release(first);
-  EXPECT_FALSE(t.alive(first));
+  EXPECT_FALSE(t.alive(first, HandleKind::Stream));
   EXPECT_EQ(t.lookup(first, HandleKind::Stream), nullptr);
   EXPECT_EQ(t.backlog(first), 0);
 

@@ -1,5 +1,5 @@
 /*
- * pounce.h: the Pounce Host plugin ABI, version 1.
+ * pounce.h: the Pounce Host plugin ABI, version 1.1 (docs/abi.md).
  *
  * This header is the whole contract between pounce-host and a plugin. It is
  * pure C99 so that a plugin can be written in any language with a C FFI.
@@ -8,12 +8,26 @@
  * -------------------
  * - The plugin exports a constant record, `pounce_plugin_abi`, that the host
  *   reads with dlsym() before it calls anything. A different major version is
- *   refused; a plugin built against a newer minor than the host is refused.
+ *   refused. The record's minor is the oldest host minor the plugin needs
+ *   (POUNCE_PLUGIN_MIN_HOST_MINOR, by default this header's minor): a host
+ *   of an older minor refuses the plugin, naming both versions.
  * - Every struct that can grow starts with a `size` field holding the
- *   sizeof() the writer was compiled with. New fields are only ever appended.
- *   A reader treats a field that lies beyond `size` as absent (NULL / 0).
- * - The host function table (`pounce_host_api_t`) follows the same rule: use
- *   POUNCE_HOST_HAS(host, fn) before calling a function added after 1.0.
+ *   sizeof() its ALLOCATOR was compiled with. New fields are only ever
+ *   appended. Both directions:
+ *   - Structs the host allocates (pounce_request_view_t, pounce_init_args_t,
+ *     pounce_ws_upgrade_t, pounce_host_api_t) carry the host's size. The
+ *     plugin reads, and writes (the upgrade's out fields), only fields that
+ *     lie within it: test with POUNCE_HAS_FIELD / POUNCE_HOST_HAS. A field
+ *     beyond `size` is absent; treat it as NULL / 0 and never write it.
+ *   - Structs the plugin allocates (pounce_plugin_t, the pounce_addr_t
+ *     out-parameter) carry the plugin's size. The host reads and writes only
+ *     fields within it; a field the plugin's size does not cover is absent
+ *     (a hook beyond it is never called).
+ * - Enumerations are int32_t with defined constants: their width is fixed.
+ *   A later minor may add values. A plugin treats a value it does not know
+ *   (a close reason, a drain reason, an opcode) as an error or the most
+ *   conservative case, never as undefined. The host refuses, at load, a
+ *   descriptor with a mode it does not know (docs/abi.md).
  *
  * Strings
  * -------
@@ -35,7 +49,13 @@
  *   thread that owns that connection ("the owning loop").
  * - Streams and WebSockets are named by 64-bit, generation-checked handles.
  *   A handle that is used after its connection closed returns
- *   POUNCE_ERR_CLOSED, it never touches freed memory.
+ *   POUNCE_ERR_CLOSED, it never touches freed memory. A handle carries its
+ *   kind: a WebSocket or timer handle passed to a stream_* call (or the
+ *   reverse), from any thread, returns POUNCE_ERR_INVALID.
+ * - Re-entry: the host never calls a hook from inside a host call. Whatever
+ *   a host call causes (on_close, on_writable, on_ws_close, on_ws_writable,
+ *   a timer) runs on a later turn of the owning loop, after the hook that
+ *   made the call has returned.
  * - Functions marked "any thread" may be called from any thread, including
  *   threads the plugin started itself. When they are not called on the owning
  *   loop, the host copies the arguments and queues the work to that loop.
@@ -56,7 +76,19 @@ extern "C" {
 
 #define POUNCE_ABI_MAGIC 0x504f554eu /* "POUN" */
 #define POUNCE_ABI_MAJOR 1
-#define POUNCE_ABI_MINOR 0
+#define POUNCE_ABI_MINOR 1
+
+/* The oldest host minor this plugin needs; it goes into the plugin's ABI
+ * record. Define it before including this header to load on older hosts,
+ * e.g. `#define POUNCE_PLUGIN_MIN_HOST_MINOR 0` for a plugin that uses only
+ * 1.0 features (test optional ones with POUNCE_HOST_HAS / POUNCE_HAS_FIELD,
+ * and set the descriptor's size to POUNCE_PLUGIN_SIZE). */
+#ifndef POUNCE_PLUGIN_MIN_HOST_MINOR
+#define POUNCE_PLUGIN_MIN_HOST_MINOR POUNCE_ABI_MINOR
+#endif
+#if POUNCE_PLUGIN_MIN_HOST_MINOR > POUNCE_ABI_MINOR
+#error "POUNCE_PLUGIN_MIN_HOST_MINOR is newer than this SDK"
+#endif
 
 #if defined(__GNUC__)
 #define POUNCE_EXPORT __attribute__((visibility("default")))
@@ -69,7 +101,7 @@ extern "C" {
 typedef struct pounce_plugin_abi {
   uint32_t magic; /* POUNCE_ABI_MAGIC */
   uint16_t major; /* POUNCE_ABI_MAJOR the plugin was built against */
-  uint16_t minor; /* POUNCE_ABI_MINOR the plugin was built against */
+  uint16_t minor; /* the oldest host minor it needs (1.0: the SDK's minor) */
 } pounce_plugin_abi_t;
 
 #ifdef __cplusplus
@@ -81,7 +113,7 @@ typedef struct pounce_plugin_abi {
 /* Put this once in a plugin's source file (C or C++). */
 #define POUNCE_DECLARE_PLUGIN_ABI()                                            \
   POUNCE_C_LINKAGE POUNCE_EXPORT const pounce_plugin_abi_t pounce_plugin_abi = \
-      {POUNCE_ABI_MAGIC, POUNCE_ABI_MAJOR, POUNCE_ABI_MINOR}
+      {POUNCE_ABI_MAGIC, POUNCE_ABI_MAJOR, POUNCE_PLUGIN_MIN_HOST_MINOR}
 
 /* ------------------------------------------------------------------------ */
 /* Basic types                                                              */
@@ -100,8 +132,10 @@ typedef struct pounce_header {
   pounce_str_t value;
 } pounce_header_t;
 
-/* Result codes of host calls. Negative values are errors. */
-typedef enum pounce_result {
+/* Result codes of host calls. Negative values are errors; treat a negative
+ * value you do not know as an error, a positive one as POUNCE_OK. */
+typedef int32_t pounce_result_t;
+enum {
   POUNCE_OK = 0,
   /* A stream write was accepted but more than --stream-high-water bytes are
    * now queued. Stop writing until on_writable. */
@@ -112,7 +146,7 @@ typedef enum pounce_result {
   POUNCE_ERR_NOMEM = -4,
   POUNCE_ERR_TOO_LARGE = -5, /* over a configured size limit */
   POUNCE_ERR_UNSUPPORTED = -6
-} pounce_result_t;
+};
 
 /* Opaque host objects. Pointers to them are valid during the hook call that
  * received them only. */
@@ -124,42 +158,67 @@ typedef uint64_t pounce_stream_t; /* an async HTTP response stream */
 typedef uint64_t pounce_ws_t;     /* an open WebSocket */
 typedef uint64_t pounce_timer_t;  /* a timer on a connection's loop */
 
-typedef enum pounce_mode {
-  POUNCE_MODE_SYNC = 0, /* handler runs inline on a worker thread */
-  POUNCE_MODE_ASYNC = 1 /* the connection moves to the async pool */
-} pounce_mode_t;
+/* A host of an older minor refuses a mode it does not know at load. */
+typedef int32_t pounce_mode_t;
+enum {
+  POUNCE_MODE_SYNC = 0,    /* handler runs inline on a worker thread */
+  POUNCE_MODE_ASYNC = 1,   /* the connection moves to the async pool */
+  POUNCE_MODE_BLOCKING = 2 /* 1.1: sync API, run on a blocking pool */
+};
 
-typedef enum pounce_log_level {
+/* Another level is logged as POUNCE_LOG_ERROR. */
+typedef int32_t pounce_log_level_t;
+enum {
   POUNCE_LOG_DEBUG = 0,
   POUNCE_LOG_INFO = 1,
   POUNCE_LOG_WARN = 2,
   POUNCE_LOG_ERROR = 3
-} pounce_log_level_t;
+};
 
-typedef enum pounce_drain_reason {
+/* Treat an unknown reason like POUNCE_DRAIN_SHUTDOWN. */
+typedef int32_t pounce_drain_reason_t;
+enum {
   POUNCE_DRAIN_RELOAD = 1,  /* a newer generation serves new requests */
   POUNCE_DRAIN_SHUTDOWN = 2 /* the process is shutting down */
-} pounce_drain_reason_t;
+};
 
-typedef enum pounce_ws_opcode {
-  POUNCE_WS_TEXT = 1,
-  POUNCE_WS_BINARY = 2
-} pounce_ws_opcode_t;
+/* ws_send refuses another value with POUNCE_ERR_INVALID. */
+typedef int32_t pounce_ws_opcode_t;
+enum { POUNCE_WS_TEXT = 1, POUNCE_WS_BINARY = 2 };
 
-/* Why an async stream's on_close fired. */
-typedef enum pounce_close_reason {
+/* Why an async stream's on_close fired. Treat an unknown reason like
+ * POUNCE_CLOSE_ERROR (the response did not complete). */
+typedef int32_t pounce_close_reason_t;
+enum {
   POUNCE_CLOSE_DONE = 0,     /* the response ended normally */
   POUNCE_CLOSE_PEER = 1,     /* the client went away */
   POUNCE_CLOSE_TIMEOUT = 2,  /* a host timeout ended it */
   POUNCE_CLOSE_OVERFLOW = 3, /* it wrote past --stream-max-buffer */
   POUNCE_CLOSE_SHUTDOWN = 4, /* drain deadline reached */
-  POUNCE_CLOSE_ERROR = 5     /* a socket or protocol error */
-} pounce_close_reason_t;
+  POUNCE_CLOSE_ERROR = 5,    /* a socket or protocol error */
+  /* 1.1, reserved for HTTP/2: the peer reset this one stream
+   * (RST_STREAM); the connection lives on. Not produced yet. */
+  POUNCE_CLOSE_RESET = 6
+};
 
-/* A socket address as text, for logging and access control. */
+/* Address families of pounce_addr_t.family. These are Pounce's own
+ * constants: they happen to equal Linux's AF_* numbers (which 1.0 plugins
+ * compared against), and the host translates on systems where AF_* differ.
+ * Treat another value as unknown. */
+enum {
+  POUNCE_AF_UNSPEC = 0,
+  POUNCE_AF_UNIX = 1, /* reserved: the host does not listen on one yet */
+  POUNCE_AF_INET = 2,
+  POUNCE_AF_INET6 = 10
+};
+
+/* A socket address as text, for logging and access control. The plugin
+ * allocates it: `size` is the plugin's sizeof(pounce_addr_t), and the host
+ * writes only within it (POUNCE_ERR_INVALID when it is smaller than the 1.0
+ * struct, writing nothing). */
 typedef struct pounce_addr {
-  uint32_t size; /* sizeof(pounce_addr_t), set by the caller */
-  int family;    /* AF_INET, AF_INET6, or 0 when unknown */
+  uint32_t size;  /* sizeof(pounce_addr_t), set by the caller */
+  int32_t family; /* POUNCE_AF_INET, POUNCE_AF_INET6, or 0 when unknown */
   uint16_t port;
   char text[48]; /* NUL-terminated numeric host, e.g. "127.0.0.1" */
 } pounce_addr_t;
@@ -171,12 +230,15 @@ typedef struct pounce_addr {
 /*
  * A parsed request, as the plugin sees it. All views point into host memory
  * that stays valid until the hook that received the request returns.
- * (on_request/on_upgrade: copy what you need for later.)
+ * (on_request/on_upgrade: copy what you need for later.) The host allocates
+ * it: read a 1.1 field only when POUNCE_HAS_FIELD(req, pounce_request_view_t,
+ * field) says the host's struct has it.
  */
 typedef struct pounce_request_view {
   uint32_t size;         /* sizeof(pounce_request_view_t) of the host */
-  uint8_t version_major; /* always 1 */
-  uint8_t version_minor; /* 0 or 1 (HTTP/1.x with x > 1 is served as 1.1) */
+  uint8_t version_major; /* the HTTP version: 1 today; 2 (and 3) later */
+  uint8_t version_minor; /* HTTP/1: 0 or 1 (1.x with x > 1 is served as 1.1);
+                            0 for HTTP/2 */
   uint16_t reserved;
   pounce_str_t method;       /* e.g. "GET", case-sensitive */
   pounce_str_t target;       /* the raw request-target */
@@ -185,14 +247,28 @@ typedef struct pounce_request_view {
   pounce_str_t path_info;    /* path after mount_prefix; starts with '/', or
                                 is empty when path == mount_prefix */
   pounce_str_t query;        /* after '?', without it; empty when absent */
-  const pounce_header_t* headers; /* in arrival order, names as sent */
+  /* In arrival order. Names as sent on HTTP/1 (HTTP/2 sends them lower
+   * case): compare names case-insensitively. A field may repeat (and HTTP/2
+   * may split Cookie into several): iterate to see them all, or use
+   * request_header_at. */
+  const pounce_header_t* headers;
   size_t header_count;
   pounce_str_t body; /* sync: the whole decoded body. async: empty,
                         the body arrives through on_body */
   const pounce_header_t* trailers; /* sync chunked bodies: the trailer fields */
   size_t trailer_count;
   pounce_request_t* handle; /* pass to the request_* host functions */
+  /* ---- 1.1 ---- */
+  pounce_str_t scheme;    /* "http" (later "https"), lower case */
+  pounce_str_t authority; /* HTTP/1: the Host header's value, empty when
+                             absent; HTTP/2: the :authority pseudo-header */
 } pounce_request_view_t;
+
+/* True when the host-allocated struct at `ptr` (which starts with a `size`
+ * field) contains `field`: read or write the field only then. */
+#define POUNCE_HAS_FIELD(ptr, type, field) \
+  ((ptr) != NULL &&                        \
+   (ptr)->size >= offsetof(type, field) + sizeof(((type*)0)->field))
 
 /* ------------------------------------------------------------------------ */
 /* The host function table                                                  */
@@ -201,6 +277,13 @@ typedef struct pounce_request_view {
 typedef void (*pounce_callback_fn)(void* user);
 typedef void (*pounce_timer_fn)(void* user, pounce_timer_t timer);
 
+/*
+ * Errors. Every function below lists what it returns. Common to all the
+ * handle calls: POUNCE_ERR_INVALID for 0, a handle this host never made, or
+ * a handle of another kind (a WebSocket or timer handle given to a stream_*
+ * call, ...); POUNCE_ERR_CLOSED once the handle's owner has closed (or
+ * from its own on_close / on_ws_close).
+ */
 typedef struct pounce_host_api {
   uint32_t size;      /* sizeof(pounce_host_api_t) of the host */
   uint16_t abi_major; /* the host's POUNCE_ABI_MAJOR */
@@ -209,30 +292,40 @@ typedef struct pounce_host_api {
   /* ---- logging (any thread, never blocks) ---- */
 
   /* Writes one line to the host's error log, prefixed with the plugin name.
-   * `instance` may be NULL before init. */
+   * `instance` may be NULL before init. A level that is not one of the
+   * POUNCE_LOG_* constants is logged as POUNCE_LOG_ERROR. */
   void (*log)(void* instance, pounce_log_level_t level, pounce_str_t message);
 
   /* ---- request access (the hook's thread, during the hook) ---- */
 
-  /* Case-insensitive lookup of the first header called `name`. Returns 1 and
-   * sets *value when found, 0 otherwise. */
+  /* Case-insensitive lookup of the FIRST header called `name`. Returns 1 and
+   * sets *value when found, 0 otherwise. A field may occur several times
+   * (HTTP/2 may split Cookie): see request_header_at, or iterate
+   * req->headers. */
   int (*request_header)(const pounce_request_t* req, pounce_str_t name,
                         pounce_str_t* value);
   /* Fills *out with the client's (which = 0) or the local (which = 1)
-   * address. Returns POUNCE_OK or POUNCE_ERR_INVALID. */
+   * address, writing only within out->size. Returns POUNCE_OK, or
+   * POUNCE_ERR_INVALID: NULL arguments, another `which`, out->size smaller
+   * than the 1.0 pounce_addr_t (nothing is written then), or an address the
+   * host cannot tell (out->family is 0 then). */
   int (*request_addr)(const pounce_request_t* req, int which,
                       pounce_addr_t* out);
 
   /* ---- sync responses (the worker thread, during on_handle) ---- */
 
-  /* Sets the status, 200..599. Default 200. */
+  /* Sets the status, 200..599. Default 200. Returns POUNCE_OK, or
+   * POUNCE_ERR_INVALID for another status (the response becomes a 500). */
   int (*response_status)(pounce_response_t* res, int status);
   /* Adds a header. The name and value are validated: CR, LF or NUL anywhere,
    * an invalid name, or a framing header the host owns (Content-Length,
-   * Transfer-Encoding, Connection) make the response a 500. */
+   * Transfer-Encoding, Connection) make the response a 500 and return
+   * POUNCE_ERR_INVALID. POUNCE_ERR_NOMEM when out of memory. */
   int (*response_header)(pounce_response_t* res, pounce_str_t name,
                          pounce_str_t value);
-  /* Appends to the body. May be called several times. */
+  /* Appends to the body. May be called several times. Returns POUNCE_OK,
+   * POUNCE_ERR_INVALID (data NULL with len > 0), or POUNCE_ERR_NOMEM (the
+   * body so far is kept). */
   int (*response_body)(pounce_response_t* res, const void* data, size_t len);
 
   /* ---- async streams (owning loop, or any thread: see each) ---- */
@@ -246,39 +339,58 @@ typedef struct pounce_host_api {
    * loop: they answer POUNCE_OK (or POUNCE_HIGH_WATER) when the stream was
    * alive when queued, and do nothing if it closes first; on_close tells. On
    * the owning loop they act at once. The host never calls on_close from
-   * inside one of these calls: it follows on a later turn of the loop. */
+   * inside one of these calls: it follows on a later turn of the loop.
+   *
+   * stream_start returns POUNCE_OK, POUNCE_ERR_STATE (already started),
+   * POUNCE_ERR_INVALID (bad status or header), POUNCE_ERR_CLOSED. */
   int (*stream_start)(pounce_stream_t stream, int status,
                       const pounce_header_t* headers, size_t header_count,
                       int64_t content_length);
   /* Sends one chunk, compressed and flushed on its own when compression is
    * on. Returns POUNCE_OK, POUNCE_HIGH_WATER (accepted, but stop until
-   * on_writable), or an error. Any thread. */
+   * on_writable), POUNCE_ERR_STATE (before stream_start, or after
+   * stream_end), POUNCE_ERR_INVALID (NULL data, or more than the declared
+   * content_length), POUNCE_ERR_CLOSED (also when this write overflowed
+   * --stream-max-buffer: on_close(OVERFLOW) follows). Any thread. */
   int (*stream_write)(pounce_stream_t stream, const void* data, size_t len);
   /* Ends the response, with optional trailers (chunked responses only).
-   * on_close(DONE) follows once the bytes are handed to the socket. Any
-   * thread. */
+   * on_close(DONE) follows once the bytes are handed to the socket. Returns
+   * POUNCE_OK, POUNCE_ERR_STATE (not started, or ended), POUNCE_ERR_INVALID
+   * (fewer bytes than the declared content_length, a bad trailer),
+   * POUNCE_ERR_CLOSED. Any thread. */
   int (*stream_end)(pounce_stream_t stream, const pounce_header_t* trailers,
                     size_t trailer_count);
   /* Attaches plugin data to the stream; it is passed back to every stream
-   * hook. Owning loop only. */
+   * hook. Owning loop only. Returns POUNCE_OK; POUNCE_ERR_STATE from another
+   * thread and POUNCE_ERR_CLOSED after close (the user data is then NOT
+   * attached: whatever it owns is still the plugin's to free). */
   int (*stream_set_user)(pounce_stream_t stream, void* user);
   /* Ends the stream abnormally: before stream_start the client gets a 500;
    * after it the connection is closed without the final chunk, so that the
    * client sees a truncated response rather than a complete one. on_close
-   * follows with POUNCE_CLOSE_ERROR. Any thread. */
+   * follows with POUNCE_CLOSE_ERROR. Returns POUNCE_OK or POUNCE_ERR_CLOSED.
+   * Any thread. */
   int (*stream_abort)(pounce_stream_t stream);
 
   /* ---- WebSocket (owning loop, or any thread) ---- */
 
-  /* Sends a whole message. Returns like stream_write. Any thread. */
+  /* Sends a whole message. Returns POUNCE_OK, POUNCE_HIGH_WATER (accepted,
+   * but stop until on_ws_writable), POUNCE_ERR_INVALID (another opcode, NULL
+   * data, text that is not UTF-8), POUNCE_ERR_STATE (closing),
+   * POUNCE_ERR_NOMEM, POUNCE_ERR_CLOSED. Any thread. */
   int (*ws_send)(pounce_ws_t ws, pounce_ws_opcode_t opcode, const void* data,
                  size_t len);
-  /* Sends a ping with up to 125 bytes of payload. Any thread. */
+  /* Sends a ping with up to 125 bytes of payload. Returns POUNCE_OK,
+   * POUNCE_ERR_INVALID (too long), POUNCE_ERR_STATE (closing),
+   * POUNCE_ERR_CLOSED. Any thread. */
   int (*ws_ping)(pounce_ws_t ws, const void* data, size_t len);
   /* Starts the close handshake. `reason` is at most 123 bytes of UTF-8.
-   * Any thread. */
+   * Returns POUNCE_OK (also when already closing), POUNCE_ERR_INVALID (a
+   * code that may not be sent, a reason too long or not UTF-8),
+   * POUNCE_ERR_CLOSED. Any thread. */
   int (*ws_close)(pounce_ws_t ws, uint16_t code, pounce_str_t reason);
-  /* Attaches plugin data to the socket. Owning loop only. */
+  /* Attaches plugin data to the socket. Owning loop only. Returns as
+   * stream_set_user. */
   int (*ws_set_user)(pounce_ws_t ws, void* user);
 
   /* ---- timers and posting ---- */
@@ -287,13 +399,18 @@ typedef struct pounce_host_api {
    * handle). It fires after `delay_ms`, then every `repeat_ms` if non-zero.
    * The timer is cancelled when the owner closes; `fn` is never called after
    * on_close. Returns 0 on failure, and when the owner is closing (from its
-   * on_close / on_ws_close): no timer outlives its owner. Owning loop
+   * on_close / on_ws_close): no timer outlives its owner. Also 0 when
+   * called from another thread than the owner's loop (the host logs that
+   * once: post() to the loop and start the timer there), for fn NULL, and
+   * for an owner that is not a stream or WebSocket handle. Owning loop
    * only. */
   pounce_timer_t (*timer_start)(uint64_t owner, uint64_t delay_ms,
                                 uint64_t repeat_ms, pounce_timer_fn fn,
                                 void* user);
   /* Stops a timer. Stopping a fired one-shot or unknown timer is harmless.
-   * Owning loop only. */
+   * Returns POUNCE_OK, POUNCE_ERR_INVALID (not a timer handle), or
+   * POUNCE_ERR_STATE from another thread (nothing is stopped). Owning loop
+   * only. */
   int (*timer_stop)(pounce_timer_t timer);
   /* Runs fn(user) on the loop that owns `owner`. Any thread. Returns
    * POUNCE_ERR_CLOSED (and does not call fn) when the owner is already gone
@@ -308,6 +425,14 @@ typedef struct pounce_host_api {
 
   /* CLOCK_MONOTONIC in nanoseconds, the clock used by drain deadlines. */
   uint64_t (*now_ns)(void);
+
+  /* ---- 1.1: test with POUNCE_HOST_HAS(host, fn) before calling ---- */
+
+  /* The `index`-th (from 0) header called `name`, compared
+   * case-insensitively, in arrival order. Returns 1 and sets *value when
+   * there is one, 0 otherwise. The hook's thread, during the hook. */
+  int (*request_header_at)(const pounce_request_t* req, pounce_str_t name,
+                           size_t index, pounce_str_t* value);
 } pounce_host_api_t;
 
 /* True when the host's table is new enough to contain `fn`. */
@@ -320,7 +445,7 @@ typedef struct pounce_host_api {
 /* What the plugin provides                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* Passed to init, once per mount. */
+/* Passed to init, once per mount. Host-allocated: see POUNCE_HAS_FIELD. */
 typedef struct pounce_init_args {
   uint32_t size;             /* sizeof(pounce_init_args_t) of the host */
   pounce_str_t config_json;  /* the mount's --plugin-config, "{}" if none */
@@ -340,7 +465,8 @@ typedef struct pounce_route_mode {
   pounce_mode_t mode;
 } pounce_route_mode_t;
 
-/* Accept or refuse a WebSocket upgrade, before the 101 is sent. */
+/* Accept or refuse a WebSocket upgrade, before the 101 is sent.
+ * Host-allocated: the plugin writes only fields within `size`. */
 typedef struct pounce_ws_upgrade {
   uint32_t size; /* sizeof(pounce_ws_upgrade_t) of the host */
   /* In: the offered subprotocols, from Sec-WebSocket-Protocol. */
@@ -350,7 +476,15 @@ typedef struct pounce_ws_upgrade {
   int32_t chosen_protocol;
   /* Out: a status >= 400 refuses the upgrade with that status. */
   int32_t reject_status;
-  /* Out: data passed back to every hook of this socket. */
+  /* Out: data passed back to every hook of this socket. Who frees it:
+   * - the plugin refused (non-zero return or reject_status >= 400): the
+   *   host forgets `user` at once; the plugin frees it before returning.
+   * - the plugin accepted and the socket opened: on_ws_close hands it back
+   *   (exactly once per on_ws_open).
+   * - the plugin accepted but the host could not complete the 101 (a
+   *   chosen_protocol that was not offered, the client gone before the 101
+   *   was sent): on_ws_upgrade_abandoned hands it back (1.1; a 1.0 host, or
+   *   a descriptor without the hook, leaks it). */
   void* user;
 } pounce_ws_upgrade_t;
 
@@ -390,8 +524,10 @@ typedef struct pounce_plugin {
   /* ---- async mode (the owning async loop) ---- */
 
   /* A request has arrived. The plugin answers now or later with
-   * stream_start / stream_write / stream_end. Returns 0, or non-zero for a
-   * 500 (only before stream_start). */
+   * stream_start / stream_write / stream_end. Returns 0, or non-zero for an
+   * error: before stream_start the client gets a 500; after it the host
+   * logs the error and aborts the stream as stream_abort does. Either way
+   * on_close(POUNCE_CLOSE_ERROR) follows. */
   int (*on_request)(void* instance, pounce_stream_t stream,
                     const pounce_request_view_t* req);
   /* A piece of the request body; `last` is 1 on the final call (which may
@@ -409,8 +545,11 @@ typedef struct pounce_plugin {
 
   /* ---- WebSocket (the owning async loop). All NULL = no WebSocket. ---- */
 
-  /* Before the 101. May choose a subprotocol or refuse. May be NULL: every
-   * upgrade is accepted without a subprotocol. */
+  /* Before the 101. May choose a subprotocol or refuse. Returns 0 to let
+   * `upgrade` decide (accepted unless reject_status >= 400), non-zero to
+   * refuse with reject_status, or 500 when that is below 400. See `user`
+   * for who frees it. May be NULL: every upgrade is accepted without a
+   * subprotocol. */
   int (*on_ws_upgrade)(void* instance, const pounce_request_view_t* req,
                        pounce_ws_upgrade_t* upgrade);
   /* After the 101 was sent. */
@@ -426,7 +565,25 @@ typedef struct pounce_plugin {
                       pounce_str_t reason);
   /* The send queue drained below half of the high-water mark. May be NULL. */
   void (*on_ws_writable)(void* instance, pounce_ws_t ws, void* user);
+
+  /* ---- 1.1: a host reads these only when `size` covers them ---- */
+
+  /* The plugin accepted an upgrade (on_ws_upgrade) but the host could not
+   * complete the 101: no on_ws_open or on_ws_close follows. Hands back the
+   * upgrade's `user` to free. The owning loop. May be NULL. */
+  void (*on_ws_upgrade_abandoned)(void* instance, void* user);
 } pounce_plugin_t;
+
+/* The size to put in pounce_plugin_t.size: the whole struct, or, for a
+ * plugin that lowered POUNCE_PLUGIN_MIN_HOST_MINOR to 0, the 1.0 struct (a
+ * 1.0 host refuses a larger descriptor; hooks beyond it are then absent on
+ * every host). */
+#if POUNCE_PLUGIN_MIN_HOST_MINOR >= 1
+#define POUNCE_PLUGIN_SIZE ((uint32_t)sizeof(pounce_plugin_t))
+#else
+#define POUNCE_PLUGIN_SIZE \
+  ((uint32_t)offsetof(pounce_plugin_t, on_ws_upgrade_abandoned))
+#endif
 
 /* The one entry function, exported as `pounce_plugin_entry`. Called once per
  * load on the main thread, after the ABI record was checked. `host` stays

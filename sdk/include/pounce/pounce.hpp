@@ -29,10 +29,12 @@
 
 #include <pounce/pounce.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -90,15 +92,46 @@ class Request {
   }
   std::string_view query() const { return to_sv(v_->query); }
   std::string_view body() const { return to_sv(v_->body); }
+  // The HTTP version: 1 (HTTP/1.x), later 2; minor is 0 or 1 for HTTP/1.
+  int version_major() const { return v_->version_major; }
   int version_minor() const { return v_->version_minor; }
+  // "http" (later "https"); empty from a 1.0 host.
+  std::string_view scheme() const {
+    return POUNCE_HAS_FIELD(v_, pounce_request_view_t, scheme)
+               ? to_sv(v_->scheme)
+               : std::string_view();
+  }
+  // The Host header (HTTP/2: :authority); empty when absent or from a 1.0
+  // host.
+  std::string_view authority() const {
+    return POUNCE_HAS_FIELD(v_, pounce_request_view_t, authority)
+               ? to_sv(v_->authority)
+               : std::string_view();
+  }
 
-  // The first header called `name`, compared case-insensitively.
+  // The FIRST header called `name`, compared case-insensitively. A field
+  // may occur several times (HTTP/2 may split Cookie): see header_values().
   std::optional<std::string_view> header(std::string_view name) const {
     pounce_str_t value;
     if (host().request_header(v_->handle, to_c(name), &value)) {
       return to_sv(value);
     }
     return std::nullopt;
+  }
+  // Every value of the header called `name`, in arrival order, compared
+  // case-insensitively (names may arrive in any case; HTTP/2 lower case).
+  std::vector<std::string_view> header_values(std::string_view name) const {
+    std::vector<std::string_view> out;
+    for (const pounce_header_t& h : headers()) {
+      std::string_view n = to_sv(h.name);
+      if (n.size() == name.size() &&
+          std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
+            return ascii_lower(a) == ascii_lower(b);
+          })) {
+        out.push_back(to_sv(h.value));
+      }
+    }
+    return out;
   }
   // Every header in arrival order.
   std::span<const pounce_header_t> headers() const {
@@ -129,6 +162,9 @@ class Request {
   const pounce_request_view_t* c_view() const { return v_; }
 
  private:
+  static char ascii_lower(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  }
   std::optional<Address> address(int which) const {
     pounce_addr_t a{};
     a.size = sizeof a;
@@ -176,10 +212,13 @@ class Stream {
   T* user() const {
     return static_cast<T*>(user_);
   }
-  // Owning loop only.
+  // Owning loop only. When the host refuses (POUNCE_ERR_STATE off the
+  // loop, POUNCE_ERR_CLOSED after close) the old value stays, and `user` is
+  // still the caller's to free.
   int set_user(void* user) {
-    user_ = user;
-    return host().stream_set_user(h_, user);
+    int rc = host().stream_set_user(h_, user);
+    if (rc == POUNCE_OK) user_ = user;
+    return rc;
   }
 
   // content_length < 0: unknown (chunked).
@@ -218,9 +257,11 @@ class WebSocket {
   T* user() const {
     return static_cast<T*>(user_);
   }
+  // As Stream::set_user: the old value stays when the host refuses.
   int set_user(void* user) {
-    user_ = user;
-    return host().ws_set_user(h_, user);
+    int rc = host().ws_set_user(h_, user);
+    if (rc == POUNCE_OK) user_ = user;
+    return rc;
   }
   int send_text(std::string_view text) const {
     return host().ws_send(h_, POUNCE_WS_TEXT, text.data(), text.size());
@@ -254,57 +295,137 @@ class WsUpgrade {
   void choose_protocol(size_t index) {
     u_->chosen_protocol = static_cast<int32_t>(index);
   }
-  // Refuses the upgrade with `status` (>= 400).
+  // Refuses the upgrade with `status` (>= 400). Free what set_user
+  // attached before returning: the host forgets it.
   void reject(int status) { u_->reject_status = status; }
+  // Handed back by on_ws_close, or by on_ws_upgrade_abandoned when the
+  // upgrade could not complete.
   void set_user(void* user) { u_->user = user; }
 
  private:
   pounce_ws_upgrade_t* u_;
 };
 
-// A timer on the loop that owns a stream or WebSocket. Owning loop only.
-// Destroying or stopping it cancels it; it is cancelled by the host when its
-// owner closes, so keep it in the per-connection state.
+// A timer on the loop that owns a stream or WebSocket. Start it on the
+// owning loop (elsewhere start() returns false: the host's timer_start
+// answers 0 off the loop). Destroying or stopping it cancels it; it is
+// cancelled by the host when its owner closes, so keep it in the
+// per-connection state.
 //
 // The callback may re-arm the timer (start() again: "retry later"), stop
 // it, or destroy it (by freeing the state that holds it): the closure that
 // is running, and everything it captured, stays alive until it returns.
+//
+// Destroying (or stopping) it from another thread is safe: the callback
+// never runs after the destructor returned (the destructor waits for a
+// callback that is running right now, so do not destroy a Timer while
+// holding a lock its callback takes), and the host's timer is stopped on
+// the owning loop's next turn.
 class Timer {
  public:
   Timer() = default;
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
   ~Timer() {
-    if (firing_) firing_->destroyed = true;
-    stop();
+    if (!core_) return;  // never armed: the host never saw this Timer
+    // The host answers POUNCE_ERR_STATE off the owning loop, which is how
+    // the Timer learns which thread destroys it.
+    pounce_timer_t last = last_id_;
+    int rc = last ? host().timer_stop(last) : POUNCE_OK;
+    if (rc != POUNCE_ERR_STATE) {
+      // On the owning loop: the host let go of the timer. If fire() is on
+      // the stack, it holds core_->mutex on this thread and frees core_.
+      core_->timer = nullptr;
+      if (firing_) {
+        firing_->destroyed = true;
+      } else {
+        delete core_;
+      }
+      return;
+    }
+    // Another thread: the host may fire the timer until the loop stops it.
+    // Unhook it first, waiting out a callback that runs right now...
+    {
+      std::lock_guard<std::mutex> lock(core_->mutex);
+      core_->timer = nullptr;
+    }
+    // ...then stop it and free the core on the loop, after which the host
+    // never passes it again. A refused post means the owner is gone, and
+    // with it (before its handle died) every timer it had.
+    Core* core = core_;
+    struct Stop {
+      Core* core;
+      pounce_timer_t id;
+    };
+    auto* stop = new Stop{core, last};
+    int posted = host().post(
+        owner_,
+        [](void* p) {
+          auto* st = static_cast<Stop*>(p);
+          host().timer_stop(st->id);
+          delete st->core;
+          delete st;
+        },
+        stop);
+    if (posted != POUNCE_OK) {
+      delete stop;
+      delete core;
+    }
   }
 
   bool start(uint64_t owner, uint64_t delay_ms, uint64_t repeat_ms,
              std::function<void()> fn) {
     stop();
+    if (!core_) core_ = new Core(this);
     // From inside the callback, fn_ is empty (fire() holds the running
     // closure), so this assignment destroys nothing that is running.
     fn_ = std::move(fn);
     repeating_ = repeat_ms != 0;
     ++arms_;
-    id_ = host().timer_start(owner, delay_ms, repeat_ms, &Timer::fire, this);
+    owner_ = owner;
+    id_ = host().timer_start(owner, delay_ms, repeat_ms, &Timer::fire, core_);
+    if (id_) last_id_ = id_;
     return id_ != 0;
   }
+  // From another thread the stop is queued to the loop: the callback may
+  // still run once before it lands.
   void stop() {
-    if (id_) host().timer_stop(id_);
+    if (id_ && host().timer_stop(id_) == POUNCE_ERR_STATE) {
+      pounce_timer_t id = id_;
+      static_assert(sizeof(void*) >= sizeof(pounce_timer_t));
+      host().post(
+          owner_,
+          [](void* p) {
+            host().timer_stop(
+                static_cast<pounce_timer_t>(reinterpret_cast<uintptr_t>(p)));
+          },
+          reinterpret_cast<void*>(static_cast<uintptr_t>(id)));
+    }
     id_ = 0;
   }
   bool active() const { return id_ != 0; }
 
  private:
+  // What the host holds as the timer's `user`: it outlives the Timer until
+  // the host can no longer fire it.
+  struct Core {
+    explicit Core(Timer* t) : timer(t) {}
+    Timer* timer;  // nullptr once the Timer is gone; guarded by `mutex`
+    // Held by fire() for the whole callback and by a destructor on another
+    // thread while it unhooks `timer`: the one place two threads meet.
+    std::mutex mutex;
+  };
   // What fire() must know after the callback, which may have destroyed the
   // Timer: it lives on fire()'s stack.
   struct Firing {
     bool destroyed = false;
   };
 
-  static void fire(void* self, pounce_timer_t) {
-    auto* t = static_cast<Timer*>(self);
+  static void fire(void* p, pounce_timer_t) {
+    auto* core = static_cast<Core*>(p);
+    std::unique_lock<std::mutex> lock(core->mutex);
+    Timer* t = core->timer;
+    if (!t) return;  // destroyed on another thread; the loop stops it next
     if (!t->repeating_) t->id_ = 0;
     // The callback runs from this local: whatever it does to the Timer
     // (start() replacing fn_, the destructor) cannot free it mid-call.
@@ -319,7 +440,12 @@ class Timer {
       // A timer callback has nobody to report to; swallowing keeps the
       // exception from crossing the C ABI.
     }
-    if (firing.destroyed) return;  // `running` is freed here, after the call
+    if (firing.destroyed) {
+      // Destroyed on this loop by the callback: the core is ours to free.
+      lock.unlock();
+      delete core;
+      return;  // `running` is freed here, after the call
+    }
     t->firing_ = nullptr;
     // Still the same arming: a repeating timer keeps its closure. A re-armed
     // timer already has its new one; a stopped or fired one-shot timer never
@@ -327,9 +453,12 @@ class Timer {
     if (t->arms_ == arms && t->id_ != 0) t->fn_ = std::move(running);
   }
   pounce_timer_t id_ = 0;
+  pounce_timer_t last_id_ = 0;  // the last armed id, even after stop()
+  uint64_t owner_ = 0;
   bool repeating_ = false;
   uint64_t arms_ = 0;  // start() calls, to tell a re-arm from the callback
   Firing* firing_ = nullptr;
+  Core* core_ = nullptr;
   std::function<void()> fn_;
 };
 
@@ -401,6 +530,9 @@ class Plugin {
   virtual void on_ws_message(WebSocket, pounce_ws_opcode_t, std::string_view) {}
   virtual void on_ws_close(WebSocket, uint16_t, std::string_view) {}
   virtual void on_ws_writable(WebSocket) {}
+  // The upgrade was accepted but could not complete (ABI 1.1): free what
+  // WsUpgrade::set_user attached. Not called by a 1.0 host.
+  virtual void on_ws_upgrade_abandoned(void* /*user*/) {}
 
   // Main thread.
   virtual void on_draining(pounce_drain_reason_t, uint64_t) {}
@@ -540,6 +672,13 @@ struct Adapter {
     }
   }
 
+  static void on_ws_upgrade_abandoned(void* instance, void* user) {
+    try {
+      self(instance)->on_ws_upgrade_abandoned(user);
+    } catch (...) {
+    }
+  }
+
   static const pounce_plugin_t* descriptor(const PluginInfo& info) {
     static std::vector<pounce_route_mode_t> routes;
     static pounce_plugin_t d{};
@@ -548,7 +687,9 @@ struct Adapter {
       routes.push_back(
           {{r.prefix, std::char_traits<char>::length(r.prefix)}, r.mode});
     }
-    d.size = sizeof d;
+    // POUNCE_PLUGIN_MIN_HOST_MINOR 0 keeps the descriptor 1.0-sized, as a
+    // 1.0 host requires; the 1.1 hooks are then absent.
+    d.size = POUNCE_PLUGIN_SIZE;
     d.name = {info.name, std::char_traits<char>::length(info.name)};
     d.version = {info.version, std::char_traits<char>::length(info.version)};
     d.mode = info.mode;
@@ -568,6 +709,9 @@ struct Adapter {
       d.on_ws_message = &on_ws_message;
       d.on_ws_close = &on_ws_close;
       d.on_ws_writable = &on_ws_writable;
+#if POUNCE_PLUGIN_MIN_HOST_MINOR >= 1
+      d.on_ws_upgrade_abandoned = &on_ws_upgrade_abandoned;
+#endif
     }
     return &d;
   }
