@@ -126,7 +126,10 @@ typedef uint64_t pounce_timer_t;  /* a timer on a connection's loop */
 
 typedef enum pounce_mode {
   POUNCE_MODE_SYNC = 0, /* handler runs inline on a worker thread */
-  POUNCE_MODE_ASYNC = 1 /* the connection moves to the async pool */
+  POUNCE_MODE_ASYNC = 1, /* the connection moves to the async pool */
+  /* ABI 1.1: on_handle, as in sync mode, but on a host thread pool
+   * (--blocking-threads); the worker serves other connections meanwhile. */
+  POUNCE_MODE_BLOCKING = 2
 } pounce_mode_t;
 
 typedef enum pounce_log_level {
