@@ -314,3 +314,21 @@ TEST(BlockingMode, StuckHandlerDoesNotHangTheExit) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(BlockingMode, CppPluginInfoModeAndRoutes) {
+  // pounce.hpp: PluginInfo::mode = BLOCKING, one route kept sync. The body
+  // names the thread that ran handle().
+  HostProcess host(
+      {"--workers", "1", "--plugin", test_plugin_path("blocking_cpp")});
+  ASSERT_TRUE(host.ok()) << host.stderr_text();
+  auto pooled = one_request(host.port(), get_request("/"));
+  ASSERT_TRUE(pooled);
+  EXPECT_EQ(pooled->body.rfind("pounce-block", 0), 0u) << pooled->body;
+  auto inline_ = one_request(host.port(), get_request("/inline"));
+  ASSERT_TRUE(inline_);
+  EXPECT_EQ(inline_->body, "pounce-worker0");
+}
+
+}  // namespace
