@@ -187,13 +187,17 @@ void BlockingPool::thread_main(Slot* slot) {
     slot->running = run ? job : nullptr;
     lock.unlock();
     if (run) run_handler(job);
+    // Handed back with mutex_ held, and held until this thread waits again
+    // (counted in idle_): a loop that submits the connection's next request
+    // as soon as it has this answer then finds this thread idle, instead of
+    // starting another one.
+    lock.lock();
+    slot->running = nullptr;
     if (!job->ret->push(job)) {
       // The loop is gone; so is the connection. The pin is released on the
       // shared counter (this thread runs no loop).
       delete job;
     }
-    lock.lock();
-    slot->running = nullptr;
   }
   slot->exited = true;
   exit_cv_.notify_all();

@@ -98,7 +98,8 @@ class BlockingReturn {
 
  private:
   // Guards done_ and closed_, and that async_ is never signalled after the
-  // loop closed it: pool threads push, the loop takes.
+  // loop closed it: pool threads push, the loop takes. Pool threads push
+  // with BlockingPool::mutex_ held; nothing takes the two the other way.
   std::mutex mutex_;
   std::vector<BlockingJob*> done_;
   bool closed_ = false;

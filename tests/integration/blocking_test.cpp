@@ -126,7 +126,8 @@ TEST(BlockingMode, SyncModeStallsTheWorker) {
   int sleepers_ok = 0;
   Latencies lat = load_with_sleepers(host.port(), 1, &sleepers_ok);
   EXPECT_EQ(sleepers_ok, 8);
-  ASSERT_GE(lat.ms.size(), 2u);
+  // One GET / may have waited behind all 8 sleepers: one sample suffices.
+  ASSERT_GE(lat.ms.size(), 1u);
   const double p99 = lat.p99();
   printf("sync mode: GET / p99 %.3f ms over %zu requests\n", p99,
          lat.ms.size());
