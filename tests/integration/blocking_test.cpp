@@ -333,3 +333,24 @@ TEST(BlockingMode, CppPluginInfoModeAndRoutes) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(BlockingMode, ShutdownWaitsForARunningHandler) {
+  HostProcess host({"--workers", "1", "--no-supervise", "--plugin",
+                    test_plugin_path("sleeper")});
+  ASSERT_TRUE(host.ok()) << host.stderr_text();
+  RawClient c(host.port());
+  ASSERT_TRUE(c.send(get_request("/sleep?ms=800")));
+  ASSERT_TRUE(host.wait_for_stderr("gen 1 sleep entered"));
+  host.signal(SIGTERM);
+  // Within --shutdown-timeout (10 s): the response comes, as the last one.
+  auto res = c.read_response(false, 10s);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body, "slept 800");
+  EXPECT_EQ(res->header("Connection").value_or(""), "close");
+  EXPECT_EQ(host.wait_exit(15s), 0);
+  EXPECT_EQ(host.stderr_text().find("abandoning"), std::string::npos);
+}
+
+}  // namespace
