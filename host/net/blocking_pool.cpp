@@ -160,6 +160,7 @@ void BlockingPool::start_thread() {
   auto slot = std::make_unique<Slot>();
   slot->index = static_cast<unsigned>(slots_.size());
   Slot* s = slot.get();
+  ++idle_;  // see thread_main
   // The thread takes mutex_ first thing: it starts once submit() returns.
   s->thread = start_thread_without_signals([this, s] { thread_main(s); });
   slots_.push_back(std::move(slot));
@@ -169,35 +170,36 @@ void BlockingPool::thread_main(Slot* slot) {
   char name[16];
   snprintf(name, sizeof name, "pounce-block%u", slot->index);
   pthread_setname_np(pthread_self(), name);
+  // idle_ counts the threads that will look at the queue before they sleep:
+  // waiting ones, ones just started (start_thread counted this one), and
+  // ones on their way back from a job. A loop that submits the next request
+  // of a connection as soon as it has this thread's answer then finds this
+  // thread counted, instead of starting another one or refusing the request.
   std::unique_lock lock(mutex_);
   for (;;) {
-    while (!head_ && !stopping_) {
-      ++idle_;
-      work_cv_.wait(lock);
-      --idle_;
-    }
+    while (!head_ && !stopping_) work_cv_.wait(lock);
     if (!head_) break;  // stopping, and nothing queued
     BlockingJob* job = head_;
     head_ = job->next;
     if (!head_) tail_ = nullptr;
     --queued_;
+    --idle_;
     // Once stopping, no loop waits for a job any more: drop, do not run.
     const bool run =
         !stopping_ && !job->abandoned.load(std::memory_order_relaxed);
     slot->running = run ? job : nullptr;
     lock.unlock();
     if (run) run_handler(job);
-    // Handed back with mutex_ held, and held until this thread waits again
-    // (counted in idle_): a loop that submits the connection's next request
-    // as soon as it has this answer then finds this thread idle, instead of
-    // starting another one.
     lock.lock();
     slot->running = nullptr;
+    ++idle_;
+    lock.unlock();
     if (!job->ret->push(job)) {
       // The loop is gone; so is the connection. The pin is released on the
       // shared counter (this thread runs no loop).
       delete job;
     }
+    lock.lock();
   }
   slot->exited = true;
   exit_cv_.notify_all();

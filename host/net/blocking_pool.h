@@ -98,8 +98,7 @@ class BlockingReturn {
 
  private:
   // Guards done_ and closed_, and that async_ is never signalled after the
-  // loop closed it: pool threads push, the loop takes. Pool threads push
-  // with BlockingPool::mutex_ held; nothing takes the two the other way.
+  // loop closed it: pool threads push, the loop takes.
   std::mutex mutex_;
   std::vector<BlockingJob*> done_;
   bool closed_ = false;
@@ -151,7 +150,7 @@ class BlockingPool {
   BlockingJob* head_ = nullptr;      // the queue, oldest first
   BlockingJob* tail_ = nullptr;
   size_t queued_ = 0;
-  unsigned idle_ = 0;  // threads waiting for a job
+  unsigned idle_ = 0;  // threads that will take a job without a new thread
   std::vector<std::unique_ptr<Slot>> slots_;
   bool stopping_ = false;
 };
