@@ -352,8 +352,10 @@ void Connection::handle_read(char* data, size_t len, bool owned) {
   } else if (used < len) {
     in_.append(data + used, len - used);
   }
-  if (in_.failed() && phase_ != Phase::Closing && phase_ != Phase::HandingOff) {
-    fail_no_memory();  // enter_body() or the append above could not copy
+  if (in_.failed() && phase_ != Phase::Closing) {
+    // enter_body() or the append above could not copy; a hand-off waiting
+    // for its write is cancelled too (it would ship a truncated input).
+    fail_no_memory();
   }
   in_input_ = false;
   if (abort_pending_) {
@@ -1233,6 +1235,9 @@ void Connection::on_write(uv_write_t* req, int status) {
 
 void Connection::fail_no_memory() {
   in_.release();
+  // A parked request's answer would come after this error, which closes
+  // the connection: it is dropped.
+  if (blocking_) detach_blocking();
   if (stream_) {
     if (stream_->started()) {
       abort_stream(POUNCE_CLOSE_ERROR);
