@@ -36,6 +36,10 @@ struct Config {
   uint16_t port = 8000;
   unsigned workers = 1;  // resolved: 0 on the command line = CPU count
   unsigned async_threads = 1;
+  // The pool that runs POUNCE_MODE_BLOCKING handlers, and how many requests
+  // may wait for it before the host answers 503 BLOCKING_QUEUE_FULL.
+  unsigned blocking_threads = 16;
+  uint64_t blocking_queue = 1024;
   AcceptMode accept_mode = AcceptMode::Auto;
   bool cpu_affinity = false;
   int backlog = 2048;

@@ -58,6 +58,10 @@ constexpr OptionDef kOptions[] = {
     {"workers", Kind::Count, "1", "Worker threads (0 = number of CPUs)", 0,
      254},
     {"async-threads", Kind::Count, "1", "Async pool threads", 1, 254},
+    {"blocking-threads", Kind::Count, "16",
+     "Threads that run blocking-mode handlers", 1, 1024},
+    {"blocking-queue", Kind::Count, "1024",
+     "Blocking requests that may wait for a thread (then 503)", 0, 1000000},
     {"accept-mode", Kind::Text, "auto", "auto | reuseport | distributor"},
     {"cpu-affinity", Kind::Bool, "off",
      "Pin workers, then async threads, to the allowed CPUs"},
@@ -476,6 +480,10 @@ bool apply_key(const std::string& key, const json& value, Config* c,
     c->workers = static_cast<unsigned>(u);
   } else if (flag == "async-threads") {
     c->async_threads = static_cast<unsigned>(u);
+  } else if (flag == "blocking-threads") {
+    c->blocking_threads = static_cast<unsigned>(u);
+  } else if (flag == "blocking-queue") {
+    c->blocking_queue = u;
   } else if (flag == "backlog") {
     c->backlog = static_cast<int>(u);
   } else if (flag == "max-connections") {

@@ -52,6 +52,7 @@ namespace pounce::http {
   X(BodyTimeout, 408, "BODY_TIMEOUT")                                     \
   X(TooManyConnections, 503, "TOO_MANY_CONNECTIONS")                      \
   X(OutOfMemory, 503, "OUT_OF_MEMORY")                                    \
+  X(BlockingQueueFull, 503, "BLOCKING_QUEUE_FULL")                        \
   /* plugin faults */                                                     \
   X(PluginError, 500, "PLUGIN_ERROR")                                     \
   X(InvalidResponseHeader, 500, "INVALID_RESPONSE_HEADER")                \

@@ -11,6 +11,7 @@
 #include "http/path_normalize.h"
 #include "http/status_text.h"
 #include "log/logger.h"
+#include "net/blocking_pool.h"
 #include "net/event_loop.h"
 #include "pipeline/content_type_rules.h"
 #include "pipeline/response_compression.h"
@@ -135,6 +136,7 @@ void Connection::close_now() {
   if (phase_ == Phase::Closing) return;
   if (stream_) release_stream(POUNCE_CLOSE_PEER);
   if (ws_) release_ws();
+  if (blocking_) detach_blocking();
   handoff_pin_.reset();  // a hand-off that will not happen (or a spare one)
   phase_ = Phase::Closing;
   loop_->timeouts().disarm(this);
@@ -204,6 +206,7 @@ bool Connection::may_read() const {
   switch (phase_) {
     case Phase::Closing:
     case Phase::HandingOff:  // the input belongs to the async loop next
+    case Phase::Blocking:    // parked until the handler returns
       return false;
     case Phase::Lingering:
       return true;  // discards, bounded by kLingerMaxBytes
@@ -373,8 +376,10 @@ size_t Connection::serve_requests(char* data, size_t len, bool owned) {
   size_t off = 0;
   while (off < len) {
     if (close_after_write_ || phase_ == Phase::Closing ||
-        phase_ == Phase::Async || phase_ == Phase::WebSocket) {
-      return phase_ == Phase::Async ? off : len;
+        phase_ == Phase::Async || phase_ == Phase::WebSocket ||
+        phase_ == Phase::Blocking) {
+      // Input behind an async or a parked request waits in in_.
+      return phase_ == Phase::Async || phase_ == Phase::Blocking ? off : len;
     }
     if (loop_->out().size() >= kOutputHighWater) {
       flush_output();
@@ -412,7 +417,7 @@ size_t Connection::serve_requests(char* data, size_t len, bool owned) {
     }
 
     if (head.body_kind == http::BodyKind::None) {
-      call_sync(head, r, {}, nullptr, 0);
+      dispatch(head, data + off, r, {}, nullptr, 0);
       off = head_end;
       continue;
     }
@@ -423,10 +428,10 @@ size_t Connection::serve_requests(char* data, size_t len, bool owned) {
         return len;
       }
       if (avail >= head.content_length) {
-        call_sync(head, r,
-                  std::string_view(data + head_end,
-                                   static_cast<size_t>(head.content_length)),
-                  nullptr, 0);
+        dispatch(head, data + off, r,
+                 std::string_view(data + head_end,
+                                  static_cast<size_t>(head.content_length)),
+                 nullptr, 0);
         off = head_end + static_cast<size_t>(head.content_length);
         continue;
       }
@@ -446,8 +451,9 @@ size_t Connection::serve_requests(char* data, size_t len, bool owned) {
       return len;
     }
     if (dr.status == http::DecodeStatus::Done) {
-      call_sync(head, r, std::string_view(data + head_end, dr.produced),
-                decoder_.trailers(), decoder_.trailer_count());
+      dispatch(head, data + off, r,
+               std::string_view(data + head_end, dr.produced),
+               decoder_.trailers(), decoder_.trailer_count());
       off = head_end + dr.consumed;
       continue;
     }
@@ -533,11 +539,11 @@ bool Connection::continue_body() {
   }
   Route r;
   if (route(head, &r)) {
-    call_sync(head, r,
-              std::string_view(in_.data() + head_size_,
-                               static_cast<size_t>(body_len_)),
-              chunked_ ? decoder_.trailers() : nullptr,
-              chunked_ ? decoder_.trailer_count() : 0);
+    dispatch(head, in_.data(), r,
+             std::string_view(in_.data() + head_size_,
+                              static_cast<size_t>(body_len_)),
+             chunked_ ? decoder_.trailers() : nullptr,
+             chunked_ ? decoder_.trailer_count() : 0);
   }
   // What follows the body is the next request: move it to the front.
   in_.consume(raw_pos_);
@@ -609,8 +615,9 @@ bool Connection::route(const http::RequestHead& head, Route* r) {
   }
   // WebSocket upgrades go to the async pool whatever the plugin's mode for
   // plain HTTP (ARCHITECTURE.md §1).
-  r->async = module.mode_for(r->path_info) == POUNCE_MODE_ASYNC ||
-             head.upgrade_websocket;
+  const pounce_mode_t mode = module.mode_for(r->path_info);
+  r->async = mode == POUNCE_MODE_ASYNC || head.upgrade_websocket;
+  r->blocking = mode == POUNCE_MODE_BLOCKING && !r->async;
   return true;
 }
 
@@ -639,6 +646,91 @@ void Connection::fill_view(const http::RequestHead& head, const Route& r,
   // ABI 1.1: what HTTP/2 carries as :scheme and :authority. No TLS yet.
   view->scheme = {"http", 4};
   view->authority = {head.host.data(), head.host.size()};
+}
+
+void Connection::dispatch(const http::RequestHead& head, const char* head_base,
+                          Route& r, std::string_view body,
+                          const pounce_header_t* trailers,
+                          size_t trailer_count) {
+  if (r.blocking) {
+    start_blocking(head, head_base, r, body, trailers, trailer_count);
+  } else {
+    call_sync(head, r, body, trailers, trailer_count);
+  }
+}
+
+void Connection::start_blocking(const http::RequestHead& head,
+                                const char* head_base, Route& r,
+                                std::string_view body,
+                                const pounce_header_t* trailers,
+                                size_t trailer_count) {
+  // The request's bytes may sit in the loop's read buffer, its headers in
+  // the loop's header storage, its path in the loop's path buffer: all of
+  // them serve other connections while the handler runs. The job copies
+  // what the handler can see.
+  const Config& cfg = loop_->config();
+  BlockingJob* job = loop_->acquire_job();
+  if (!job ||
+      !job->capture(head_base, head.head_size, cfg.max_header_size, body,
+                    r.path, r.path_info, trailers, trailer_count)) {
+    if (job) loop_->release_job(job);
+    respond_error(http::ErrorCode::OutOfMemory, &head);
+    return;
+  }
+  const Mount& mount = *r.mount;
+  job->mount = &mount;
+  job->plugin_name = mount.module->name().c_str();
+  job->res.reset(job->plugin_name);
+  // Until the job is back on this loop, the code it runs stays loaded (a
+  // reload retires the generation only after that).
+  job->pin = r.pin ? std::move(r.pin) : GenerationPin(r.generation);
+  job->peer = peer();
+  job->local.len = sizeof job->local.addr;
+  int len = static_cast<int>(sizeof job->local.addr);
+  if (uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&job->local.addr),
+                         &len) == 0) {
+    job->local.len = static_cast<socklen_t>(len);
+  } else {
+    job->local.len = 0;
+  }
+  job->conn = this;
+  BlockingPool* pool = loop_->blocking_pool();
+  if (!pool || !pool->submit(job)) {
+    loop_->release_job(job);
+    // The request was read whole: the connection may go on.
+    respond_error(http::ErrorCode::BlockingQueueFull, &head, /*close=*/false);
+    return;
+  }
+  blocking_ = job;
+  phase_ = Phase::Blocking;
+  stop_reading();
+}
+
+void Connection::detach_blocking() {
+  blocking_->conn = nullptr;
+  blocking_->abandoned.store(true, std::memory_order_relaxed);
+  blocking_ = nullptr;
+}
+
+void Connection::finish_blocking(BlockingJob* job) {
+  blocking_ = nullptr;
+  job->conn = nullptr;
+  phase_ = Phase::Idle;
+  loop_->timeouts().disarm(this);
+  if (job->res.error != http::ErrorCode::None) {
+    respond_error(job->res.error, &job->head);
+  } else {
+    write_sync_response(job->head, job->res);
+  }
+  loop_->release_job(job);
+  if (phase_ == Phase::Closing) return;
+  // Requests pipelined behind it waited in in_; with a write in flight,
+  // on_write serves them once it completes.
+  if (!close_after_write_ && !write_in_flight_ && !in_.empty()) {
+    handle_read(in_.data(), in_.size(), true);
+    return;
+  }
+  after_input();
 }
 
 void Connection::call_sync(const http::RequestHead& head, const Route& r,
@@ -799,7 +891,10 @@ void Connection::respond_error(http::ErrorCode code,
   put("X-Pounce-Error: ");
   put(name);
   put("\r\n");
-  if (code == http::ErrorCode::TooManyConnections) put("Retry-After: 1\r\n");
+  if (code == http::ErrorCode::TooManyConnections ||
+      code == http::ErrorCode::BlockingQueueFull) {
+    put("Retry-After: 1\r\n");
+  }
   if (code == http::ErrorCode::WebSocketVersion) {
     put("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
   }
@@ -937,6 +1032,12 @@ void Connection::after_input() {
       break;
     case Phase::Async:
       arm_async_timeout();
+      break;
+    case Phase::Blocking:
+      // --request-timeout bounds the wait for the handler's response.
+      if (!queued() || kind != TimeoutKind::ResponseStart) {
+        loop_->timeouts().arm(this, TimeoutKind::ResponseStart);
+      }
       break;
     case Phase::Body:
     default:
@@ -1127,7 +1228,8 @@ void Connection::on_write(uv_write_t* req, int status) {
     return;
   }
   // Requests that arrived while the socket was full are still in in_.
-  if (!c->in_.empty() && c->phase_ != Phase::Body) {
+  if (!c->in_.empty() && c->phase_ != Phase::Body &&
+      c->phase_ != Phase::Blocking) {
     c->handle_read(c->in_.data(), c->in_.size(), true);
     return;
   }
@@ -1136,6 +1238,9 @@ void Connection::on_write(uv_write_t* req, int status) {
 
 void Connection::fail_no_memory() {
   in_.release();
+  // A parked request's answer would come after this error, which closes
+  // the connection: it is dropped.
+  if (blocking_) detach_blocking();
   if (stream_) {
     if (stream_->started()) {
       abort_stream(POUNCE_CLOSE_ERROR);
@@ -1216,6 +1321,17 @@ void Connection::on_timeout(TimeoutKind kind) {
       after_input();
       break;
     case TimeoutKind::ResponseStart:
+      if (blocking_) {
+        // The handler cannot be stopped; its result is dropped when it
+        // comes back. The input pipelined behind it goes with the close.
+        LOG_WARN("plugin %s: no response within --request-timeout",
+                 blocking_->plugin_name);
+        detach_blocking();
+        phase_ = Phase::Head;
+        respond_error(http::ErrorCode::ResponseTimeout, nullptr);
+        after_input();
+        break;
+      }
       if (stream_ && !stream_->started()) {
         LOG_WARN("plugin %s: no response within --request-timeout",
                  stream_->mount()->module->name().c_str());

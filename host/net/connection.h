@@ -39,6 +39,7 @@
 namespace pounce {
 
 class AsyncStream;
+class BlockingJob;
 class EventLoop;
 class WsSession;
 class Generation;
@@ -93,6 +94,12 @@ class Connection : public TimeoutNode {
   // started), after on_close(ERROR).
   void fail_stream(http::ErrorCode code);
 
+  // ---- for its loop ----
+  // The blocking handler of the parked request returned: the response is
+  // written like a sync one, then the requests pipelined behind it are
+  // served. Releases the job.
+  void finish_blocking(BlockingJob* job);
+
   // ---- for the WsSession of this connection (its loop) ----
   // The close handshake is complete (or failed): close the TCP connection
   // once our last frame is out.
@@ -112,6 +119,8 @@ class Connection : public TimeoutNode {
     Head,        // part of a head is buffered
     Body,        // the head is complete, a sync request's body is arriving
     Async,       // an async request (AsyncStream) is running
+    Blocking,    // parked: a blocking handler runs on the pool (blocking_);
+                 // no reading, pipelined input waits in in_
     WebSocket,   // upgraded: frames, not HTTP
     HandingOff,  // worker: an async request waits for the write in flight,
                  // then moves (with in_) to an async loop
@@ -126,6 +135,7 @@ class Connection : public TimeoutNode {
     std::string_view path;       // normalized
     std::string_view path_info;  // below the mount
     bool async = false;
+    bool blocking = false;  // POUNCE_MODE_BLOCKING: on the blocking pool
     // Held for the first request after a hand-off: the pin the worker took.
     // Whatever path the request takes, it is released or moved on exactly
     // once (to the stream, the WebSocket, or with the Route).
@@ -157,9 +167,21 @@ class Connection : public TimeoutNode {
                   const http::RequestHead& head);
   // Normalizes and routes; false when the host answered already.
   bool route(const http::RequestHead& head, Route* r);
+  // A complete request for on_handle: inline (call_sync), or parked on the
+  // blocking pool (start_blocking). `head_base` is where the head's bytes
+  // start (head.head_size of them).
+  void dispatch(const http::RequestHead& head, const char* head_base, Route& r,
+                std::string_view body, const pounce_header_t* trailers,
+                size_t trailer_count);
   void call_sync(const http::RequestHead& head, const Route& r,
                  std::string_view body, const pounce_header_t* trailers,
                  size_t trailer_count);
+  void start_blocking(const http::RequestHead& head, const char* head_base,
+                      Route& r, std::string_view body,
+                      const pounce_header_t* trailers, size_t trailer_count);
+  // The connection no longer waits for its job (it closes, or answered
+  // already): the result is dropped when it comes back.
+  void detach_blocking();
   void write_sync_response(const http::RequestHead& head, pounce_response& res);
   // Answers with an error from the table: the response, a log line and, when
   // `close` is set (every table row), a lingering close.
@@ -253,6 +275,7 @@ class Connection : public TimeoutNode {
 
   // Async: the running stream, its body state, and where it came from.
   AsyncStream* stream_ = nullptr;
+  BlockingJob* blocking_ = nullptr;  // phase Blocking: the parked request
   WsSession* ws_ = nullptr;
   uint64_t stream_body_left_ = 0;  // Content-Length bytes still to come
   bool stream_body_chunked_ = false;

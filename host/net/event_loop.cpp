@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "net/blocking_pool.h"
 #include "net/connection.h"
 #include "plugin/generation.h"
 #include "server/crash_report.h"
@@ -44,11 +45,53 @@ EventLoop::EventLoop(const Config& config, unsigned index, const char* role)
                  on_timeout, this);
   // A head start only: should it fail, the first response grows it.
   (void)out_.reserve(64 * 1024);
+  uv_async_init(&loop_, &blocking_async_, on_blocking_done);
+  blocking_async_.data = this;
+  blocking_return_ = std::make_shared<BlockingReturn>(
+      reinterpret_cast<uv_async_s*>(&blocking_async_));
 }
 
 EventLoop::~EventLoop() {
   if (thread_.joinable()) thread_.join();
+  // Jobs still in the pool are not here: they find the return channel
+  // closed and free themselves.
+  while (BlockingJob* j = job_free_) {
+    job_free_ = j->next;
+    delete j;
+  }
   uv_loop_close(&loop_);
+}
+
+BlockingJob* EventLoop::acquire_job() {
+  if (BlockingJob* j = job_free_) {
+    job_free_ = j->next;
+    j->next = nullptr;
+    return j;
+  }
+  try {
+    return new BlockingJob(config_.max_headers, blocking_return_);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+
+void EventLoop::release_job(BlockingJob* job) {
+  job->recycle();
+  job->next = job_free_;
+  job_free_ = job;
+}
+
+void EventLoop::on_blocking_done(uv_async_t* a) {
+  auto* self = static_cast<EventLoop*>(a->data);
+  self->blocking_return_->take(&self->blocking_done_);
+  for (BlockingJob* job : self->blocking_done_) {
+    if (job->conn) {
+      job->conn->finish_blocking(job);  // releases the job
+    } else {
+      self->release_job(job);  // its connection closed meanwhile
+    }
+  }
+  self->blocking_done_.clear();
 }
 
 void EventLoop::start(int cpu) {
@@ -160,6 +203,10 @@ void EventLoop::maybe_finish() {
 }
 
 void EventLoop::close_own_handles() {
+  // Jobs that came back after their connections closed; later ones free
+  // themselves on the pool thread.
+  for (BlockingJob* job : blocking_return_->close()) release_job(job);
+  uv_close(reinterpret_cast<uv_handle_t*>(&blocking_async_), nullptr);
   timeouts_.close();
   log_flusher_.close();
   tasks_.close();

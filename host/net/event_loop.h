@@ -28,6 +28,9 @@
 
 namespace pounce {
 
+class BlockingJob;
+class BlockingPool;
+class BlockingReturn;
 class Connection;
 class Generation;
 
@@ -103,6 +106,14 @@ class EventLoop {
   // A scratch response object for validating stream headers and trailers.
   pounce_response& scratch_response() { return scratch_response_; }
 
+  // ---- the blocking pool (POUNCE_MODE_BLOCKING) ----
+  void set_blocking_pool(BlockingPool* pool) { blocking_pool_ = pool; }
+  BlockingPool* blocking_pool() const { return blocking_pool_; }
+  // A job from this loop's free list (loop thread); nullptr without memory.
+  BlockingJob* acquire_job();
+  // Back to the free list, its pin released (loop thread).
+  void release_job(BlockingJob* job);
+
   // ---- generations ----
   Generation* generation() const { return generation_; }
   void set_generation(Generation* g) { generation_ = g; }
@@ -146,6 +157,7 @@ class EventLoop {
 
  private:
   static void on_timeout(TimeoutNode* node, TimeoutKind kind, void* ctx);
+  static void on_blocking_done(uv_async_t* a);
   void thread_main(int cpu);
   void close_own_handles();
 
@@ -170,6 +182,14 @@ class EventLoop {
   pipeline::CompressorPool compressors_;
   ByteBuffer compress_scratch_;
   ws::MessageBudget ws_message_budget_;
+  // Blocking mode: finished jobs come back through blocking_return_ (which
+  // signals blocking_async_); idle ones wait in job_free_ (an intrusive
+  // list through BlockingJob::next) for the next parked request.
+  BlockingPool* blocking_pool_ = nullptr;
+  uv_async_t blocking_async_{};
+  std::shared_ptr<BlockingReturn> blocking_return_;
+  std::vector<BlockingJob*> blocking_done_;  // scratch, keeps its capacity
+  BlockingJob* job_free_ = nullptr;
   std::vector<class AsyncLoop*> async_loops_;
   size_t next_async_ = 0;
   // Connections this worker handed to async loops and not closed yet: the

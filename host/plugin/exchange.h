@@ -39,6 +39,9 @@ struct pounce_request {
   const pounce::http::RequestHead* head = nullptr;
   uv_tcp_t* tcp = nullptr;              // for the addresses
   pounce::PeerAddress* peer = nullptr;  // the connection's cache
+  // A blocking-mode request runs off the loop, which owns the socket: both
+  // addresses are fetched before, `tcp` is null, and these are used instead.
+  const pounce::PeerAddress* local = nullptr;
 };
 
 struct pounce_response {

@@ -56,7 +56,15 @@ int api_request_header(const pounce_request_t* req, pounce_str_t name,
 
 int api_request_addr(const pounce_request_t* req, int which,
                      pounce_addr_t* out) {
-  if (!req || !out || !req->tcp) return POUNCE_ERR_INVALID;
+  if (!req || !out) return POUNCE_ERR_INVALID;
+  if (!req->tcp) {
+    // Blocking mode: fetched on the loop before the hand-off.
+    const PeerAddress* a = which == 0   ? req->peer
+                           : which == 1 ? req->local
+                                        : nullptr;
+    if (!a || a->len == 0) return POUNCE_ERR_INVALID;
+    return format_address(reinterpret_cast<const sockaddr*>(&a->addr), out);
+  }
   if (which == 0) {
     const PeerAddress& peer = peer_address(req->tcp, req->peer);
     if (peer.len == 0) return POUNCE_ERR_INVALID;

@@ -298,7 +298,8 @@ int32_t raw_mode(const pounce_mode_t& mode) {
 
 bool valid_mode(const pounce_mode_t& mode) {
   auto v = raw_mode(mode);
-  return v == POUNCE_MODE_SYNC || v == POUNCE_MODE_ASYNC;
+  return v == POUNCE_MODE_SYNC || v == POUNCE_MODE_ASYNC ||
+         v == POUNCE_MODE_BLOCKING;
 }
 
 // Names and versions go into log lines: a control byte could forge one.
@@ -530,14 +531,16 @@ bool PluginModule::adopt_descriptor(const pounce_plugin_t& desc,
                    [](const RouteMode& a, const RouteMode& b) {
                      return a.prefix.size() > b.prefix.size();
                    });
-  bool needs_sync = desc_.mode == POUNCE_MODE_SYNC;
+  // A blocking handler is on_handle too, only run on the blocking pool.
+  bool needs_sync =
+      desc_.mode == POUNCE_MODE_SYNC || desc_.mode == POUNCE_MODE_BLOCKING;
   bool needs_async = desc_.mode == POUNCE_MODE_ASYNC;
   for (const RouteMode& r : routes_) {
-    needs_sync |= r.mode == POUNCE_MODE_SYNC;
+    needs_sync |= r.mode == POUNCE_MODE_SYNC || r.mode == POUNCE_MODE_BLOCKING;
     needs_async |= r.mode == POUNCE_MODE_ASYNC;
   }
   if (needs_sync && !desc_.on_handle) {
-    *error = name_ + ": sync mode needs on_handle";
+    *error = name_ + ": sync mode needs on_handle";  // blocking mode too
     return false;
   }
   if (needs_async && !desc_.on_request) {

@@ -195,6 +195,8 @@ void Server::start_threads() {
     a->set_generation(current_.get());
     async_loops_.push_back(std::move(a));
   }
+  blocking_pool_ = std::make_unique<BlockingPool>(config_.blocking_threads,
+                                                  config_.blocking_queue);
   std::vector<AsyncLoop*> pool;
   for (auto& a : async_loops_) pool.push_back(a.get());
   for (auto& w : workers_) {
@@ -202,6 +204,7 @@ void Server::start_threads() {
     all_loops_.push_back(w.get());
   }
   for (auto& a : async_loops_) all_loops_.push_back(a.get());
+  for (EventLoop* l : all_loops_) l->set_blocking_pool(blocking_pool_.get());
   register_handle_loops(all_loops_);
   // Pinning order: workers first, then the async threads (--cpu-affinity).
   for (auto& w : workers_) w->start(cpu_for_next());
@@ -271,6 +274,8 @@ void Server::begin_shutdown() {
   // Every generation that a loop may run hears SHUTDOWN now, once. The one
   // being published already serves on the loops that switched.
   uint64_t deadline_ns = monotonic_ns() + config_.shutdown_timeout_ms * 1000000;
+  shutdown_deadline_ = std::chrono::steady_clock::now() +
+                       std::chrono::milliseconds(config_.shutdown_timeout_ms);
   if (current_) current_->drain(POUNCE_DRAIN_SHUTDOWN, deadline_ns);
   if (publishing_) publishing_->drain(POUNCE_DRAIN_SHUTDOWN, deadline_ns);
   for (Retiring& r : retiring_) {
@@ -312,6 +317,21 @@ void Server::finish_if_done() {
   }
   for (auto& w : workers_) w->join();
   for (auto& a : async_loops_) a->join();
+  // A blocking handler may outlive its connection (closed at the shutdown
+  // deadline, or at --request-timeout): it gets until the same deadline.
+  if (blocking_pool_ && blocking_pool_->stop(shutdown_deadline_) > 0) {
+    // Its code and memory may still be in use: unloading them, or freeing
+    // the pool its thread runs in, would crash it. The process exits anyway.
+    LOG_ERROR(
+        "exiting with blocking handlers still running; plugins stay loaded");
+    (void)blocking_pool_.release();
+    if (current_) current_->leak_modules();
+    if (publishing_) publishing_->leak_modules();
+    for (Retiring& r : retiring_) r.generation->leak_modules();
+    (void)current_.release();
+    (void)publishing_.release();
+    for (Retiring& r : retiring_) (void)r.generation.release();
+  }
   // Every loop is gone: nothing can run plugin code any more.
   phase_ = Phase::Stopped;
   publishing_.reset();

@@ -13,6 +13,7 @@
 #include "async/async_loop.h"
 #include "cli/config.h"
 #include "net/accept_distributor.h"
+#include "net/blocking_pool.h"
 #include "net/task_queue.h"
 #include "net/worker.h"
 #include "plugin/generation.h"
@@ -112,6 +113,12 @@ class Server {
   // Every loop that can run plugin code: workers, then async loops.
   std::vector<EventLoop*> all_loops_;
   std::unique_ptr<AcceptDistributor> distributor_;
+  // Runs POUNCE_MODE_BLOCKING handlers for every loop; its threads start on
+  // first use.
+  std::unique_ptr<BlockingPool> blocking_pool_;
+  // When the graceful shutdown must be over (steady clock), for the wait on
+  // blocking handlers once the loops are gone.
+  std::chrono::steady_clock::time_point shutdown_deadline_{};
 
   std::unique_ptr<Generation> current_;
   std::vector<Retiring> retiring_;

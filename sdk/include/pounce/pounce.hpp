@@ -500,6 +500,8 @@ struct RouteInfo {
 struct PluginInfo {
   const char* name = "plugin";
   const char* version = "0.0.0";
+  // POUNCE_MODE_SYNC, POUNCE_MODE_ASYNC or POUNCE_MODE_BLOCKING (handle()
+  // on the host's blocking pool); `routes` may override it per prefix.
   pounce_mode_t mode = POUNCE_MODE_SYNC;
   // Set when the plugin overrides the WebSocket hooks.
   bool websocket = false;
@@ -511,7 +513,9 @@ class Plugin {
  public:
   virtual ~Plugin() = default;
 
-  // Sync mode: a worker thread, concurrently on all workers.
+  // Sync mode: a worker thread, concurrently on all workers. Blocking mode:
+  // a thread of the host's blocking pool, concurrently on all of them; it
+  // may block (its worker serves other connections meanwhile).
   virtual void handle(const Request&, Response& res) { res.status(404); }
 
   // Async mode, on the owning loop.
