@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <pounce/pounce.hpp>
 
+#include "fake_host.h"
+
 #include <map>
 #include <memory>
 #include <string>
@@ -14,77 +16,9 @@
 
 namespace {
 
-struct FakeTimer {
-  pounce_timer_fn fn;
-  void* user;
-  uint64_t repeat_ms;
-};
+using namespace pounce_test;
 
-// The fake loop: armed timers by id, and posted callbacks.
-struct FakeLoop {
-  std::map<pounce_timer_t, FakeTimer> timers;
-  pounce_timer_t next_id = 1;
-  std::vector<std::pair<pounce_callback_fn, void*>> posted;
-
-  // Fires every timer armed now, once each, as the host's on_fire does: a
-  // one-shot is gone after its callback, a repeating one stays armed
-  // unless the callback stopped it.
-  void fire_all() {
-    std::vector<pounce_timer_t> due;
-    for (const auto& [id, t] : timers) due.push_back(id);
-    for (pounce_timer_t id : due) {
-      auto it = timers.find(id);
-      if (it == timers.end()) continue;  // stopped by an earlier callback
-      FakeTimer t = it->second;
-      t.fn(t.user, id);
-      if (t.repeat_ms == 0) timers.erase(id);
-    }
-  }
-  void run_posted() {
-    while (!posted.empty()) {
-      auto [fn, user] = posted.front();
-      posted.erase(posted.begin());
-      fn(user);
-    }
-  }
-};
-
-FakeLoop* g_loop = nullptr;
-
-pounce_timer_t fake_timer_start(uint64_t, uint64_t, uint64_t repeat_ms,
-                                pounce_timer_fn fn, void* user) {
-  pounce_timer_t id = g_loop->next_id++;
-  g_loop->timers[id] = {fn, user, repeat_ms};
-  return id;
-}
-
-int fake_timer_stop(pounce_timer_t id) {
-  g_loop->timers.erase(id);
-  return POUNCE_OK;
-}
-
-int fake_post(uint64_t, pounce_callback_fn fn, void* user) {
-  g_loop->posted.emplace_back(fn, user);
-  return POUNCE_OK;
-}
-
-class WrapperReentry : public ::testing::Test {
- protected:
-  void SetUp() override {
-    api_.size = sizeof api_;
-    api_.timer_start = fake_timer_start;
-    api_.timer_stop = fake_timer_stop;
-    api_.post = fake_post;
-    g_loop = &loop_;
-    pounce::detail::g_host = &api_;
-  }
-  void TearDown() override {
-    pounce::detail::g_host = nullptr;
-    g_loop = nullptr;
-  }
-  pounce_host_api_t api_{};
-  FakeLoop loop_;
-};
+class WrapperReentry : public FakeHostTest {};
 
 // The "retry later" pattern: a one-shot timer whose callback arms it again,
 // then goes on using what it captured.
