@@ -71,7 +71,7 @@ test-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOUNCE_TSAN=ON \
 	  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1"
 	cmake --build $(TSAN_BUILD) -j$(JOBS)
-	TSAN_OPTIONS=second_deadlock_stack=1:history_size=4:suppressions=$(CURDIR)/tests/tsan.supp \
+	TSAN_OPTIONS=second_deadlock_stack=1:history_size=4:allocator_may_return_null=1:suppressions=$(CURDIR)/tests/tsan.supp \
 	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -j$(JOBS) -LE bench
 
 fuzz: deps

@@ -265,10 +265,11 @@ TEST(ServeCli, WriteTimeoutDropsAClientThatStopsReading) {
   RawClient c(h.port());
   ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " +
                      std::to_string(size) + "\r\n\r\n"));
-  ASSERT_TRUE(c.send(std::string(size, 'w')));
+  ASSERT_TRUE(c.send(std::string(size - 1, 'w')));
   // The server starts writing only after the last body byte arrived, so its
   // last write progress is after this point.
   auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.send("w"));
   ASSERT_TRUE(h.wait_for_stderr("write timeout: ", 10s)) << h.stderr_text();
   auto took = std::chrono::steady_clock::now() - sent;
   EXPECT_GE(took, 500ms);

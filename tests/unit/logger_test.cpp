@@ -14,6 +14,7 @@
 #include <string>
 
 #include "log/logger.h"
+#include "sanitizers.h"
 
 using pounce::log::LogSink;
 using pounce::log::OutputFile;
@@ -207,6 +208,10 @@ TEST(LogSink, WriterThreadDrainCountsWhatTheReaderNeverTook) {
 // A forked child (the supervisor's serving process) writes through a writer
 // thread of its own: fork copies the queue and its mutex, not the thread.
 TEST(OutputFile, WriterThreadWorksInAForkedChild) {
+  if (pounce::test::kTsan) {
+    GTEST_SKIP() << "TSan cannot start threads in the child of a "
+                    "multi-threaded fork (it dies by design)";
+  }
   Channel ch(false);
   OutputFile out(ch.writer(), "test", Mode::Thread);
   ASSERT_EQ(out.write_some("parent\n", 7), 7);
