@@ -13,10 +13,10 @@ TEST(AbiCompat, HelloBuiltAgainstTheFrozen1_0HeaderServes) {
   HostProcess h({"--plugin", test_plugin_path("hello_v1_0")});
   ASSERT_TRUE(h.ok()) << h.stderr_text();
   RawClient c(h.port());
-  ASSERT_TRUE(c.send(
-      "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
-      "GET /json HTTP/1.1\r\nHost: x\r\n\r\n"
-      "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+             "GET /json HTTP/1.1\r\nHost: x\r\n\r\n"
+             "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"));
   auto hello = c.read_response();
   ASSERT_TRUE(hello);
   EXPECT_EQ(hello->status, 200);
