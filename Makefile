@@ -25,7 +25,8 @@ DEB_PACKAGES := \
   clang-14 libclang-rt-14-dev \
   curl python3 python3-h11 python3-websockets nodejs node-ws \
   wrk apache2-utils valgrind zstd util-linux \
-  nginx h2o
+  nginx h2o \
+  openssl python3-h2 nghttp2-client chromium
 
 .PHONY: deps build run test test-sanitize test-tsan fuzz bench format clean
 

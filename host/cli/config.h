@@ -20,6 +20,23 @@ struct PluginSpec {
   std::string path;    // the .so path as given
 };
 
+// One listening address (--listen, or --host/--port): every worker serves
+// every listener.
+struct ListenSpec {
+  bool operator==(const ListenSpec&) const = default;
+  bool tls = false;   // https://
+  std::string host;   // without brackets: "127.0.0.1", "::1"
+  uint16_t port = 0;  // 0: the kernel picks, once per listener
+  // "https://127.0.0.1:8443" with the given port (or `real_port` when set).
+  std::string url(uint16_t real_port = 0) const;
+};
+
+// Parses "http://HOST:PORT" or "https://HOST:PORT" ("[::1]" for IPv6).
+bool parse_listen_url(const std::string& text, ListenSpec* out,
+                      std::string* error);
+
+enum class TlsClientAuth { None, Optional, Required };
+
 struct Config {
   std::vector<PluginSpec> plugins;
   // Per-prefix JSON text for init(); mounts without one get "{}".
@@ -34,6 +51,27 @@ struct Config {
 
   std::string host = "127.0.0.1";
   uint16_t port = 8000;
+  // Resolved by validate(): the --listen URLs, or one listener made of
+  // --host/--port (https when --tls-cert is given). Never empty.
+  std::vector<ListenSpec> listens;
+  bool listen_from_cli = false;  // --listen was given
+
+  // TLS (host/tls/). Certificates and keys pair up in order; the first pair
+  // is the default, the others are chosen by SNI. `tls_ocsp` entries pair up
+  // with the certificates too ("" = none). Re-read on SIGHUP.
+  std::vector<std::string> tls_certs;
+  std::vector<std::string> tls_keys;
+  std::vector<std::string> tls_ocsp;
+  std::string tls_min_version = "1.2";  // "1.2" or "1.3"
+  std::string tls_ciphers;       // TLS 1.2 cipher list; "" = intermediate
+  std::string tls_ciphersuites;  // TLS 1.3 suites; "" = OpenSSL's defaults
+  std::string tls_client_ca;
+  TlsClientAuth tls_client_auth = TlsClientAuth::None;
+  uint64_t tls_ticket_rotation_ms = 3600000;
+  bool tls_session_tickets = true;
+  bool tls_allow_expired = false;
+  // Whether any listener is https (then certificates are required).
+  bool any_tls() const;
   unsigned workers = 1;  // resolved: 0 on the command line = CPU count
   unsigned async_threads = 1;
   // The pool that runs POUNCE_MODE_BLOCKING handlers, and how many requests

@@ -52,6 +52,9 @@ constexpr OptionDef kOptions[] = {
     {"plugin-config", Kind::List, "{}",
      "JSON config for the plugin at PREFIX: PREFIX=JSON (repeatable)"},
     {"config", Kind::Text, "", "Read options from a JSON file"},
+    {"listen", Kind::List, "",
+     "Listen on http://HOST:PORT or https://HOST:PORT (repeatable; replaces "
+     "--host/--port)"},
     {"host", Kind::Text, "127.0.0.1", "Address to listen on"},
     {"port", Kind::Count, "8000", "Port to listen on (0 = any free port)", 0,
      65535},
@@ -106,6 +109,29 @@ constexpr OptionDef kOptions[] = {
     {"ws-buffer-budget", Kind::Bytes, "67108864",
      "Bytes of unfinished WebSocket messages buffered per async thread", kMiB,
      64 * kGiB},
+    {"tls-cert", Kind::List, "",
+     "PEM certificate chain (repeatable, paired with --tls-key in order; "
+     "the first is the default, the others are chosen by SNI)"},
+    {"tls-key", Kind::List, "",
+     "PEM private key of the --tls-cert at the "
+     "same position (repeatable)"},
+    {"tls-ocsp", Kind::List, "",
+     "DER OCSP response stapled for the --tls-cert at the same position "
+     "(repeatable; \"\" for none)"},
+    {"tls-min-version", Kind::Text, "1.2", "1.2 | 1.3"},
+    {"tls-ciphers", Kind::Text, "",
+     "TLS 1.2 cipher list (OpenSSL syntax; default: intermediate profile)"},
+    {"tls-ciphersuites", Kind::Text, "",
+     "TLS 1.3 cipher suites (OpenSSL syntax; default: OpenSSL's)"},
+    {"tls-client-ca", Kind::Text, "",
+     "PEM CA certificates that client certificates are verified against"},
+    {"tls-client-auth", Kind::Text, "none", "none | optional | required"},
+    {"tls-ticket-rotation", Kind::Seconds, "3600",
+     "Seconds between session ticket key rotations", 1000, 30 * kDayMs},
+    {"tls-session-tickets", Kind::Bool, "on",
+     "TLS session tickets (TLS 1.3 and 1.2) for resumption"},
+    {"tls-allow-expired", Kind::Bool, "off",
+     "An expired certificate is a warning instead of a startup error"},
     {"access-log", Kind::Bool, "on", "One line per request on stdout"},
     {"supervise", Kind::Bool, "on",
      "Run the server as the child of a supervisor that restarts it"},
@@ -414,6 +440,10 @@ bool apply_key(const std::string& key, const json& value, Config* c,
       c->access_log = b;
     else if (flag == "supervise")
       c->supervise = b;
+    else if (flag == "tls-session-tickets")
+      c->tls_session_tickets = b;
+    else if (flag == "tls-allow-expired")
+      c->tls_allow_expired = b;
     return true;
   }
   std::string flag = def->flag;
@@ -423,6 +453,49 @@ bool apply_key(const std::string& key, const json& value, Config* c,
   if (flag == "plugin-config") {
     return get_list(value, key, &list, error) &&
            apply_plugin_configs(list, c, error);
+  }
+  if (flag == "listen") {
+    if (!get_list(value, key, &list, error)) return false;
+    c->listens.clear();
+    for (const std::string& url : list) {
+      ListenSpec spec;
+      if (!parse_listen_url(url, &spec, error)) return false;
+      c->listens.push_back(std::move(spec));
+    }
+    c->listen_from_cli = true;
+    return true;
+  }
+  if (flag == "tls-cert") return get_list(value, key, &c->tls_certs, error);
+  if (flag == "tls-key") return get_list(value, key, &c->tls_keys, error);
+  if (flag == "tls-ocsp") return get_list(value, key, &c->tls_ocsp, error);
+  if (flag == "tls-ciphers")
+    return get_string(value, key, &c->tls_ciphers, error);
+  if (flag == "tls-ciphersuites")
+    return get_string(value, key, &c->tls_ciphersuites, error);
+  if (flag == "tls-client-ca")
+    return get_string(value, key, &c->tls_client_ca, error);
+  if (flag == "tls-min-version") {
+    if (!get_string(value, key, &s, error)) return false;
+    if (s != "1.2" && s != "1.3") {
+      *error = key + ": expected 1.2 or 1.3, got " + s;
+      return false;
+    }
+    c->tls_min_version = s;
+    return true;
+  }
+  if (flag == "tls-client-auth") {
+    if (!get_string(value, key, &s, error)) return false;
+    if (s == "none")
+      c->tls_client_auth = TlsClientAuth::None;
+    else if (s == "optional")
+      c->tls_client_auth = TlsClientAuth::Optional;
+    else if (s == "required")
+      c->tls_client_auth = TlsClientAuth::Required;
+    else {
+      *error = key + ": expected none, optional or required, got " + s;
+      return false;
+    }
+    return true;
   }
   if (flag == "config") return get_string(value, key, &c->config_file, error);
   if (flag == "host") return get_string(value, key, &c->host, error);
@@ -469,6 +542,8 @@ bool apply_key(const std::string& key, const json& value, Config* c,
       c->restart_backoff_max_ms = ms;
     else if (flag == "ws-message-timeout")
       c->ws_message_timeout_ms = ms;
+    else if (flag == "tls-ticket-rotation")
+      c->tls_ticket_rotation_ms = ms;
     return true;
   }
   // Count and Bytes: the table's range bounds each one, so the casts below
@@ -551,6 +626,31 @@ bool validate(Config* c, std::string* error) {
       return false;
     }
   }
+  if (!c->listen_from_cli) {
+    ListenSpec spec;
+    spec.tls = !c->tls_certs.empty();
+    spec.host = c->host;
+    spec.port = c->port;
+    c->listens = {spec};
+  }
+  if (c->tls_certs.size() != c->tls_keys.size()) {
+    *error = "--tls-cert and --tls-key pair up in order: " +
+             std::to_string(c->tls_certs.size()) + " certificates, " +
+             std::to_string(c->tls_keys.size()) + " keys";
+    return false;
+  }
+  if (c->tls_ocsp.size() > c->tls_certs.size()) {
+    *error = "more --tls-ocsp files than --tls-cert certificates";
+    return false;
+  }
+  if (c->any_tls() && c->tls_certs.empty()) {
+    *error = "an https listener needs --tls-cert and --tls-key";
+    return false;
+  }
+  if (c->tls_client_auth != TlsClientAuth::None && c->tls_client_ca.empty()) {
+    *error = "--tls-client-auth needs --tls-client-ca";
+    return false;
+  }
   if (c->workers == 0) {
     // The CPUs this process may run on (taskset, cgroup cpusets), not all
     // the machine has: more workers than those only add switching.
@@ -613,6 +713,70 @@ bool build_config(const json& cli, Config* out, std::string* error) {
 }
 
 }  // namespace
+
+bool Config::any_tls() const {
+  for (const ListenSpec& l : listens) {
+    if (l.tls) return true;
+  }
+  return false;
+}
+
+std::string ListenSpec::url(uint16_t real_port) const {
+  std::string text = tls ? "https://" : "http://";
+  const uint16_t p = real_port ? real_port : port;
+  if (host.find(':') != std::string::npos) {
+    text += "[" + host + "]";
+  } else {
+    text += host;
+  }
+  return text + ":" + std::to_string(p);
+}
+
+bool parse_listen_url(const std::string& text, ListenSpec* out,
+                      std::string* error) {
+  ListenSpec spec;
+  std::string rest;
+  if (text.rfind("http://", 0) == 0) {
+    rest = text.substr(7);
+  } else if (text.rfind("https://", 0) == 0) {
+    spec.tls = true;
+    rest = text.substr(8);
+  } else {
+    *error =
+        "--listen " + text + ": expected http://HOST:PORT or https://HOST:PORT";
+    return false;
+  }
+  if (!rest.empty() && rest.back() == '/') rest.pop_back();
+  size_t colon;
+  if (!rest.empty() && rest[0] == '[') {
+    size_t close = rest.find(']');
+    if (close == std::string::npos || close + 1 >= rest.size() ||
+        rest[close + 1] != ':') {
+      *error = "--listen " + text + ": expected [IPV6]:PORT";
+      return false;
+    }
+    spec.host = rest.substr(1, close - 1);
+    colon = close + 1;
+  } else {
+    colon = rest.rfind(':');
+    if (colon == std::string::npos ||
+        rest.find(':') != colon) {  // an IPv6 address needs brackets
+      *error = "--listen " + text + ": expected HOST:PORT (IPv6 as [::1]:PORT)";
+      return false;
+    }
+    spec.host = rest.substr(0, colon);
+  }
+  uint64_t port;
+  if (spec.host.empty() ||
+      !parse_unsigned(rest.substr(colon + 1), 65535, &port)) {
+    *error =
+        "--listen " + text + ": expected a host and a port from 0 to 65535";
+    return false;
+  }
+  spec.port = static_cast<uint16_t>(port);
+  *out = std::move(spec);
+  return true;
+}
 
 const std::string& Config::plugin_config_for(const std::string& prefix) const {
   static const std::string kEmpty = "{}";
