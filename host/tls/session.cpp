@@ -49,7 +49,16 @@ std::unique_ptr<Session> Session::create(
 }
 
 Session::~Session() {
-  if (ssl_) SSL_free(ssl_);
+  if (!ssl_) return;
+  if (!failed_ && handshake_done() && !shut_down_) {
+    // Freed without SSL_shutdown, OpenSSL takes the session for a broken
+    // one and drops it from the session-ID cache: a browser that just closes
+    // its socket could not resume. A quiet shutdown sends nothing.
+    SSL_set_quiet_shutdown(ssl_, 1);
+    (void)SSL_shutdown(ssl_);
+    ERR_clear_error();
+  }
+  SSL_free(ssl_);
 }
 
 void Session::feed(const char* data, size_t len) {
@@ -132,6 +141,7 @@ long Session::bio_ctrl(BIO*, int cmd, long, void*) {
 }
 
 void Session::record_error(const char* what) {
+  failed_ = true;
   unsigned long e = ERR_peek_last_error();
   char buf[256];
   if (e != 0) {

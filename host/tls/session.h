@@ -88,6 +88,7 @@ class Session {
   size_t kept_off_ = 0;
   ByteBuffer* wire_ = nullptr;  // during read/write/shutdown only
   bool shut_down_ = false;
+  bool failed_ = false;  // a fatal error: the session must not resume
   std::string error_;
 };
 
