@@ -6,10 +6,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 
 #include "http/byte_buffer.h"
 #include "plugin/exchange.h"
 #include "plugin/generation.h"
+#include "tls/session.h"
 
 namespace pounce {
 
@@ -23,6 +25,9 @@ struct Handoff {
   // loop, on its counter: the sum stays exact).
   GenerationPin pin;
   PeerAddress peer;
+  // The connection's TLS state (https), with what it holds of the input;
+  // null on cleartext.
+  std::unique_ptr<tls::Session> tls;
   // The sending worker's count of its connections living on async loops,
   // decremented when this one closes (--max-connections counts them).
   std::atomic<int64_t>* origin_count = nullptr;

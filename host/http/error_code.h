@@ -53,6 +53,7 @@ namespace pounce::http {
   X(TooManyConnections, 503, "TOO_MANY_CONNECTIONS")                      \
   X(OutOfMemory, 503, "OUT_OF_MEMORY")                                    \
   X(BlockingQueueFull, 503, "BLOCKING_QUEUE_FULL")                        \
+  X(PlainHttpToHttpsPort, 400, "HTTP_TO_HTTPS_PORT")                      \
   /* plugin faults */                                                     \
   X(PluginError, 500, "PLUGIN_ERROR")                                     \
   X(InvalidResponseHeader, 500, "INVALID_RESPONSE_HEADER")                \

@@ -16,9 +16,9 @@
 
 namespace pounce {
 
-AcceptDistributor::AcceptDistributor(int listen_fd,
+AcceptDistributor::AcceptDistributor(std::vector<ListenFd> listen_fds,
                                      std::vector<Worker*> workers)
-    : listen_fd_(listen_fd),
+    : listen_fds_(std::move(listen_fds)),
       wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       workers_(std::move(workers)) {}
 
@@ -41,47 +41,57 @@ void AcceptDistributor::stop() {
   ssize_t n = write(wake_fd_, &one, sizeof one);
   (void)n;
   thread_.join();
-  if (listen_fd_ >= 0) {
-    close(listen_fd_);
-    listen_fd_ = -1;
+  for (ListenFd& l : listen_fds_) {
+    if (l.fd >= 0) close(l.fd);
+    l.fd = -1;
   }
 }
 
 void AcceptDistributor::run() {
-  pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  // The wake descriptor first, then one entry per listener.
+  std::vector<pollfd> fds;
+  fds.push_back({wake_fd_, POLLIN, 0});
+  for (const ListenFd& l : listen_fds_) fds.push_back({l.fd, POLLIN, 0});
   AcceptErrors errors("new connections wait in the backlog");
   for (;;) {
-    int rc = poll(fds, 2, -1);
+    int rc = poll(fds.data(), fds.size(), -1);
     if (rc < 0) {
       if (errno == EINTR) continue;
       LOG_ERROR("accept distributor: poll: %s", strerror(errno));
       return;
     }
-    if (fds[1].revents) return;  // stop()
-    // Accept everything pending, then wait again.
-    for (;;) {
-      int fd =
-          accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) {
-        int e = errno;
-        if (e == EINTR || e == ECONNABORTED) continue;
-        if (e == EAGAIN || e == EWOULDBLOCK) {
-          // accept4 takes a descriptor before it looks at the queue, so
-          // EAGAIN also means descriptors are free again.
-          errors.succeeded();
-          break;
-        }
-        errors.failed(e, strerror(e));
-        // The pending connection stays in the backlog and the socket stays
-        // readable: back off briefly instead of spinning, but wake at once
-        // for stop().
-        if (poll(&fds[1], 1, 10) > 0) return;
-        break;
-      }
-      errors.succeeded();
-      workers_[next_]->hand_off(fd);
-      next_ = (next_ + 1) % workers_.size();
+    if (fds[0].revents) return;  // stop()
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      if (!accept_pending(listen_fds_[i - 1], &errors)) return;
     }
+  }
+}
+
+bool AcceptDistributor::accept_pending(const ListenFd& l,
+                                       AcceptErrors* errors) {
+  // Accept everything pending, then wait again. False: stop() was called.
+  for (;;) {
+    int fd = accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      int e = errno;
+      if (e == EINTR || e == ECONNABORTED) continue;
+      if (e == EAGAIN || e == EWOULDBLOCK) {
+        // accept4 takes a descriptor before it looks at the queue, so
+        // EAGAIN also means descriptors are free again.
+        errors->succeeded();
+        return true;
+      }
+      errors->failed(e, strerror(e));
+      // The pending connection stays in the backlog and the socket stays
+      // readable: back off briefly instead of spinning, but wake at once
+      // for stop().
+      pollfd wake = {wake_fd_, POLLIN, 0};
+      return poll(&wake, 1, 10) <= 0;
+    }
+    errors->succeeded();
+    workers_[next_]->hand_off(fd, l.tls);
+    next_ = (next_ + 1) % workers_.size();
   }
 }
 

@@ -8,23 +8,28 @@
 #include <thread>
 #include <vector>
 
+#include "net/worker.h"
+
 namespace pounce {
 
-class Worker;
+class AcceptErrors;
 
 class AcceptDistributor {
  public:
-  AcceptDistributor(int listen_fd, std::vector<Worker*> workers);
+  // One socket per listener; the distributor owns and closes them.
+  AcceptDistributor(std::vector<ListenFd> listen_fds,
+                    std::vector<Worker*> workers);
   ~AcceptDistributor();
 
   void start(int cpu);
-  // Stops accepting and joins the thread; closes the listening socket.
+  // Stops accepting and joins the thread; closes the listening sockets.
   void stop();
 
  private:
   void run();
+  bool accept_pending(const ListenFd& l, AcceptErrors* errors);
 
-  int listen_fd_;
+  std::vector<ListenFd> listen_fds_;
   int wake_fd_;  // an eventfd that stop() signals
   std::vector<Worker*> workers_;
   std::thread thread_;

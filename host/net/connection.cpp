@@ -19,6 +19,7 @@
 #include "pipeline/server_timing.h"
 #include "plugin/generation.h"
 #include "server/crash_report.h"
+#include "tls/session.h"
 
 namespace pounce {
 
@@ -70,7 +71,8 @@ bool Connection::init_socket() {
   return true;
 }
 
-Connection* Connection::accept_from(EventLoop* loop, uv_stream_t* server) {
+Connection* Connection::accept_from(EventLoop* loop, uv_stream_t* server,
+                                    bool tls) {
   auto* c = new Connection(loop);
   if (!c->init_socket()) {
     delete c;
@@ -84,11 +86,11 @@ Connection* Connection::accept_from(EventLoop* loop, uv_stream_t* server) {
              [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
     return nullptr;
   }
-  c->start();
+  c->start(tls);
   return c;
 }
 
-Connection* Connection::adopt_fd(EventLoop* loop, int fd) {
+Connection* Connection::adopt_fd(EventLoop* loop, int fd, bool tls) {
   auto* c = new Connection(loop);
   if (!c->init_socket()) {
     ::close(fd);
@@ -104,12 +106,15 @@ Connection* Connection::adopt_fd(EventLoop* loop, int fd) {
              [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
     return nullptr;
   }
-  c->start();
+  c->start(tls);
   return c;
 }
 
-void Connection::start() {
+void Connection::start(bool tls) {
   loop_->add_connection(this);
+  // The session is made at the first byte (begin_tls): a connection that
+  // never sends one costs no SSL object.
+  awaiting_tls_ = tls;
   // Responses are written whole; Nagle would only delay the last segment.
   uv_tcp_nodelay(&tcp_, 1);
   const size_t limit = loop_->connection_limit();
@@ -138,6 +143,7 @@ void Connection::close_now() {
   if (ws_) release_ws();
   if (blocking_) detach_blocking();
   handoff_pin_.reset();  // a hand-off that will not happen (or a spare one)
+  if (input_scheduled) loop_->cancel_input(this);
   phase_ = Phase::Closing;
   loop_->timeouts().disarm(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
@@ -158,7 +164,7 @@ void Connection::begin_drain() {
     return;
   }
   if (phase_ == Phase::Idle && !write_in_flight_ && !input_pending()) {
-    close_now();
+    close_gracefully();
     return;
   }
   // In flight: the response will carry Connection: close (the loop says it
@@ -196,7 +202,27 @@ bool Connection::input_pending() {
   uv_os_fd_t fd;
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) != 0) return false;
   char byte;
-  return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  if (recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) return true;
+  return tls_ && tls_->has_buffered_input();
+}
+
+void Connection::close_gracefully() {
+  send_close_notify();
+  close_now();
+}
+
+void Connection::send_close_notify() {
+  if (!tls_ || write_in_flight_ || phase_ == Phase::Closing) return;
+  // Best effort, and only when nothing is queued before it: the socket is
+  // about to close, and a peer that does not read gets no alert.
+  ByteBuffer& wire = loop_->tls_wire();
+  wire.clear();
+  tls_->shutdown(&wire);
+  if (!wire.empty()) {
+    uv_buf_t b = uv_buf_init(wire.data(), static_cast<unsigned>(wire.size()));
+    (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1);
+  }
+  wire.clear();
 }
 
 // ---------------------------------------------------------------------------
@@ -237,7 +263,12 @@ void Connection::update_reading() {
 }
 
 void Connection::start_reading() {
-  if (reading_ || !may_read()) return;
+  if (!may_read()) return;
+  if (tls_ && !input_scheduled && tls_->has_buffered_input()) {
+    // Decrypted or undecrypted input the socket will not signal again.
+    loop_->schedule_input(this);
+  }
+  if (reading_) return;
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read) ==
       0) {
     reading_ = true;
@@ -252,31 +283,41 @@ void Connection::stop_reading() {
 
 void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* c = static_cast<Connection*>(h->data);
-  EventLoop* loop = c->loop_;
-  if (c->phase_ == Phase::Lingering || c->in_.empty()) {
-    // Lent for this one read: on_read either consumes it or copies the tail.
-    *buf = uv_buf_init(loop->read_buffer(), EventLoop::kReadBufferSize);
+  if (c->tls_ || c->awaiting_tls_) {
+    // Ciphertext, lent to the session for this one read (read_tls keeps
+    // what it does not use); the plaintext goes where input_room() says.
+    *buf = uv_buf_init(c->loop_->tls_read_buffer(), EventLoop::kReadBufferSize);
     return;
+  }
+  if (c->phase_ == Phase::Lingering) {
+    *buf = uv_buf_init(c->loop_->read_buffer(), EventLoop::kReadBufferSize);
+    return;
+  }
+  *buf = c->input_room();
+}
+
+uv_buf_t Connection::input_room() {
+  if (in_.empty()) {
+    // Lent for this one read: on_read either consumes it or copies the tail.
+    return uv_buf_init(loop_->read_buffer(), EventLoop::kReadBufferSize);
   }
   // A request is partial: read straight behind it. A declared body grows
   // the buffer as its bytes arrive (geometrically, but never past the
   // declared size): a head alone costs no more than a head.
   size_t want = 16 * 1024;
   size_t ceiling = SIZE_MAX;
-  if (c->phase_ == Phase::Body && !c->chunked_) {
-    uint64_t missing = c->head_size_ + c->content_length_ - c->in_.size();
+  if (phase_ == Phase::Body && !chunked_) {
+    uint64_t missing = head_size_ + content_length_ - in_.size();
     if (missing < want) want = static_cast<size_t>(missing);
     if (want == 0) want = 1;
-    ceiling = c->head_size_ + static_cast<size_t>(c->content_length_);
+    ceiling = head_size_ + static_cast<size_t>(content_length_);
   }
-  if (!c->in_.reserve(c->in_.size() + want, ceiling)) {
-    *buf = uv_buf_init(nullptr, 0);  // on_read gets UV_ENOBUFS
-    return;
+  if (!in_.reserve(in_.size() + want, ceiling)) {
+    return uv_buf_init(nullptr, 0);  // on_read gets UV_ENOBUFS
   }
   const size_t room =
-      std::min<size_t>(c->in_.capacity() - c->in_.size(), kMaxReadSize);
-  *buf =
-      uv_buf_init(c->in_.data() + c->in_.size(), static_cast<unsigned>(room));
+      std::min<size_t>(in_.capacity() - in_.size(), kMaxReadSize);
+  return uv_buf_init(in_.data() + in_.size(), static_cast<unsigned>(room));
 }
 
 void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
@@ -302,14 +343,107 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   if (c->phase_ == Phase::Closing) return;
-  const Config& cfg = c->loop_->config();
-  if (cfg.access_log || cfg.server_timing) c->read_started_ns_ = uv_hrtime();
-  if (buf->base == c->loop_->read_buffer()) {
-    c->handle_read(buf->base, static_cast<size_t>(nread), false);
-  } else {
-    c->in_.commit(static_cast<size_t>(nread));
-    c->handle_read(c->in_.data(), c->in_.size(), true);
+  if (c->awaiting_tls_ &&
+      !c->begin_tls(buf->base, static_cast<size_t>(nread))) {
+    return;
   }
+  if (c->tls_) {
+    c->read_tls(buf->base, static_cast<size_t>(nread));
+    return;
+  }
+  c->deliver_input(buf->base, static_cast<size_t>(nread));
+}
+
+void Connection::deliver_input(char* base, size_t len) {
+  const Config& cfg = loop_->config();
+  if (cfg.access_log || cfg.server_timing) read_started_ns_ = uv_hrtime();
+  if (base == loop_->read_buffer()) {
+    handle_read(base, len, false);
+  } else {
+    in_.commit(len);
+    handle_read(in_.data(), in_.size(), true);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// TLS input
+
+bool Connection::begin_tls(const char* data, size_t len) {
+  awaiting_tls_ = false;
+  if (tls::looks_like_plain_http(data, len)) {
+    refuse_plain_http();
+    return false;
+  }
+  tls_ = tls::Session::create(loop_->generation()->tls_contexts());
+  if (!tls_) {
+    LOG_ERROR("cannot start a TLS session for %s (out of memory)",
+              peer_text().c_str());
+    close_now();
+    return false;
+  }
+  return true;
+}
+
+void Connection::read_tls(const char* data, size_t len) {
+  tls_->feed(data, len);
+  drain_tls();
+  // The loop's ciphertext buffer is reused by the next read of any
+  // connection: what the session did not use yet becomes its own.
+  if (tls_ && phase_ != Phase::Closing && !tls_->keep_unread()) {
+    LOG_ERROR("out of memory for the TLS input of %s; closing",
+              peer_text().c_str());
+    close_now();
+  }
+}
+
+void Connection::read_buffered_input() {
+  if (phase_ == Phase::Closing || !tls_) return;
+  drain_tls();
+}
+
+void Connection::drain_tls() {
+  ByteBuffer& wire = loop_->tls_wire();
+  while (phase_ != Phase::Closing && phase_ != Phase::Lingering && may_read()) {
+    uv_buf_t room = input_room();
+    if (!room.base) {
+      fail_no_memory();
+      after_input();
+      return;
+    }
+    tls::Session::ReadResult r = tls_->read(room.base, room.len, &wire);
+    // Handshake messages, tickets and alerts go out first, in order.
+    if (!wire.empty()) write_wire(wire);
+    if (phase_ == Phase::Closing) return;
+    switch (r.status) {
+      case tls::Session::Status::Data:
+        deliver_input(room.base, r.bytes);
+        continue;
+      case tls::Session::Status::NeedInput:
+        return;
+      case tls::Session::Status::Closed:
+        // The peer's close_notify: it sends no more, as at EOF.
+        close_now();
+        return;
+      case tls::Session::Status::Failed:
+        fail_tls();
+        return;
+    }
+  }
+}
+
+void Connection::fail_tls() {
+  // Scanners and clients that reject our certificate end handshakes all
+  // day: info, not warn, with the reason OpenSSL gave.
+  LOG_INFO("TLS from %s: %s", peer_text().c_str(), tls_->error().c_str());
+  close_now();
+}
+
+void Connection::refuse_plain_http() {
+  // The connection stays clear text (no session was made): the 400 must be
+  // readable. respond_error logs it (HTTP_TO_HTTPS_PORT).
+  phase_ = Phase::Head;
+  respond_error(http::ErrorCode::PlainHttpToHttpsPort, nullptr);
+  after_input();
 }
 
 void Connection::handle_read(char* data, size_t len, bool owned) {
@@ -1015,7 +1149,7 @@ void Connection::after_input() {
   switch (phase_) {
     case Phase::Idle:
       if (loop_->draining()) {
-        close_now();
+        close_gracefully();
         return;
       }
       loop_->timeouts().arm(this, TimeoutKind::KeepAlive);
@@ -1049,7 +1183,7 @@ void Connection::after_input() {
 void Connection::send_output() {
   flush_output();
   if (write_in_flight_ || phase_ == Phase::Closing) return;
-  if (corked_ && !queued_.empty()) return;  // uncork() finishes the job
+  if (corked_ && !held_.empty()) return;  // uncork() finishes the job
   if (close_after_write_ && no_linger_) {
     close_now();  // the last frame is out
     return;
@@ -1058,7 +1192,8 @@ void Connection::send_output() {
 }
 
 size_t Connection::queued_output() const {
-  return (write_in_flight_ ? writing_.size() - write_off_ : 0) + queued_.size();
+  return (write_in_flight_ ? writing_.size() - write_off_ : 0) +
+         queued_.size() + held_.size();
 }
 
 // Corked bytes, then whatever the loop's buffer holds, become the loop's
@@ -1066,16 +1201,16 @@ size_t Connection::queued_output() const {
 // loop's large buffer with this connection and the loop to grow a new one.
 bool Connection::hand_held_output_to_loop() {
   ByteBuffer& out = loop_->out();
-  bool ok = queued_.append(out.data(), out.size());
+  bool ok = held_.append(out.data(), out.size());
   out.clear();
-  if (ok) ok = out.append(queued_.data(), queued_.size());
-  queued_.release();
+  if (ok) ok = out.append(held_.data(), held_.size());
+  held_.release();
   return ok;
 }
 
 void Connection::uncork() {
   corked_ = false;
-  if (!write_in_flight_ && !queued_.empty() && phase_ != Phase::Closing &&
+  if (!write_in_flight_ && !held_.empty() && phase_ != Phase::Closing &&
       !hand_held_output_to_loop()) {
     fail_output_memory();
     return;
@@ -1098,7 +1233,7 @@ void Connection::flush_output() {
     return;
   }
   if (corked_ && !write_in_flight_) {
-    if (!queued_.append(out.data(), out.size())) {
+    if (!held_.append(out.data(), out.size())) {
       out.clear();
       fail_output_memory();
       return;
@@ -1112,35 +1247,54 @@ void Connection::flush_output() {
     // delivers.
     const size_t limit =
         std::min<size_t>(kCorkLimit, loop_->config().stream_high_water);
-    if (queued_.size() < limit) return;
+    if (held_.size() < limit) return;
     if (!hand_held_output_to_loop()) {
       fail_output_memory();
       return;
     }
   }
+  if (!tls_) {
+    write_wire(out);
+    return;
+  }
+  // Encrypted as it leaves, in the order it leaves: records never
+  // interleave with handshake messages or with each other.
+  ByteBuffer& wire = loop_->tls_wire();
+  bool ok = tls_->write(out.data(), out.size(), &wire);
+  out.clear();
+  if (!ok) {
+    wire.clear();
+    LOG_INFO("TLS to %s: %s", peer_text().c_str(), tls_->error().c_str());
+    fail_output_memory();
+    return;
+  }
+  write_wire(wire);
+}
+
+void Connection::write_wire(ByteBuffer& bytes) {
   if (write_in_flight_) {
-    bool ok = queued_.append(out.data(), out.size());
-    out.clear();
+    bool ok = queued_.append(bytes.data(), bytes.size());
+    bytes.clear();
     if (!ok) fail_output_memory();
     return;
   }
-  const size_t attempt = std::min(out.size(), kMaxTryWrite);
-  uv_buf_t b = uv_buf_init(out.data(), static_cast<unsigned>(attempt));
+  const size_t attempt = std::min(bytes.size(), kMaxTryWrite);
+  uv_buf_t b = uv_buf_init(bytes.data(), static_cast<unsigned>(attempt));
   int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1);
-  if (n >= 0 && static_cast<size_t>(n) == out.size()) {
-    out.clear();
+  if (n >= 0 && static_cast<size_t>(n) == bytes.size()) {
+    bytes.clear();
     return;
   }
   if (n < 0 && n != UV_EAGAIN) {
-    out.clear();
+    bytes.clear();
     LOG_DEBUG("write to %s failed: %s", peer_text().c_str(), uv_strerror(n));
     close_now();
     return;
   }
   size_t done = n > 0 ? static_cast<size_t>(n) : 0;
   writing_.clear();
-  bool ok = writing_.append(out.data() + done, out.size() - done);
-  out.clear();
+  bool ok = writing_.append(bytes.data() + done, bytes.size() - done);
+  bytes.clear();
   if (!ok) {
     fail_output_memory();
     return;
@@ -1282,6 +1436,9 @@ void Connection::start_lingering() {
   in_.release();
   lingered_bytes_ = 0;
   loop_->timeouts().arm(this, TimeoutKind::Linger);
+  // TLS: close_notify before the FIN (no write is in flight here), then the
+  // same bounded discard of whatever ciphertext still arrives.
+  send_close_notify();
   shutdown_req_.data = this;
   if (uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_),
                   on_shutdown) != 0) {
@@ -1348,6 +1505,8 @@ void Connection::on_timeout(TimeoutKind kind) {
       close_now();  // the peer never answered our close frame
       break;
     case TimeoutKind::KeepAlive:
+      close_gracefully();
+      break;
     case TimeoutKind::Linger:
     default:
       close_now();

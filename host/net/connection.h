@@ -15,6 +15,13 @@
 // close (a lingering close, RFC 9112 §9.6), so that unread input cannot turn
 // into a reset that destroys the response.
 //
+// TLS (https listeners): a tls::Session sits between the socket and all of
+// the above. Reads lend it the ciphertext and decrypt into the same buffers
+// the cleartext path reads into; output is encrypted at the moment it goes
+// to the socket, so that writing_/queued_ hold wire bytes either way. What
+// the session holds when reading pauses (backpressure) is read later through
+// EventLoop::schedule_input, the way the kernel's buffer is on cleartext.
+//
 // Async requests: on a worker, a request routed to an async plugin moves the
 // connection to an async-pool loop (hand_off, in connection_async.cpp). There
 // the same class runs the request as an AsyncStream, and serves any later
@@ -25,6 +32,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 #include "async/handoff.h"
@@ -44,6 +52,9 @@ class EventLoop;
 class WsSession;
 class Generation;
 struct Mount;
+namespace tls {
+class Session;
+}
 
 // "GET /x HTTP/1.1" for the access log, into buf; "-" without a head.
 std::string_view format_request_line(const http::RequestHead* head, char* buf,
@@ -51,11 +62,13 @@ std::string_view format_request_line(const http::RequestHead* head, char* buf,
 
 class Connection : public TimeoutNode {
  public:
-  // Accepts a pending connection from `server` onto `loop`. Returns nullptr
-  // when the accept failed (already logged).
-  static Connection* accept_from(EventLoop* loop, uv_stream_t* server);
+  // Accepts a pending connection from `server` onto `loop`; `tls` when
+  // the listener is https. Returns nullptr when the accept failed (already
+  // logged).
+  static Connection* accept_from(EventLoop* loop, uv_stream_t* server,
+                                 bool tls);
   // Adopts an accepted socket (the accept distributor hands these over).
-  static Connection* adopt_fd(EventLoop* loop, int fd);
+  static Connection* adopt_fd(EventLoop* loop, int fd, bool tls);
   // Adopts a connection a worker handed to this async loop.
   static void adopt_handoff(EventLoop* loop, Handoff&& handoff);
 
@@ -109,9 +122,17 @@ class Connection : public TimeoutNode {
   // Drop the connection now (the peer vanished, or it overflowed).
   void abort_websocket();
 
+  // ---- for its loop ----
+  // The TLS session holds input the socket will not signal (see
+  // EventLoop::schedule_input): read it now, if reading is allowed.
+  void read_buffered_input();
+  bool is_tls() const { return tls_ != nullptr; }
+
   // The loop's intrusive list of open connections.
   Connection* loop_prev = nullptr;
   Connection* loop_next = nullptr;
+  // Queued in EventLoop::schedule_input.
+  bool input_scheduled = false;
 
  private:
   enum class Phase : uint8_t {
@@ -145,7 +166,8 @@ class Connection : public TimeoutNode {
   explicit Connection(EventLoop* loop);
   ~Connection();
   bool init_socket();
-  void start();
+  // `tls`: the connection came from an https listener; starts its session.
+  void start(bool tls);
 
   // libuv callbacks
   static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
@@ -154,7 +176,24 @@ class Connection : public TimeoutNode {
   static void on_shutdown(uv_shutdown_t* req, int status);
   static void on_close(uv_handle_t* h);
 
+  // Where the next input bytes go: the loop's read buffer when nothing is
+  // partial, else behind the partial request in in_ (grown as a declared
+  // body needs). base == nullptr when in_ could not grow.
+  uv_buf_t input_room();
+  // Plaintext arrived in `base` (input_room()'s buffer): serve it.
+  void deliver_input(char* base, size_t len);
   void handle_read(char* data, size_t len, bool owned);
+  // TLS, at the first byte: makes the session, or answers a plain HTTP
+  // request. False when the connection does not go on as TLS.
+  bool begin_tls(const char* data, size_t len);
+  // TLS: lends the ciphertext to the session, then reads while allowed.
+  void read_tls(const char* data, size_t len);
+  // Reads plaintext from the session while reading is allowed.
+  void drain_tls();
+  // The session failed (handshake, protocol, memory): log, close.
+  void fail_tls();
+  // Plain HTTP on an https listener: a clear-text 400, then a close.
+  void refuse_plain_http();
   // Parses and serves complete requests from data[0..len). Returns the bytes
   // consumed; stops early at a partial request, a close, or backpressure.
   size_t serve_requests(char* data, size_t len, bool owned);
@@ -215,6 +254,14 @@ class Connection : public TimeoutNode {
 
   void after_input();   // flush, then arm the right timeout / read state
   void flush_output();  // hands the loop's output buffer to the socket
+  // Sends bytes as they go on the wire (ciphertext on TLS), after any in
+  // flight; clears `bytes`. May close the connection.
+  void write_wire(ByteBuffer& bytes);
+  // A clean close of an idle connection: TLS says close_notify first, so
+  // that the client knows nothing was cut.
+  void close_gracefully();
+  // Best effort: a close_notify, if the socket takes it now.
+  void send_close_notify();
   // See cork(). False when the memory was not there (the held bytes are
   // lost: the caller closes).
   bool hand_held_output_to_loop();
@@ -261,10 +308,13 @@ class Connection : public TimeoutNode {
   bool chunked_ = false;
   http::BodyDecoder decoder_;
 
-  // Output the kernel did not take yet: `writing_` is in flight (from
-  // write_off_), `queued_` collects what arrives meanwhile.
+  // Output the kernel did not take yet, as wire bytes: `writing_` is in
+  // flight (from write_off_), `queued_` collects what arrives meanwhile.
   ByteBuffer writing_;
   ByteBuffer queued_;
+  // Corked output (see cork()), not yet given to the wire: plaintext on
+  // TLS, encrypted when it goes.
+  ByteBuffer held_;
   bool corked_ = false;  // see cork()
   size_t write_off_ = 0;
   size_t write_len_ = 0;
@@ -289,6 +339,8 @@ class Connection : public TimeoutNode {
   uint64_t read_started_ns_ = 0;  // for the access log and Server-Timing
   uint64_t parse_ns_ = 0;
   PeerAddress peer_;
+  std::unique_ptr<tls::Session> tls_;  // https listeners only
+  bool awaiting_tls_ = false;          // https, before the first byte
 };
 
 }  // namespace pounce

@@ -13,6 +13,7 @@
 #include "net/event_loop.h"
 #include "plugin/generation.h"
 #include "server/crash_report.h"
+#include "tls/session.h"
 
 namespace pounce {
 
@@ -57,6 +58,7 @@ void Connection::perform_handoff() {
   h.bytes = std::move(in_);
   h.pin = std::move(handoff_pin_);
   h.peer = peer_;
+  h.tls = std::move(tls_);
   h.origin_count = &loop_->handed_off();
   h.origin_count->fetch_add(1, std::memory_order_relaxed);
   if (!target->adopt(std::move(h))) {
@@ -97,6 +99,7 @@ void Connection::adopt_handoff(EventLoop* loop, Handoff&& h) {
   c->origin_count_ = h.origin_count;
   c->handoff_pin_ = std::move(pin);
   c->in_ = std::move(h.bytes);
+  c->tls_ = std::move(h.tls);
   loop->add_connection(c);
   uv_tcp_nodelay(&c->tcp_, 1);
   const Config& cfg = loop->config();

@@ -47,6 +47,8 @@ EventLoop::EventLoop(const Config& config, unsigned index, const char* role)
   (void)out_.reserve(64 * 1024);
   uv_async_init(&loop_, &blocking_async_, on_blocking_done);
   blocking_async_.data = this;
+  uv_idle_init(&loop_, &input_idle_);
+  input_idle_.data = this;
   blocking_return_ = std::make_shared<BlockingReturn>(
       reinterpret_cast<uv_async_s*>(&blocking_async_));
 }
@@ -60,6 +62,44 @@ EventLoop::~EventLoop() {
     delete j;
   }
   uv_loop_close(&loop_);
+}
+
+char* EventLoop::tls_read_buffer() {
+  // Cleartext-only servers never pay for it.
+  if (!tls_read_buffer_) tls_read_buffer_.reset(new char[kReadBufferSize]);
+  return tls_read_buffer_.get();
+}
+
+void EventLoop::schedule_input(Connection* c) {
+  if (c->input_scheduled) return;
+  c->input_scheduled = true;
+  input_ready_.push_back(c);
+  uv_idle_start(&input_idle_, on_input_idle);
+}
+
+void EventLoop::cancel_input(Connection* c) {
+  if (!c->input_scheduled) return;
+  c->input_scheduled = false;
+  for (Connection*& p : input_ready_) {
+    if (p == c) p = nullptr;
+  }
+  for (Connection*& p : input_batch_) {
+    if (p == c) p = nullptr;
+  }
+}
+
+void EventLoop::on_input_idle(uv_idle_t* h) {
+  auto* l = static_cast<EventLoop*>(h->data);
+  l->input_batch_.swap(l->input_ready_);
+  uv_idle_stop(&l->input_idle_);  // restarted by what schedules again
+  for (size_t i = 0; i < l->input_batch_.size(); ++i) {
+    Connection* c = l->input_batch_[i];
+    if (!c) continue;  // closed meanwhile
+    l->input_batch_[i] = nullptr;
+    c->input_scheduled = false;
+    c->read_buffered_input();
+  }
+  l->input_batch_.clear();
 }
 
 BlockingJob* EventLoop::acquire_job() {
@@ -207,6 +247,7 @@ void EventLoop::close_own_handles() {
   // themselves on the pool thread.
   for (BlockingJob* job : blocking_return_->close()) release_job(job);
   uv_close(reinterpret_cast<uv_handle_t*>(&blocking_async_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&input_idle_), nullptr);
   timeouts_.close();
   log_flusher_.close();
   tasks_.close();

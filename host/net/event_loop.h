@@ -66,6 +66,10 @@ class EventLoop {
   char* read_buffer() { return read_buffer_.get(); }
   bool read_buffer_in_use = false;  // lent to one connection's read
   ByteBuffer& out() { return out_; }
+  // TLS: ciphertext lent to one connection's session for one read, and the
+  // ciphertext a session produces on its way to the socket.
+  char* tls_read_buffer();
+  ByteBuffer& tls_wire() { return tls_wire_; }
   pounce_header_t* header_storage() { return headers_.get(); }
   pounce_header_t* trailer_storage() { return trailers_.get(); }
   char* path_buffer() { return path_buffer_.get(); }
@@ -119,6 +123,11 @@ class EventLoop {
   void set_generation(Generation* g) { generation_ = g; }
 
   // ---- connections ----
+  // `c`'s TLS session holds input that no socket event will announce: its
+  // read_buffered_input() runs on a later turn of the loop, before it
+  // waits (an idle handle), as a readable socket would be.
+  void schedule_input(Connection* c);
+  void cancel_input(Connection* c);  // c closes
   void add_connection(Connection* c);
   void remove_connection(Connection* c);
   size_t connection_count() const { return connection_count_; }
@@ -158,6 +167,7 @@ class EventLoop {
  private:
   static void on_timeout(TimeoutNode* node, TimeoutKind kind, void* ctx);
   static void on_blocking_done(uv_async_t* a);
+  static void on_input_idle(uv_idle_t* h);
   void thread_main(int cpu);
   void close_own_handles();
 
@@ -172,6 +182,11 @@ class EventLoop {
 
   std::unique_ptr<char[]> read_buffer_;
   ByteBuffer out_;
+  std::unique_ptr<char[]> tls_read_buffer_;  // made on first TLS read
+  ByteBuffer tls_wire_;
+  uv_idle_t input_idle_{};
+  std::vector<Connection*> input_ready_;  // schedule_input; nulls = closed
+  std::vector<Connection*> input_batch_;  // scratch, keeps its capacity
   std::unique_ptr<pounce_header_t[]> headers_;
   std::unique_ptr<pounce_header_t[]> trailers_;
   std::unique_ptr<char[]> path_buffer_;

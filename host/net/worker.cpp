@@ -7,25 +7,29 @@
 
 namespace pounce {
 
-Worker::Worker(const Config& config, unsigned index, int listen_fd,
+Worker::Worker(const Config& config, unsigned index,
+               std::vector<ListenFd> listen_fds,
                std::function<void(Worker*)> on_finished)
     : EventLoop(config, index, "worker"), on_finished_(std::move(on_finished)) {
   uv_async_init(uv(), &handoff_async_, on_handoff);
   handoff_async_.data = this;
-  if (listen_fd >= 0) {
-    uv_tcp_init(uv(), &listener_);
-    listener_.data = this;
-    int rc = uv_tcp_open(&listener_, listen_fd);
+  for (const ListenFd& lf : listen_fds) {
+    auto l = std::make_unique<Listening>();
+    l->worker = this;
+    l->tls = lf.tls;
+    uv_tcp_init(uv(), &l->tcp);
+    l->tcp.data = l.get();
+    int rc = uv_tcp_open(&l->tcp, lf.fd);
     if (rc == 0) {
-      rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), config.backlog,
+      rc = uv_listen(reinterpret_cast<uv_stream_t*>(&l->tcp), config.backlog,
                      on_connection);
     }
     if (rc != 0) {
       LOG_ERROR("worker %u: cannot listen: %s", index, uv_strerror(rc));
-      uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
-    } else {
-      listening_ = true;
+      uv_close(reinterpret_cast<uv_handle_t*>(&l->tcp), nullptr);
+      // The handle is closing: keep its memory until the loop is gone.
     }
+    listeners_.push_back(std::move(l));
   }
 }
 
@@ -34,7 +38,8 @@ Worker::~Worker() {
 }
 
 void Worker::on_connection(uv_stream_t* server, int status) {
-  auto* w = static_cast<Worker*>(server->data);
+  auto* l = static_cast<Listening*>(server->data);
+  Worker* w = l->worker;
   if (status < 0) {
     // Out of descriptors, libuv normally accepts and closes the pending
     // connections with a reserve descriptor, silently; this runs when it
@@ -43,16 +48,16 @@ void Worker::on_connection(uv_stream_t* server, int status) {
     return;
   }
   w->accept_errors_.succeeded();
-  if (Connection::accept_from(w, server)) {
+  if (Connection::accept_from(w, server, l->tls)) {
     w->accepted_.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
-void Worker::hand_off(int fd) {
+void Worker::hand_off(int fd, bool tls) {
   {
     std::lock_guard lock(handoff_mutex_);
     if (!handoff_closed_) {
-      handoff_fds_.push_back(fd);
+      handoff_fds_.push_back(ListenFd{fd, tls});
       uv_async_send(&handoff_async_);
       return;
     }
@@ -62,26 +67,26 @@ void Worker::hand_off(int fd) {
 
 void Worker::on_handoff(uv_async_t* a) {
   auto* w = static_cast<Worker*>(a->data);
-  std::vector<int> fds;
+  std::vector<ListenFd> fds;
   {
     std::lock_guard lock(w->handoff_mutex_);
     fds.swap(w->handoff_fds_);
   }
-  for (int fd : fds) {
+  for (const ListenFd& lf : fds) {
     if (w->draining()) {
-      close(fd);
+      close(lf.fd);
       continue;
     }
-    if (Connection::adopt_fd(w, fd)) {
+    if (Connection::adopt_fd(w, lf.fd, lf.tls)) {
       w->accepted_.fetch_add(1, std::memory_order_relaxed);
     }
   }
 }
 
 void Worker::on_drain() {
-  if (listening_) {
-    listening_ = false;
-    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+  for (auto& l : listeners_) {
+    auto* h = reinterpret_cast<uv_handle_t*>(&l->tcp);
+    if (!uv_is_closing(h)) uv_close(h, nullptr);
   }
 }
 
@@ -89,7 +94,7 @@ void Worker::on_finish() {
   {
     std::lock_guard lock(handoff_mutex_);
     handoff_closed_ = true;
-    for (int fd : handoff_fds_) close(fd);
+    for (const ListenFd& lf : handoff_fds_) close(lf.fd);
     handoff_fds_.clear();
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&handoff_async_), nullptr);

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -14,17 +15,25 @@
 
 namespace pounce {
 
+// A listening socket a worker accepts from, and what its connections speak.
+struct ListenFd {
+  int fd = -1;
+  bool tls = false;
+};
+
 class Worker : public EventLoop {
  public:
-  // `listen_fd` >= 0: accept from it (reuseport mode); -1: connections come
-  // through hand_off() (distributor mode). Call on the main thread, before
-  // start(). `on_finished` runs on the worker's thread when it has drained.
-  Worker(const Config& config, unsigned index, int listen_fd,
+  // `listen_fds`: this worker's own SO_REUSEPORT socket of each listener
+  // (reuseport mode); empty: connections come through hand_off()
+  // (distributor mode). Call on the main thread, before start().
+  // `on_finished` runs on the worker's thread when it has drained.
+  Worker(const Config& config, unsigned index, std::vector<ListenFd> listen_fds,
          std::function<void(Worker*)> on_finished);
   ~Worker() override;
 
-  // Gives an accepted socket to this worker. Any thread.
-  void hand_off(int fd);
+  // Gives an accepted socket to this worker; `tls` when it came from an
+  // https listener. Any thread.
+  void hand_off(int fd, bool tls);
 
   // Connections accepted so far, for tests and the bench (any thread).
   uint64_t accepted() const {
@@ -39,13 +48,18 @@ class Worker : public EventLoop {
   static void on_connection(uv_stream_t* server, int status);
   static void on_handoff(uv_async_t* a);
 
-  bool listening_ = false;
-  uv_tcp_t listener_{};
+  struct Listening {
+    uv_tcp_t tcp{};
+    Worker* worker = nullptr;
+    bool tls = false;
+  };
+  // One per listener; unique_ptr so that the handles never move.
+  std::vector<std::unique_ptr<Listening>> listeners_;
   uv_async_t handoff_async_{};
   // Guards handoff_fds_ and handoff_closed_: the distributor thread appends,
   // this worker's loop drains.
   std::mutex handoff_mutex_;
-  std::vector<int> handoff_fds_;
+  std::vector<ListenFd> handoff_fds_;
   bool handoff_closed_ = false;
   // Written by this worker's loop only; read by anyone for statistics.
   std::atomic<uint64_t> accepted_{0};

@@ -18,6 +18,10 @@
 
 namespace pounce {
 
+namespace tls {
+class ContextSet;
+}
+
 class Generation;
 
 struct Mount {
@@ -111,6 +115,17 @@ class Generation {
   }
   bool uses_async() const;
 
+  // The TLS contexts new handshakes use while this generation is current
+  // (null without an https listener). Built with the generation, so that a
+  // reload swaps certificates and plugins together, all or nothing. Set
+  // once, before the generation is published.
+  const std::shared_ptr<const tls::ContextSet>& tls_contexts() const {
+    return tls_contexts_;
+  }
+  void set_tls_contexts(std::shared_ptr<const tls::ContextSet> set) {
+    tls_contexts_ = std::move(set);
+  }
+
   // Pins held now: every GenerationPin of this generation (streams,
   // WebSockets, hand-offs, and each deferred call into its code: posted
   // callbacks, timers). Main thread; exact once the generation is no loop's
@@ -127,6 +142,8 @@ class Generation {
  private:
   friend class GenerationPin;
   Generation() = default;
+
+  std::shared_ptr<const tls::ContextSet> tls_contexts_;
 
   void pin_here() {
     const int i = t_pin_loop;

@@ -12,6 +12,8 @@
 #include "log/logger.h"
 #include "net/listener.h"
 #include "plugin/host_api.h"
+#include "tls/context_set.h"
+#include "tls/ticket_keys.h"
 
 namespace pounce {
 
@@ -96,6 +98,9 @@ int Server::run() {
   } catch (...) {
     error = "cannot load the plugins: an unknown exception";
   }
+  if (current_ && !attach_tls(current_.get(), config_, &error)) {
+    current_.reset();
+  }
   if (!current_) {
     LOG_ERROR("%s", error.c_str());
     log::flush_thread();
@@ -155,12 +160,11 @@ int Server::run() {
 }
 
 bool Server::start_listening(std::string* error) {
-  if (sockets_.fds.empty() && !open_serve_sockets(config_, &sockets_, error)) {
+  if (sockets_.listeners.empty() &&
+      !open_serve_sockets(config_, &sockets_, error)) {
     return false;
   }
   accept_mode_ = sockets_.mode;
-  port_ = sockets_.port;
-  listen_fds_ = sockets_.fds;
   return true;
 }
 
@@ -180,10 +184,15 @@ void Server::start_threads() {
       (config_.max_connections + config_.workers - 1) / config_.workers;
   bool reuseport = accept_mode_ == AcceptMode::ReusePort;
   for (unsigned i = 0; i < config_.workers; ++i) {
-    int fd = reuseport ? listen_fds_[i] : -1;
-    auto w = std::make_unique<Worker>(config_, i, fd, [this](Worker*) {
-      tasks_.post([this] { on_worker_finished(); });
-    });
+    std::vector<ListenFd> own;
+    if (reuseport) {
+      for (const ServeListener& l : sockets_.listeners) {
+        own.push_back(ListenFd{l.fds[i], l.spec.tls});
+      }
+    }
+    auto w = std::make_unique<Worker>(
+        config_, i, std::move(own),
+        [this](Worker*) { tasks_.post([this] { on_worker_finished(); }); });
     w->set_generation(current_.get());
     w->set_connection_limit(per_worker);
     workers_.push_back(std::move(w));
@@ -212,15 +221,19 @@ void Server::start_threads() {
   if (!reuseport) {
     std::vector<Worker*> targets;
     for (auto& w : workers_) targets.push_back(w.get());
+    std::vector<ListenFd> fds;
+    for (const ServeListener& l : sockets_.listeners) {
+      fds.push_back(ListenFd{l.fds[0], l.spec.tls});
+    }
     distributor_ =
-        std::make_unique<AcceptDistributor>(listen_fds_[0], std::move(targets));
+        std::make_unique<AcceptDistributor>(std::move(fds), std::move(targets));
     distributor_->start(-1);
   }
 }
 
 void Server::print_startup_line() {
   // Supervised, the parent prints them, once (notify_supervisor).
-  if (!supervised_) print_startup_lines(config_, port_);
+  if (!supervised_) print_startup_lines(config_, sockets_);
 }
 
 void Server::notify_supervisor() {
@@ -411,9 +424,37 @@ std::unique_ptr<Generation> Server::build_next(Config* next,
     LOG_WARN("%s changes settings other than plugins; restart to apply them",
              config_.config_file.c_str());
   }
-  return Generation::build(*next, next_generation_id_,
-                           config_.workers + config_.async_threads, host_api(),
-                           error);
+  // Certificates first: reading files is cheap, loading plugins is not.
+  std::shared_ptr<const tls::ContextSet> tls;
+  if (!build_tls(*next, &tls, error)) return nullptr;
+  std::unique_ptr<Generation> g = Generation::build(
+      *next, next_generation_id_, config_.workers + config_.async_threads,
+      host_api(), error);
+  if (g) g->set_tls_contexts(std::move(tls));
+  return g;
+}
+
+bool Server::attach_tls(Generation* g, const Config& config,
+                        std::string* error) {
+  std::shared_ptr<const tls::ContextSet> tls;
+  if (!build_tls(config, &tls, error)) return false;
+  g->set_tls_contexts(std::move(tls));
+  return true;
+}
+
+bool Server::build_tls(const Config& config,
+                       std::shared_ptr<const tls::ContextSet>* out,
+                       std::string* error) {
+  out->reset();
+  if (!config.any_tls()) return true;
+  if (!ticket_keys_ && config.tls_session_tickets) {
+    ticket_keys_ =
+        std::make_shared<tls::TicketKeys>(config.tls_ticket_rotation_ms);
+  }
+  std::vector<std::string> warnings;
+  *out = tls::ContextSet::build(config, ticket_keys_, &warnings, error);
+  for (const std::string& w : warnings) LOG_WARN("%s", w.c_str());
+  return *out != nullptr;
 }
 
 void Server::publish(std::unique_ptr<Generation> next) {

@@ -21,6 +21,11 @@
 
 namespace pounce {
 
+namespace tls {
+class ContextSet;
+class TicketKeys;
+}  // namespace tls
+
 class Server {
  public:
   // `sockets`: the listening sockets the supervisor opened; without them the
@@ -106,8 +111,6 @@ class Server {
   ServeSockets sockets_;
   bool supervised_;
   AcceptMode accept_mode_ = AcceptMode::ReusePort;
-  std::vector<int> listen_fds_;
-  uint16_t port_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<AsyncLoop>> async_loops_;
   // Every loop that can run plugin code: workers, then async loops.
@@ -119,6 +122,14 @@ class Server {
   // When the graceful shutdown must be over (steady clock), for the wait on
   // blocking handlers once the loops are gone.
   std::chrono::steady_clock::time_point shutdown_deadline_{};
+
+  // TLS: the contexts of a generation (https listeners only). The ticket
+  // keys outlive generations, so that a reload keeps sessions resumable.
+  bool build_tls(const Config& config,
+                 std::shared_ptr<const tls::ContextSet>* out,
+                 std::string* error);
+  bool attach_tls(Generation* g, const Config& config, std::string* error);
+  std::shared_ptr<tls::TicketKeys> ticket_keys_;
 
   std::unique_ptr<Generation> current_;
   std::vector<Retiring> retiring_;

@@ -220,7 +220,7 @@ void Supervisor::on_ready_pipe() {
   backoff_ms_ = kFirstBackoffMs;
   if (!ever_ready_) {
     ever_ready_ = true;
-    if (!stopping_) print_startup_lines(*config_, sockets_->port);
+    if (!stopping_) print_startup_lines(*config_, *sockets_);
   } else {
     LOG_INFO("worker process %d is serving", static_cast<int>(child_));
   }
@@ -325,8 +325,7 @@ void Supervisor::on_child_exit(int status) {
 }
 
 void Supervisor::close_sockets() {
-  for (int fd : sockets_->fds) close(fd);
-  sockets_->fds.clear();
+  close_serve_sockets(sockets_);
 }
 
 }  // namespace
@@ -338,17 +337,30 @@ bool open_serve_sockets(const Config& config, ServeSockets* out,
     mode =
         reuseport_supported() ? AcceptMode::ReusePort : AcceptMode::Distributor;
   }
-  ListenSockets sockets;
   bool reuseport = mode == AcceptMode::ReusePort;
   unsigned count = reuseport ? config.workers : 1;
-  if (!open_listen_sockets(config.host, config.port, config.backlog, count,
-                           reuseport, &sockets, error)) {
-    return false;
-  }
-  out->fds = sockets.fds;
-  out->port = sockets.port;
   out->mode = mode;
+  for (const ListenSpec& spec : config.listens) {
+    ListenSockets sockets;
+    if (!open_listen_sockets(spec.host, spec.port, config.backlog, count,
+                             reuseport, &sockets, error)) {
+      close_serve_sockets(out);
+      return false;
+    }
+    ServeListener l;
+    l.spec = spec;
+    l.port = sockets.port;
+    l.fds = std::move(sockets.fds);
+    out->listeners.push_back(std::move(l));
+  }
   return true;
+}
+
+void close_serve_sockets(ServeSockets* sockets) {
+  for (ServeListener& l : sockets->listeners) {
+    for (int fd : l.fds) close(fd);
+  }
+  sockets->listeners.clear();
 }
 
 std::optional<int> supervise(Config* config, ServeSockets* sockets) {
@@ -367,15 +379,16 @@ void unblock_forwarded_signals() {
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 }
 
-void print_startup_lines(const Config& config, uint16_t port) {
-  // A contract (ARCHITECTURE.md §3): scripts and tests wait for this line.
-  // Through the error sink, after the lines before it: a blocking stdio
-  // write would stall the main loop behind a slow stderr reader.
-  char line[256];
-  snprintf(line, sizeof line,
-           "pounce-host: listening on http://%s (workers=%u)\n",
-           host_port_text(config.host, port).c_str(), config.workers);
-  log::write_plain(line);
+void print_startup_lines(const Config& config, const ServeSockets& sockets) {
+  // A contract (ARCHITECTURE.md §3): scripts and tests wait for these
+  // lines. Through the error sink, after the lines before them: a blocking
+  // stdio write would stall the main loop behind a slow stderr reader.
+  for (const ServeListener& l : sockets.listeners) {
+    char line[512];
+    snprintf(line, sizeof line, "pounce-host: listening on %s (workers=%u)\n",
+             l.spec.url(l.port).c_str(), config.workers);
+    log::write_plain(line);
+  }
 }
 
 }  // namespace pounce

@@ -21,9 +21,14 @@ namespace pounce {
 
 // The listening sockets of the serving process, opened by the supervisor
 // (or by the server itself under --no-supervise).
-struct ServeSockets {
+struct ServeListener {
+  ListenSpec spec;
+  uint16_t port = 0;     // the real port, also when 0 was asked for
   std::vector<int> fds;  // one per worker (reuseport), or the distributor's
-  uint16_t port = 0;
+};
+
+struct ServeSockets {
+  std::vector<ServeListener> listeners;     // in --listen order
   AcceptMode mode = AcceptMode::ReusePort;  // resolved: never Auto
   // The serving process writes one byte here once it serves, instead of
   // printing the startup lines; -1 when unsupervised.
@@ -44,8 +49,11 @@ std::optional<int> supervise(Config* config, ServeSockets* sockets);
 // fatal); the server calls this once they do.
 void unblock_forwarded_signals();
 
-// `pounce-host: listening on http://HOST:PORT (workers=W)`, a contract
-// (ARCHITECTURE.md §3).
-void print_startup_lines(const Config& config, uint16_t port);
+// Closes every listening socket in `sockets`.
+void close_serve_sockets(ServeSockets* sockets);
+
+// `pounce-host: listening on http://HOST:PORT (workers=W)`, one per
+// listener (https:// for TLS), a contract (ARCHITECTURE.md §3).
+void print_startup_lines(const Config& config, const ServeSockets& sockets);
 
 }  // namespace pounce

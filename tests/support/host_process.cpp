@@ -86,7 +86,11 @@ HostProcess::HostProcess(HostOptions options)
     : crash_expected_(options.crash_expected) {
   std::vector<std::string> args = std::move(options.args);
   bool has_port = false;
-  for (const std::string& a : args) has_port |= a == "--port";
+  size_t listens = 0;
+  for (const std::string& a : args) {
+    has_port |= a == "--port" || a == "--listen";
+    listens += a == "--listen";
+  }
   args.insert(args.begin(), host_binary());
   args.insert(args.begin(), options.prefix.begin(), options.prefix.end());
   if (!has_port) {
@@ -128,14 +132,22 @@ HostProcess::HostProcess(HostOptions options)
   if (options.drain_stdout) resume_stdout();
   err_thread_ = std::thread(&HostProcess::reader, this, err_pipe[0], &err_);
 
-  const std::string marker = "pounce-host: listening on http://";
-  if (!wait_for(&err_, marker, options.startup_timeout, 1)) return;
+  // One startup line per listener, in --listen order.
+  const std::string marker = "pounce-host: listening on ";
+  const size_t lines = listens ? listens : 1;
+  if (!wait_for(&err_, marker, options.startup_timeout, lines)) return;
   std::lock_guard lock(mutex_);
-  size_t at = err_.find(marker) + marker.size();
-  size_t colon = err_.find(" (workers=", at);
-  std::string hostport = err_.substr(at, colon - at);
-  port_ = static_cast<uint16_t>(
-      std::stoi(hostport.substr(hostport.rfind(':') + 1)));
+  size_t at = 0;
+  for (size_t i = 0; i < lines; ++i) {
+    at = err_.find(marker, at) + marker.size();
+    size_t end = err_.find(" (workers=", at);
+    std::string url = err_.substr(at, end - at);
+    listener_urls_.push_back(url);
+    listener_ports_.push_back(
+        static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1))));
+    at = end;
+  }
+  port_ = listener_ports_[0];
 }
 
 pid_t HostProcess::serving_pid() const {

@@ -51,7 +51,13 @@ class HostProcess {
   HostProcess& operator=(const HostProcess&) = delete;
 
   bool ok() const { return port_ != 0; }
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return port_; }  // the first listener's
+  // Every listener's real port and URL ("https://127.0.0.1:41234"), in
+  // --listen order.
+  const std::vector<uint16_t>& ports() const { return listener_ports_; }
+  const std::vector<std::string>& listener_urls() const {
+    return listener_urls_;
+  }
   pid_t pid() const { return pid_; }
   // The process that serves (loads the plugins, runs the threads): the
   // supervisor's current child, or pid() itself under --no-supervise. Use
@@ -95,6 +101,8 @@ class HostProcess {
 
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  std::vector<uint16_t> listener_ports_;
+  std::vector<std::string> listener_urls_;
   int exit_status_ = -2;  // -2: not reaped yet
   std::mutex mutex_;      // guards out_, err_ and reader completion
   std::condition_variable cv_;

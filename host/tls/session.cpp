@@ -1,0 +1,200 @@
+#include "tls/session.h"
+
+#include <openssl/err.h>
+
+#include <climits>
+#include <cstring>
+
+#include "tls/context_set.h"
+
+namespace pounce::tls {
+
+namespace {
+
+// One method table for every session's BIO, made on first use (C++ makes
+// the initialization thread-safe) and never freed.
+BIO_METHOD* session_bio_method(int (*rd)(BIO*, char*, int),
+                               int (*wr)(BIO*, const char*, int),
+                               long (*ctrl)(BIO*, int, long, void*)) {
+  static BIO_METHOD* method = [&] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                                 "pounce-session");
+    if (m) {
+      BIO_meth_set_read(m, rd);
+      BIO_meth_set_write(m, wr);
+      BIO_meth_set_ctrl(m, ctrl);
+    }
+    return m;
+  }();
+  return method;
+}
+
+}  // namespace
+
+std::unique_ptr<Session> Session::create(
+    std::shared_ptr<const ContextSet> set) {
+  std::unique_ptr<Session> s(new Session());
+  BIO_METHOD* method = session_bio_method(bio_read, bio_write, bio_ctrl);
+  if (!method || !set) return nullptr;
+  s->ssl_ = SSL_new(set->default_context());
+  if (!s->ssl_) return nullptr;
+  BIO* bio = BIO_new(method);
+  if (!bio) return nullptr;
+  BIO_set_data(bio, s.get());
+  BIO_set_init(bio, 1);
+  SSL_set_bio(s->ssl_, bio, bio);  // one reference, used both ways
+  SSL_set_accept_state(s->ssl_);
+  s->set_ = std::move(set);
+  return s;
+}
+
+Session::~Session() {
+  if (ssl_) SSL_free(ssl_);
+}
+
+void Session::feed(const char* data, size_t len) {
+  lent_ = data;
+  lent_len_ = len;
+}
+
+bool Session::keep_unread() {
+  if (lent_len_ > 0) {
+    if (kept_off_ > 0) {
+      kept_.consume(kept_off_);
+      kept_off_ = 0;
+    }
+    bool ok = kept_.append(lent_, lent_len_);
+    lent_ = nullptr;
+    lent_len_ = 0;
+    if (!ok) return false;
+  }
+  lent_ = nullptr;
+  return true;
+}
+
+bool Session::has_buffered_input() const {
+  return lent_len_ > 0 || kept_off_ < kept_.size() ||
+         (ssl_ && SSL_has_pending(ssl_));
+}
+
+int Session::bio_read(BIO* b, char* out, int len) {
+  auto* s = static_cast<Session*>(BIO_get_data(b));
+  BIO_clear_retry_flags(b);
+  if (len <= 0) return 0;
+  size_t want = static_cast<size_t>(len);
+  size_t got = 0;
+  if (s->kept_off_ < s->kept_.size()) {
+    // Kept bytes are older than the lent ones: they go first.
+    size_t n = std::min(want, s->kept_.size() - s->kept_off_);
+    memcpy(out, s->kept_.data() + s->kept_off_, n);
+    s->kept_off_ += n;
+    got += n;
+    if (s->kept_off_ == s->kept_.size()) {
+      s->kept_.release();  // idle connections keep nothing
+      s->kept_off_ = 0;
+    }
+  }
+  if (got < want && s->lent_len_ > 0) {
+    size_t n = std::min(want - got, s->lent_len_);
+    memcpy(out + got, s->lent_, n);
+    s->lent_ += n;
+    s->lent_len_ -= n;
+    got += n;
+  }
+  if (got == 0) {
+    BIO_set_retry_read(b);
+    return -1;
+  }
+  return static_cast<int>(got);
+}
+
+int Session::bio_write(BIO* b, const char* in, int len) {
+  auto* s = static_cast<Session*>(BIO_get_data(b));
+  BIO_clear_retry_flags(b);
+  // Every write happens inside read(), write() or shutdown(), which name
+  // the buffer; one outside them would be a bug, and fails the session.
+  if (!s->wire_ || len < 0 || !s->wire_->append(in, static_cast<size_t>(len))) {
+    return -1;
+  }
+  return len;
+}
+
+long Session::bio_ctrl(BIO*, int cmd, long, void*) {
+  switch (cmd) {
+    case BIO_CTRL_FLUSH:
+      return 1;  // the wire buffer is written by the connection
+    case BIO_CTRL_PENDING:
+    case BIO_CTRL_WPENDING:
+      return 0;
+    default:
+      return 0;
+  }
+}
+
+void Session::record_error(const char* what) {
+  unsigned long e = ERR_peek_last_error();
+  char buf[256];
+  if (e != 0) {
+    ERR_error_string_n(e, buf, sizeof buf);
+    error_ = std::string(what) + ": " + buf;
+  } else {
+    error_ = what;
+  }
+  ERR_clear_error();
+}
+
+Session::ReadResult Session::read(char* dst, size_t cap, ByteBuffer* wire) {
+  wire_ = wire;
+  size_t n = 0;
+  ERR_clear_error();
+  int rc = SSL_read_ex(ssl_, dst, std::min<size_t>(cap, INT_MAX), &n);
+  wire_ = nullptr;
+  if (rc == 1) return {Status::Data, n};
+  switch (SSL_get_error(ssl_, rc)) {
+    case SSL_ERROR_WANT_READ:
+      return {Status::NeedInput};
+    case SSL_ERROR_ZERO_RETURN:
+      return {Status::Closed};
+    case SSL_ERROR_WANT_WRITE:
+      // Our BIO takes every write unless memory ran out.
+      record_error("out of memory for TLS output");
+      return {Status::Failed};
+    default:
+      record_error(handshake_done() ? "TLS error" : "TLS handshake failed");
+      return {Status::Failed};
+  }
+}
+
+bool Session::write(const char* data, size_t len, ByteBuffer* wire) {
+  wire_ = wire;
+  ERR_clear_error();
+  bool ok = true;
+  while (len > 0) {
+    size_t done = 0;
+    if (SSL_write_ex(ssl_, data, std::min<size_t>(len, INT_MAX), &done) != 1) {
+      record_error("TLS write failed");
+      ok = false;
+      break;
+    }
+    data += done;
+    len -= done;
+  }
+  wire_ = nullptr;
+  return ok;
+}
+
+void Session::shutdown(ByteBuffer* wire) {
+  if (shut_down_ || !handshake_done()) return;
+  shut_down_ = true;
+  wire_ = wire;
+  ERR_clear_error();
+  (void)SSL_shutdown(ssl_);  // 0: sent, the peer's not awaited
+  ERR_clear_error();
+  wire_ = nullptr;
+}
+
+bool Session::handshake_done() const {
+  return ssl_ && SSL_is_init_finished(ssl_);
+}
+
+}  // namespace pounce::tls
