@@ -1,5 +1,6 @@
 #include "bench/artifact.h"
 
+#include <openssl/crypto.h>
 #include <uv.h>
 
 #include <fstream>
@@ -34,6 +35,16 @@ std::string shell_join(const std::vector<std::string>& argv) {
     }
   }
   return out;
+}
+
+std::string transport_of(const BenchOptions& o) {
+  return o.tls ? "https" : "http";
+}
+
+std::string connection_mode(const BenchOptions& o) {
+  if (!o.new_conn) return "keep-alive";
+  return o.tls_resume ? "new connection per request, TLS resumed"
+                      : "new connection per request";
 }
 
 json spread_json(const Spread& s) {
@@ -76,6 +87,16 @@ json sample_json(const Sample& s) {
          {"load_cpu_percent", s.load_cpu_percent}};
   j["cpu_us_per_req"] =
       s.cpu_us_per_req >= 0 ? json(s.cpu_us_per_req) : json(nullptr);
+  if (!s.tls_version.empty() || s.tls_handshakes || !s.tls_error.empty()) {
+    j["tls"] = {{"version", s.tls_version},
+                {"cipher", s.tls_cipher},
+                {"group", s.tls_group},
+                {"server_key", s.tls_peer_key},
+                {"server_certificate_sha256", s.tls_peer_cert_sha256},
+                {"handshakes", s.tls_handshakes},
+                {"resumed", s.tls_resumed}};
+    if (!s.tls_error.empty()) j["tls"]["first_error"] = s.tls_error;
+  }
   if (s.unsent) j["unsent"] = s.unsent;
   if (s.abandoned) j["abandoned"] = s.abandoned;
   return j;
@@ -119,7 +140,12 @@ json config_json(const BenchOptions& o) {
               {"sse_interval_ms", o.sse_interval_ms},
               {"sse_burst", o.sse_burst},
               {"echo_body_size", o.echo_body_size},
-              {"compare", o.compare}};
+              {"compare", o.compare},
+              {"tls", o.tls},
+              {"tls_version", o.tls ? o.tls_version : ""},
+              {"new_conn", o.new_conn},
+              {"tls_resume", o.tls_resume},
+              {"connection_mode", connection_mode(o)}};
 }
 
 json summary_json(const RunRecord& run, const std::vector<Group>& groups,
@@ -217,6 +243,33 @@ json make_artifact(const RunRecord& run, const std::string& self) {
   a["duration_s"] = run.options.duration_s;
   a["connections"] = run.options.connections;
   a["pipeline"] = run.options.pipeline;
+  // Never to be read as cleartext figures (nor compared with them: the
+  // baseline rule checks these two).
+  a["transport"] = transport_of(run.options);
+  a["connection_mode"] = connection_mode(run.options);
+  if (run.options.tls) {
+    json tls{{"client_version",
+              run.options.tls_version == "1.2" ? "TLSv1.2" : "TLSv1.3"},
+             {"resume", run.options.tls_resume},
+             {"library", OpenSSL_version(OPENSSL_VERSION)},
+             {"client_verifies_certificate", false}};
+    if (run.certificate) {
+      tls["certificate"] = {{"kind", run.certificate->description},
+                            {"sha256", run.certificate->sha256},
+                            {"throwaway", true}};
+    }
+    // What the handshakes agreed on, per server (the first sample's).
+    json negotiated = json::object();
+    for (const Sample& s : run.samples) {
+      if (s.tls_version.empty() || negotiated.contains(s.server)) continue;
+      negotiated[s.server] = {{"version", s.tls_version},
+                              {"cipher", s.tls_cipher},
+                              {"group", s.tls_group},
+                              {"server_key", s.tls_peer_key}};
+    }
+    tls["negotiated"] = negotiated;
+    a["tls"] = tls;
+  }
   a["load_tool"] = {{"name", "pounce-host bench"},
                     {"kind", "built-in load generator (libuv, keep-alive)"},
                     {"version", POUNCE_VERSION},

@@ -28,6 +28,12 @@ bool write_json_file(const std::string& path, const nlohmann::json& j,
 bool read_json_file(const std::string& path, nlohmann::json* j,
                     std::string* error);
 
+// "https" with --tls, else "http".
+std::string transport_of(const BenchOptions& o);
+// "keep-alive", "new connection per request" or "new connection per
+// request, TLS resumed".
+std::string connection_mode(const BenchOptions& o);
+
 // Shell-quoted for display: pounce-host bench --workload 'a b'.
 std::string shell_join(const std::vector<std::string>& argv);
 

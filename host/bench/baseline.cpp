@@ -45,6 +45,28 @@ BaselineVerdict compare_with_baseline(const json& baseline,
   json checks = json::array();
   bool regressed = false;
 
+  // TLS figures against cleartext ones (or new connections against
+  // keep-alive) would show a "regression" that is only the protocol.
+  // Artifacts from before these fields were cleartext keep-alive.
+  for (const char* field : {"transport", "connection_mode"}) {
+    const std::string fallback =
+        std::string(field) == "transport" ? "http" : "keep-alive";
+    std::string before = baseline.value(field, fallback);
+    std::string now = current.value(field, fallback);
+    if (before == now) continue;
+    v.ok = false;
+    v.record = {{"baseline_artifact_id", baseline.value("artifact_id", "")},
+                {"baseline_git_sha", baseline.value("git_sha", "")},
+                {"rule", "none"},
+                {"limit", 0.0},
+                {"checks", json::array()},
+                {"regression", false},
+                {"verdict", "incomparable"},
+                {"why", std::string(field) + " differs: baseline " + before +
+                            ", this run " + now}};
+    return v;
+  }
+
   // Rule 1: peer ratios present in both.
   if (current.contains("ratios")) {
     for (const json& r : current["ratios"]) {

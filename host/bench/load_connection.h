@@ -3,6 +3,10 @@
 // kernel takes the whole write at once). What is sent and how responses are
 // read is up to the subclass: HttpConnection, SseConnection.
 //
+// With --tls the connection runs a TlsStream between the socket and the
+// subclass: it is open (and traffic starts) once the handshake is done;
+// send() takes plaintext and on_read() gets plaintext, as in cleartext.
+//
 // Lives on its LoadThread's loop; the thread owns it and destroys it only
 // after every handle is closed.
 #pragma once
@@ -10,7 +14,10 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "bench/tls_client.h"
 
 namespace pounce::bench {
 
@@ -26,6 +33,8 @@ class Connection {
   void open();      // first connect
   void shutdown();  // end of run: close for good
   bool is_open() const { return state_ == State::Open; }
+  // uv_hrtime() of the latest connect attempt.
+  uint64_t connect_started_ns() const { return connect_started_ns_; }
 
   // The run has begun (or the connection opened after it began).
   virtual void start_traffic() = 0;
@@ -60,11 +69,23 @@ class Connection {
   LoadThread& thread_;
 
  private:
-  enum class State { Idle, Connecting, Open, Closing, Done };
+  enum class State { Idle, Connecting, Handshaking, Open, Closing, Done };
 
   void connect();
+  // The connection can carry requests (after the TLS handshake, if any).
+  void established();
   void close_socket();
   void flush_queued();
+  // Writes bytes as they go on the wire (ciphertext with --tls).
+  void send_raw(const char* data, size_t len);
+  // --tls: what the socket read, through the TlsStream.
+  void on_tls_input(const char* data, size_t len, uint64_t now);
+  void flush_tls();
+  void tls_failed(bool handshake);
+  bool has_socket() const {
+    return state_ == State::Connecting || state_ == State::Handshaking ||
+           state_ == State::Open;
+  }
   static void on_connect(uv_connect_t* req, int status);
   static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
   static void on_read_cb(uv_stream_t* s, ssize_t n, const uv_buf_t* buf);
@@ -76,6 +97,11 @@ class Connection {
   bool reconnect_after_close_ = false;
   bool retry_delay_ = false;
   bool first_attempt_ = true;
+  // The first connect succeeded and its TLS handshake is under way: the
+  // thread hears about the first connection only when it is done.
+  bool first_pending_ = false;
+  uint64_t connect_started_ns_ = 0;
+  std::unique_ptr<TlsStream> tls_;  // null: cleartext
   uv_tcp_t tcp_{};
   uv_connect_t connect_req_{};
   uv_write_t write_req_{};

@@ -113,6 +113,8 @@ LoadResult LoadGenerator::run(
     result.unsent += t->unsent();
     result.connected = result.connected && t->all_connected();
     window_sum += t->window_s();
+    if (result.tls.empty()) result.tls = t->tls_facts();
+    if (result.tls_error.empty()) result.tls_error = t->tls_error();
     result.window_opened_ns =
         std::max(result.window_opened_ns, t->window_start_ns());
     result.window_closed_ns =

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "bench/latency_histogram.h"
+#include "bench/tls_client.h"
 
 namespace pounce::bench {
 
@@ -46,6 +47,13 @@ struct LoadConfig {
   // milliseconds (their event interval), so that their events interleave
   // as independent clients' would instead of arriving as one burst.
   unsigned stagger_ms = 0;
+  // --tls: every connection speaks TLS (one SSL_CTX per load thread).
+  bool tls = false;
+  TlsClientOptions tls_options;
+  // --new-conn: the request carries Connection: close, so each connection
+  // answers one request; a closed-loop request's latency then runs from
+  // the connect (TCP and TLS handshakes included).
+  bool new_conn = false;
 };
 
 struct LoadCounters {
@@ -71,6 +79,10 @@ struct LoadCounters {
   // Bytes of the complete responses (head and body): bytes_read also holds
   // partial ones and the WebSocket frames.
   uint64_t response_bytes = 0;
+  // --tls: handshakes completed, and how many of them resumed a session.
+  // A failed handshake counts in connect_errors.
+  uint64_t tls_handshakes = 0;
+  uint64_t tls_resumed = 0;
 
   uint64_t socket_errors() const {
     return connect_errors + read_errors + write_errors + protocol_errors;
@@ -96,6 +108,10 @@ struct LoadResult {
   // warm-up) and of the last to close it.
   uint64_t window_opened_ns = 0;
   uint64_t window_closed_ns = 0;
+  // --tls: what the first handshake agreed on, and the first handshake
+  // failure's reason ("" when none failed).
+  TlsFacts tls;
+  std::string tls_error;
 
   // Good answers (2xx, expected body) per second: what ratios compare.
   double per_second() const {

@@ -34,6 +34,9 @@ constexpr uint64_t kMinTimerNs = 20'000;
 
 // Large enough that a read takes a whole pipelined batch of small responses.
 constexpr size_t kReadBuffer = 256 * 1024;
+// --tls: the plaintext of one SSL_read, at most one record (16 KiB) and
+// then some.
+constexpr size_t kPlainBuffer = 64 * 1024;
 
 }  // namespace
 
@@ -48,6 +51,8 @@ void LoadCounters::add(const LoadCounters& o) {
   abandoned += o.abandoned;
   bytes_read += o.bytes_read;
   response_bytes += o.response_bytes;
+  tls_handshakes += o.tls_handshakes;
+  tls_resumed += o.tls_resumed;
 }
 
 LoadThread::LoadThread(const LoadConfig& config, unsigned connections,
@@ -57,6 +62,22 @@ LoadThread::LoadThread(const LoadConfig& config, unsigned connections,
       rate_(rate),
       read_buffer_(kReadBuffer) {
   uv_ip4_addr(config_.host.c_str(), config_.port, &address_);
+  if (config_.tls) {
+    plain_buffer_.resize(kPlainBuffer);
+    tls_context_ = TlsClientContext::create(config_.tls_options, &tls_error_);
+  }
+}
+
+void LoadThread::note_tls_handshake(const TlsStream& tls) {
+  ++counters_.tls_handshakes;
+  if (tls.resumed()) ++counters_.tls_resumed;
+  // Once: every connection of a run talks to the same server with the same
+  // context.
+  if (tls_facts_.empty()) tls_facts_ = tls.facts();
+}
+
+void LoadThread::note_tls_error(const std::string& reason) {
+  if (tls_error_.empty()) tls_error_ = reason;
 }
 
 LoadThread::~LoadThread() {

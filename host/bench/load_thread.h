@@ -83,6 +83,17 @@ class LoadThread {
     progress_.store(counters_.completed, std::memory_order_relaxed);
   }
   char* read_buffer() { return read_buffer_.data(); }
+  // --tls: where SSL_read puts plaintext (one per thread, like the read
+  // buffer: a record is handled completely before the next is read).
+  char* plain_buffer() { return plain_buffer_.data(); }
+  size_t plain_buffer_size() const { return plain_buffer_.size(); }
+  // --tls: null when the context could not be made (tls_error() says why).
+  const TlsClientContext* tls_context() const { return tls_context_.get(); }
+  void note_tls_handshake(const TlsStream& tls);
+  void note_tls_error(const std::string& reason);
+  // Valid after join().
+  const TlsFacts& tls_facts() const { return tls_facts_; }
+  const std::string& tls_error() const { return tls_error_; }
   size_t read_buffer_size() const { return read_buffer_.size(); }
   // A connection finished its first connect attempt (either way).
   void first_connect_done(bool ok);
@@ -131,6 +142,10 @@ class LoadThread {
   size_t stagger_next_ = 0;
   WsMessages ws_messages_;  // shared by the WebSocket connections
   std::vector<char> read_buffer_;
+  std::vector<char> plain_buffer_;
+  std::unique_ptr<TlsClientContext> tls_context_;
+  TlsFacts tls_facts_;
+  std::string tls_error_;  // the first failure's reason
   unsigned first_connects_ = 0;
   unsigned connected_ = 0;
   bool begun_ = false;

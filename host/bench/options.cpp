@@ -70,7 +70,17 @@ cxxopts::Options build() {
        cxxopts::value<size_t>()->default_value("1024"))
       ("server-arg", "Extra pounce-host flag(s), comma-separated",
        cxxopts::value<std::string>()->default_value(""))
-      ("url", "Load a running server at http://IPV4:PORT/PATH instead of "
+      ("tls", "Every server on https with a throwaway ECDSA P-256 "
+              "certificate; the load generator speaks TLS")
+      ("tls-version", "With --tls: the one TLS version the client offers "
+                      "(1.3 or 1.2)",
+       cxxopts::value<std::string>()->default_value("1.3"))
+      ("new-conn", "One request per connection (Connection: close): "
+                   "connect (and TLS handshake) cost per request; "
+                   "hello/json/echo only")
+      ("tls-resume", "With --tls --new-conn: resume each connection's "
+                     "previous session (ticket) instead of a full handshake")
+      ("url", "Load a running server at http[s]://IPV4:PORT/PATH instead of "
               "starting any (no --compare)",
        cxxopts::value<std::string>()->default_value(""))
       ("target-pid", "With --url: the server's pid, for CPU and RSS",
@@ -159,6 +169,10 @@ ParseOutcome parse_bench_options(int argc, char** argv, BenchOptions* out,
     o.progress = r.count("no-progress") == 0;
     o.url = r["url"].as<std::string>();
     o.target_pid = r["target-pid"].as<int>();
+    o.tls = r.count("tls") > 0 || o.url.rfind("https://", 0) == 0;
+    o.tls_version = r["tls-version"].as<std::string>();
+    o.new_conn = r.count("new-conn") > 0;
+    o.tls_resume = r.count("tls-resume") > 0;
   } catch (const cxxopts::exceptions::exception& e) {
     *text = e.what();
     return ParseOutcome::Error;
@@ -179,8 +193,18 @@ ParseOutcome parse_bench_options(int argc, char** argv, BenchOptions* out,
   if (!o.url.empty() && !o.compare.empty()) {
     bad = "--url measures one running server: no --compare";
   }
-  if (!o.url.empty() && o.url.rfind("http://", 0) != 0) {
-    bad = "--url takes http://IPV4:PORT/PATH";
+  if (!o.url.empty() && o.url.rfind("http://", 0) != 0 &&
+      o.url.rfind("https://", 0) != 0) {
+    bad = "--url takes http[s]://IPV4:PORT/PATH";
+  }
+  if (o.tls && o.url.rfind("http://", 0) == 0) {
+    bad = "--tls with --url wants an https:// URL";
+  }
+  if (o.tls_version != "1.3" && o.tls_version != "1.2") {
+    bad = "--tls-version takes 1.3 or 1.2";
+  }
+  if (o.tls_resume && !(o.tls && o.new_conn)) {
+    bad = "--tls-resume needs --tls and --new-conn";
   }
   if (bad) {
     *text = bad;

@@ -31,6 +31,17 @@ struct BenchOptions {
   std::string url;
   int target_pid = 0;    // its pid, for CPU and RSS figures
   bool progress = true;  // only shown on a TTY anyway
+  // --tls: every server listens on https with the run's throwaway
+  // certificate, and the load generator speaks TLS `tls_version` ("1.3" or
+  // "1.2", pinned). --url https://... sets it too.
+  bool tls = false;
+  std::string tls_version = "1.3";
+  // --new-conn: one request per connection (Connection: close), so that
+  // each request pays a connect (and with --tls a handshake).
+  bool new_conn = false;
+  // --tls-resume (with --new-conn): each connection offers the session
+  // ticket of its previous one, measuring resumed handshakes.
+  bool tls_resume = false;
 
   // The command as typed, for the artifact.
   std::vector<std::string> command;

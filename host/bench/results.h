@@ -37,6 +37,13 @@ struct Sample {
   double response_bytes = 0;
   bool all_connected = true;
   double load_cpu_percent = 0;  // the busiest load thread, % of one core
+  // --tls: handshakes in the window (resumed ones among them), and what
+  // the connections agreed on (TlsFacts; empty when cleartext).
+  uint64_t tls_handshakes = 0;
+  uint64_t tls_resumed = 0;
+  std::string tls_version, tls_cipher, tls_group, tls_peer_key;
+  std::string tls_peer_cert_sha256;
+  std::string tls_error;  // the first failed handshake's reason
 
   uint64_t socket_errors() const {
     return connect_errors + read_errors + write_errors + protocol_errors;

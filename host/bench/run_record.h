@@ -2,12 +2,14 @@
 // of the table, the artifact and the SVG report.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "bench/options.h"
 #include "bench/results.h"
 #include "bench/targets.h"
+#include "bench/tls_cert.h"
 
 namespace pounce::bench {
 
@@ -22,6 +24,9 @@ struct RunRecord {
   std::vector<Target> targets;  // pounce first, then the peers as requested
   std::vector<Sample> samples;
   std::vector<Skip> skipped;
+  // --tls: the run's throwaway certificate (its files are gone after the
+  // run; the fingerprint stays in the artifact).
+  std::optional<TlsCertificate> certificate;
   std::vector<std::string> notes;  // said once, on stderr and in the summary
   bool aborted = false;            // SIGINT during the run
   double wall_s = 0;

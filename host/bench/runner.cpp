@@ -1,5 +1,7 @@
 #include "bench/runner.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -7,6 +9,7 @@
 #include "bench/format.h"
 #include "bench/load_generator.h"
 #include "bench/proc_stats.h"
+#include "bench/tls_cert.h"
 #include "bench/workload.h"
 
 namespace pounce::bench {
@@ -48,6 +51,14 @@ Sample sample_of(const LoadResult& r, int64_t cpu_us) {
   s.unsent = r.unsent;
   s.all_connected = r.connected;
   s.load_cpu_percent = r.load_cpu_percent;
+  s.tls_handshakes = r.counters.tls_handshakes;
+  s.tls_resumed = r.counters.tls_resumed;
+  s.tls_version = r.tls.version;
+  s.tls_cipher = r.tls.cipher;
+  s.tls_group = r.tls.group;
+  s.tls_peer_key = r.tls.peer_key;
+  s.tls_peer_cert_sha256 = r.tls.peer_cert_sha256;
+  s.tls_error = r.tls_error;
   // Per good answer: CPU spent on wrong ones buys nothing.
   if (s.good > 0 && cpu_us >= 0) {
     s.cpu_us_per_req =
@@ -80,14 +91,31 @@ void Runner::plan(RunRecord* run) {
     run->targets.push_back(external_target(o.url));
     return;
   }
-  run->targets.push_back(pounce_target(self_, plugin_dir_, o, work_dir_));
+  const TlsCertificate* cert = run->certificate ? &*run->certificate : nullptr;
+  run->targets.push_back(pounce_target(self_, plugin_dir_, o, work_dir_, cert));
   for (const std::string& peer : o.compare) {
-    Target t = peer_target(peer, o, work_dir_);
+    Target t = peer_target(peer, o, work_dir_, cert);
     if (!t.available) {
       note(run, "--compare " + peer + ": " + t.unavailable_reason +
                     "; carrying on without it");
     }
     run->targets.push_back(std::move(t));
+  }
+  if (o.new_conn) {
+    // One request per connection means request/response: a stream or a
+    // WebSocket lives as long as its connection.
+    for (Target& t : run->targets) {
+      std::vector<std::string> keep;
+      for (const std::string& w : t.workloads) {
+        const Workload* wl = find_workload(w);
+        if (wl && wl->client == ClientKind::Http) {
+          keep.push_back(w);
+        } else {
+          t.missing.emplace_back(w, "--new-conn: request/response only");
+        }
+      }
+      t.workloads = std::move(keep);
+    }
   }
   for (const std::string& w : o.workloads) {
     const Workload* wl = find_workload(w);
@@ -149,6 +177,7 @@ Sample Runner::measure(const RunRecord& run, const std::string& workload,
   params.target = target.path;
   params.echo_body_size = o.echo_body_size;
   params.sse_interval_ms = o.sse_interval_ms;
+  params.close_connection = o.new_conn;
 
   LoadConfig config;
   config.host = target.host;
@@ -162,7 +191,12 @@ Sample Runner::measure(const RunRecord& run, const std::string& workload,
   config.connections = o.connections;
   // An event stream has nothing to pipeline and no request rate.
   const bool streams = w.client == ClientKind::EventStream;
-  config.pipeline = streams ? 1 : o.pipeline;
+  // One request per connection has nothing to pipeline either.
+  config.pipeline = streams || o.new_conn ? 1 : o.pipeline;
+  config.tls = target.tls;
+  config.tls_options.version = tls_version_from_text(o.tls_version);
+  config.tls_options.resume = o.tls_resume;
+  config.new_conn = o.new_conn;
   config.threads = o.load_threads;
   config.rate = streams ? 0 : o.rate;
   config.ws_message_size = w.ws_message_size;
@@ -211,6 +245,19 @@ Sample Runner::measure(const RunRecord& run, const std::string& workload,
       s.cpu_us_per_req >= 0 ? format_fixed(s.cpu_us_per_req, 2).c_str() : "n/a",
       w.unit, format_kib(s.peak_rss_kib).c_str(), s.load_cpu_percent,
       s.errors() ? ("  ERRORS " + std::to_string(s.errors())).c_str() : "");
+  if (target.tls) {
+    fprintf(stderr,
+            "%s: %s %s %s, server key %s, %llu handshakes (%llu resumed)\n",
+            label.c_str(),
+            s.tls_version.empty() ? "no handshake" : s.tls_version.c_str(),
+            s.tls_cipher.c_str(), s.tls_group.c_str(), s.tls_peer_key.c_str(),
+            static_cast<unsigned long long>(s.tls_handshakes),
+            static_cast<unsigned long long>(s.tls_resumed));
+    if (!s.tls_error.empty()) {
+      fprintf(stderr, "%s: TLS failure: %s\n", label.c_str(),
+              s.tls_error.c_str());
+    }
+  }
   if (s.load_cpu_percent >= kClientBoundPercent) {
     fprintf(stderr,
             "%s: the load generator was busy %.0f%% of the window: this "
@@ -222,6 +269,17 @@ Sample Runner::measure(const RunRecord& run, const std::string& workload,
 
 bool Runner::run(RunRecord* run, std::string* error) {
   auto started = std::chrono::steady_clock::now();
+  if (run->options.tls && run->options.url.empty()) {
+    // Private (0700) inside the private work directory, removed with it.
+    std::string dir = work_dir_ + "/tls";
+    TlsCertificate cert;
+    if (mkdir(dir.c_str(), 0700) != 0 ||
+        !make_throwaway_certificate(dir, &cert, error)) {
+      if (error->empty()) *error = "cannot create " + dir;
+      return false;
+    }
+    run->certificate = cert;
+  }
   plan(run);
   bool runnable = false;
   for (const std::string& w : run->options.workloads) {
@@ -264,6 +322,12 @@ bool Runner::run(RunRecord* run, std::string* error) {
         }
         pid_t pid = external ? run->options.target_pid : servers_[i]->pid();
         Sample s = measure(*run, w, t, pid, round, ++position, &progress);
+        // A server that answers with another certificate than the run's
+        // is not configured as the run says.
+        if (run->certificate && !external && !s.tls_peer_cert_sha256.empty() &&
+            s.tls_peer_cert_sha256 != run->certificate->sha256) {
+          note(run, t.name + " presented another certificate than the run's");
+        }
         // A window cut short by ^C is not a sample.
         if (!abort_->load()) run->samples.push_back(std::move(s));
       }

@@ -93,11 +93,26 @@ bool ServerProcess::running() {
 
 bool ServerProcess::wait_startup_line(std::chrono::milliseconds timeout,
                                       uint16_t* port, std::string* error) {
-  const std::string marker = "pounce-host: listening on http://";
+  const std::string prefix = "pounce-host: listening on ";
+  const std::string marker = prefix + command_.url_scheme + "://";
+  const std::string other =
+      prefix + (command_.url_scheme == "https" ? "http://" : "https://");
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     std::string log = read_file(command_.log_path);
     size_t at = log.find(marker);
+    if (at == std::string::npos && log.find(other) != std::string::npos &&
+        log.find('\n', log.find(other)) != std::string::npos) {
+      size_t from = log.find(other);
+      *error =
+          command_.name + " listens on " +
+          log.substr(from + prefix.size(),
+                     log.find('\n', from) - from - prefix.size()) +
+          ", not " + command_.url_scheme + "://" +
+          (command_.url_scheme == "https" ? " (this build does not serve TLS)"
+                                          : "");
+      return false;
+    }
     size_t eol = at == std::string::npos ? at : log.find('\n', at);
     if (eol != std::string::npos) {
       // HOST:PORT up to " (workers=".

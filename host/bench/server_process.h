@@ -20,6 +20,8 @@ struct ServerCommand {
   std::vector<std::string> argv;  // argv[0] is an absolute path
   std::string log_path;           // stdout and stderr
   int cpu = -1;                   // pin the server to this CPU
+  // pounce: the scheme its startup line must show ("https" with --tls).
+  std::string url_scheme = "http";
 };
 
 class ServerProcess {
@@ -31,8 +33,10 @@ class ServerProcess {
 
   bool start(const ServerCommand& command, std::string* error);
 
-  // pounce-host: waits for "pounce-host: listening on http://HOST:PORT" in
-  // the log and returns PORT (its --port 0 picked a free one).
+  // pounce-host: waits for "pounce-host: listening on SCHEME://HOST:PORT"
+  // (SCHEME: command.url_scheme) in the log and returns PORT (its port 0
+  // picked a free one). A line with the other scheme is an error: a server
+  // that serves cleartext where TLS was asked must not be measured as TLS.
   bool wait_startup_line(std::chrono::milliseconds timeout, uint16_t* port,
                          std::string* error);
   // Peers: waits until the port accepts a TCP connection.

@@ -143,7 +143,35 @@ std::string render_table(const RunRecord& run) {
     while (!out.empty() && out.back() == ' ') out.pop_back();
     return out + "\n";
   };
-  std::string out = line(kHeader);
+  std::string out;
+  // Above the table: TLS or new-connection figures must never pass for
+  // keep-alive cleartext ones.
+  if (run.options.tls) {
+    std::string agreed;
+    for (const Sample& s : run.samples) {
+      if (s.tls_version.empty()) continue;
+      agreed = s.tls_version + " " + s.tls_cipher + " " + s.tls_group +
+               ", server key " + s.tls_peer_key;
+      break;
+    }
+    out += "TLS: every server over https";
+    if (run.certificate)
+      out += " with one throwaway " + run.certificate->description;
+    out += "; client pinned to TLS " + run.options.tls_version;
+    if (!agreed.empty()) out += " (" + agreed + ")";
+    out += ". CPU us/req includes the TLS work.\n";
+  }
+  if (run.options.new_conn) {
+    out += "NEW CONNECTION PER REQUEST";
+    out += run.options.tls_resume ? " (TLS session resumed)"
+           : run.options.tls      ? " (full TLS handshake)"
+                                  : "";
+    out +=
+        ": req/s = connections/s, CPU us/req = CPU per connection, "
+        "latency from the connect.\n";
+  }
+  if (!out.empty()) out += "\n";
+  out += line(kHeader);
   std::string prev;
   for (const Row& r : rows) {
     if (!prev.empty() && r[0] != prev) out += "\n";

@@ -39,8 +39,22 @@ int server_cpu(const BenchOptions& o) {
 // servers do not do (access log, keep-alive request limit) is off, and the
 // Server header is as short as pounce's. What cannot be made the same is
 // said in t.differences.
-Target nginx_target(Target t, const BenchOptions& o, const std::string& dir) {
+// With --tls: the same listener with `ssl`, the run's certificate, the
+// versions pounce accepts by default (the client pins one), and stateless
+// session tickets as pounce has them (nginx's default; no session cache).
+Target nginx_target(Target t, const BenchOptions& o, const std::string& dir,
+                    const TlsCertificate* cert) {
   std::string conf_path = dir + "/nginx.conf";
+  std::string tls;
+  if (cert) {
+    tls = "    ssl_certificate " + cert->cert_path +
+          ";\n"
+          "    ssl_certificate_key " +
+          cert->key_path +
+          ";\n"
+          "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+          "    ssl_session_tickets on;\n";
+  }
   std::string conf =
       "worker_processes " + std::to_string(o.workers) +
       ";\n"
@@ -58,8 +72,7 @@ Target nginx_target(Target t, const BenchOptions& o, const std::string& dir) {
       "  keepalive_requests 10000000;\n"
       "  server {\n"
       "    listen 127.0.0.1:" +
-      std::to_string(t.port) +
-      " reuseport;\n"
+      std::to_string(t.port) + (cert ? " ssl" : "") + " reuseport;\n" + tls +
       "    location = /hello { default_type text/plain; return 200 \"" +
       kHelloBody +
       "\"; }\n"
@@ -115,7 +128,11 @@ std::string h2o_path(bool mruby, const std::string& file,
 
 // h2o: an mruby handler per path when h2o has mruby, else static files
 // typed by extension (.txt text/plain, .json application/json).
-Target h2o_target(Target t, const BenchOptions& o, const std::string& dir) {
+// With --tls: the listener gets `ssl` with the run's certificate and
+// pounce's default minimum version; session resumption is h2o's default
+// (cache and tickets).
+Target h2o_target(Target t, const BenchOptions& o, const std::string& dir,
+                  const TlsCertificate* cert) {
   std::string www = dir + "/www";
   mkdir(www.c_str(), 0755);
   const bool mruby = t.version_text.find("mruby: YES") != std::string::npos;
@@ -125,10 +142,17 @@ Target h2o_target(Target t, const BenchOptions& o, const std::string& dir) {
       "listen:\n"
       "  host: 127.0.0.1\n"
       "  port: " +
-      std::to_string(t.port) +
-      "\n"
-      "num-threads: " +
-      std::to_string(o.workers) +
+      std::to_string(t.port) + "\n" +
+      (cert ? "  ssl:\n"
+              "    certificate-file: " +
+                  cert->cert_path +
+                  "\n"
+                  "    key-file: " +
+                  cert->key_path +
+                  "\n"
+                  "    minimum-version: TLSv1.2\n"
+            : std::string()) +
+      "num-threads: " + std::to_string(o.workers) +
       "\n"
       "error-log: " +
       dir +
@@ -177,7 +201,8 @@ std::string dir_of(const std::string& path) {
 }
 
 Target pounce_target(const std::string& self, const std::string& plugin_dir,
-                     const BenchOptions& o, const std::string& work_dir) {
+                     const BenchOptions& o, const std::string& work_dir,
+                     const TlsCertificate* cert) {
   Target t;
   t.name = "pounce";
   t.binary = self;
@@ -201,9 +226,17 @@ Target pounce_target(const std::string& self, const std::string& plugin_dir,
     t.command.argv.push_back(*m.prefix ? std::string(m.prefix) + "=" + path
                                        : path);
   }
+  std::vector<std::string> listen = {"--port", "0"};
+  if (cert) {
+    t.tls = true;
+    t.command.url_scheme = "https";
+    listen = {"--listen",      "https://127.0.0.1:0", "--tls-cert",
+              cert->cert_path, "--tls-key",           cert->key_path};
+  }
+  for (const std::string& a : listen) t.command.argv.push_back(a);
   for (const std::string& a :
-       {std::string("--port"), std::string("0"), std::string("--workers"),
-        std::to_string(o.workers), std::string("--no-access-log")}) {
+       {std::string("--workers"), std::to_string(o.workers),
+        std::string("--no-access-log")}) {
     t.command.argv.push_back(a);
   }
   for (const std::string& a : o.server_args) t.command.argv.push_back(a);
@@ -229,8 +262,9 @@ Target external_target(const std::string& url) {
   t.path = slash == std::string::npos ? "/" : rest.substr(slash);
   size_t colon = hostport.rfind(':');
   t.host = hostport.substr(0, colon);
-  int port =
-      colon == std::string::npos ? 80 : atoi(hostport.c_str() + colon + 1);
+  t.tls = url.rfind("https://", 0) == 0;
+  int port = colon == std::string::npos ? (t.tls ? 443 : 80)
+                                        : atoi(hostport.c_str() + colon + 1);
   if (port <= 0 || port > 65535 || t.host.empty()) {
     t.unavailable_reason = "cannot parse " + url;
     return t;
@@ -245,7 +279,7 @@ Target external_target(const std::string& url) {
 }
 
 Target peer_target(const std::string& name, const BenchOptions& o,
-                   const std::string& work_dir) {
+                   const std::string& work_dir, const TlsCertificate* cert) {
   Target t;
   t.name = name;
   t.binary = find_in_path(name);
@@ -266,8 +300,9 @@ Target peer_target(const std::string& name, const BenchOptions& o,
   for (const Workload& w : all_workloads()) {
     if (w.peers_serve) t.workloads.push_back(w.name);
   }
-  return name == "nginx" ? nginx_target(std::move(t), o, dir)
-                         : h2o_target(std::move(t), o, dir);
+  t.tls = cert != nullptr;
+  return name == "nginx" ? nginx_target(std::move(t), o, dir, cert)
+                         : h2o_target(std::move(t), o, dir, cert);
 }
 
 }  // namespace pounce::bench

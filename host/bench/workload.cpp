@@ -6,9 +6,14 @@ namespace pounce::bench {
 
 namespace {
 
+const char* connection_header(const WorkloadParams& p) {
+  return p.close_connection ? "Connection: close\r\n" : "";
+}
+
 std::string get(const WorkloadParams& p, const std::string& target) {
   return "GET " + (p.target.empty() ? target : p.target) +
-         " HTTP/1.1\r\nHost: " + p.host_header + "\r\n\r\n";
+         " HTTP/1.1\r\nHost: " + p.host_header + "\r\n" + connection_header(p) +
+         "\r\n";
 }
 
 std::string hello_request(const WorkloadParams& p) {
@@ -42,8 +47,8 @@ std::string echo_body(const WorkloadParams& p) {
 std::string echo_request(const WorkloadParams& p) {
   std::string body = echo_body(p);
   return "POST " + (p.target.empty() ? "/echo" : p.target) +
-         " HTTP/1.1\r\nHost: " + p.host_header +
-         "\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
+         " HTTP/1.1\r\nHost: " + p.host_header + "\r\n" + connection_header(p) +
+         "Content-Type: application/octet-stream\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 

@@ -20,6 +20,8 @@ struct WorkloadParams {
   size_t echo_body_size = 1024;
   unsigned sse_interval_ms = 10;
   std::string target;  // --url: replaces the workload's own request target
+  // --new-conn: request/response workloads ask for Connection: close.
+  bool close_connection = false;
 };
 
 struct Workload {
