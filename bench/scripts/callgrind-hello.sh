@@ -3,13 +3,31 @@
 # deterministic: callgrind on one worker of the server while `ab -k -c 16
 # -n 20000 /hello` runs, minus an idle run (start, one request, stop),
 # divided by 20,000. Every server answers /hello with the same 13 bytes.
-#   bench/scripts/callgrind-hello.sh [pounce|nginx|h2o]...   (default: pounce)
+#   bench/scripts/callgrind-hello.sh [--tls] [pounce|nginx|h2o]...
+#                                                         (default: pounce)
+# --tls: the same over https (TLS 1.3, one ECDSA P-256 certificate for every
+# server), on one keep-alive connection (-c 1) so that both runs hold exactly
+# one handshake and the difference is requests only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 REQUESTS=20000
+TLS=0
+if [[ ${1:-} == --tls ]]; then
+  TLS=1
+  shift
+fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+SCHEME=http
+CONCURRENCY=16
+if [[ $TLS == 1 ]]; then
+  SCHEME=https
+  CONCURRENCY=1
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$out/key.pem" -out "$out/cert.pem" -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
+fi
 
 free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -19,8 +37,14 @@ free_port() {
 server_argv() {
   case $1 in
     pounce)
-      echo "$BUILD/bin/pounce-host --plugin $BUILD/plugins/libhello.so" \
-        "--workers 1 --no-access-log --port $2"
+      if [[ $TLS == 1 ]]; then
+        echo "$BUILD/bin/pounce-host --plugin $BUILD/plugins/libhello.so" \
+          "--workers 1 --no-access-log --listen https://127.0.0.1:$2" \
+          "--tls-cert $out/cert.pem --tls-key $out/key.pem"
+      else
+        echo "$BUILD/bin/pounce-host --plugin $BUILD/plugins/libhello.so" \
+          "--workers 1 --no-access-log --port $2"
+      fi
       ;;
     nginx)
       # master_process off: the one process callgrind follows is the worker.
@@ -35,7 +59,8 @@ http {
   access_log off;
   keepalive_requests 10000000;
   server {
-    listen 127.0.0.1:$2;
+    listen 127.0.0.1:$2 $([[ $TLS == 1 ]] && echo ssl);
+    $([[ $TLS == 1 ]] && echo "ssl_certificate $out/cert.pem; ssl_certificate_key $out/key.pem; ssl_protocols TLSv1.2 TLSv1.3;")
     location = /hello { default_type text/plain; return 200 "Hello, World!"; }
   }
 }
@@ -51,6 +76,7 @@ user: $(id -un)
 listen:
   host: 127.0.0.1
   port: $2
+$([[ $TLS == 1 ]] && printf '  ssl:\n    certificate-file: %s\n    key-file: %s\n    minimum-version: TLSv1.2\n' "$out/cert.pem" "$out/key.pem")
 num-threads: 1
 error-log: $out/h2o-error.log
 hosts:
@@ -74,11 +100,11 @@ run() {  # run NAME LOAD(0|1): prints the instructions callgrind collected
     $(server_argv "$1" "$port") 2>"$log" >/dev/null &
   pid=$!
   for _ in $(seq 600); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/hello" && break
+    curl -sk -o /dev/null "$SCHEME://127.0.0.1:$port/hello" && break
     sleep 0.1
   done
   if [[ $2 == 1 ]]; then
-    ab -q -k -c 16 -n $REQUESTS "http://127.0.0.1:$port/hello" |
+    ab -q -k -c $CONCURRENCY -n $REQUESTS "$SCHEME://127.0.0.1:$port/hello" |
       grep -E "Complete requests|Failed requests|Non-2xx" >&2
   fi
   kill -TERM "$pid"
@@ -92,6 +118,6 @@ servers=("$@")
 for s in "${servers[@]}"; do
   idle=$(run "$s" 0)
   load=$(run "$s" 1)
-  echo "$s: idle run $idle, loaded run $load instructions;" \
+  echo "$s${TLS:+}$([[ $TLS == 1 ]] && echo ' (https)'): idle run $idle, loaded run $load instructions;" \
     "per request: $(((load - idle) / REQUESTS)) instructions"
 done
