@@ -177,6 +177,15 @@ std::unique_ptr<AccessFormat> AccessFormat::compile(std::string_view spec,
     f->ops_.push_back({var, 0, 0});
     i = next;
   }
+  // A bare word is a format name ("common" and "json" are planned), never
+  // a template that prints itself on every line.
+  bool any_var = false;
+  for (const Op& op : f->ops_) any_var |= op.var != Var::Literal;
+  if (!any_var) {
+    *error = "unknown format " + std::string(spec) +
+             " (use combined, or a template of $variables)";
+    return nullptr;
+  }
   return f;
 }
 
