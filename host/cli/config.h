@@ -121,6 +121,9 @@ struct Config {
   uint64_t restart_backoff_max_ms = 30000;
 
   bool access_log = true;
+  // "combined" (today's line) or a template of $variables
+  // (host/log/access_format.h), checked by the options parser.
+  std::string access_log_format = "combined";
   log::Level log_level = log::Level::Info;
 
   bool operator==(const Config&) const = default;

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 #include "cli/cxxopts_include.h"
+#include "log/access_format.h"
 
 #include <cmath>
 #include <fstream>
@@ -133,6 +134,9 @@ constexpr OptionDef kOptions[] = {
     {"tls-allow-expired", Kind::Bool, "off",
      "An expired certificate is a warning instead of a startup error"},
     {"access-log", Kind::Bool, "on", "One line per request on stdout"},
+    {"access-log-format", Kind::Text, "combined",
+     "combined, or a template of $variables such as $tls_version "
+     "(docs/configuration.md)"},
     {"supervise", Kind::Bool, "on",
      "Run the server as the child of a supervisor that restarts it"},
     {"restart-backoff-max", Kind::Seconds, "30",
@@ -495,6 +499,16 @@ bool apply_key(const std::string& key, const json& value, Config* c,
       *error = key + ": expected none, optional or required, got " + s;
       return false;
     }
+    return true;
+  }
+  if (flag == "access-log-format") {
+    if (!get_string(value, key, &s, error)) return false;
+    std::string why;
+    if (!log::AccessFormat::compile(s, &why)) {
+      *error = setting_name(*def) + ": " + why;
+      return false;
+    }
+    c->access_log_format = s;
     return true;
   }
   if (flag == "config") return get_string(value, key, &c->config_file, error);

@@ -1092,6 +1092,21 @@ void Connection::access_log(std::string_view request_line, int status,
   double secs = read_started_ns_
                     ? static_cast<double>(uv_hrtime() - read_started_ns_) / 1e9
                     : 0.0;
+  if (const log::AccessFormat* format = loop_->access_format()) {
+    log::AccessFields f;
+    f.remote_addr = a.text;
+    f.time_local = t;
+    f.request = request_line;
+    f.status = status;
+    f.body_bytes_sent = bytes;
+    f.request_time = secs;
+    f.tls = tls_for_log();
+    f.scheme = f.tls ? "https" : "http";
+    char custom[2048];
+    log::access(
+        std::string_view(custom, format->render(f, custom, sizeof custom)));
+    return;
+  }
   int n = snprintf(line, sizeof line, "%s - - [%.*s] \"%.*s\" %d %zu %.6f\n",
                    a.text, static_cast<int>(t.size()), t.data(),
                    static_cast<int>(request_line.size()), request_line.data(),
@@ -1101,6 +1116,10 @@ void Connection::access_log(std::string_view request_line, int status,
                                            ? static_cast<size_t>(n)
                                            : sizeof line - 1));
   }
+}
+
+const tls::SessionInfo* Connection::tls_for_log() {
+  return nullptr;  // cleartext until the TLS session lands
 }
 
 const PeerAddress& Connection::peer() {

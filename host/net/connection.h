@@ -46,6 +46,10 @@
 
 namespace pounce {
 
+namespace tls {
+struct SessionInfo;
+}  // namespace tls
+
 class AsyncStream;
 class BlockingJob;
 class EventLoop;
@@ -228,6 +232,9 @@ class Connection : public TimeoutNode {
                      bool close = true);
   void access_log(const http::RequestHead* head, int status, size_t bytes);
   void access_log(std::string_view request_line, int status, size_t bytes);
+  // This connection's TLS facts for the access log's $tls_* variables;
+  // null on cleartext.
+  const tls::SessionInfo* tls_for_log();
   void fill_view(const http::RequestHead& head, const Route& r,
                  std::string_view body, pounce_request_view_t* view);
 

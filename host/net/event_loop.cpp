@@ -51,6 +51,10 @@ EventLoop::EventLoop(const Config& config, unsigned index, const char* role)
   input_idle_.data = this;
   blocking_return_ = std::make_shared<BlockingReturn>(
       reinterpret_cast<uv_async_s*>(&blocking_async_));
+  // The options parser refused an invalid template already.
+  std::string unused;
+  auto format = log::AccessFormat::compile(config.access_log_format, &unused);
+  if (format && !format->is_default()) access_format_ = std::move(format);
 }
 
 EventLoop::~EventLoop() {

@@ -18,6 +18,7 @@
 #include "cli/config.h"
 #include "http/byte_buffer.h"
 #include "http/date_cache.h"
+#include "log/access_format.h"
 #include "log/log_flusher.h"
 #include "log/logger.h"
 #include "net/task_queue.h"
@@ -80,6 +81,11 @@ class EventLoop {
     return date_;
   }
   TimeoutSet& timeouts() { return timeouts_; }
+  // --access-log-format, compiled at startup; nullptr for the default
+  // line, which the connection writes on its own fast path.
+  const log::AccessFormat* access_format() const {
+    return access_format_.get();
+  }
   HandleTable& handles() { return handles_; }
   pipeline::CompressorPool& compressors() { return compressors_; }
   // Compressed bytes on their way from a compressor to the output buffer.
@@ -214,6 +220,7 @@ class EventLoop {
   TimeoutSet timeouts_;
   std::unique_ptr<log::LogSink> error_sink_;
   std::unique_ptr<log::LogSink> access_sink_;
+  std::unique_ptr<const log::AccessFormat> access_format_;
 
   Generation* generation_ = nullptr;
   Connection* connections_ = nullptr;  // intrusive list of open connections

@@ -18,6 +18,10 @@
 
 namespace pounce {
 
+namespace tls {
+class InfoSource;
+}  // namespace tls
+
 using http::iequals;
 
 // A connection's addresses, as the request_addr host call reports them.
@@ -42,6 +46,10 @@ struct pounce_request {
   // A blocking-mode request runs off the loop, which owns the socket: both
   // addresses are fetched before, `tcp` is null, and these are used instead.
   const pounce::PeerAddress* local = nullptr;
+  // The connection's TLS facts for request_tls; null on cleartext. Set for
+  // every request (the loop's pounce_request is reused): the connection's
+  // TLS session on the loop, a snapshot the job holds in blocking mode.
+  pounce::tls::InfoSource* tls = nullptr;
 };
 
 struct pounce_response {

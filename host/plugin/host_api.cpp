@@ -7,6 +7,7 @@
 #include "plugin/exchange.h"
 #include "plugin/instance_registry.h"
 #include "plugin/stream_api.h"
+#include "tls/session_info.h"
 
 namespace pounce {
 
@@ -81,6 +82,21 @@ int api_request_addr(const pounce_request_t* req, int which,
   return POUNCE_ERR_INVALID;
 }
 
+int api_request_tls(const pounce_request_t* req, pounce_tls_info_t* out) {
+  if (!req || !out || out->size < sizeof out->size) return POUNCE_ERR_INVALID;
+  if (!req->tls) {
+    tls::clear_abi(out);
+    return 0;
+  }
+  const tls::SessionInfo* info = req->tls->tls_info();
+  if (!info) {
+    tls::clear_abi(out);
+    return POUNCE_ERR_NOMEM;
+  }
+  tls::fill_abi(*info, out);
+  return 1;
+}
+
 int api_response_status(pounce_response_t* res, int status) {
   if (!res) return POUNCE_ERR_INVALID;
   if (status < 200 || status > 599) {
@@ -130,6 +146,7 @@ pounce_host_api_t make_table() {
   fill_stream_api(&t);
   t.now_ns = api_now_ns;
   t.request_header_at = api_request_header_at;
+  t.request_tls = api_request_tls;
   return t;
 }
 

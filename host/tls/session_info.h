@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace pounce::tls {
 
@@ -35,5 +36,39 @@ std::shared_ptr<const SessionInfo> describe(SSL* ssl);
 // Fills the ABI struct from `info` (sized: fields beyond out->size stay
 // untouched). The strings point into `info`, which must outlive their use.
 void fill_abi(const SessionInfo& info, pounce_tls_info_t* out);
+
+// What request_tls reports on cleartext: every field within out->size that
+// is a string becomes {NULL, 0}, every flag 0.
+void clear_abi(pounce_tls_info_t* out);
+
+// Where the plugin glue (pounce_request::tls, request_tls) reads a
+// request's TLS facts from, on the thread running the hook. The
+// connection's TLS session implements it and describes its SSL on first
+// use (most requests never ask); a blocking job, which runs off the loop
+// that owns the SSL, holds an InfoSnapshot taken on the loop. nullptr from
+// tls_info() means the facts could not be read (out of memory).
+class InfoSource {
+ public:
+  virtual const SessionInfo* tls_info() = 0;
+
+ protected:
+  ~InfoSource() = default;
+};
+
+// A SessionInfo kept alive by reference, for a request whose connection
+// may close (or be reused) while its handler runs.
+class InfoSnapshot final : public InfoSource {
+ public:
+  InfoSnapshot() = default;
+  explicit InfoSnapshot(std::shared_ptr<const SessionInfo> info)
+      : info_(std::move(info)) {}
+  void reset(std::shared_ptr<const SessionInfo> info = nullptr) {
+    info_ = std::move(info);
+  }
+  const SessionInfo* tls_info() override { return info_.get(); }
+
+ private:
+  std::shared_ptr<const SessionInfo> info_;
+};
 
 }  // namespace pounce::tls

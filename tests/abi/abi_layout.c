@@ -33,6 +33,23 @@ int main(void) {
   FIELD(pounce_addr_t, port);
   FIELD(pounce_addr_t, text);
 
+#if POUNCE_ABI_MINOR >= 1
+  SIZE(pounce_tls_info_t);
+  FIELD(pounce_tls_info_t, size);
+  FIELD(pounce_tls_info_t, resumed);
+  FIELD(pounce_tls_info_t, version);
+  FIELD(pounce_tls_info_t, cipher);
+  FIELD(pounce_tls_info_t, sni);
+  FIELD(pounce_tls_info_t, alpn);
+  FIELD(pounce_tls_info_t, client_cert);
+  FIELD(pounce_tls_info_t, verify_result);
+  FIELD(pounce_tls_info_t, client_subject);
+  FIELD(pounce_tls_info_t, client_issuer);
+  FIELD(pounce_tls_info_t, client_serial);
+  FIELD(pounce_tls_info_t, client_sha256);
+  FIELD(pounce_tls_info_t, verify_text);
+#endif
+
   SIZE(pounce_request_view_t);
   FIELD(pounce_request_view_t, size);
   FIELD(pounce_request_view_t, version_major);
@@ -80,6 +97,7 @@ int main(void) {
   FIELD(pounce_host_api_t, now_ns);
 #if POUNCE_ABI_MINOR >= 1
   FIELD(pounce_host_api_t, request_header_at);
+  FIELD(pounce_host_api_t, request_tls);
 #endif
 
   SIZE(pounce_init_args_t);

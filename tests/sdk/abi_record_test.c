@@ -26,6 +26,11 @@ static int failures;
 static uint64_t fake_now(void) {
   return 1;
 }
+static int fake_request_tls(const pounce_request_t* r, pounce_tls_info_t* o) {
+  (void)r;
+  (void)o;
+  return 0;
+}
 static int fake_header_at(const pounce_request_t* r, pounce_str_t n, size_t i,
                           pounce_str_t* v) {
   (void)r;
@@ -42,6 +47,7 @@ static const pounce_host_api_t* fake_host(uint32_t size) {
   h.size = size;
   h.now_ns = fake_now;                  /* 1.0 */
   h.request_header_at = fake_header_at; /* 1.1 */
+  h.request_tls = fake_request_tls;     /* 1.1 */
   return &h;
 }
 
@@ -68,7 +74,21 @@ int main(void) {
     CHECK(!POUNCE_HOST_HAS(fake_host(size10), request_header_at));
     CHECK(POUNCE_HOST_HAS(fake_host(sizeof(pounce_host_api_t)),
                           request_header_at));
+    /* request_tls comes after request_header_at: a table that ends there
+     * lacks it. */
+    uint32_t size_hat =
+        (uint32_t)(offsetof(pounce_host_api_t, request_header_at) +
+                   sizeof(void*));
+    CHECK(POUNCE_HOST_HAS(fake_host(size_hat), request_header_at));
+    CHECK(!POUNCE_HOST_HAS(fake_host(size_hat), request_tls));
+    CHECK(POUNCE_HOST_HAS(fake_host(sizeof(pounce_host_api_t)), request_tls));
   }
+  /* pounce_tls_info_t: the 32-bit flags and the string views keep a layout
+   * without padding (a C FFI reads it field by field). */
+  CHECK(sizeof(pounce_tls_info_t) ==
+        2 * sizeof(uint32_t) + 4 * sizeof(pounce_str_t) + 2 * sizeof(int32_t) +
+            5 * sizeof(pounce_str_t));
+  CHECK(offsetof(pounce_tls_info_t, size) == 0);
   /* A 1.0 host's request view ends after handle. */
   {
     pounce_request_view_t v;

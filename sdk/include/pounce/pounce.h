@@ -19,10 +19,10 @@
  *     plugin reads, and writes (the upgrade's out fields), only fields that
  *     lie within it: test with POUNCE_HAS_FIELD / POUNCE_HOST_HAS. A field
  *     beyond `size` is absent; treat it as NULL / 0 and never write it.
- *   - Structs the plugin allocates (pounce_plugin_t, the pounce_addr_t
- *     out-parameter) carry the plugin's size. The host reads and writes only
- *     fields within it; a field the plugin's size does not cover is absent
- *     (a hook beyond it is never called).
+ *   - Structs the plugin allocates (pounce_plugin_t, the pounce_addr_t and
+ *     pounce_tls_info_t out-parameters) carry the plugin's size. The host
+ *     reads and writes only fields within it; a field the plugin's size
+ *     does not cover is absent (a hook beyond it is never called).
  * - Enumerations are int32_t with defined constants: their width is fixed.
  *   A later minor may add values. A plugin treats a value it does not know
  *   (a close reason, a drain reason, an opcode) as an error or the most
@@ -222,6 +222,42 @@ typedef struct pounce_addr {
   uint16_t port;
   char text[48]; /* NUL-terminated numeric host, e.g. "127.0.0.1" */
 } pounce_addr_t;
+
+/* 1.1: the TLS session of a request's connection, as request_tls reports
+ * it. The plugin allocates it and sets `size` to its sizeof; the host writes
+ * only the fields that lie wholly within `size` (a plugin built against an
+ * older, smaller struct gets just its own fields) and never reads anything
+ * but `size`.
+ *
+ * Strings are views whose bytes are also NUL-terminated (len excludes the
+ * NUL); an absent one is {NULL, 0}. They stay valid until the hook that
+ * received the request returns (a blocking handler: until it returns, on its
+ * pool thread); copy what you keep. */
+typedef struct pounce_tls_info {
+  uint32_t size;        /* sizeof(pounce_tls_info_t), set by the caller */
+  int32_t resumed;      /* 1 when the handshake resumed a session (a
+                           ticket or a session id), else 0 */
+  pounce_str_t version; /* "TLSv1.3", "TLSv1.2" */
+  pounce_str_t cipher;  /* "TLS_AES_128_GCM_SHA256",
+                           "ECDHE-ECDSA-AES128-GCM-SHA256" (OpenSSL names) */
+  pounce_str_t sni;     /* the server name the client asked for; {NULL, 0}
+                           when it sent none */
+  pounce_str_t alpn;    /* "http/1.1", "h2"; {NULL, 0} when none was agreed */
+  /* Client certificates (--tls-client-ca). The fields below are {NULL, 0}
+   * and 0 when the client sent no certificate. `verify_result` is 0 when
+   * the client's chain verified against --tls-client-ca, else OpenSSL's
+   * X509_V_ERR_* code: with --tls-client-auth optional, a client whose
+   * chain failed is still served, and this is where the plugin sees it. */
+  int32_t client_cert; /* 1 when the client presented a certificate */
+  int32_t verify_result;
+  pounce_str_t client_subject; /* RFC 2253, e.g. "CN=alice,O=Example" */
+  pounce_str_t client_issuer;  /* RFC 2253 */
+  pounce_str_t client_serial;  /* hex, upper case, e.g. "1A2B" */
+  pounce_str_t client_sha256;  /* SHA-256 of the DER certificate: 64 hex
+                                  digits, lower case, no colons */
+  pounce_str_t verify_text;    /* "ok", or OpenSSL's text for the
+                                  verify_result code */
+} pounce_tls_info_t;
 
 /* ------------------------------------------------------------------------ */
 /* The request                                                              */
@@ -433,6 +469,24 @@ typedef struct pounce_host_api {
    * there is one, 0 otherwise. The hook's thread, during the hook. */
   int (*request_header_at)(const pounce_request_t* req, pounce_str_t name,
                            size_t index, pounce_str_t* value);
+
+  /* The TLS session of the request's connection. `out->size` must be set
+   * (to sizeof(pounce_tls_info_t)); the host writes only fields that lie
+   * within it. Returns 1 on a TLS connection, with *out filled in; 0 on a
+   * cleartext one, with every string of *out {NULL, 0} and every flag 0;
+   * POUNCE_ERR_INVALID for a NULL argument or an out->size smaller than
+   * `size` itself (nothing is written then); POUNCE_ERR_NOMEM when the
+   * host ran out of memory reading the session (*out as on cleartext).
+   * Test `== 1` for TLS.
+   *
+   * Who may call it: the hook that received `req` (on_handle, in sync and
+   * blocking mode; on_request; on_ws_upgrade), on the thread running that
+   * hook (the worker or async loop, or the blocking pool's thread), during
+   * the hook. The strings stay valid until that hook returns. The facts are
+   * those of the handshake (a resumed session reports the client
+   * certificate of the session it resumed). request_addr works on TLS
+   * connections as on cleartext ones. */
+  int (*request_tls)(const pounce_request_t* req, pounce_tls_info_t* out);
 } pounce_host_api_t;
 
 /* True when the host's table is new enough to contain `fn`. */

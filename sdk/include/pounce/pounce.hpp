@@ -76,6 +76,24 @@ struct Address {
   uint16_t port = 0;
 };
 
+// The TLS session of a request's connection (ABI 1.1, request_tls). The
+// views are valid until the hook that received the request returns.
+struct TlsInfo {
+  std::string_view version;  // "TLSv1.3"
+  std::string_view cipher;   // "TLS_AES_128_GCM_SHA256"
+  std::string_view sni;      // empty when the client sent no server name
+  std::string_view alpn;     // "http/1.1", "h2"; empty when none was agreed
+  bool resumed = false;
+  // Client certificates: all empty / false / 0 without one.
+  bool client_cert = false;
+  int32_t verify_result = 0;     // 0 (verified) or an X509_V_ERR_* code
+  std::string_view verify_text;  // "ok" or OpenSSL's text for the code
+  std::string_view subject;      // RFC 2253
+  std::string_view issuer;       // RFC 2253
+  std::string_view serial;       // hex, upper case
+  std::string_view sha256;       // 64 hex digits, lower case
+};
+
 // A request, valid during the hook that received it.
 class Request {
  public:
@@ -158,6 +176,28 @@ class Request {
   }
   std::optional<Address> remote_address() const { return address(0); }
   std::optional<Address> local_address() const { return address(1); }
+  // The connection's TLS session; std::nullopt on cleartext, and from a
+  // host older than ABI 1.1 (which has no request_tls).
+  std::optional<TlsInfo> tls() const {
+    if (!POUNCE_HOST_HAS(&host(), request_tls)) return std::nullopt;
+    pounce_tls_info_t t{};
+    t.size = sizeof t;
+    if (host().request_tls(v_->handle, &t) != 1) return std::nullopt;
+    TlsInfo info;
+    info.version = to_sv(t.version);
+    info.cipher = to_sv(t.cipher);
+    info.sni = to_sv(t.sni);
+    info.alpn = to_sv(t.alpn);
+    info.resumed = t.resumed != 0;
+    info.client_cert = t.client_cert != 0;
+    info.verify_result = t.verify_result;
+    info.verify_text = to_sv(t.verify_text);
+    info.subject = to_sv(t.client_subject);
+    info.issuer = to_sv(t.client_issuer);
+    info.serial = to_sv(t.client_serial);
+    info.sha256 = to_sv(t.client_sha256);
+    return info;
+  }
 
   const pounce_request_view_t* c_view() const { return v_; }
 
