@@ -82,6 +82,7 @@ bool BlockingJob::capture(const char* head_base, size_t head_size,
 
 void BlockingJob::recycle() {
   pin.reset();
+  tls.reset();
   conn = nullptr;
   mount = nullptr;
   abandoned.store(false, std::memory_order_relaxed);

@@ -29,6 +29,7 @@
 #include "http/head_parser.h"
 #include "plugin/exchange.h"
 #include "plugin/generation.h"
+#include "tls/session_info.h"
 
 struct uv_async_s;
 
@@ -64,6 +65,7 @@ struct BlockingJob {
   pounce_request req;
   PeerAddress peer;
   PeerAddress local;
+  tls::InfoSnapshot tls;  // https: the connection's TLS facts
   pounce_request_view_t view{};
   pounce_response res;
   const Mount* mount = nullptr;

@@ -761,6 +761,8 @@ void Connection::fill_view(const http::RequestHead& head, const Route& r,
   req.head = &head;
   req.tcp = &tcp_;
   req.peer = &peer_;
+  // The loop's request object serves every connection: set on each one.
+  req.tls = tls_.get();
   view->size = sizeof *view;
   view->version_major = 1;
   view->version_minor = head.version_minor;
@@ -777,8 +779,8 @@ void Connection::fill_view(const http::RequestHead& head, const Route& r,
   view->trailers = nullptr;
   view->trailer_count = 0;
   view->handle = &req;
-  // ABI 1.1: what HTTP/2 carries as :scheme and :authority. No TLS yet.
-  view->scheme = {"http", 4};
+  // ABI 1.1: what HTTP/2 carries as :scheme and :authority.
+  view->scheme = tls_ ? pounce_str_t{"https", 5} : pounce_str_t{"http", 4};
   view->authority = {head.host.data(), head.host.size()};
 }
 
@@ -813,6 +815,14 @@ void Connection::start_blocking(const http::RequestHead& head,
   }
   const Mount& mount = *r.mount;
   job->mount = &mount;
+  // The view fields capture() cannot know: the mount (pinned with the job)
+  // and the connection's scheme and TLS facts (a snapshot: the connection
+  // may close while the handler runs).
+  job->view.mount_prefix = {mount.prefix.data(), mount.prefix.size()};
+  job->view.scheme = tls_ ? pounce_str_t{"https", 5} : pounce_str_t{"http", 4};
+  job->view.authority = {job->head.host.data(), job->head.host.size()};
+  job->tls.reset(tls_ ? tls_->info() : nullptr);
+  job->req.tls = tls_ ? &job->tls : nullptr;
   job->plugin_name = mount.module->name().c_str();
   job->res.reset(job->plugin_name);
   // Until the job is back on this loop, the code it runs stays loaded (a
@@ -1119,7 +1129,7 @@ void Connection::access_log(std::string_view request_line, int status,
 }
 
 const tls::SessionInfo* Connection::tls_for_log() {
-  return nullptr;  // cleartext until the TLS session lands
+  return tls_ ? tls_->tls_info() : nullptr;
 }
 
 const PeerAddress& Connection::peer() {

@@ -203,6 +203,15 @@ void Session::shutdown(ByteBuffer* wire) {
   wire_ = nullptr;
 }
 
+std::shared_ptr<const SessionInfo> Session::info() {
+  if (!info_ && handshake_done()) info_ = describe(ssl_);
+  return info_;
+}
+
+const SessionInfo* Session::tls_info() {
+  return info().get();
+}
+
 bool Session::handshake_done() const {
   return ssl_ && SSL_is_init_finished(ssl_);
 }

@@ -21,12 +21,13 @@
 #include <string>
 
 #include "http/byte_buffer.h"
+#include "tls/session_info.h"
 
 namespace pounce::tls {
 
 class ContextSet;
 
-class Session {
+class Session final : public InfoSource {
  public:
   // nullptr when OpenSSL cannot make the SSL object (out of memory).
   static std::unique_ptr<Session> create(std::shared_ptr<const ContextSet> set);
@@ -72,6 +73,12 @@ class Session {
   const std::string& error() const { return error_; }
   SSL* ssl() const { return ssl_; }
 
+  // What plugins and the access log learn of this connection, read from
+  // OpenSSL on first use after the handshake and kept (it cannot change:
+  // renegotiation is off). nullptr before the handshake or without memory.
+  const SessionInfo* tls_info() override;
+  std::shared_ptr<const SessionInfo> info();
+
  private:
   Session() = default;
   static int bio_read(BIO* b, char* out, int len);
@@ -90,6 +97,7 @@ class Session {
   bool shut_down_ = false;
   bool failed_ = false;  // a fatal error: the session must not resume
   std::string error_;
+  std::shared_ptr<const SessionInfo> info_;
 };
 
 // True when `data` starts like a plain HTTP request (an upper-case method
