@@ -1460,7 +1460,9 @@ void Connection::on_timeout(TimeoutKind kind) {
         respond_error(http::ErrorCode::HeaderTimeout, nullptr);
         after_input();
       } else {
-        close_now();  // no byte of a request: a silent close
+        // No byte of a request: a silent close, but a TLS client that
+        // finished its handshake gets close_notify (a truncation otherwise).
+        close_gracefully();
       }
       break;
     case TimeoutKind::Body:
