@@ -312,6 +312,23 @@ TEST_F(TlsServe, LingeringCloseAfterAnErrorWhileTheClientSends) {
   }
 }
 
+// A client's close_notify is answered with the server's own (RFC 5246
+// §7.2.1 requires it in TLS 1.2; RFC 8446 asks for it too), after what was
+// already due, for both versions.
+TEST_F(TlsServe, ClientCloseNotifyGetsTheServersCloseNotify) {
+  for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    TlsClientOptions o;
+    o.max_version = version;
+    TlsClient c(port(), o);
+    ASSERT_TRUE(c.connected()) << c.error();
+    ASSERT_TRUE(c.send(get("/")));
+    ASSERT_TRUE(c.read_response());
+    ASSERT_TRUE(c.send_close_notify());
+    EXPECT_EQ(c.wait_closed(20s), TlsClose::CloseNotify)
+        << SSL_get_version(c.ssl());
+  }
+}
+
 // A client that ends the session properly (close_notify, then waiting for
 // the server's) gets the server's close_notify back: python's unwrap().
 TEST_F(TlsServe, ClientCloseNotifyIsAnswered) {

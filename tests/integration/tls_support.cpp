@@ -497,6 +497,13 @@ TlsClose TlsClient::wait_closed(std::chrono::milliseconds timeout,
   return closed_;
 }
 
+bool TlsClient::send_close_notify() {
+  if (!connected()) return false;
+  ERR_clear_error();
+  // 0: ours is sent, the peer's not seen yet; reads go on as before.
+  return SSL_shutdown(ssl_) >= 0;
+}
+
 bool TlsClient::renegotiate(std::chrono::milliseconds timeout) {
   if (!connected()) return false;
   auto d = Clock::now() + timeout;

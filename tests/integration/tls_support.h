@@ -114,6 +114,9 @@ class TlsClient {
   // How the connection ended, once it did (StillOpen before).
   TlsClose close_kind() const { return closed_; }
 
+  // Sends this side's close_notify (the end of what it sends).
+  bool send_close_notify();
+
   // A TLS 1.2 renegotiation from this side: true when the server completed
   // it (which it must not).
   bool renegotiate(std::chrono::milliseconds timeout);
