@@ -421,8 +421,9 @@ void Connection::drain_tls() {
       case tls::Session::Status::NeedInput:
         return;
       case tls::Session::Status::Closed:
-        // The peer's close_notify: it sends no more, as at EOF.
-        close_now();
+        // The peer's close_notify: it sends no more, as at EOF. Ours
+        // answers it (TLS 1.2 requires it; a client may wait for it).
+        close_gracefully();
         return;
       case tls::Session::Status::Failed:
         fail_tls();

@@ -52,8 +52,8 @@ class TlsBadInput : public ::testing::Test {
   static void SetUpTestSuite() {
     cert_ = new TempCert();
     if (!cert_->ok()) return;
-    std::vector<std::string> a = {"--listen", "https://127.0.0.1:0",
-                                  "--listen", "http://127.0.0.1:0"};
+    std::vector<std::string> a = {"--listen", "https://127.0.0.1:0", "--listen",
+                                  "http://127.0.0.1:0"};
     for (auto& s : cert_->host_args()) a.push_back(s);
     for (auto& s : std::vector<std::string>{
              "--plugin", plugin_path("hello"), "--header-timeout", "1",
@@ -102,17 +102,16 @@ TEST_F(TlsBadInput, PlainHttpToTheTlsPortGetsAClearText400) {
   EXPECT_EQ(r->header("X-Pounce-Error"), "HTTP_TO_HTTPS_PORT");
   EXPECT_EQ(r->header("Connection"), "close");
   EXPECT_TRUE(c.wait_closed(20s));
-  EXPECT_TRUE(host_->wait_for_stderr("400 HTTP_TO_HTTPS_PORT from", 10s,
-                                     logged + 1))
+  EXPECT_TRUE(
+      host_->wait_for_stderr("400 HTTP_TO_HTTPS_PORT from", 10s, logged + 1))
       << host_->stderr_text();
 }
 
 // curl, as a user who typed http:// for an https port sees it.
 TEST_F(TlsBadInput, CurlWithHttpOnTheTlsPortSeesThe400) {
-  auto r = run_command({"curl", "-sS", "--max-time", "20", "-o", "/dev/null",
-                        "-w", "%{http_code}",
-                        "http://127.0.0.1:" + std::to_string(tls_port()) +
-                            "/"});
+  auto r = run_command(
+      {"curl", "-sS", "--max-time", "20", "-o", "/dev/null", "-w",
+       "%{http_code}", "http://127.0.0.1:" + std::to_string(tls_port()) + "/"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "400");
 }
@@ -140,8 +139,8 @@ TEST_F(TlsBadInput, ClientHelloToThePlainPortIsRefused) {
 
 TEST_F(TlsBadInput, TruncatedHandshakesThenClose) {
   const std::string hello = client_hello();
-  for (size_t len : {size_t{1}, size_t{5}, size_t{6}, hello.size() / 2,
-                     hello.size() - 1}) {
+  for (size_t len :
+       {size_t{1}, size_t{5}, size_t{6}, hello.size() / 2, hello.size() - 1}) {
     RawClient c(tls_port());
     ASSERT_TRUE(c.connected());
     ASSERT_TRUE(c.send(std::string_view(hello).substr(0, len)));
@@ -228,13 +227,12 @@ TEST_F(TlsBadInput, UnknownSniGetsTheDefaultCertificate) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   // openssl s_client says the same.
-  auto s = run_command(
-      {"openssl", "s_client", "-connect",
-       "127.0.0.1:" + std::to_string(tls_port()), "-servername",
-       "no-such-name.example", "-brief", "-no_ign_eof"},
-      30s);
-  EXPECT_NE(s.err.find("CN = localhost"), std::string::npos)
-      << s.out << s.err;
+  auto s =
+      run_command({"openssl", "s_client", "-connect",
+                   "127.0.0.1:" + std::to_string(tls_port()), "-servername",
+                   "no-such-name.example", "-brief", "-no_ign_eof"},
+                  30s);
+  EXPECT_NE(s.err.find("CN = localhost"), std::string::npos) << s.out << s.err;
 }
 
 // The ClientHello is answered, then the client says nothing: closed at
@@ -286,8 +284,7 @@ TEST(TlsIdleConnections, ThousandSilentConnectionsAreCheapAndClosed) {
   for (auto& s : cert.host_args()) a.push_back(s);
   for (auto& s : std::vector<std::string>{
            "--plugin", plugin_path("hello"), "--header-timeout", "5",
-           "--max-connections", "5000", "--workers", "1",
-           "--no-access-log"}) {
+           "--max-connections", "5000", "--workers", "1", "--no-access-log"}) {
     a.push_back(s);
   }
   HostProcess h(a);
@@ -340,8 +337,7 @@ TEST(TlsIdleConnections, MemoryPerIdleKeepAliveConnection) {
   for (auto& s : cert.host_args()) a.push_back(s);
   for (auto& s : std::vector<std::string>{
            "--plugin", plugin_path("hello"), "--keep-alive-timeout", "120",
-           "--max-connections", "5000", "--workers", "1",
-           "--no-access-log"}) {
+           "--max-connections", "5000", "--workers", "1", "--no-access-log"}) {
     a.push_back(s);
   }
   HostProcess h(a);

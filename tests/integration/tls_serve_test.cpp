@@ -324,8 +324,9 @@ TEST_F(TlsServe, ClientCloseNotifyGetsTheServersCloseNotify) {
     ASSERT_TRUE(c.send(get("/")));
     ASSERT_TRUE(c.read_response());
     ASSERT_TRUE(c.send_close_notify());
-    EXPECT_EQ(c.wait_closed(20s), TlsClose::CloseNotify)
-        << SSL_get_version(c.ssl());
+    TlsClose how = c.wait_closed(20s);
+    EXPECT_EQ(how, TlsClose::CloseNotify)
+        << SSL_get_version(c.ssl()) << ": " << to_string(how);
   }
 }
 
