@@ -169,6 +169,32 @@ TEST_F(TlsServe, PipelinedBurstLargerThanARecord) {
   }
 }
 
+// The same against a client that reads slowly (a small receive buffer):
+// the server stops reading with records undecrypted, and must resume them
+// when the socket drains, with no new input from the client.
+TEST_F(TlsServe, PipelinedBurstToASlowReader) {
+  TlsClientOptions o;
+  o.socket.receive_buffer = 4096;
+  TlsClient c(port(), o);
+  ASSERT_TRUE(c.connected()) << c.error();
+  std::string burst;
+  int n = 0;
+  while (burst.size() < 256 * 1024) {
+    burst += get(n % 2 ? "/json" : "/");
+    ++n;
+  }
+  ASSERT_TRUE(c.send(burst));
+  for (int i = 0; i < n; ++i) {
+    auto r = c.read_response(false, 20s);
+    ASSERT_TRUE(r) << "response " << i << " of " << n << ": "
+                   << to_string(c.close_kind());
+    ASSERT_EQ(r->body,
+              i % 2 ? "{\"message\":\"Hello, World!\"}" : "Hello, World!")
+        << i;
+  }
+  EXPECT_EQ(c.handshakes(), 1);
+}
+
 // Records that end in the middle of a request line, a header, or the
 // blank line: the plaintext is one stream whatever the record boundaries.
 TEST_F(TlsServe, PipelinedSmallRequestsSplitAcrossRecords) {
@@ -504,6 +530,30 @@ TEST_F(TlsServe, OneConnectionMovesBetweenWorkerAndAsyncLoop) {
   EXPECT_EQ(c.handshakes(), 1);
 }
 
+// The requests behind the stream's arrive in records of their own, in the
+// same read: undecrypted ciphertext travels with the hand-off, and the
+// async loop resumes it without new input.
+TEST_F(TlsServe, HandOffCarriesUndecryptedRecords) {
+  TlsClient c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  for (int round = 0; round < 5; ++round) {
+    ASSERT_TRUE(c.send_records(
+        {get("/"), get("/sse/events?count=1&interval_ms=1"), get("/json"),
+         get("/sse/events?count=1&interval_ms=1"), get("/")}));
+    std::vector<std::string> bodies;
+    for (int i = 0; i < 5; ++i) {
+      auto r = c.read_response();
+      ASSERT_TRUE(r) << round << "/" << i << ": " << to_string(c.close_kind());
+      bodies.push_back(r->body);
+    }
+    EXPECT_EQ(bodies[0], "Hello, World!");
+    EXPECT_EQ(bodies[1], "id: 0\ndata: {\"seq\":0}\n\n");
+    EXPECT_EQ(bodies[2], "{\"message\":\"Hello, World!\"}");
+    EXPECT_EQ(bodies[3], "id: 0\ndata: {\"seq\":0}\n\n");
+    EXPECT_EQ(bodies[4], "Hello, World!");
+  }
+}
+
 TEST_F(TlsServe, BlockingPoolServesTlsConnections) {
   TlsClient c(port());
   ASSERT_TRUE(c.connected()) << c.error();
@@ -517,13 +567,25 @@ TEST_F(TlsServe, BlockingPoolServesTlsConnections) {
     ASSERT_TRUE(f);
     EXPECT_EQ(f->body, "fast");
   }
-  // Pipelined behind a parked request.
+  // Pipelined behind a parked request, in one record and in records of
+  // their own (left undecrypted while the request is parked).
   ASSERT_TRUE(c.send(get("/blk/sleep?ms=20") + get("/")));
   auto s = c.read_response(false, 20s);
   auto h = c.read_response();
   ASSERT_TRUE(s && h);
   EXPECT_EQ(s->body, "slept 20");
   EXPECT_EQ(h->body, "Hello, World!");
+  ASSERT_TRUE(c.send_records({get("/blk/sleep?ms=20"), get("/"),
+                              get("/blk/sleep?ms=1"), get("/json")}));
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 4; ++i) {
+    auto r = c.read_response(false, 20s);
+    ASSERT_TRUE(r) << i << ": " << to_string(c.close_kind());
+    bodies.push_back(r->body);
+  }
+  EXPECT_EQ(bodies,
+            (std::vector<std::string>{"slept 20", "Hello, World!", "slept 1",
+                                      "{\"message\":\"Hello, World!\"}"}));
 }
 
 // python3-websockets over wss://, against the echo plugin.
@@ -734,6 +796,37 @@ TEST_F(TlsHost, GracefulShutdownEndsATlsStreamCleanly) {
   EXPECT_TRUE(ended) << "no final chunk: " << to_string(endless.close_kind());
   EXPECT_EQ(endless.wait_closed(20s), TlsClose::CloseNotify);
   EXPECT_EQ(finite.wait_closed(20s), TlsClose::CloseNotify);
+  EXPECT_EQ(h.wait_exit(20s), 0) << h.stderr_text();
+}
+
+// SIGTERM with idle TLS keep-alive connections: each is told with
+// close_notify, and one with a request in flight gets its answer first.
+TEST_F(TlsHost, GracefulShutdownSendsCloseNotifyToIdleConnections) {
+  HostProcess h(https_args(cert_, {"--plugin", plugin_path("hello"), "--plugin",
+                                   "/blk=" + test_plugin_path("sleeper"),
+                                   "--workers", "2", "--no-access-log"}));
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  std::vector<std::unique_ptr<TlsClient>> idle;
+  for (int i = 0; i < 4; ++i) {
+    idle.push_back(std::make_unique<TlsClient>(h.port()));
+    ASSERT_TRUE(idle.back()->connected()) << idle.back()->error();
+    ASSERT_TRUE(idle.back()->send(get("/")));
+    ASSERT_TRUE(idle.back()->read_response());
+  }
+  TlsClient busy(h.port());
+  ASSERT_TRUE(busy.connected()) << busy.error();
+  ASSERT_TRUE(busy.send(get("/blk/sleep?ms=500")));
+  ASSERT_TRUE(h.wait_for_stderr("sleep entered", 20s)) << h.stderr_text();
+  h.signal(SIGTERM);
+  auto r = busy.read_response(false, 20s);
+  ASSERT_TRUE(r) << to_string(busy.close_kind());
+  EXPECT_EQ(r->body, "slept 500");
+  EXPECT_EQ(r->header("Connection"), "close");
+  EXPECT_EQ(busy.wait_closed(20s), TlsClose::CloseNotify);
+  for (auto& c : idle) {
+    TlsClose how = c->wait_closed(20s);
+    EXPECT_EQ(how, TlsClose::CloseNotify) << to_string(how);
+  }
   EXPECT_EQ(h.wait_exit(20s), 0) << h.stderr_text();
 }
 
