@@ -271,6 +271,67 @@ TEST_F(TlsBadInput, RenegotiationIsRefused) {
   }
 }
 
+// TLS 1.3 KeyUpdate from the client, asking for the server's too: the
+// server's KeyUpdate is written while it reads, before its next response.
+TEST_F(TlsBadInput, KeyUpdatesMidConnection) {
+  TlsClient c(tls_port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  ASSERT_STREQ(SSL_get_version(c.ssl()), "TLSv1.3");
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(SSL_key_update(c.ssl(), SSL_KEY_UPDATE_REQUESTED), 1);
+    ASSERT_TRUE(c.send(get("/") + get("/")));
+    for (int j = 0; j < 2; ++j) {
+      auto r = c.read_response();
+      ASSERT_TRUE(r) << i << ": " << to_string(c.close_kind()) << " "
+                     << c.error();
+      EXPECT_EQ(r->body, "Hello, World!");
+    }
+  }
+}
+
+// Over --max-connections, a cleartext client gets a 503; a TLS client
+// cannot read one before a handshake, so it must not get clear-text bytes
+// in answer to its ClientHello (which it would report as a protocol error).
+TEST(TlsLimits, OverMaxConnectionsNoClearTextToATlsClient) {
+  TempCert cert;
+  ASSERT_TRUE(cert.ok()) << cert.error();
+  std::vector<std::string> a = {"--listen", "https://127.0.0.1:0"};
+  for (auto& s : cert.host_args()) a.push_back(s);
+  for (auto& s :
+       std::vector<std::string>{"--plugin", plugin_path("hello"),
+                                "--max-connections", "2", "--no-access-log"}) {
+    a.push_back(s);
+  }
+  HostProcess h(a);
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  auto first = std::make_unique<TlsClient>(h.port());
+  TlsClient second(h.port());
+  for (TlsClient* c : {first.get(), &second}) {
+    ASSERT_TRUE(c->connected()) << c->error();
+    ASSERT_TRUE(c->send(get("/")));
+    ASSERT_TRUE(c->read_response());
+  }
+  RawClient over(h.port());
+  ASSERT_TRUE(over.connected());
+  over.send(client_hello());
+  std::string got;
+  EXPECT_TRUE(over.wait_closed(20s, &got));
+  EXPECT_EQ(got.rfind("HTTP/", 0), std::string::npos)
+      << "clear text on a TLS connection: " << got;
+  TlsClient over_tls(h.port());
+  EXPECT_FALSE(over_tls.connected());
+  EXPECT_EQ(over_tls.error().find("wrong version number"), std::string::npos)
+      << over_tls.error();
+  // Room again: served.
+  first.reset();
+  for (auto until = Clock::now() + 20s; Clock::now() < until;) {
+    TlsClient c(h.port());
+    if (c.connected() && c.send(get("/")) && c.read_response()) return;
+    std::this_thread::sleep_for(20ms);  // retrying until the close is seen
+  }
+  ADD_FAILURE() << "no TLS connection served after one closed";
+}
+
 // ---------------------------------------------------------------------------
 // Memory
 
