@@ -126,6 +126,13 @@ void Connection::start(bool tls) {
     close_now();
     return;
   }
+  if (open > limit && tls) {
+    // A TLS client could not read a 503 sent before a handshake (it would
+    // report clear text as a protocol error), and a handshake is the CPU
+    // the limit is there to save: closed, as when far over the limit.
+    close_now();
+    return;
+  }
   if (open > limit) {
     respond_error(http::ErrorCode::TooManyConnections, nullptr);
     after_input();
