@@ -715,6 +715,46 @@ TEST_F(TlsHost, HeaderTimeoutOnAPartialHeadAnswers408) {
   EXPECT_EQ(c.wait_closed(20s), TlsClose::CloseNotify);
 }
 
+// A body that stops coming: the body timeout (--request-timeout) answers
+// in TLS, then close_notify.
+TEST_F(TlsHost, BodyTimeoutAnswersInTls) {
+  HostProcess h(
+      https_args(cert_, {"--plugin", "/echo=" + plugin_path("echo"),
+                         "--request-timeout", "1", "--no-access-log"}));
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  TlsClient c(h.port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  ASSERT_TRUE(
+      c.send("POST /echo/ HTTP/1.1\r\nHost: localhost\r\n"
+             "Content-Length: 100\r\n\r\n0123456789"));
+  auto r = c.read_response(false, 20s);
+  ASSERT_TRUE(r) << to_string(c.close_kind());
+  EXPECT_EQ(r->status, 408);
+  EXPECT_EQ(r->header("X-Pounce-Error"), "BODY_TIMEOUT");
+  EXPECT_EQ(c.wait_closed(20s), TlsClose::CloseNotify);
+}
+
+// A client that stops reading a large TLS response is closed at
+// --write-timeout, and the server goes on serving.
+TEST_F(TlsHost, WriteTimeoutClosesAClientThatStopsReading) {
+  HostProcess h(https_args(cert_, {"--plugin", plugin_path("hello"), "--plugin",
+                                   "/sse=" + plugin_path("sse"),
+                                   "--write-timeout", "1", "--no-access-log"}));
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  TlsClientOptions o;
+  o.socket.receive_buffer = 4096;
+  TlsClient c(h.port(), o);
+  ASSERT_TRUE(c.connected()) << c.error();
+  ASSERT_TRUE(c.send(get("/sse/stream?chunks=64&size=1048576&interval_ms=1")));
+  EXPECT_TRUE(h.wait_for_stderr("write timeout: ", 20s)) << h.stderr_text();
+  TlsClient other(h.port());
+  ASSERT_TRUE(other.connected()) << other.error();
+  ASSERT_TRUE(other.send(get("/")));
+  auto r = other.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "Hello, World!");
+}
+
 // --header-timeout bounds the handshake: half a ClientHello, then silence.
 TEST_F(TlsHost, HeaderTimeoutBoundsTheHandshake) {
   HostProcess h(
