@@ -394,7 +394,8 @@ TEST(TlsIdleConnections, ThousandSilentConnectionsAreCheapAndClosed) {
 TEST(TlsIdleConnections, MemoryPerIdleKeepAliveConnection) {
   TempCert cert;
   ASSERT_TRUE(cert.ok()) << cert.error();
-  std::vector<std::string> a = {"--listen", "https://127.0.0.1:0"};
+  std::vector<std::string> a = {"--listen", "https://127.0.0.1:0", "--listen",
+                                "http://127.0.0.1:0"};
   for (auto& s : cert.host_args()) a.push_back(s);
   for (auto& s : std::vector<std::string>{
            "--plugin", plugin_path("hello"), "--keep-alive-timeout", "120",
@@ -404,22 +405,40 @@ TEST(TlsIdleConnections, MemoryPerIdleKeepAliveConnection) {
   HostProcess h(a);
   ASSERT_TRUE(h.ok()) << h.stderr_text();
   const pid_t pid = h.serving_pid();
-  // Warm up: the loop's buffers, OpenSSL's per-thread state and caches.
+  const uint16_t tls_port = h.ports()[0];
+  const uint16_t plain_port = h.ports()[1];
+  constexpr size_t kConnections = 500;
+
+  // Cleartext first, for comparison: what a connection costs without TLS.
+  {
+    auto warm = one_request(plain_port, get("/"));
+    ASSERT_TRUE(warm);
+  }
+  const long plain_before = rss_kib(pid);
+  std::vector<std::unique_ptr<RawClient>> plain;
+  for (size_t i = 0; i < kConnections; ++i) {
+    plain.push_back(std::make_unique<RawClient>(plain_port));
+    ASSERT_TRUE(plain.back()->send(get("/")));
+    ASSERT_TRUE(plain.back()->read_response()) << i;
+  }
+  const long plain_after = rss_kib(pid);
+  plain.clear();
+
+  // Warm up: OpenSSL's per-thread state and caches.
   {
     std::vector<std::unique_ptr<TlsClient>> warm;
     for (int i = 0; i < 20; ++i) {
-      warm.push_back(std::make_unique<TlsClient>(h.port()));
+      warm.push_back(std::make_unique<TlsClient>(tls_port));
       ASSERT_TRUE(warm.back()->connected());
       ASSERT_TRUE(warm.back()->send(get("/")));
       ASSERT_TRUE(warm.back()->read_response());
     }
   }
-  expect_serving(h.port());
+  expect_serving(tls_port);
   const long rss_before = rss_kib(pid);
-  constexpr size_t kConnections = 500;
   std::vector<std::unique_ptr<TlsClient>> clients;
   for (size_t i = 0; i < kConnections; ++i) {
-    clients.push_back(std::make_unique<TlsClient>(h.port()));
+    clients.push_back(std::make_unique<TlsClient>(tls_port));
     ASSERT_TRUE(clients.back()->connected()) << i << clients.back()->error();
     ASSERT_TRUE(clients.back()->send(get("/")));
     auto r = clients.back()->read_response();
@@ -427,8 +446,14 @@ TEST(TlsIdleConnections, MemoryPerIdleKeepAliveConnection) {
     ASSERT_EQ(r->status, 200);
   }
   const long rss_after = rss_kib(pid);
+  const double per_plain =
+      static_cast<double>(plain_after - plain_before) * 1024.0 / kConnections;
   const double per_conn =
       static_cast<double>(rss_after - rss_before) * 1024.0 / kConnections;
+  printf(
+      "idle cleartext keep-alive connections: RSS %ld -> %ld KiB over %zu, "
+      "%.0f bytes each\n",
+      plain_before, plain_after, kConnections, per_plain);
   printf(
       "idle TLS keep-alive connections (handshake + 1 request): "
       "RSS %ld -> %ld KiB over %zu, %.0f bytes each (target 16384)\n",
