@@ -56,7 +56,7 @@ class TlsBadInput : public ::testing::Test {
                                   "http://127.0.0.1:0"};
     for (auto& s : cert_->host_args()) a.push_back(s);
     for (auto& s : std::vector<std::string>{
-             "--plugin", plugin_path("hello"), "--header-timeout", "1",
+             "--plugin", plugin_path("hello"), "--header-timeout", "3",
              "--workers", "1", "--no-access-log"}) {
       a.push_back(s);
     }
@@ -236,7 +236,7 @@ TEST_F(TlsBadInput, UnknownSniGetsTheDefaultCertificate) {
 }
 
 // The ClientHello is answered, then the client says nothing: closed at
-// --header-timeout (1 s here), never earlier than most of it.
+// --header-timeout (3 s here), never much earlier.
 TEST_F(TlsBadInput, ClientStalledMidHandshakeIsClosedAtTheHeaderTimeout) {
   RawClient c(tls_port());
   ASSERT_TRUE(c.connected());
@@ -246,7 +246,7 @@ TEST_F(TlsBadInput, ClientStalledMidHandshakeIsClosedAtTheHeaderTimeout) {
   ASSERT_FALSE(flight.empty());
   EXPECT_EQ(flight[0], 0x16);
   EXPECT_TRUE(c.wait_closed(20s));
-  EXPECT_GE(Clock::now() - start, 800ms) << "closed before the timeout";
+  EXPECT_GE(Clock::now() - start, 1500ms) << "closed before the timeout";
 }
 
 // TLS 1.2 renegotiation from the client: refused (OpenSSL's no_renegotiation
@@ -344,7 +344,7 @@ TEST(TlsIdleConnections, ThousandSilentConnectionsAreCheapAndClosed) {
   std::vector<std::string> a = {"--listen", "https://127.0.0.1:0"};
   for (auto& s : cert.host_args()) a.push_back(s);
   for (auto& s : std::vector<std::string>{
-           "--plugin", plugin_path("hello"), "--header-timeout", "5",
+           "--plugin", plugin_path("hello"), "--header-timeout", "10",
            "--max-connections", "5000", "--workers", "1", "--no-access-log"}) {
     a.push_back(s);
   }
