@@ -351,7 +351,17 @@ TEST(TlsIdleConnections, ThousandSilentConnectionsAreCheapAndClosed) {
   HostProcess h(a);
   ASSERT_TRUE(h.ok()) << h.stderr_text();
   const pid_t pid = h.serving_pid();
-  expect_serving(h.port());  // the loop's TLS buffers exist already
+  {
+    // The loop's TLS buffers exist from now on; the connection is closed
+    // on both sides before the count (the server's socket is gone when
+    // its close_notify and FIN have arrived).
+    TlsClient warm(h.port());
+    ASSERT_TRUE(warm.connected()) << warm.error();
+    ASSERT_TRUE(warm.send(get("/")));
+    ASSERT_TRUE(warm.read_response());
+    ASSERT_TRUE(warm.send_close_notify());
+    ASSERT_EQ(warm.wait_closed(20s), TlsClose::CloseNotify);
+  }
   const size_t fds_before = open_fds(pid);
   const long rss_before = rss_kib(pid);
 
@@ -366,7 +376,15 @@ TEST(TlsIdleConnections, ThousandSilentConnectionsAreCheapAndClosed) {
        open_fds(pid) < fds_before + kConnections && Clock::now() < until;) {
     std::this_thread::sleep_for(5ms);  // polling a count, not a sync point
   }
-  ASSERT_GE(open_fds(pid), fds_before + kConnections);
+  ASSERT_GE(open_fds(pid), fds_before + kConnections)
+      << "serving pid " << pid << ", supervisor " << h.pid() << " holds "
+      << open_fds(h.pid()) << "\n"
+      << h.stderr_text()
+      << run_command({"ss", "-ltnp", "sport = :" + std::to_string(h.port())})
+             .out
+      << run_command({"sh", "-c",
+                      "ps -eLo pid,ppid,tid,stat,wchan:20,comm | grep pounce"})
+             .out;
   const long rss_during = rss_kib(pid);
   const double per_conn =
       static_cast<double>(rss_during - rss_before) * 1024.0 / kConnections;

@@ -494,6 +494,14 @@ TlsClose TlsClient::wait_closed(std::chrono::milliseconds timeout,
   }
   if (extra) *extra += buf_;
   buf_.clear();
+  if (closed_ == TlsClose::CloseNotify) {
+    // And the FIN behind it: the server's socket is closed by then.
+    while (wait_fd(POLLIN, d)) {
+      char tmp[4096];
+      ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
+      if (n <= 0 && !(n < 0 && errno == EINTR)) break;
+    }
+  }
   return closed_;
 }
 

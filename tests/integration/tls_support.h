@@ -107,7 +107,8 @@ class TlsClient {
   // connection ended or the timeout passed).
   std::string read_some(std::chrono::milliseconds timeout);
   // Waits for the end of the connection; *extra gets plaintext that came
-  // first. StillOpen on timeout.
+  // first. StillOpen on timeout. After a close_notify, also waits for the
+  // FIN (the server's socket is closed then).
   TlsClose wait_closed(
       std::chrono::milliseconds timeout = std::chrono::seconds(10),
       std::string* extra = nullptr);
