@@ -22,6 +22,20 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Memory figures mean something only without a sanitizer: ASan keeps freed
+// memory in quarantine, so a handshake's temporaries stay resident.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
 std::string get(const std::string& path) {
   return "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
 }
@@ -390,7 +404,9 @@ TEST(TlsIdleConnections, ThousandSilentConnectionsAreCheapAndClosed) {
       static_cast<double>(rss_during - rss_before) * 1024.0 / kConnections;
   printf("silent TLS connections: RSS %ld -> %ld KiB, %.0f bytes each\n",
          rss_before, rss_during, per_conn);
-  EXPECT_LT(per_conn, 8 * 1024.0) << "per connection that never sent a byte";
+  if (!kSanitized) {
+    EXPECT_LT(per_conn, 8 * 1024.0) << "per connection that never sent a byte";
+  }
 
   for (size_t i = 0; i < kConnections; ++i) {
     std::string got;
@@ -478,7 +494,9 @@ TEST(TlsIdleConnections, MemoryPerIdleKeepAliveConnection) {
       rss_before, rss_after, kConnections, per_conn);
   RecordProperty("bytes_per_idle_tls_connection",
                  std::to_string(static_cast<long>(per_conn)));
-  EXPECT_LT(per_conn, 64 * 1024.0);
+  if (!kSanitized) {
+    EXPECT_LT(per_conn, 64 * 1024.0);
+  }
   // All of them are still served.
   for (auto& c : clients) {
     ASSERT_TRUE(c->send(get("/")));
