@@ -126,6 +126,13 @@ void Connection::start(bool tls) {
     close_now();
     return;
   }
+  if (open > limit && tls) {
+    // A TLS client could not read a 503 sent before a handshake (it would
+    // report clear text as a protocol error), and a handshake is the CPU
+    // the limit is there to save: closed, as when far over the limit.
+    close_now();
+    return;
+  }
   if (open > limit) {
     respond_error(http::ErrorCode::TooManyConnections, nullptr);
     after_input();
@@ -421,8 +428,9 @@ void Connection::drain_tls() {
       case tls::Session::Status::NeedInput:
         return;
       case tls::Session::Status::Closed:
-        // The peer's close_notify: it sends no more, as at EOF.
-        close_now();
+        // The peer's close_notify: it sends no more, as at EOF. Ours
+        // answers it (TLS 1.2 requires it; a client may wait for it).
+        close_gracefully();
         return;
       case tls::Session::Status::Failed:
         fail_tls();
@@ -1489,7 +1497,9 @@ void Connection::on_timeout(TimeoutKind kind) {
         respond_error(http::ErrorCode::HeaderTimeout, nullptr);
         after_input();
       } else {
-        close_now();  // no byte of a request: a silent close
+        // No byte of a request: a silent close, but a TLS client that
+        // finished its handshake gets close_notify (a truncation otherwise).
+        close_gracefully();
       }
       break;
     case TimeoutKind::Body:
