@@ -118,7 +118,7 @@ constexpr const char* kScript = R"JS('use strict';
     extra.enc = r.headers.get('content-encoding') || 'identity';
     return r.text();
   }).then(function (text) {
-    return entryFor(dataUrl, 100).then(function (entry) {
+    return entryFor(dataUrl, 250).then(function (entry) {
       if (entry) {
         extra.encoded = entry.encodedBodySize;
         extra.decoded = entry.decodedBodySize;
