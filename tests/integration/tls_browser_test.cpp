@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "host_process.h"
+#include "test_certs.h"
 
 extern char** environ;
 
@@ -72,59 +73,6 @@ std::string find_chromium() {
     std::string candidate = (dir.empty() ? "." : dir) + "/chromium";
     if (access(candidate.c_str(), X_OK) == 0) return candidate;
   }
-  return "";
-}
-
-// Runs one openssl command; an empty string on success, else what failed.
-std::string openssl(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{"openssl"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  CommandResult r = run_command(argv, 60s);
-  if (r.status == 0) return "";
-  std::string cmd;
-  for (const std::string& a : argv) cmd += a + " ";
-  return cmd + "-> status " + std::to_string(r.status) + ": " + r.err;
-}
-
-// A test CA and a server certificate it signed, for localhost and
-// 127.0.0.1 (ECDSA P-256), written to `dir`; *spki is the base64 SHA-256
-// of the server certificate's SubjectPublicKeyInfo, the form Chromium's
-// --ignore-certificate-errors-spki-list takes. Empty on success.
-std::string make_certificates(const TempDir& dir, std::string* spki) {
-  const std::string ca_key = dir / "ca.key", ca_pem = dir / "ca.pem";
-  const std::string key = dir / "server.key", csr = dir / "server.csr";
-  const std::string pem = dir / "server.pem", ext = dir / "server.ext";
-  {
-    std::ofstream out(ext);
-    out << "basicConstraints=critical,CA:FALSE\n"
-           "keyUsage=critical,digitalSignature\n"
-           "extendedKeyUsage=serverAuth\n"
-           "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
-  }
-  const std::vector<std::vector<std::string>> steps = {
-      {"req", "-x509", "-newkey", "ec", "-pkeyopt",
-       "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", ca_key, "-out",
-       ca_pem, "-days", "2", "-subj", "/CN=pounce browser test CA", "-addext",
-       "basicConstraints=critical,CA:TRUE", "-addext",
-       "keyUsage=critical,keyCertSign,cRLSign"},
-      {"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-       "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=localhost"},
-      {"x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key,
-       "-set_serial", "4242", "-days", "2", "-extfile", ext, "-out", pem},
-      {"x509", "-in", pem, "-pubkey", "-noout", "-out", dir / "pub.pem"},
-      {"pkey", "-pubin", "-in", dir / "pub.pem", "-outform", "der", "-out",
-       dir / "pub.der"},
-      {"dgst", "-sha256", "-binary", "-out", dir / "pub.sha256",
-       dir / "pub.der"},
-      {"base64", "-A", "-in", dir / "pub.sha256", "-out", dir / "spki.b64"},
-  };
-  for (const auto& step : steps) {
-    if (std::string err = openssl(step); !err.empty()) return err;
-  }
-  *spki = read_file(dir / "spki.b64");
-  while (!spki->empty() && isspace(static_cast<unsigned char>(spki->back())))
-    spki->pop_back();
-  if (spki->size() != 44) return "unexpected SPKI hash: " + *spki;
   return "";
 }
 
@@ -296,12 +244,24 @@ TEST(TlsBrowserTest, ChromiumUsesSseWebSocketCompressionAndServerTiming) {
   }
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
+  // A certificate from the test CA for localhost and 127.0.0.1; chromium
+  // accepts it by the hash of its public key, as with a pinned private CA.
+  CertFiles server;
   std::string spki;
-  const std::string cert_error = make_certificates(dir, &spki);
-  ASSERT_EQ(cert_error, "");
+  try {
+    TestPki pki = TestPki::create(dir.path());
+    CertRequest request;
+    request.dns_names = {"localhost"};
+    request.ip_addresses = {"127.0.0.1"};
+    server = pki.issue(request);
+    spki = TestPki::spki_sha256_base64(server.cert_path);
+  } catch (const std::exception& e) {
+    FAIL() << "test certificates: " << e.what();
+  }
+  ASSERT_EQ(spki.size(), 44u) << spki;
 
   HostProcess host({"--listen", "https://127.0.0.1:0", "--tls-cert",
-                    dir / "server.pem", "--tls-key", dir / "server.key",
+                    server.cert_path, "--tls-key", server.key_path,
                     "--server-timing", "--plugin",
                     test_plugin_path("browser_page"), "--plugin",
                     "/sse=" + plugin_path("sse")});
