@@ -61,6 +61,7 @@ uint64_t HandleTable::allocate(void* object, HandleKind kind,
   s->in_transit.store(0, std::memory_order_relaxed);
   s->generation.store(generation, std::memory_order_relaxed);
   s->seq.store(seq, std::memory_order_release);
+  ++live_[static_cast<unsigned>(kind)];
   static_assert(static_cast<unsigned>(HandleKind::Timer) < 4);
   return (static_cast<uint64_t>(loop_index_) << 56) |
          (static_cast<uint64_t>(kind) << kKindShift) |
@@ -75,6 +76,7 @@ void HandleTable::release(uint64_t handle) {
       s->seq.load(std::memory_order_relaxed) != static_cast<uint32_t>(handle)) {
     return;
   }
+  --live_[static_cast<unsigned>(s->kind)];
   s->object = nullptr;
   s->kind = HandleKind::None;
   // Sequentially consistent: pin_generation() pins, then reads `seq` again.

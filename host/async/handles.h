@@ -62,6 +62,12 @@ class HandleTable {
   // object's loop from another thread that will run plugin code.
   GenerationPin pin_generation(uint64_t handle) const;
 
+  // Live objects of `kind` (streams, WebSockets, timers). Owning loop
+  // only: /status asks each loop on its own thread.
+  size_t live(HandleKind kind) const {
+    return live_[static_cast<unsigned>(kind)];
+  }
+
   static unsigned loop_of(uint64_t handle) {
     return static_cast<unsigned>(handle >> 56);
   }
@@ -107,6 +113,7 @@ class HandleTable {
   std::unique_ptr<std::atomic<Slot*>[]> chunks_;
   uint32_t next_unused_ = 0;    // owning loop only
   std::vector<uint32_t> free_;  // owning loop only
+  size_t live_[4] = {};         // owning loop only, by HandleKind
 };
 
 // The loops that own handles, indexed by the handle's loop bits. Filled once

@@ -27,11 +27,22 @@ struct ListenSpec {
   bool tls = false;   // https://
   std::string host;   // without brackets: "127.0.0.1", "::1"
   uint16_t port = 0;  // 0: the kernel picks, once per listener
-  // "https://127.0.0.1:8443" with the given port (or `real_port` when set).
+  // unix:PATH (cleartext HTTP over a Unix stream socket); host and port are
+  // then unused.
+  std::string unix_path;
+  // ?fd-name=NAME: under socket activation, the inherited socket whose
+  // LISTEN_FDNAMES entry (FileDescriptorName= in the .socket unit) is NAME.
+  std::string fd_name;
+  bool is_unix() const { return !unix_path.empty(); }
+  // "https://127.0.0.1:8443" with the given port (or `real_port` when set);
+  // "unix:/run/pounce.sock" for a Unix socket.
   std::string url(uint16_t real_port = 0) const;
+  // The text parse_listen_url reads back: url() plus the query options.
+  std::string text() const;
 };
 
-// Parses "http://HOST:PORT" or "https://HOST:PORT" ("[::1]" for IPv6).
+// Parses "http://HOST:PORT", "https://HOST:PORT" ("[::1]" for IPv6) or
+// "unix:PATH", each optionally followed by "?fd-name=NAME".
 bool parse_listen_url(const std::string& text, ListenSpec* out,
                       std::string* error);
 
@@ -119,6 +130,18 @@ struct Config {
   bool supervise = true;
   // The longest wait before restarting a child that died before it was ready.
   uint64_t restart_backoff_max_ms = 30000;
+
+  // The admin listener (host/admin/): "" = off, else its URL as given;
+  // `admin` is that URL parsed. Never https.
+  std::string admin_listen;
+  ListenSpec admin;
+  // After SIGTERM, how long the host keeps serving new requests with
+  // /readyz already 503, before the drain begins (a preStop delay).
+  uint64_t drain_delay_ms = 0;
+  // Answered on the main listeners like /readyz ("" = off); normalized.
+  std::string health_check_path;
+  // The mode of the Unix socket files the host creates (--uds-mode).
+  unsigned uds_mode = 0660;
 
   bool access_log = true;
   // "combined" (today's line) or a template of $variables

@@ -2,11 +2,13 @@
 
 #include <pounce/pounce.h>
 #include <sched.h>
+#include <sys/un.h>
 
 #include <nlohmann/json.hpp>
 #include "cli/cxxopts_include.h"
 #include "log/access_format.h"
 
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -143,6 +145,18 @@ constexpr OptionDef kOptions[] = {
      "Longest wait before restarting a child that died at startup", 500,
      kDayMs},
     {"log-level", Kind::Text, "info", "debug | info | warn | error"},
+    // Operations (docs/operations.md).
+    {"admin-listen", Kind::Text, "",
+     "Admin listener (/healthz, /readyz, /status, /metrics): "
+     "http://HOST:PORT or unix:PATH (default: off)"},
+    {"drain-delay", Kind::Seconds, "0",
+     "Seconds to keep serving after SIGTERM, with /readyz already 503", 0,
+     kDayMs},
+    {"health-check-path", Kind::Text, "",
+     "Answer /readyz's check at this path on the main listeners (default: "
+     "off)"},
+    {"uds-mode", Kind::Text, "0660",
+     "Octal mode of the Unix socket files the host creates"},
 };
 
 // Every number has a range: a flag added without one would accept only 0.
@@ -511,6 +525,54 @@ bool apply_key(const std::string& key, const json& value, Config* c,
     c->access_log_format = s;
     return true;
   }
+  if (flag == "admin-listen") {
+    if (!get_string(value, key, &s, error)) return false;
+    c->admin = ListenSpec{};
+    if (!s.empty()) {
+      if (!parse_listen_url(s, &c->admin, error)) {
+        *error = setting_name(*def) + ": " + *error;
+        return false;
+      }
+      if (c->admin.tls) {
+        *error = setting_name(*def) +
+                 ": the admin listener speaks plain "
+                 "HTTP (http://HOST:PORT or unix:PATH)";
+        return false;
+      }
+    }
+    c->admin_listen = s;
+    return true;
+  }
+  if (flag == "health-check-path") {
+    if (!get_string(value, key, &s, error)) return false;
+    if (!s.empty() && !normalize_mount_prefix(s, &c->health_check_path)) {
+      *error = setting_name(*def) +
+               ": expected an absolute path such as "
+               "/healthz, got " +
+               s;
+      return false;
+    }
+    if (s.empty()) c->health_check_path.clear();
+    return true;
+  }
+  if (flag == "uds-mode") {
+    if (!get_string(value, key, &s, error)) return false;
+    unsigned mode = 0;
+    bool ok = !s.empty() && s.size() <= 4;
+    for (char ch : s) {
+      ok = ok && ch >= '0' && ch <= '7';
+      mode = mode * 8 + static_cast<unsigned>(ch - '0');
+    }
+    if (!ok || mode > 0777) {
+      *error = setting_name(*def) +
+               ": expected an octal mode such as 0660, "
+               "got " +
+               s;
+      return false;
+    }
+    c->uds_mode = mode;
+    return true;
+  }
   if (flag == "config") return get_string(value, key, &c->config_file, error);
   if (flag == "host") return get_string(value, key, &c->host, error);
   if (flag == "accept-mode") {
@@ -558,6 +620,8 @@ bool apply_key(const std::string& key, const json& value, Config* c,
       c->ws_message_timeout_ms = ms;
     else if (flag == "tls-ticket-rotation")
       c->tls_ticket_rotation_ms = ms;
+    else if (flag == "drain-delay")
+      c->drain_delay_ms = ms;
     return true;
   }
   // Count and Bytes: the table's range bounds each one, so the casts below
@@ -602,7 +666,8 @@ bool apply_key(const std::string& key, const json& value, Config* c,
   return true;
 }
 
-bool read_json_file(const std::string& path, json* out, std::string* error) {
+bool read_json_file(const std::string& path, json* out, std::string* text,
+                    std::string* error) {
   std::ifstream in(path);
   if (!in) {
     *error = "cannot read config file " + path;
@@ -610,12 +675,52 @@ bool read_json_file(const std::string& path, json* out, std::string* error) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  *out = json::parse(ss.str(), nullptr, false);
-  if (out->is_discarded() || !out->is_object()) {
+  *text = ss.str();
+  try {
+    *out = json::parse(*text);
+  } catch (const json::parse_error& e) {
+    // nlohmann's message names the line and column.
+    *error = "config file " + path + ": " + e.what();
+    return false;
+  }
+  if (!out->is_object()) {
     *error = "config file " + path + " is not a JSON object";
     return false;
   }
   return true;
+}
+
+// The 1-based line of `key` among the top-level keys of the JSON object in
+// `text` (which parsed), or 0. nlohmann's DOM keeps no positions, so the
+// text is scanned: strings are skipped whole, and a string at depth 1
+// followed by ':' is a key, decoded by the JSON parser itself.
+size_t top_level_key_line(const std::string& text, const std::string& key) {
+  size_t line = 1;
+  int depth = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (ch == '\n') {
+      ++line;
+    } else if (ch == '{' || ch == '[') {
+      ++depth;
+    } else if (ch == '}' || ch == ']') {
+      --depth;
+    } else if (ch == '"') {
+      const size_t start = i;
+      for (++i; i < text.size() && text[i] != '"'; ++i) {
+        if (text[i] == '\\') ++i;
+      }
+      if (depth != 1) continue;
+      size_t j = i + 1;
+      while (j < text.size() && isspace(static_cast<unsigned char>(text[j])))
+        ++j;
+      if (j >= text.size() || text[j] != ':') continue;
+      json name =
+          json::parse(text.substr(start, i + 1 - start), nullptr, false);
+      if (name.is_string() && name.get<std::string>() == key) return line;
+    }
+  }
+  return 0;
 }
 
 bool validate(Config* c, std::string* error) {
@@ -701,9 +806,11 @@ bool validate(Config* c, std::string* error) {
 bool build_config(const json& cli, Config* out, std::string* error) {
   Config c;
   json merged = json::object();
-  if (cli.contains("config")) {
-    if (!read_json_file(cli["config"].get<std::string>(), &merged, error))
-      return false;
+  std::string file_text;
+  const std::string file =
+      cli.contains("config") ? cli["config"].get<std::string>() : "";
+  if (!file.empty() || cli.contains("config")) {
+    if (!read_json_file(file, &merged, &file_text, error)) return false;
     if (merged.contains("config")) {
       *error = "\"config\" cannot be set inside a config file";
       return false;
@@ -716,7 +823,16 @@ bool build_config(const json& cli, Config* out, std::string* error) {
     merged[key] = value;
   }
   for (auto& [key, value] : merged.items()) {
-    if (!apply_key(key, value, &c, error)) return false;
+    if (!apply_key(key, value, &c, error)) {
+      // A key the file gave (the command line's cannot be unknown): say
+      // where it is.
+      if (!cli.contains(key) && !file.empty()) {
+        const size_t line = top_level_key_line(file_text, key);
+        *error += " (in " + file +
+                  (line ? ", line " + std::to_string(line) : "") + ")";
+      }
+      return false;
+    }
   }
   c.plugins_from_cli = cli.contains("plugin");
   c.plugin_configs_from_cli = cli.contains("plugin_config");
@@ -726,7 +842,107 @@ bool build_config(const json& cli, Config* out, std::string* error) {
   return true;
 }
 
+// The value of one setting of `c` as the config file writes it.
+json setting_value(const OptionDef& def, const Config& c) {
+  const std::string flag = def.flag;
+  auto seconds = [](uint64_t ms) { return static_cast<double>(ms) / 1000.0; };
+  auto listen_texts = [](const std::vector<ListenSpec>& specs) {
+    json a = json::array();
+    for (const ListenSpec& l : specs) a.push_back(l.text());
+    return a;
+  };
+  if (flag == "plugin") {
+    json a = json::array();
+    for (const PluginSpec& p : c.plugins) a.push_back(p.prefix + "=" + p.path);
+    return a;
+  }
+  if (flag == "plugin-config") {
+    json a = json::array();
+    for (const auto& [prefix, text] : c.plugin_configs)
+      a.push_back(prefix + "=" + text);
+    return a;
+  }
+  if (flag == "listen") return listen_texts(c.listens);
+  if (flag == "host") return c.host;
+  if (flag == "port") return c.port;
+  if (flag == "workers") return c.workers;
+  if (flag == "async-threads") return c.async_threads;
+  if (flag == "blocking-threads") return c.blocking_threads;
+  if (flag == "blocking-queue") return c.blocking_queue;
+  if (flag == "accept-mode") {
+    return c.accept_mode == AcceptMode::ReusePort     ? "reuseport"
+           : c.accept_mode == AcceptMode::Distributor ? "distributor"
+                                                      : "auto";
+  }
+  if (flag == "cpu-affinity") return c.cpu_affinity;
+  if (flag == "backlog") return c.backlog;
+  if (flag == "max-connections") return c.max_connections;
+  if (flag == "keep-alive-timeout") return seconds(c.keep_alive_timeout_ms);
+  if (flag == "header-timeout") return seconds(c.header_timeout_ms);
+  if (flag == "request-timeout") return seconds(c.request_timeout_ms);
+  if (flag == "write-timeout") return seconds(c.write_timeout_ms);
+  if (flag == "shutdown-timeout") return seconds(c.shutdown_timeout_ms);
+  if (flag == "reload-timeout") return seconds(c.reload_timeout_ms);
+  if (flag == "max-header-size") return c.max_header_size;
+  if (flag == "max-headers") return c.max_headers;
+  if (flag == "max-body-size") return c.max_body_size;
+  if (flag == "stream-high-water") return c.stream_high_water;
+  if (flag == "stream-max-buffer") return c.stream_max_buffer;
+  if (flag == "compression") return c.compression;
+  if (flag == "compression-min-size") return c.compression_min_size;
+  if (flag == "server-timing") return c.server_timing;
+  if (flag == "ws-max-message-size") return c.ws_max_message_size;
+  if (flag == "ws-ping-interval") return seconds(c.ws_ping_interval_ms);
+  if (flag == "ws-compression") return c.ws_compression;
+  if (flag == "ws-compression-level") return c.ws_compression_level;
+  if (flag == "ws-message-timeout") return seconds(c.ws_message_timeout_ms);
+  if (flag == "ws-buffer-budget") return c.ws_buffer_budget;
+  if (flag == "tls-cert") return c.tls_certs;
+  if (flag == "tls-key") return c.tls_keys;
+  if (flag == "tls-ocsp") return c.tls_ocsp;
+  if (flag == "tls-min-version") return c.tls_min_version;
+  if (flag == "tls-ciphers") return c.tls_ciphers;
+  if (flag == "tls-ciphersuites") return c.tls_ciphersuites;
+  if (flag == "tls-client-ca") return c.tls_client_ca;
+  if (flag == "tls-client-auth") {
+    return c.tls_client_auth == TlsClientAuth::Required   ? "required"
+           : c.tls_client_auth == TlsClientAuth::Optional ? "optional"
+                                                          : "none";
+  }
+  if (flag == "tls-ticket-rotation") return seconds(c.tls_ticket_rotation_ms);
+  if (flag == "tls-session-tickets") return c.tls_session_tickets;
+  if (flag == "tls-allow-expired") return c.tls_allow_expired;
+  if (flag == "access-log") return c.access_log;
+  if (flag == "access-log-format") return c.access_log_format;
+  if (flag == "supervise") return c.supervise;
+  if (flag == "restart-backoff-max") return seconds(c.restart_backoff_max_ms);
+  if (flag == "log-level") return std::string(log::level_name(c.log_level));
+  if (flag == "admin-listen") return c.admin_listen;
+  if (flag == "drain-delay") return seconds(c.drain_delay_ms);
+  if (flag == "health-check-path") return c.health_check_path;
+  if (flag == "uds-mode") {
+    char text[8];
+    snprintf(text, sizeof text, "0%03o", c.uds_mode);
+    return text;
+  }
+  return nullptr;  // a flag this function does not know: the test catches it
+}
+
 }  // namespace
+
+std::string config_to_json(const Config& config) {
+  json out = json::object();
+  for (const OptionDef& def : kOptions) {
+    const std::string flag = def.flag;
+    // `config` cannot appear in a file; `listen` replaces --host/--port
+    // only when it was given (validate() fills it in otherwise).
+    if (flag == "config") continue;
+    if (flag == "listen" && !config.listen_from_cli) continue;
+    out[snake(def.flag)] = setting_value(def, config);
+  }
+  // Replacing invalid UTF-8 (a path is bytes) instead of throwing.
+  return out.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
 
 bool Config::any_tls() const {
   for (const ListenSpec& l : listens) {
@@ -736,6 +952,7 @@ bool Config::any_tls() const {
 }
 
 std::string ListenSpec::url(uint16_t real_port) const {
+  if (is_unix()) return "unix:" + unix_path;
   std::string text = tls ? "https://" : "http://";
   const uint16_t p = real_port ? real_port : port;
   if (host.find(':') != std::string::npos) {
@@ -746,18 +963,84 @@ std::string ListenSpec::url(uint16_t real_port) const {
   return text + ":" + std::to_string(p);
 }
 
+std::string ListenSpec::text() const {
+  std::string t = url();
+  if (!fd_name.empty()) t += "?fd-name=" + fd_name;
+  return t;
+}
+
+namespace {
+
+// The options after '?': "fd-name=NAME" ('&' between several).
+bool parse_listen_options(const std::string& text, const std::string& query,
+                          ListenSpec* spec, std::string* error) {
+  size_t start = 0;
+  while (start <= query.size()) {
+    size_t end = query.find('&', start);
+    if (end == std::string::npos) end = query.size();
+    const std::string item = query.substr(start, end - start);
+    const size_t eq = item.find('=');
+    const std::string name = item.substr(0, eq);
+    const std::string value =
+        eq == std::string::npos ? std::string() : item.substr(eq + 1);
+    if (name == "fd-name") {
+      // LISTEN_FDNAMES separates names with ':'; systemd allows at most
+      // 255 characters.
+      if (value.empty() || value.size() > 255 ||
+          value.find(':') != std::string::npos) {
+        *error = "--listen " + text +
+                 ": fd-name must be 1 to 255 characters "
+                 "without ':'";
+        return false;
+      }
+      spec->fd_name = value;
+    } else {
+      *error = "--listen " + text + ": unknown option \"" + name +
+               "\" (known: fd-name)";
+      return false;
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
 bool parse_listen_url(const std::string& text, ListenSpec* out,
                       std::string* error) {
   ListenSpec spec;
   std::string rest;
-  if (text.rfind("http://", 0) == 0) {
-    rest = text.substr(7);
-  } else if (text.rfind("https://", 0) == 0) {
+  std::string address = text;
+  const size_t question = text.find('?');
+  if (question != std::string::npos) {
+    address = text.substr(0, question);
+    if (!parse_listen_options(text, text.substr(question + 1), &spec, error))
+      return false;
+  }
+  if (address.rfind("unix:", 0) == 0) {
+    spec.unix_path = address.substr(5);
+    // sockaddr_un's sun_path: 108 bytes with the terminating NUL.
+    constexpr size_t kMaxPath = sizeof(sockaddr_un::sun_path) - 1;
+    if (spec.unix_path.empty() || spec.unix_path[0] != '/' ||
+        spec.unix_path.size() > kMaxPath ||
+        spec.unix_path.find('\0') != std::string::npos) {
+      *error = "--listen " + text +
+               ": expected unix:/ABSOLUTE/PATH of at "
+               "most " +
+               std::to_string(kMaxPath) + " bytes";
+      return false;
+    }
+    *out = std::move(spec);
+    return true;
+  }
+  if (address.rfind("http://", 0) == 0) {
+    rest = address.substr(7);
+  } else if (address.rfind("https://", 0) == 0) {
     spec.tls = true;
-    rest = text.substr(8);
+    rest = address.substr(8);
   } else {
-    *error =
-        "--listen " + text + ": expected http://HOST:PORT or https://HOST:PORT";
+    *error = "--listen " + text +
+             ": expected http://HOST:PORT, https://HOST:PORT or unix:PATH";
     return false;
   }
   if (!rest.empty() && rest.back() == '/') rest.pop_back();

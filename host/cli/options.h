@@ -26,6 +26,10 @@ CliOutcome parse_command_line(int argc, char** argv, Config* config,
 bool reload_plugin_entries(const Config& current, Config* next,
                            bool* restart_needed, std::string* error);
 
+// The effective configuration as a JSON object with the keys --config
+// reads (every setting, defaults included), for `pounce-host config show`.
+std::string config_to_json(const Config& config);
+
 // The --help text.
 std::string help_text();
 

@@ -1,8 +1,11 @@
 #include "net/listener.h"
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -90,6 +93,121 @@ bool open_listen_sockets(const std::string& host, uint16_t port, int backlog,
   }
   freeaddrinfo(res);
   out->port = want;
+  return true;
+}
+
+namespace {
+
+bool unix_address(const std::string& path, sockaddr_un* addr,
+                  std::string* error) {
+  *addr = {};
+  addr->sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof addr->sun_path) {
+    *error = "unix:" + path + ": the path must be 1 to " +
+             std::to_string(sizeof addr->sun_path - 1) + " bytes";
+    return false;
+  }
+  memcpy(addr->sun_path, path.data(), path.size());
+  return true;
+}
+
+// Whether a process accepts connections on the socket file at `path`.
+// Refused means nobody listens: the file is stale. Anything else (accepted,
+// or a full backlog, EAGAIN) means it is alive. A non-blocking connect to a
+// Unix socket completes or fails at once.
+bool unix_socket_alive(const sockaddr_un& addr, int* err) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *err = errno;
+    return true;
+  }
+  int rc = connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  *err = rc == 0 ? 0 : errno;
+  close(fd);
+  return !(rc != 0 && (*err == ECONNREFUSED || *err == ENOENT));
+}
+
+}  // namespace
+
+int open_unix_listener(const std::string& path, unsigned mode, int backlog,
+                       UnixSocketFile* created, std::string* error) {
+  sockaddr_un addr;
+  if (!unix_address(path, &addr, error)) return -1;
+  struct stat st;
+  if (lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      *error = "cannot listen on unix:" + path +
+               ": the file exists and is not a socket";
+      return -1;
+    }
+    int err = 0;
+    if (unix_socket_alive(addr, &err)) {
+      *error = "cannot listen on unix:" + path +
+               (err == 0 || err == EAGAIN
+                    ? std::string(": another process listens on it")
+                    : ": cannot tell whether it is in use: " +
+                          std::string(strerror(err)));
+      return -1;
+    }
+    // Stale: its process is gone. Removing it is what lets us bind.
+    if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+      *error = "cannot remove the stale socket unix:" + path + ": " +
+               strerror(errno);
+      return -1;
+    }
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = std::string("socket: ") + strerror(errno);
+    return -1;
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    *error = "cannot listen on unix:" + path + ": bind: " + strerror(errno);
+    close(fd);
+    return -1;
+  }
+  // Before listen(): no client can connect while the file still has the
+  // umask's mode.
+  if (chmod(path.c_str(), mode) != 0 || lstat(path.c_str(), &st) != 0) {
+    *error = "cannot set the mode of unix:" + path + ": " + strerror(errno);
+    close(fd);
+    unlink(path.c_str());
+    return -1;
+  }
+  if (listen(fd, backlog) != 0) {
+    *error = "cannot listen on unix:" + path + ": " + strerror(errno);
+    close(fd);
+    unlink(path.c_str());
+    return -1;
+  }
+  created->path = path;
+  created->dev = st.st_dev;
+  created->ino = st.st_ino;
+  return fd;
+}
+
+void remove_unix_socket_file(const UnixSocketFile& file) {
+  struct stat st;
+  if (lstat(file.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
+      st.st_dev == file.dev && st.st_ino == file.ino) {
+    unlink(file.path.c_str());
+  }
+}
+
+bool share_listen_socket(int fd, unsigned count, std::vector<int>* out,
+                         std::string* error) {
+  out->clear();
+  out->push_back(fd);
+  for (unsigned i = 1; i < count; ++i) {
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (d < 0) {
+      *error = std::string("dup of a listening socket: ") + strerror(errno);
+      for (size_t j = 1; j < out->size(); ++j) close((*out)[j]);
+      out->clear();
+      return false;
+    }
+    out->push_back(d);
+  }
   return true;
 }
 

@@ -22,6 +22,31 @@ bool open_listen_sockets(const std::string& host, uint16_t port, int backlog,
                          unsigned count, bool reuseport, ListenSockets* out,
                          std::string* error);
 
+// Creates a listening Unix stream socket at `path` with file mode `mode`.
+// An existing file there is replaced only when it is a socket nobody listens
+// on (a connect() to it is refused: the stale file of a process that died);
+// a live socket or any other file is an error. *created gets the socket
+// file's identity, so that only this file is removed later
+// (remove_unix_socket_file). Returns the descriptor, or -1 with *error set.
+struct UnixSocketFile {
+  bool operator==(const UnixSocketFile&) const = default;
+  std::string path;
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+};
+int open_unix_listener(const std::string& path, unsigned mode, int backlog,
+                       UnixSocketFile* created, std::string* error);
+// Removes the socket file if it is still the one open_unix_listener made (a
+// later process may have replaced it).
+void remove_unix_socket_file(const UnixSocketFile& file);
+
+// `count` descriptors for one listening socket `fd`: fd itself and dups of
+// it (for the workers of reuseport mode, when the socket cannot be
+// SO_REUSEPORT: a Unix socket, an inherited one). They share one accept
+// queue. Returns false with *error set, closing the dups (not fd).
+bool share_listen_socket(int fd, unsigned count, std::vector<int>* out,
+                         std::string* error);
+
 // True when this kernel supports SO_REUSEPORT on TCP sockets.
 bool reuseport_supported();
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 
 #include "http/char_class.h"
@@ -37,6 +38,11 @@ int format_address(const sockaddr* sa, pounce_addr_t* out) {
     inet_ntop(AF_INET6, &in6->sin6_addr, out->text, sizeof out->text);
     out->port = ntohs(in6->sin6_port);
     family = POUNCE_AF_INET6;
+  } else if (sa->sa_family == AF_UNIX) {
+    // A Unix socket listener (--listen unix:PATH). Its clients are unnamed:
+    // "unix:" says where they came from, as nginx's $remote_addr does.
+    snprintf(out->text, sizeof out->text, "unix:");
+    family = POUNCE_AF_UNIX;
   } else {
     return POUNCE_ERR_INVALID;
   }

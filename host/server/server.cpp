@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "admin/admin_server.h"
+#include "admin/readiness.h"
 #include "cli/options.h"
 #include "log/log_flusher.h"
 #include "log/logger.h"
@@ -78,6 +80,8 @@ Server::Server(Config config, ServeSockets sockets)
 }
 
 Server::~Server() {
+  // First: the admin thread may still ask the loops for their counts.
+  admin_.reset();
   workers_.clear();
   uv_loop_close(&loop_);
 }
@@ -89,6 +93,14 @@ int Server::run() {
   prepare_process();
 
   std::string error;
+  // The sockets first (the supervisor opened them already), so that the
+  // admin listener answers while the plugins load: live, not yet ready.
+  if (!start_listening(&error)) {
+    LOG_ERROR("%s", error.c_str());
+    log::flush_thread();
+    return 1;
+  }
+  start_admin();
   const unsigned loop_count = config_.workers + config_.async_threads;
   try {
     current_ = Generation::build(config_, next_generation_id_, loop_count,
@@ -104,20 +116,15 @@ int Server::run() {
   if (!current_) {
     LOG_ERROR("%s", error.c_str());
     log::flush_thread();
+    if (!supervised_) remove_unix_socket_files(&sockets_);
     return 1;
   }
+  admin::set_current_generation(current_->id());
   ++next_generation_id_;
   for (const Mount& m : current_->mounts()) {
     LOG_INFO("mounted %s %s at %s", m.module->name().c_str(),
              m.module->version().c_str(), m.prefix.c_str());
   }
-  if (!start_listening(&error)) {
-    LOG_ERROR("%s", error.c_str());
-    current_.reset();
-    log::flush_thread();
-    return 1;
-  }
-
   tasks_.init(&loop_);
   uv_signal_init(&loop_, &sigterm_);
   uv_signal_init(&loop_, &sigint_);
@@ -134,13 +141,23 @@ int Server::run() {
   shutdown_timer_.data = this;
   uv_timer_init(&loop_, &retire_timer_);
   retire_timer_.data = this;
+  uv_timer_init(&loop_, &drain_delay_timer_);
+  drain_delay_timer_.data = this;
+  uv_timer_init(&loop_, &watchdog_timer_);
+  watchdog_timer_.data = this;
 
   // Supervised, "ready" goes to the parent before the threads start: a
   // process that may take a request is ready, also when that request kills
   // it (the supervisor then restarts it at once).
   notify_supervisor();
   start_threads();
+  if (admin_) admin_->set_loops(all_loops_);
   print_startup_line();
+  // Every listener and plugin is up.
+  admin::set_readiness(admin::Readiness::Ready);
+  notifier_.send("READY=1\nSTATUS=serving generation " +
+                 std::to_string(current_->id()));
+  start_watchdog();
 
   log::LogFlusher flusher;
   flusher.start(&loop_);
@@ -155,8 +172,100 @@ int Server::run() {
 
   flusher.close();
   uv_run(&loop_, UV_RUN_DEFAULT);
+  // Supervised, the parent removes the socket files once no child serves.
+  if (!supervised_) remove_unix_socket_files(&sockets_);
   LOG_INFO("stopped");
   return exit_code_;
+}
+
+void Server::start_admin() {
+  if (sockets_.admin_fd < 0) return;
+  admin::ProcessFacts facts;
+  facts.version = POUNCE_VERSION;
+  facts.workers = config_.workers;
+  facts.async_threads = config_.async_threads;
+  facts.supervisor_restarts = sockets_.restarts;
+  facts.supervised = supervised_;
+  facts.started = started_;
+  // The admin server closes the socket with its listener.
+  admin_ = std::make_unique<admin::AdminServer>(config_, sockets_.admin_fd,
+                                                std::move(facts));
+  sockets_.admin_fd = -1;
+  admin::add_standard_routes(admin_.get());
+  admin_->start();
+}
+
+// The watchdog (WatchdogSec= in the unit): pinged at half the interval the
+// manager expects, and only while every loop turns. Each round posts a task
+// to every loop whose destruction (after it ran, or when a finished loop
+// drops it) acknowledges the round on the main thread; a loop stuck in a
+// handler never does, and the next tick withholds WATCHDOG=1.
+void Server::start_watchdog() {
+  const uint64_t usec = notifier_.watchdog_usec();
+  if (!notifier_.active() || usec == 0) return;
+  const uint64_t interval_ms = usec / 2000 ? usec / 2000 : 1;
+  LOG_INFO(
+      "systemd watchdog: WATCHDOG=1 every %llu ms while every loop "
+      "answers",
+      static_cast<unsigned long long>(interval_ms));
+  watchdog_on_ = true;
+  watchdog_tick();
+  uv_timer_start(
+      &watchdog_timer_,
+      [](uv_timer_t* t) { static_cast<Server*>(t->data)->watchdog_tick(); },
+      interval_ms, interval_ms);
+}
+
+namespace {
+
+// Acknowledges a watchdog round when destroyed: see start_watchdog().
+class WatchdogAck {
+ public:
+  WatchdogAck(TaskQueue* main, std::function<void()> ack)
+      : main_(main), ack_(std::move(ack)) {}
+  WatchdogAck(WatchdogAck&& o) noexcept
+      : main_(o.main_), ack_(std::move(o.ack_)) {
+    o.main_ = nullptr;
+  }
+  WatchdogAck(const WatchdogAck&) = delete;
+  ~WatchdogAck() {
+    if (main_) main_->post(std::move(ack_));
+  }
+
+ private:
+  TaskQueue* main_;
+  std::function<void()> ack_;
+};
+
+}  // namespace
+
+void Server::watchdog_tick() {
+  if (watchdog_pending_ > 0) {
+    if (!watchdog_withheld_) {
+      watchdog_withheld_ = true;
+      LOG_ERROR(
+          "systemd watchdog: %zu loop(s) did not answer within the "
+          "interval; withholding WATCHDOG=1",
+          watchdog_pending_);
+    }
+    return;
+  }
+  if (watchdog_withheld_) {
+    watchdog_withheld_ = false;
+    LOG_WARN("systemd watchdog: every loop answers again");
+  }
+  notifier_.send("WATCHDOG=1");
+  const uint64_t round = ++watchdog_round_;
+  watchdog_pending_ = all_loops_.size();
+  for (EventLoop* l : all_loops_) {
+    WatchdogAck ack(&tasks_, [this, round] {
+      if (round == watchdog_round_ && watchdog_pending_ > 0) {
+        --watchdog_pending_;
+      }
+    });
+    // A task that is never posted is destroyed here, acknowledging at once.
+    l->post([ack = std::move(ack)] {});
+  }
 }
 
 bool Server::start_listening(std::string* error) {
@@ -253,15 +362,49 @@ void Server::on_signal(uv_signal_t* s, int signum) {
     self->on_sighup();
     return;
   }
-  if (signum == SIGINT && self->stopping()) {
+  if (signum == SIGINT && (self->stopping() || self->drain_delay_active_)) {
     LOG_WARN("second SIGINT: exiting now");
     log::flush_thread();
     _exit(130);
   }
+  if (self->drain_delay_active_) {
+    // An operator who signals again does not want to wait.
+    LOG_INFO("second SIGTERM: draining now, before the --drain-delay ends");
+    uv_timer_stop(&self->drain_delay_timer_);
+    self->drain_delay_active_ = false;
+    self->begin_shutdown();
+    return;
+  }
+  if (self->stopping()) return;
   LOG_INFO("%s: shutting down gracefully (at most %.1f s)",
            signum == SIGINT ? "SIGINT" : "SIGTERM",
            static_cast<double>(self->config_.shutdown_timeout_ms) / 1000.0);
-  self->begin_shutdown();
+  self->begin_stop();
+}
+
+void Server::begin_stop() {
+  // From this moment /readyz and --health-check-path say 503, so that a
+  // balancer takes the instance out before it stops accepting.
+  admin::set_readiness(admin::Readiness::Draining);
+  notifier_.send("STOPPING=1");
+  if (config_.drain_delay_ms == 0) {
+    begin_shutdown();
+    return;
+  }
+  drain_delay_active_ = true;
+  LOG_INFO(
+      "readiness is now 503; serving new requests for %.1f s more "
+      "(--drain-delay) before the drain",
+      static_cast<double>(config_.drain_delay_ms) / 1000.0);
+  uv_timer_start(
+      &drain_delay_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Server*>(t->data);
+        self->drain_delay_active_ = false;
+        LOG_INFO("--drain-delay over: draining");
+        self->begin_shutdown();
+      },
+      config_.drain_delay_ms, 0);
 }
 
 void Server::begin_shutdown() {
@@ -352,6 +495,11 @@ void Server::finish_if_done() {
   current_.reset();
   uv_timer_stop(&shutdown_timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&drain_delay_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&watchdog_timer_), nullptr);
+  // Nothing is left for it to ask, and its thread must end before the
+  // loops it knows are destroyed.
+  if (admin_) admin_->stop();
   uv_close(reinterpret_cast<uv_handle_t*>(&retire_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
@@ -366,6 +514,10 @@ void Server::finish_if_done() {
 // Hot reload (ARCHITECTURE.md §1 "Plugin generations")
 
 void Server::on_sighup() {
+  if (drain_delay_active_) {
+    LOG_INFO("SIGHUP ignored: shutting down");
+    return;
+  }
   switch (phase_) {
     case Phase::Serving:
       reload();
@@ -386,6 +538,7 @@ void Server::on_sighup() {
 
 void Server::reload() {
   phase_ = Phase::Building;
+  notifier_.reloading();
   std::string error;
   Config next;
   std::unique_ptr<Generation> gen;
@@ -400,6 +553,9 @@ void Server::reload() {
   }
   if (!gen) {
     LOG_ERROR("reload failed: %s", error.c_str());
+    // Still serving the current generation.
+    notifier_.send("READY=1\nSTATUS=reload failed; serving generation " +
+                   std::to_string(current_->id()));
     phase_ = Phase::Serving;
     if (reload_pending_) {
       reload_pending_ = false;
@@ -492,6 +648,8 @@ void Server::on_published(uint64_t id) {
     return;
   }
   phase_ = Phase::Serving;
+  admin::set_current_generation(id);
+  notifier_.send("READY=1\nSTATUS=serving generation " + std::to_string(id));
   if (old) {
     uint64_t deadline_ns = monotonic_ns() + config_.reload_timeout_ms * 1000000;
     old->drain(POUNCE_DRAIN_RELOAD, deadline_ns);

@@ -17,6 +17,7 @@
 #include "net/task_queue.h"
 #include "net/worker.h"
 #include "plugin/generation.h"
+#include "server/sd_notify.h"
 #include "server/supervisor.h"
 
 namespace pounce {
@@ -25,6 +26,10 @@ namespace tls {
 class ContextSet;
 class TicketKeys;
 }  // namespace tls
+
+namespace admin {
+class AdminServer;
+}  // namespace admin
 
 class Server {
  public:
@@ -83,7 +88,13 @@ class Server {
   void notify_supervisor();
 
   static void on_signal(uv_signal_t* s, int signum);
+  // SIGTERM/SIGINT: readiness turns 503 at once; the drain begins after
+  // --drain-delay (at once without one).
+  void begin_stop();
   void begin_shutdown();
+  void start_admin();
+  void start_watchdog();
+  void watchdog_tick();
   void on_worker_finished();
   void on_async_finished();
   void finish_if_done();
@@ -138,6 +149,23 @@ class Server {
   bool reload_pending_ = false;  // a SIGHUP while Building or Publishing
   unsigned publish_acks_ = 0;
   std::unique_ptr<Generation> publishing_;
+
+  // Operations (docs/operations.md): the admin listener's thread, the
+  // service manager's notifications, the --drain-delay wait, and the
+  // watchdog. Main thread only.
+  std::unique_ptr<admin::AdminServer> admin_;
+  SdNotifier notifier_;
+  uv_timer_t drain_delay_timer_{};
+  bool drain_delay_active_ = false;
+  // WATCHDOG=1 is sent only while every loop answered the previous round
+  // of pings posted to it: a loop stuck in a handler stops the pings.
+  uv_timer_t watchdog_timer_{};
+  bool watchdog_on_ = false;
+  uint64_t watchdog_round_ = 0;
+  size_t watchdog_pending_ = 0;  // loops yet to answer this round
+  bool watchdog_withheld_ = false;
+  std::chrono::steady_clock::time_point started_ =
+      std::chrono::steady_clock::now();
 
   unsigned workers_finished_ = 0;  // main thread only (posted by workers)
   unsigned async_finished_ = 0;    // main thread only (posted by async loops)

@@ -1,21 +1,26 @@
 #include "server/supervisor.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 
 #include "cli/options.h"
 #include "log/logger.h"
 #include "net/listener.h"
+#include "server/socket_activation.h"
 
 namespace pounce {
 
@@ -135,6 +140,8 @@ bool Supervisor::run() {
     }
   }
   close_sockets();
+  // The child is gone: nobody serves on the socket files any more.
+  remove_unix_socket_files(sockets_);
   if (ready_fd_ >= 0) close(ready_fd_);
   close(signal_fd_);
   return false;
@@ -175,6 +182,7 @@ bool Supervisor::spawn() {
     for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&mask, sig);
     sigprocmask(SIG_SETMASK, &mask, nullptr);
     sockets_->ready_fd = ready[1];
+    sockets_->restarts = restarts_;
     if (restarts_ > 0) {
       if (config_->config_file.empty()) {
         LOG_INFO(
@@ -330,6 +338,199 @@ void Supervisor::close_sockets() {
 
 }  // namespace
 
+namespace {
+
+// The address an inherited socket is bound to, as a listener spec (the
+// startup line shows where the host really listens).
+bool spec_of_socket(int fd, int family, ListenSpec* spec, uint16_t* port) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return false;
+  }
+  if (family == AF_UNIX) {
+    const auto* un = reinterpret_cast<const sockaddr_un*>(&addr);
+    const size_t n = len > offsetof(sockaddr_un, sun_path)
+                         ? len - offsetof(sockaddr_un, sun_path)
+                         : 0;
+    std::string path(un->sun_path, strnlen(un->sun_path, n));
+    // An abstract socket's name starts with a NUL; shown with '@' as ss(8)
+    // and systemd do.
+    if (path.empty() && n > 1) {
+      path.assign(1, '@');
+      path.append(un->sun_path + 1, n - 1);
+    }
+    spec->unix_path = path.empty() ? "(unnamed)" : path;
+    spec->host.clear();
+    *port = 0;
+    return true;
+  }
+  char text[INET6_ADDRSTRLEN] = "";
+  if (addr.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+    *port = ntohs(in->sin_port);
+  } else {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+    inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    *port = ntohs(in6->sin6_port);
+  }
+  spec->host = text;
+  spec->unix_path.clear();
+  spec->port = *port;
+  return true;
+}
+
+// Gives an inherited socket to a listener: its own address for the
+// startup line, and `count` descriptors for the workers. Inherited sockets
+// were not made with SO_REUSEPORT, so the workers share its accept queue.
+bool adopt_inherited(const InheritedSocket& in, ListenSpec spec, unsigned count,
+                     ServeListener* out, std::string* error) {
+  if (spec.is_unix() != (in.family == AF_UNIX)) {
+    *error = "socket activation: --listen " + spec.text() + " was given a " +
+             (in.family == AF_UNIX ? "Unix" : "TCP") + " socket (descriptor " +
+             std::to_string(in.fd) + ")";
+    return false;
+  }
+  const bool tls = spec.tls;
+  uint16_t port = 0;
+  if (!spec_of_socket(in.fd, in.family, &spec, &port)) {
+    *error = "socket activation: getsockname: " + std::string(strerror(errno));
+    return false;
+  }
+  spec.tls = tls;
+  out->spec = std::move(spec);
+  out->port = port;
+  return share_listen_socket(in.fd, count, &out->fds, error);
+}
+
+// The listeners are the inherited sockets (systemd's .socket unit):
+// - a --listen or --admin-listen entry with ?fd-name=NAME takes the socket
+//   named NAME in LISTEN_FDNAMES;
+// - the other --listen entries take the remaining sockets in order;
+// - without --listen, every remaining socket becomes a listener (https when
+//   --tls-cert is given, as the default listener would be): nothing else is
+//   bound.
+bool open_inherited(const Config& config, std::vector<InheritedSocket> fds,
+                    unsigned count, ServeSockets* out, std::string* error) {
+  std::vector<bool> taken(fds.size(), false);
+  auto by_name = [&](const std::string& name) -> int {
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (!taken[i] && fds[i].name == name) {
+        taken[i] = true;
+        return static_cast<int>(i);
+      }
+    }
+    return -1;
+  };
+  auto missing = [&](const ListenSpec& spec) {
+    std::string names;
+    for (const InheritedSocket& s : fds) {
+      names += (names.empty() ? "" : ", ") +
+               (s.name.empty() ? std::string("(unnamed)") : s.name);
+    }
+    *error = "socket activation: no inherited socket for " + spec.text() +
+             " (passed: " + names + ")";
+    return false;
+  };
+  std::vector<int> chosen(config.listens.size(), -1);
+  if (config.listen_from_cli) {
+    for (size_t i = 0; i < config.listens.size(); ++i) {
+      const ListenSpec& spec = config.listens[i];
+      if (spec.fd_name.empty()) continue;
+      if ((chosen[i] = by_name(spec.fd_name)) < 0) return missing(spec);
+    }
+  }
+  if (!config.admin_listen.empty() && !config.admin.fd_name.empty()) {
+    int i = by_name(config.admin.fd_name);
+    if (i < 0) return missing(config.admin);
+    uint16_t port = 0;
+    ListenSpec spec = config.admin;
+    if (spec.is_unix() != (fds[i].family == AF_UNIX) ||
+        !spec_of_socket(fds[i].fd, fds[i].family, &spec, &port)) {
+      *error = "socket activation: --admin-listen " + config.admin.text() +
+               " was given a socket of another kind";
+      return false;
+    }
+    out->admin.spec = spec;
+    out->admin.port = port;
+    out->admin_fd = fds[i].fd;
+  }
+  size_t next = 0;
+  auto next_free = [&]() -> int {
+    while (next < fds.size() && taken[next]) ++next;
+    if (next == fds.size()) return -1;
+    taken[next] = true;
+    return static_cast<int>(next++);
+  };
+  if (config.listen_from_cli) {
+    for (size_t i = 0; i < config.listens.size(); ++i) {
+      if (chosen[i] < 0 && (chosen[i] = next_free()) < 0) {
+        return missing(config.listens[i]);
+      }
+      ServeListener l;
+      if (!adopt_inherited(fds[chosen[i]], config.listens[i], count, &l,
+                           error)) {
+        return false;
+      }
+      out->listeners.push_back(std::move(l));
+    }
+  } else {
+    for (int i; (i = next_free()) >= 0;) {
+      ListenSpec spec;
+      spec.tls = fds[i].family != AF_UNIX && config.listens[0].tls;
+      if (fds[i].family == AF_UNIX) spec.unix_path = "-";
+      ServeListener l;
+      if (!adopt_inherited(fds[i], spec, count, &l, error)) return false;
+      out->listeners.push_back(std::move(l));
+    }
+  }
+  for (size_t i = 0; i < fds.size(); ++i) {
+    if (taken[i]) continue;
+    LOG_WARN(
+        "socket activation: descriptor %d (%s) matches no --listen "
+        "entry; closing it",
+        fds[i].fd, fds[i].name.empty() ? "unnamed" : fds[i].name.c_str());
+    close(fds[i].fd);
+  }
+  if (out->listeners.empty()) {
+    *error = "socket activation: LISTEN_FDS passed no socket to listen on";
+    return false;
+  }
+  return true;
+}
+
+// Opens one configured listener: `count` SO_REUSEPORT sockets for TCP, or
+// one Unix socket shared by `count` descriptors.
+bool open_listener(const Config& config, const ListenSpec& spec, unsigned count,
+                   bool reuseport, ServeSockets* out, ServeListener* l,
+                   std::string* error) {
+  l->spec = spec;
+  if (spec.is_unix()) {
+    UnixSocketFile file;
+    int fd = open_unix_listener(spec.unix_path, config.uds_mode, config.backlog,
+                                &file, error);
+    if (fd < 0) return false;
+    out->unix_files.push_back(file);
+    l->port = 0;
+    if (!share_listen_socket(fd, count, &l->fds, error)) {
+      close(fd);
+      return false;
+    }
+    return true;
+  }
+  ListenSockets sockets;
+  if (!open_listen_sockets(spec.host, spec.port, config.backlog, count,
+                           reuseport, &sockets, error)) {
+    return false;
+  }
+  l->port = sockets.port;
+  l->fds = std::move(sockets.fds);
+  return true;
+}
+
+}  // namespace
+
 bool open_serve_sockets(const Config& config, ServeSockets* out,
                         std::string* error) {
   AcceptMode mode = config.accept_mode;
@@ -340,20 +541,48 @@ bool open_serve_sockets(const Config& config, ServeSockets* out,
   bool reuseport = mode == AcceptMode::ReusePort;
   unsigned count = reuseport ? config.workers : 1;
   out->mode = mode;
-  for (const ListenSpec& spec : config.listens) {
-    ListenSockets sockets;
-    if (!open_listen_sockets(spec.host, spec.port, config.backlog, count,
-                             reuseport, &sockets, error)) {
-      close_serve_sockets(out);
-      return false;
+  std::vector<InheritedSocket> inherited;
+  bool ok = take_inherited_sockets(&inherited, error);
+  if (ok && !inherited.empty()) {
+    LOG_INFO("socket activation: %zu inherited socket%s", inherited.size(),
+             inherited.size() == 1 ? "" : "s");
+    ok = open_inherited(config, std::move(inherited), count, out, error);
+  } else if (ok) {
+    for (const ListenSpec& spec : config.listens) {
+      if (!spec.fd_name.empty()) {
+        *error = "--listen " + spec.text() +
+                 ": fd-name needs socket activation (LISTEN_FDS)";
+        ok = false;
+        break;
+      }
+      ServeListener l;
+      if (!(ok = open_listener(config, spec, count, reuseport, out, &l,
+                               error))) {
+        break;
+      }
+      out->listeners.push_back(std::move(l));
     }
-    ServeListener l;
-    l.spec = spec;
-    l.port = sockets.port;
-    l.fds = std::move(sockets.fds);
-    out->listeners.push_back(std::move(l));
   }
-  return true;
+  if (ok && out->admin_fd < 0 && !config.admin_listen.empty()) {
+    if (!config.admin.fd_name.empty()) {
+      *error = "--admin-listen " + config.admin.text() +
+               ": fd-name needs socket activation (LISTEN_FDS)";
+      ok = false;
+    } else {
+      ServeListener l;
+      ok = open_listener(config, config.admin, 1, false, out, &l, error);
+      if (ok) {
+        out->admin_fd = l.fds[0];
+        out->admin = std::move(l);
+        out->admin.fds.clear();
+      }
+    }
+  }
+  if (!ok) {
+    close_serve_sockets(out);
+    remove_unix_socket_files(out);
+  }
+  return ok;
 }
 
 void close_serve_sockets(ServeSockets* sockets) {
@@ -361,6 +590,15 @@ void close_serve_sockets(ServeSockets* sockets) {
     for (int fd : l.fds) close(fd);
   }
   sockets->listeners.clear();
+  if (sockets->admin_fd >= 0) close(sockets->admin_fd);
+  sockets->admin_fd = -1;
+}
+
+void remove_unix_socket_files(ServeSockets* sockets) {
+  for (const UnixSocketFile& f : sockets->unix_files) {
+    remove_unix_socket_file(f);
+  }
+  sockets->unix_files.clear();
 }
 
 std::optional<int> supervise(Config* config, ServeSockets* sockets) {
@@ -387,6 +625,12 @@ void print_startup_lines(const Config& config, const ServeSockets& sockets) {
     char line[512];
     snprintf(line, sizeof line, "pounce-host: listening on %s (workers=%u)\n",
              l.spec.url(l.port).c_str(), config.workers);
+    log::write_plain(line);
+  }
+  if (sockets.admin_fd >= 0) {
+    char line[512];
+    snprintf(line, sizeof line, "pounce-host: admin on %s\n",
+             sockets.admin.spec.url(sockets.admin.port).c_str());
     log::write_plain(line);
   }
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cli/config.h"
+#include "net/listener.h"
 
 namespace pounce {
 
@@ -33,11 +34,27 @@ struct ServeSockets {
   // The serving process writes one byte here once it serves, instead of
   // printing the startup lines; -1 when unsupervised.
   int ready_fd = -1;
+  // The admin listener (--admin-listen): one socket, served by one thread
+  // of the serving process; -1 when off. `admin.spec` as configured,
+  // `admin.port` the real one.
+  ServeListener admin;
+  int admin_fd = -1;
+  // The Unix socket files opened for this process tree, removed by their
+  // owner (the supervisor, or the unsupervised server) when it exits.
+  // close_serve_sockets() leaves them: a draining child still serves on
+  // them, and new clients must still find them.
+  std::vector<UnixSocketFile> unix_files;
+  // Restarts of the serving process by the supervisor before this one (the
+  // child's copy; /status reports it).
+  unsigned restarts = 0;
 };
 
-// Resolves --accept-mode and opens the listening sockets.
+// Resolves --accept-mode and opens the listening sockets: the ones systemd
+// passed (socket activation, see socket_activation.h) or new ones.
 bool open_serve_sockets(const Config& config, ServeSockets* out,
                         std::string* error);
+// Removes the Unix socket files of `sockets` (their owner, at exit).
+void remove_unix_socket_files(ServeSockets* sockets);
 
 // Runs the supervisor. Returns its exit code in the parent, once it is done;
 // returns nothing in each child, with *sockets set, and with *config's
@@ -53,7 +70,8 @@ void unblock_forwarded_signals();
 void close_serve_sockets(ServeSockets* sockets);
 
 // `pounce-host: listening on http://HOST:PORT (workers=W)`, one per
-// listener (https:// for TLS), a contract (ARCHITECTURE.md §3).
+// listener (https:// for TLS, unix:PATH), then `pounce-host: admin on
+// http://HOST:PORT` for the admin listener: a contract (ARCHITECTURE.md §3).
 void print_startup_lines(const Config& config, const ServeSockets& sockets);
 
 }  // namespace pounce

@@ -207,7 +207,7 @@ enum {
  * Treat another value as unknown. */
 enum {
   POUNCE_AF_UNSPEC = 0,
-  POUNCE_AF_UNIX = 1, /* reserved: the host does not listen on one yet */
+  POUNCE_AF_UNIX = 1, /* a --listen unix:PATH client: text "unix:", port 0 */
   POUNCE_AF_INET = 2,
   POUNCE_AF_INET6 = 10
 };
@@ -218,7 +218,8 @@ enum {
  * struct, writing nothing). */
 typedef struct pounce_addr {
   uint32_t size;  /* sizeof(pounce_addr_t), set by the caller */
-  int32_t family; /* POUNCE_AF_INET, POUNCE_AF_INET6, or 0 when unknown */
+  int32_t family; /* POUNCE_AF_INET, POUNCE_AF_INET6, POUNCE_AF_UNIX, or 0
+                     when unknown */
   uint16_t port;
   char text[48]; /* NUL-terminated numeric host, e.g. "127.0.0.1" */
 } pounce_addr_t;
