@@ -1,6 +1,8 @@
 // pounce-host: serve plugins over HTTP/1.1.
 //
 //   pounce-host --plugin ./libhello.so [options]
+//   pounce-host check [options]         validate the configuration
+//   pounce-host config show [options]   print the effective configuration
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -9,6 +11,7 @@
 #include "cli/options.h"
 #include "log/logger.h"
 #include "server/crash_report.h"
+#include "server/config_tool.h"
 #include "server/server.h"
 #include "server/supervisor.h"
 
@@ -18,6 +21,18 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "bench") {
     pounce::restore_default_sighup();
     return pounce::bench::bench_main(argc - 1, argv + 1, "/proc/self/exe");
+  }
+  if (argc > 1 && std::string(argv[1]) == "check") {
+    pounce::restore_default_sighup();
+    return pounce::check_main(argc - 1, argv + 1);
+  }
+  if (argc > 1 && std::string(argv[1]) == "config") {
+    pounce::restore_default_sighup();
+    if (argc > 2 && std::string(argv[2]) == "show") {
+      return pounce::config_show_main(argc - 2, argv + 2);
+    }
+    fprintf(stderr, "pounce-host: expected: pounce-host config show [flags]\n");
+    return 2;
   }
   pounce::Config config;
   std::string error;

@@ -433,7 +433,7 @@ void AdminServer::write_reply(Conn* c, const Reply& reply, bool head_only,
   d.reserve(256 + reply.body.size());
   d += http::status_line(reply.status);
   d += date.date_header();
-  d += "Server: pounce-host\r\nContent-Type: ";
+  d += "Server: pounce\r\nContent-Type: ";
   d += reply.content_type;
   d += "\r\nContent-Length: ";
   d += std::to_string(reply.body.size());

@@ -195,7 +195,11 @@ cxxopts::Options build_cxxopts() {
                            "Pounce Host: an HTTP/1.1 application server that "
                            "serves plugins.\n\nUsage: pounce-host --plugin "
                            "[PREFIX=]PATH [options]\n       pounce-host bench "
-                           "[options]   (see pounce-host bench --help)\n");
+                           "[options]   (see pounce-host bench --help)\n"
+                           "       pounce-host check [options]   (validate "
+                           "the configuration, bind nothing)\n"
+                           "       pounce-host config show [options]   (the "
+                           "effective configuration as JSON)\n");
   auto add = options.add_options();
   for (const OptionDef& def : kOptions) {
     std::string help = def.help;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "admin/readiness.h"
 #include "async/stream.h"
 #include "async/ws_session.h"
 #include "http/path_normalize.h"
@@ -732,6 +733,22 @@ bool Connection::route(const http::RequestHead& head, Route* r) {
       return false;
     }
     r->path = std::string_view(loop_->path_buffer(), n);
+  }
+
+  if (const std::string& health = loop_->config().health_check_path;
+      !health.empty() && r->path == health) {
+    // --health-check-path: /readyz's answer on the serving port, for
+    // balancers that can probe only that (docs/operations.md). The host
+    // answers; no plugin sees it.
+    pounce_response& res = loop_->response();
+    res.reset("host");
+    char body[96];
+    res.body.append(body, admin::ready_answer(body, sizeof body, &res.status));
+    add_response_header(&res, {"Content-Type", 12}, {"application/json", 16});
+    add_response_header(&res, {"Cache-Control", 13}, {"no-store", 8});
+    write_sync_response(head, res);
+    if (head.body_kind != http::BodyKind::None) close_after_write_ = true;
+    return false;
   }
 
   // The first request after a handoff uses the generation the worker chose
