@@ -10,8 +10,8 @@
 #include "bench/bench_main.h"
 #include "cli/options.h"
 #include "log/logger.h"
-#include "server/crash_report.h"
 #include "server/config_tool.h"
+#include "server/crash_report.h"
 #include "server/server.h"
 #include "server/supervisor.h"
 

@@ -37,16 +37,16 @@ size_t ready_answer(char* buf, size_t cap, int* status) {
   switch (readiness()) {
     case Readiness::Ready:
       *status = 200;
-      n = snprintf(buf, cap, "{\"status\":\"ready\",\"generation\":%llu}",
+      n = snprintf(buf, cap, "{\"status\":\"ready\",\"generation\":%llu}\n",
                    static_cast<unsigned long long>(current_generation()));
       break;
     case Readiness::Starting:
       *status = 503;
-      n = snprintf(buf, cap, "{\"status\":\"starting\"}");
+      n = snprintf(buf, cap, "{\"status\":\"starting\"}\n");
       break;
     case Readiness::Draining:
       *status = 503;
-      n = snprintf(buf, cap, "{\"status\":\"draining\"}");
+      n = snprintf(buf, cap, "{\"status\":\"draining\"}\n");
       break;
   }
   if (n < 0) return 0;

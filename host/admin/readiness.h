@@ -25,8 +25,9 @@ Readiness readiness();
 uint64_t current_generation();
 
 // The readiness answer: 200 {"status":"ready","generation":N} when Ready,
-// else 503 {"status":"starting"} or {"status":"draining"}. Writes the body
-// into buf (64 bytes are enough) and returns its length.
+// else 503 {"status":"starting"} or {"status":"draining"}, each with a
+// final newline. Writes the body into buf (64 bytes are enough) and returns
+// its length.
 size_t ready_answer(char* buf, size_t cap, int* status);
 
 }  // namespace pounce::admin

@@ -133,8 +133,7 @@ void add_standard_routes(AdminServer* server) {
   server->add_route("/readyz", [](AdminServer&, AdminServer::Respond r) {
     char body[96];
     int status = 503;
-    size_t n = ready_answer(body, sizeof body - 1, &status);
-    body[n++] = '\n';
+    size_t n = ready_answer(body, sizeof body, &status);
     r(Reply{status, "application/json", std::string(body, n)});
   });
   server->add_route("/status", [](AdminServer& a, AdminServer::Respond r) {

@@ -79,12 +79,13 @@ int check_main(int argc, char** argv) {
   for (const ListenSpec& l : config.listens) {
     listeners += (listeners.empty() ? "" : ", ") + l.text();
   }
-  printf("pounce-host check: configuration OK (%zu plugin%s; listeners: %s%s)\n",
-         config.plugins.size(), config.plugins.size() == 1 ? "" : "s",
-         listeners.c_str(),
-         config.admin_listen.empty()
-             ? ""
-             : ("; admin: " + config.admin.text()).c_str());
+  printf(
+      "pounce-host check: configuration OK (%zu plugin%s; listeners: %s%s)\n",
+      config.plugins.size(), config.plugins.size() == 1 ? "" : "s",
+      listeners.c_str(),
+      config.admin_listen.empty()
+          ? ""
+          : ("; admin: " + config.admin.text()).c_str());
   fflush(stdout);
   log::finish_at_exit();
   return 0;

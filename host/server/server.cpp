@@ -150,11 +150,12 @@ int Server::run() {
   // process that may take a request is ready, also when that request kills
   // it (the supervisor then restarts it at once).
   notify_supervisor();
+  // Every listener and plugin is up; the workers that start next take what
+  // waits in the backlog.
+  admin::set_readiness(admin::Readiness::Ready);
   start_threads();
   if (admin_) admin_->set_loops(all_loops_);
   print_startup_line();
-  // Every listener and plugin is up.
-  admin::set_readiness(admin::Readiness::Ready);
   notifier_.send("READY=1\nSTATUS=serving generation " +
                  std::to_string(current_->id()));
   start_watchdog();

@@ -134,7 +134,9 @@ HostProcess::HostProcess(HostOptions options)
 
   // One startup line per listener, in --listen order.
   const std::string marker = "pounce-host: listening on ";
-  const size_t lines = listens ? listens : 1;
+  const size_t lines = options.startup_lines ? options.startup_lines
+                       : listens             ? listens
+                                             : 1;
   if (!wait_for(&err_, marker, options.startup_timeout, lines)) return;
   std::lock_guard lock(mutex_);
   size_t at = 0;
@@ -144,10 +146,13 @@ HostProcess::HostProcess(HostOptions options)
     std::string url = err_.substr(at, end - at);
     listener_urls_.push_back(url);
     listener_ports_.push_back(
-        static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1))));
+        url.rfind("unix:", 0) == 0
+            ? 0
+            : static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1))));
     at = end;
   }
   port_ = listener_ports_[0];
+  started_ = true;
 }
 
 pid_t HostProcess::serving_pid() const {

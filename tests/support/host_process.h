@@ -36,6 +36,10 @@ struct HostOptions {
   // A test that makes a plugin crash on purpose: ASan reports the SEGV too,
   // and that report is then the expected outcome, not a failure.
   bool crash_expected = false;
+  // Wait for this many "listening on" lines instead of one per --listen
+  // (under socket activation the inherited sockets decide); 0: one per
+  // --listen.
+  size_t startup_lines = 0;
 };
 
 class HostProcess {
@@ -50,8 +54,9 @@ class HostProcess {
   HostProcess(const HostProcess&) = delete;
   HostProcess& operator=(const HostProcess&) = delete;
 
-  bool ok() const { return port_ != 0; }
-  uint16_t port() const { return port_; }  // the first listener's
+  bool ok() const { return started_; }
+  // The first listener's port; 0 for a Unix socket listener.
+  uint16_t port() const { return port_; }
   // Every listener's real port and URL ("https://127.0.0.1:41234"), in
   // --listen order.
   const std::vector<uint16_t>& ports() const { return listener_ports_; }
@@ -101,6 +106,7 @@ class HostProcess {
 
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  bool started_ = false;  // every startup line arrived
   std::vector<uint16_t> listener_ports_;
   std::vector<std::string> listener_urls_;
   int exit_status_ = -2;  // -2: not reaped yet
