@@ -627,7 +627,9 @@ void print_startup_lines(const Config& config, const ServeSockets& sockets) {
              l.spec.url(l.port).c_str(), config.workers);
     log::write_plain(line);
   }
-  if (sockets.admin_fd >= 0) {
+  // Unsupervised, the server has handed admin_fd to the admin thread by
+  // now: the configuration says whether there is one.
+  if (!config.admin_listen.empty()) {
     char line[512];
     snprintf(line, sizeof line, "pounce-host: admin on %s\n",
              sockets.admin.spec.url(sockets.admin.port).c_str());

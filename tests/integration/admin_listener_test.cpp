@@ -97,6 +97,20 @@ TEST(AdminListener, AnswersHealthReadinessStatusAndMetrics) {
   EXPECT_TRUE(head->body.empty());
 }
 
+TEST(AdminListener, WorksWithoutTheSupervisor) {
+  // Unsupervised, the server opens the admin socket itself and prints its
+  // startup line.
+  HostProcess h(hello_with_admin({"--no-supervise"}));
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  const uint16_t admin = admin_port(h);
+  ASSERT_NE(admin, 0) << h.stderr_text();
+  json s = status_of(admin);
+  EXPECT_EQ(s["supervised"], false) << s.dump();
+  EXPECT_EQ(s["pid"], h.pid());
+  h.signal(SIGTERM);
+  EXPECT_EQ(h.wait_exit(), 0);
+}
+
 TEST(AdminListener, IsServedByTheHostNeverByAPlugin) {
   // echo answers 200 at any path: whatever the admin port answers, and
   // whatever the main port answers at /healthz, tells who served it.
