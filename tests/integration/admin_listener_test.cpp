@@ -4,6 +4,7 @@
 // to the admin port.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -300,17 +301,24 @@ TEST(Readiness, SaysStartingWhileAPluginInitsAndLivenessHolds) {
       "--no-access-log"};
   std::unique_ptr<HostProcess> h;
   std::thread starter([&] { h = std::make_unique<HostProcess>(args); });
-  // The plugin's init is held: it wrote its pid to init-ready.
-  int ready = open(dir.file("init-ready").c_str(), O_RDONLY | O_CLOEXEC);
-  char pid_text[32] = {};
-  ssize_t n = ready >= 0 ? read(ready, pid_text, sizeof pid_text - 1) : -1;
-  if (ready >= 0) close(ready);
+  // The plugin's init is held once it wrote its pid to init-ready. Opened
+  // without blocking, and polled: a host that fails to start never opens
+  // the fifo's other end.
+  int ready =
+      open(dir.file("init-ready").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ssize_t n = -1;
+  if (ready >= 0) {
+    pollfd p{ready, POLLIN, 0};
+    char pid_text[32] = {};
+    if (poll(&p, 1, 20000) > 0) n = read(ready, pid_text, sizeof pid_text);
+    close(ready);
+  }
   CurlResult live, readiness;
   if (n > 0) {
     live = curl_unix(admin_sock, "/healthz");
     readiness = curl_unix(admin_sock, "/readyz");
   }
-  int go = open(dir.file("init-go").c_str(), O_WRONLY | O_CLOEXEC);
+  int go = open(dir.file("init-go").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   if (go >= 0) {
     (void)!write(go, "go\n", 3);
     close(go);
