@@ -388,6 +388,8 @@ void Server::begin_stop() {
   // balancer takes the instance out before it stops accepting.
   admin::set_readiness(admin::Readiness::Draining);
   notifier_.send("STOPPING=1");
+  // No reload starts after this (one being published completes).
+  reload_pending_ = false;
   if (config_.drain_delay_ms == 0) {
     begin_shutdown();
     return;
@@ -650,7 +652,10 @@ void Server::on_published(uint64_t id) {
   }
   phase_ = Phase::Serving;
   admin::set_current_generation(id);
-  notifier_.send("READY=1\nSTATUS=serving generation " + std::to_string(id));
+  // After STOPPING=1 (a SIGTERM during --drain-delay), never ready again.
+  if (!drain_delay_active_) {
+    notifier_.send("READY=1\nSTATUS=serving generation " + std::to_string(id));
+  }
   if (old) {
     uint64_t deadline_ns = monotonic_ns() + config_.reload_timeout_ms * 1000000;
     old->drain(POUNCE_DRAIN_RELOAD, deadline_ns);

@@ -2,16 +2,20 @@
 // as systemd would, and reads what the host sends: READY=1 once serving,
 // RELOADING=1 with MONOTONIC_USEC and READY=1 around a reload, STOPPING=1 at
 // SIGTERM, and WATCHDOG=1 only while every loop turns.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "host_process.h"
@@ -220,4 +224,47 @@ TEST(SdNotify, WatchdogMeantForAnotherProcessIsIgnored) {
   ASSERT_TRUE(h.ok()) << h.stderr_text();
   ASSERT_FALSE(notify.until("READY=1").empty());
   EXPECT_EQ(count_prefixed(notify.collect(700ms), "WATCHDOG=1"), 0u);
+}
+
+TEST(SdNotify, NeverReadyAgainAfterStopping) {
+  // SIGTERM lands while a reload's init is held (gate plugin); the reload
+  // then publishes during --drain-delay: that must not say READY=1 after
+  // STOPPING=1, and the SIGHUP coalesced behind it must not start another.
+  OpsTempDir dir;
+  for (const char* f : {"init-ready", "init-go", "handle-ready", "handle-go"})
+    mkfifo(dir.file(f).c_str(), 0600);
+  NotifySocket notify(dir.file("notify"));
+  ASSERT_TRUE(notify.ok());
+  HostProcess h(
+      notified(notify, {},
+               {"--plugin", test_plugin_path("gate"), "--plugin-config",
+                "/={\"gate\":\"" + dir.path() + "\",\"hold_init\":2}",
+                "--drain-delay", "2", "--no-access-log"}));
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  ASSERT_FALSE(notify.until("READY=1").empty());
+  h.signal(SIGHUP);
+  EXPECT_EQ(notify.next().rfind("RELOADING=1", 0), 0u);
+  int ready =
+      open(dir.file("init-ready").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  pollfd p{ready, POLLIN, 0};
+  ASSERT_GT(poll(&p, 1, 20000), 0) << "the reload's init was never held";
+  close(ready);
+  h.signal(SIGTERM);
+  h.signal(SIGHUP);
+  int go = open(dir.file("init-go").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(go, 0);
+  ASSERT_EQ(write(go, "go\n", 3), 3);
+  close(go);
+  ASSERT_TRUE(h.wait_for_stderr("reloaded generation 2")) << h.stderr_text();
+  std::vector<std::string> rest;
+  std::string stopping = notify.until("STOPPING=1", 10s, &rest);
+  ASSERT_EQ(stopping, "STOPPING=1");
+  EXPECT_EQ(h.wait_exit(), 0) << h.stderr_text();
+  std::vector<std::string> after = notify.collect(std::chrono::milliseconds(0));
+  for (std::string m; !(m = notify.next(std::chrono::milliseconds(0))).empty();)
+    after.push_back(m);
+  EXPECT_EQ(count_prefixed(after, "READY=1"), 0u);
+  EXPECT_EQ(count_prefixed(after, "RELOADING=1"), 0u);
+  EXPECT_EQ(count_of(h.stderr_text(), "reloaded generation"), 1u)
+      << h.stderr_text();
 }
