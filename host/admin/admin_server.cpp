@@ -192,6 +192,7 @@ void AdminServer::stop() {
     for (auto& [id, c] : conns_) open.push_back(c.get());
     for (Conn* c : open) close_conn(c);
     gatherings_.clear();
+    awaiting_loops_.clear();
     flusher_.close();
     tasks_.close();
   });
@@ -201,7 +202,15 @@ void AdminServer::stop() {
 }
 
 void AdminServer::set_loops(std::vector<EventLoop*> loops) {
-  tasks_.post([this, loops = std::move(loops)] { loops_ = loops; });
+  tasks_.post([this, loops = std::move(loops)] {
+    loops_ = loops;
+    // Gatherings that came between readiness and this (the loops start
+    // right after the process turns ready) ask them now.
+    for (const std::shared_ptr<Gathering>& g : awaiting_loops_) {
+      if (!g->finished) ask_loops(g);
+    }
+    awaiting_loops_.clear();
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -221,31 +230,39 @@ void AdminServer::gather(std::function<void(const Snapshot&)> done) {
   fill_facts(&g->snapshot);
   g->done = std::move(done);
   g->deadline_ms = steady_ms() + kGatherTimeoutMs;
-  g->pending = loops_.size();
-  for (EventLoop* l : loops_) {
+  // The loops as the server makes them: workers, then async loops, each
+  // numbered within its kind.
+  for (unsigned i = 0; i < facts_.workers + facts_.async_threads; ++i) {
     LoopSnapshot s;
-    s.role = l->role();
-    // Numbered within their kind: worker 0..W-1, async 0..A-1.
-    s.index = l->index() >= facts_.workers && s.role != "worker"
-                  ? l->index() - facts_.workers
-                  : l->index();
+    s.role = i < facts_.workers ? "worker" : "async";
+    s.index = i < facts_.workers ? i : i - facts_.workers;
     g->snapshot.loops.push_back(std::move(s));
   }
-  if (g->pending == 0) {
+  g->pending = g->snapshot.loops.size();
+  if (loops_.empty() && g->snapshot.readiness == Readiness::Starting) {
+    // The plugins are still loading: no loop exists to ask.
     g->finished = true;
     g->done(g->snapshot);
     return;
   }
   gatherings_.push_back(g);
-  for (size_t i = 0; i < loops_.size(); ++i) {
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&gather_timer_))) {
+    uv_timer_start(&gather_timer_, on_gather_timer, kGatherCheckMs,
+                   kGatherCheckMs);
+  }
+  if (loops_.empty()) {
+    awaiting_loops_.push_back(g);
+    return;
+  }
+  ask_loops(g);
+}
+
+void AdminServer::ask_loops(const std::shared_ptr<Gathering>& g) {
+  for (size_t i = 0; i < loops_.size() && i < g->snapshot.loops.size(); ++i) {
     EventLoop* l = loops_[i];
     // A loop that has finished drops the task: the question's destructor
     // then answers for it.
     l->post([q = LoopQuestion(mailbox_, g, i), l]() mutable { q.ask(l); });
-  }
-  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&gather_timer_))) {
-    uv_timer_start(&gather_timer_, on_gather_timer, kGatherCheckMs,
-                   kGatherCheckMs);
   }
 }
 

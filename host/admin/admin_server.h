@@ -113,7 +113,7 @@ class AdminServer {
   void linger(Conn* c);
   void close_conn(Conn* c);
   void arm(Conn* c, uint64_t ms);
-  void finish_gathering(Gathering* g);
+  void ask_loops(const std::shared_ptr<Gathering>& g);
   void fill_facts(Snapshot* s) const;
 
   const Config& config_;
@@ -136,6 +136,8 @@ class AdminServer {
   std::map<uint64_t, std::unique_ptr<Conn>> conns_;
   uint64_t next_conn_id_ = 1;
   std::vector<std::shared_ptr<Gathering>> gatherings_;
+  // Gatherings waiting for set_loops() (asked between readiness and it).
+  std::vector<std::shared_ptr<Gathering>> awaiting_loops_;
   std::shared_ptr<Mailbox> mailbox_;
   std::unique_ptr<pounce_header_t[]> header_storage_;
 };
