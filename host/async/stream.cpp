@@ -276,7 +276,7 @@ void AsyncStream::on_output(size_t q) {
       conn_->finish_stream();
       return;
     }
-    EventLoop* loop = loop_;
+    Loop* loop = loop_;
     uint64_t h = handle_;
     loop->post([loop, h] {
       auto* s = static_cast<AsyncStream*>(
@@ -311,7 +311,7 @@ void AsyncStream::on_output(size_t q) {
 
 void AsyncStream::defer_writable() {
   if (writable_deferred_) return;  // one look-again is enough
-  EventLoop* loop = loop_;
+  Loop* loop = loop_;
   uint64_t h = handle_;
   writable_deferred_ = loop->post([loop, h] {
     auto* s = static_cast<AsyncStream*>(
@@ -353,7 +353,7 @@ void AsyncStream::end_by_host(pounce_close_reason_t reason) {
 void AsyncStream::close(pounce_close_reason_t reason) {
   if (state_ == State::Closed) return;
   state_ = State::Closed;
-  EventLoop* loop = loop_;
+  Loop* loop = loop_;
   // The handle dies before on_close runs, not after: whatever the hook (or
   // another thread meanwhile) asks of it, a timer, a post, a write, is
   // refused (0 or POUNCE_ERR_CLOSED) instead of being accepted by an owner

@@ -28,7 +28,7 @@
 namespace pounce {
 
 class Connection;
-class EventLoop;
+class Loop;
 class Generation;
 struct Mount;
 
@@ -72,7 +72,7 @@ class AsyncStream {
   // new timer and no post (they would outlive it), and its calls answer
   // POUNCE_ERR_CLOSED.
   bool closing() const { return !conn_ || state_ == State::Closed; }
-  EventLoop* loop() const { return loop_; }
+  Loop* loop() const { return loop_; }
   // Inside one of the plugin's calls (start/write/end/abort): the host then
   // defers on_close and the end of the stream to a later loop turn, so that
   // a plugin never sees its own state freed under its feet.
@@ -106,7 +106,7 @@ class AsyncStream {
   // runs while its plugin's code is still mapped.
   GenerationPin pin_;
   Connection* conn_;
-  EventLoop* loop_;
+  Loop* loop_;
   PluginCallDepth calls_;
   const Mount* mount_;
   uint64_t handle_ = 0;

@@ -16,7 +16,7 @@ namespace pounce {
 
 namespace {
 
-ws::AssemblerConfig assembler_config(EventLoop* loop) {
+ws::AssemblerConfig assembler_config(Loop* loop) {
   ws::AssemblerConfig a;
   a.max_message_size = loop->config().ws_max_message_size;
   a.budget = &loop->ws_message_budget();
@@ -98,7 +98,7 @@ void WsSession::on_ping_timer(uv_timer_t* t) {
     return;
   }
   // A constant payload within the 125-byte limit: the write cannot fail.
-  if (!ws::append_ping(s->loop_->out(), "pounce")) return;
+  if (!ws::append_ping(s->conn_->loop()->out(), "pounce")) return;
   s->heard_since_ping_ = false;
   s->ping_outstanding_ = true;
   s->conn_->send_output();
@@ -197,7 +197,7 @@ void WsSession::feed_frames(char* data, size_t len) {
         break;
       case ws::EventType::Ping:
         if (state_ == State::Open) {
-          ws::append_pong(loop_->out(), ev.data);
+          ws::append_pong(conn_->loop()->out(), ev.data);
           conn_->send_output();
           if (!conn_ || over_output_limit("pongs")) return;
         }
@@ -230,12 +230,13 @@ void WsSession::send_close(uint16_t code, std::string_view reason) {
   // Callers pass what append_close accepts (check_close, or a code the frame
   // parser validated). Should one ever not, the peer still gets a close
   // frame: 1011 without a reason is always valid.
-  if (!ws::append_close(loop_->out(), code, reason)) {
+  if (!ws::append_close(conn_->loop()->out(), code, reason)) {
     LOG_ERROR(
         "WebSocket close code %u refused by the frame writer; sending "
         "1011",
         static_cast<unsigned>(code));
-    if (!ws::append_close(loop_->out(), ws::close_code::kInternalError, {})) {
+    if (!ws::append_close(conn_->loop()->out(), ws::close_code::kInternalError,
+                          {})) {
       return;
     }
   }
@@ -309,7 +310,7 @@ int WsSession::send(pounce_ws_opcode_t opcode, const void* data, size_t len) {
   ws::PerMessageDeflate* deflate =
       deflate_ && deflate_->should_compress(len) ? deflate_.get() : nullptr;
   if (!ws::append_message(
-          loop_->out(),
+          conn_->loop()->out(),
           opcode == POUNCE_WS_TEXT ? ws::Opcode::Text : ws::Opcode::Binary,
           payload, deflate)) {
     return POUNCE_ERR_NOMEM;
@@ -323,7 +324,7 @@ int WsSession::ping(const void* data, size_t len) {
   if (state_ != State::Open) return POUNCE_ERR_STATE;
   if (int rc = check_ping(data, len); rc != POUNCE_OK) return rc;
   PluginCallDepth::Scope scope(calls_);
-  if (!ws::append_ping(loop_->out(),
+  if (!ws::append_ping(conn_->loop()->out(),
                        std::string_view(static_cast<const char*>(data), len))) {
     return POUNCE_ERR_INVALID;  // check_ping() refused it already
   }
@@ -376,7 +377,7 @@ void WsSession::want_writable() {
 
 void WsSession::defer_writable() {
   if (writable_deferred_) return;  // one look-again is enough
-  EventLoop* loop = loop_;
+  Loop* loop = loop_;
   uint64_t h = handle_;
   writable_deferred_ = loop->post([loop, h] {
     auto* s = static_cast<WsSession*>(

@@ -25,7 +25,7 @@
 namespace pounce {
 
 class Connection;
-class EventLoop;
+class Loop;
 class Generation;
 struct Mount;
 
@@ -83,7 +83,7 @@ class WsSession {
   State state() const { return state_; }
   Generation* generation() const { return pin_.get(); }
   const Mount* mount() const { return mount_; }
-  EventLoop* loop() const { return loop_; }
+  Loop* loop() const { return loop_; }
   bool in_plugin_call() const { return calls_.active(); }
   // Memory held by this socket's codec (deflate contexts and message
   // buffer), for the measurements in docs/performance.md.
@@ -107,7 +107,7 @@ class WsSession {
   // First member, so that it is released last (see AsyncStream).
   GenerationPin pin_;
   Connection* conn_;
-  EventLoop* loop_;
+  Loop* loop_;
   const Mount* mount_;
   uint64_t handle_ = 0;
   void* user_ = nullptr;

@@ -35,7 +35,7 @@
 #include <memory>
 #include <string_view>
 
-#include "async/handoff.h"
+#include "net/handoff.h"
 #include "http/body_decoder.h"
 #include "http/byte_buffer.h"
 #include "http/error_code.h"

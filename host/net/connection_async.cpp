@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "async/async_loop.h"
+#include "net/async_loop.h"
 #include "async/stream.h"
 #include "log/logger.h"
 #include "net/connection.h"
