@@ -26,7 +26,7 @@
 #include "log/log_flusher.h"
 #include "log/logger.h"
 #include "pipeline/compressor_pool.h"
-#include "plugin/exchange.h"
+#include "plugin/request_response.h"
 #include "ws/message_budget.h"
 
 namespace pounce {
