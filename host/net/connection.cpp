@@ -12,9 +12,9 @@
 #include "log/logger.h"
 #include "net/blocking_pool.h"
 #include "net/event_loop.h"
+#include "net/response_head.h"
 #include "pipeline/access_log.h"
 #include "pipeline/response.h"
-#include "pipeline/response_head.h"
 #include "plugin/generation.h"
 #include "tls/session.h"
 #include "ws/handshake.h"
@@ -818,19 +818,6 @@ void Connection::finish_blocking(BlockingJob* job) {
 
 namespace {
 
-// The head of `s` with what HTTP/1.1 adds, but the framing and Connection.
-pipeline::ResponseHead http1_head(const exchange::ResponseStart& s,
-                                  http::DateCache& date) {
-  pipeline::ResponseHead h;
-  h.status = s.status;
-  h.date_header = date.date_header();
-  h.plugin_headers = s.headers;
-  h.content_encoding = s.content_encoding;
-  h.vary_accept_encoding = s.vary_accept_encoding;
-  h.server_timing = s.server_timing;
-  return h;
-}
-
 // No body and no Content-Length for 204 and 304 (RFC 9110 §8.6).
 bool bodiless(int status) {
   return status == 204 || status == 304;
@@ -842,19 +829,20 @@ bool Connection::respond(const exchange::ResponseStart& s,
                          std::string_view body) {
   // A drain may have started while the plugin ran.
   if (keep_alive_ && loop_->draining()) keep_alive_ = false;
-  pipeline::ResponseHead h = http1_head(s, loop_->date());
-  h.framing = bodiless(s.status) ? pipeline::Framing::NoBody
-                                 : pipeline::Framing::ContentLength;
-  h.content_length = static_cast<uint64_t>(s.content_length);
+  http1::HeadFraming f;
+  f.date_header = loop_->date().date_header();
+  f.framing = bodiless(s.status) ? http1::Framing::NoBody
+                                 : http1::Framing::ContentLength;
+  f.content_length = static_cast<uint64_t>(s.content_length);
   if (!keep_alive_) {
-    h.connection = pipeline::ConnectionHeader::Close;
+    f.connection = http1::ConnectionHeader::Close;
   } else if (http10_) {
-    h.connection = pipeline::ConnectionHeader::KeepAlive;
+    f.connection = http1::ConnectionHeader::KeepAlive;
   }
   ByteBuffer& out = loop_->out();
   const bool whole_before = !out.failed();
   const size_t mark = out.size();
-  pipeline::write_response_head(out, h);
+  http1::write_response_head(out, s, f);
   out.append(body);
   if (out.failed() && whole_before) {
     // Drop what was built of this response; the ones before it are intact.
@@ -868,26 +856,27 @@ bool Connection::respond(const exchange::ResponseStart& s,
 
 void Connection::start_response(const exchange::ResponseStart& s) {
   keep_alive_ = keep_alive_ && !loop_->draining();
-  pipeline::ResponseHead h = http1_head(s, loop_->date());
+  http1::HeadFraming f;
+  f.date_header = loop_->date().date_header();
   if (bodiless(s.status)) {
-    h.framing = pipeline::Framing::NoBody;
+    f.framing = http1::Framing::NoBody;
   } else if (s.content_length >= 0) {
-    h.framing = pipeline::Framing::ContentLength;
-    h.content_length = static_cast<uint64_t>(s.content_length);
+    f.framing = http1::Framing::ContentLength;
+    f.content_length = static_cast<uint64_t>(s.content_length);
   } else if (http10_) {
     // No chunked encoding in HTTP/1.0: the close ends the body.
-    h.framing = pipeline::Framing::CloseDelimited;
+    f.framing = http1::Framing::CloseDelimited;
     keep_alive_ = false;
   } else {
-    h.framing = pipeline::Framing::Chunked;
+    f.framing = http1::Framing::Chunked;
   }
-  response_framing_ = h.framing;
+  response_framing_ = f.framing;
   if (!keep_alive_) {
-    h.connection = pipeline::ConnectionHeader::Close;
+    f.connection = http1::ConnectionHeader::Close;
   } else if (http10_) {
-    h.connection = pipeline::ConnectionHeader::KeepAlive;
+    f.connection = http1::ConnectionHeader::KeepAlive;
   }
-  pipeline::write_response_head(loop_->out(), h);
+  http1::write_response_head(loop_->out(), s, f);
   // The response started: --request-timeout no longer applies.
   if (kind == TimeoutKind::ResponseStart) loop_->timeouts().disarm(this);
 }
@@ -895,13 +884,13 @@ void Connection::start_response(const exchange::ResponseStart& s) {
 void Connection::write_body(std::string_view bytes) {
   if (bytes.empty()) return;
   ByteBuffer& out = loop_->out();
-  if (response_framing_ != pipeline::Framing::Chunked) {
+  if (response_framing_ != http1::Framing::Chunked) {
     out.append(bytes);
     return;
   }
   char* p = out.prepare(bytes.size() + 24);
   if (!p) return;  // out.failed(): flush_output() closes the connection
-  size_t n = pipeline::write_chunk_size(p, bytes.size());
+  size_t n = http1::write_chunk_size(p, bytes.size());
   memcpy(p + n, bytes.data(), bytes.size());
   p[n + bytes.size()] = '\r';
   p[n + bytes.size() + 1] = '\n';
@@ -909,7 +898,7 @@ void Connection::write_body(std::string_view bytes) {
 }
 
 void Connection::end_response(std::string_view trailers) {
-  if (response_framing_ != pipeline::Framing::Chunked) return;
+  if (response_framing_ != http1::Framing::Chunked) return;
   ByteBuffer& out = loop_->out();
   out.append("0\r\n");
   out.append(trailers);

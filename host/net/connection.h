@@ -45,8 +45,8 @@
 #include "http/error_code.h"
 #include "http/head_parser.h"
 #include "net/handoff.h"
+#include "net/response_head.h"
 #include "net/timeout_queue.h"
-#include "pipeline/response_head.h"
 #include "plugin/dispatch.h"
 #include "plugin/generation.h"
 #include "plugin/request_response.h"
@@ -103,7 +103,7 @@ class Connection final : public TimeoutNode, public exchange::Exchange {
   void write_body(std::string_view bytes) override;
   void end_response(std::string_view trailers) override;
   bool trailers_allowed() const override {
-    return response_framing_ == pipeline::Framing::Chunked;
+    return response_framing_ == http1::Framing::Chunked;
   }
   void flush() override { send_output(); }
   // Bytes accepted but not yet taken by the kernel.
@@ -341,7 +341,7 @@ class Connection final : public TimeoutNode, public exchange::Exchange {
   std::atomic<int64_t>* origin_count_ = nullptr;
 
   // The framing start_response chose for the stream's body.
-  pipeline::Framing response_framing_ = pipeline::Framing::Chunked;
+  http1::Framing response_framing_ = http1::Framing::Chunked;
 
   size_t lingered_bytes_ = 0;
   PeerAddress peer_;

@@ -2,55 +2,12 @@
 
 #include "exchange/exchange.h"
 #include "exchange/loop.h"
-#include "http/path_normalize.h"
 #include "log/logger.h"
 #include "pipeline/response.h"
 #include "plugin/request_response.h"
 #include "server/crash_report.h"
 
 namespace pounce {
-
-namespace {
-
-// Paths that cannot change under normalization skip it: no escapes and no
-// dot segments is the common case.
-bool needs_normalization(std::string_view path) {
-  for (size_t i = 0; i < path.size(); ++i) {
-    char c = path[i];
-    if (c == '%') return true;
-    if (c == '.' && i > 0 && path[i - 1] == '/') return true;
-  }
-  return path.empty() || path[0] != '/';
-}
-
-}  // namespace
-
-http::ErrorCode resolve_route(const http::RequestHead& head, char* path_buffer,
-                              Route* r) {
-  r->path = head.path;
-  if (needs_normalization(r->path)) {
-    size_t n = 0;
-    http::PathStatus ps = http::normalize_path(head.path, path_buffer, &n);
-    if (ps == http::PathStatus::EscapesRoot) {
-      return http::ErrorCode::PathEscapesRoot;
-    }
-    if (ps != http::PathStatus::Ok) return http::ErrorCode::BadPath;
-    r->path = std::string_view(path_buffer, n);
-  }
-  r->mount =
-      r->generation ? r->generation->route(r->path, &r->path_info) : nullptr;
-  if (!r->mount) return http::ErrorCode::NoRoute;
-  const PluginModule& module = *r->mount->module;
-  if (head.upgrade_websocket && !module.has_websocket()) {
-    return http::ErrorCode::WebSocketUnsupported;
-  }
-  // WebSocket upgrades go to the async pool whatever the plugin's mode for
-  // plain HTTP (ARCHITECTURE.md §1).
-  const pounce_mode_t mode = module.mode_for(r->path_info);
-  r->async = mode == POUNCE_MODE_ASYNC || head.upgrade_websocket;
-  r->blocking = mode == POUNCE_MODE_BLOCKING && !r->async;
-  return http::ErrorCode::None;
-}
 
 void fill_view(exchange::Exchange& ex, const http::RequestHead& head,
                const Route& r, std::string_view body,
