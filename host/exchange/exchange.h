@@ -5,19 +5,31 @@
 // and WebSockets; host/pipeline: compression, Server-Timing, the access log)
 // speaks only to this interface, and never learns which protocol it has.
 //
-// The split follows h2o's: the protocol parses, routes and hands a request to
-// the app side; the app side decides the response (status, headers,
-// compression) and hands it back through these calls, which the protocol
-// frames (HTTP/1: status line, Content-Length or chunked, Connection;
-// HTTP/2: HEADERS and DATA frames). Backpressure flows the other way: the
-// protocol reports how much it holds (queued_output) and calls the app side's
-// on_output when that changes.
+// As in h2o (h2o_req_t, its generators and ostreams), the protocol parses
+// a request and hands it to the app side, which decides the response
+// (status, headers, compression) and hands it back through the calls below;
+// the protocol frames it (HTTP/1: status line, Content-Length or chunked,
+// Connection; HTTP/2: HEADERS and DATA frames). It reports how much it still
+// holds (queued_output) and calls the app side's on_output when that
+// changes: the app side's backpressure.
+//
+// Into the app side, every protocol calls the same entry points with its
+// exchange:
+//   resolve_route (plugin/dispatch.h)    the mount, the normalized path, the
+//                                        mode (sync, blocking, async);
+//   call_sync (plugin/dispatch.h)        a whole request, on_handle inline;
+//   AsyncStream::begin, deliver_body     an async request, then its body as
+//                                        it arrives (on_request, on_body);
+//   upgrade_websocket, WsSession::feed   a validated upgrade, then its bytes;
+//   on_output, end_by_host, release      backpressure, drains and deadlines,
+//                                        and the end of the app side.
 //
 // Threading and lifetime: every call is made on the exchange's loop. An
 // exchange outlives any call into it that is on the stack (the protocol frees
 // it on a later turn of the loop), so a caller may still use it after a call
-// that closed it; it must not keep it past that call. The protocol detaches
-// the app side (AsyncStream::detach, WsSession::detach) before it goes.
+// that closed it; it must not keep it past that call. The protocol lets go
+// of the app side (AsyncStream::release, WsSession::release) before it goes,
+// and the app side then stops calling.
 #pragma once
 
 #include <pounce/pounce.h>

@@ -130,8 +130,6 @@ class Connection final : public TimeoutNode, public exchange::Exchange {
   // written like a sync one, then the requests pipelined behind it are
   // served. Releases the job.
   void finish_blocking(BlockingJob* job);
-
-  // ---- for its loop ----
   // The TLS session holds input the socket will not signal (see
   // EventLoop::schedule_input): read it now, if reading is allowed.
   void read_buffered_input();
