@@ -35,8 +35,8 @@ struct pounce_request {
   const pounce::PeerAddress* peer = nullptr;
   const pounce::PeerAddress* local = nullptr;
   // The connection's TLS facts for request_tls; null on cleartext. Set for
-  // every request (the loop's pounce_request is reused): the connection's
-  // TLS session on the loop, a snapshot the job holds in blocking mode.
+  // every request (the loop's pounce_request is reused): the exchange's
+  // tls_source() on the loop, a snapshot the job holds in blocking mode.
   pounce::tls::InfoSource* tls = nullptr;
 };
 
