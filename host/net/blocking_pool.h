@@ -27,7 +27,7 @@
 
 #include "http/byte_buffer.h"
 #include "http/head_parser.h"
-#include "plugin/exchange.h"
+#include "plugin/request_response.h"
 #include "plugin/generation.h"
 #include "tls/session_info.h"
 

@@ -4,8 +4,8 @@
 #include <string>
 
 #include "log/logger.h"
-#include "plugin/exchange.h"
 #include "plugin/instance_registry.h"
+#include "plugin/request_response.h"
 #include "plugin/stream_api.h"
 #include "tls/session_info.h"
 
@@ -58,28 +58,18 @@ int api_request_header(const pounce_request_t* req, pounce_str_t name,
 int api_request_addr(const pounce_request_t* req, int which,
                      pounce_addr_t* out) {
   if (!req || !out) return POUNCE_ERR_INVALID;
-  if (!req->tcp) {
+  const PeerAddress* a = nullptr;
+  PeerAddress local;
+  if (!req->exchange) {
     // Blocking mode: fetched on the loop before the hand-off.
-    const PeerAddress* a = which == 0   ? req->peer
-                           : which == 1 ? req->local
-                                        : nullptr;
-    if (!a || a->len == 0) return POUNCE_ERR_INVALID;
-    return format_address(reinterpret_cast<const sockaddr*>(&a->addr), out);
+    a = which == 0 ? req->peer : which == 1 ? req->local : nullptr;
+  } else if (which == 0) {
+    a = &req->exchange->peer();
+  } else if (which == 1 && req->exchange->local_address(&local)) {
+    a = &local;
   }
-  if (which == 0) {
-    const PeerAddress& peer = peer_address(req->tcp, req->peer);
-    if (peer.len == 0) return POUNCE_ERR_INVALID;
-    return format_address(reinterpret_cast<const sockaddr*>(&peer.addr), out);
-  }
-  if (which == 1) {
-    sockaddr_storage ss;
-    int len = sizeof ss;
-    if (uv_tcp_getsockname(req->tcp, reinterpret_cast<sockaddr*>(&ss), &len) !=
-        0)
-      return POUNCE_ERR_INVALID;
-    return format_address(reinterpret_cast<const sockaddr*>(&ss), out);
-  }
-  return POUNCE_ERR_INVALID;
+  if (!a || a->len == 0) return POUNCE_ERR_INVALID;
+  return format_address(reinterpret_cast<const sockaddr*>(&a->addr), out);
 }
 
 int api_request_tls(const pounce_request_t* req, pounce_tls_info_t* out) {

@@ -214,7 +214,7 @@ void Server::start_threads() {
   }
   for (auto& a : async_loops_) all_loops_.push_back(a.get());
   for (EventLoop* l : all_loops_) l->set_blocking_pool(blocking_pool_.get());
-  register_handle_loops(all_loops_);
+  register_handle_loops({all_loops_.begin(), all_loops_.end()});
   // Pinning order: workers first, then the async threads (--cpu-affinity).
   for (auto& w : workers_) w->start(cpu_for_next());
   for (auto& a : async_loops_) a->start(cpu_for_next());

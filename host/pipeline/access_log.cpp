@@ -1,0 +1,88 @@
+#include "pipeline/access_log.h"
+
+#include <uv.h>
+
+#include <cstdio>
+
+#include "exchange/exchange.h"
+#include "exchange/loop.h"
+#include "log/access_format.h"
+#include "log/logger.h"
+#include "plugin/request_response.h"
+#include "tls/session_info.h"
+
+namespace pounce::pipeline {
+
+std::string_view format_request_line(const http::RequestHead* head,
+                                     unsigned http_major, char* buf,
+                                     size_t cap) {
+  if (!head) return "-";
+  int tlen =
+      static_cast<int>(head->target.size() > 512 ? 512 : head->target.size());
+  // The target was validated as visible ASCII by the parser: it cannot forge
+  // a log line.
+  int n =
+      http_major >= 2
+          ? snprintf(buf, cap, "%.*s %.*s HTTP/%u.0",
+                     static_cast<int>(head->method.size()), head->method.data(),
+                     tlen, head->target.data(), http_major)
+          : snprintf(buf, cap, "%.*s %.*s HTTP/1.%d",
+                     static_cast<int>(head->method.size()), head->method.data(),
+                     tlen, head->target.data(), head->version_minor);
+  if (n < 0) return "-";
+  return std::string_view(
+      buf, static_cast<size_t>(n) < cap ? static_cast<size_t>(n) : cap - 1);
+}
+
+void log_access(exchange::Exchange& ex, const http::RequestHead* head,
+                int status, size_t bytes) {
+  char request_line[600];
+  log_access(ex,
+             format_request_line(head, ex.http_major(), request_line,
+                                 sizeof request_line),
+             status, bytes);
+}
+
+void log_access(exchange::Exchange& ex, std::string_view request_line,
+                int status, size_t bytes) {
+  // Common Log Format plus the duration in seconds:
+  // 127.0.0.1 - - [27/Nov/2026:18:36:07 +0000] "GET / HTTP/1.1" 200 13 0.000042
+  Loop& loop = *ex.loop();
+  char line[1024];
+  pounce_addr_t a;
+  a.size = sizeof a;
+  if (format_address(reinterpret_cast<const sockaddr*>(&ex.peer().addr), &a) !=
+      POUNCE_OK) {
+    snprintf(a.text, sizeof a.text, "-");
+  }
+  std::string_view t = loop.date().clf_time();
+  const uint64_t start = ex.request_start_ns();
+  double secs = start ? static_cast<double>(uv_hrtime() - start) / 1e9 : 0.0;
+  if (const log::AccessFormat* format = loop.access_format()) {
+    log::AccessFields f;
+    f.remote_addr = a.text;
+    f.time_local = t;
+    f.request = request_line;
+    f.status = status;
+    f.body_bytes_sent = bytes;
+    f.request_time = secs;
+    tls::InfoSource* tls = ex.tls_source();
+    f.tls = tls ? tls->tls_info() : nullptr;
+    f.scheme = f.tls ? "https" : "http";
+    char custom[2048];
+    log::access(
+        std::string_view(custom, format->render(f, custom, sizeof custom)));
+    return;
+  }
+  int n = snprintf(line, sizeof line, "%s - - [%.*s] \"%.*s\" %d %zu %.6f\n",
+                   a.text, static_cast<int>(t.size()), t.data(),
+                   static_cast<int>(request_line.size()), request_line.data(),
+                   status, bytes, secs);
+  if (n > 0) {
+    log::access(std::string_view(line, static_cast<size_t>(n) < sizeof line
+                                           ? static_cast<size_t>(n)
+                                           : sizeof line - 1));
+  }
+}
+
+}  // namespace pounce::pipeline
