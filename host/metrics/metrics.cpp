@@ -83,6 +83,15 @@ SeriesCells& Family::cells(const std::string_view* labels) {
   Shard& s = shard();
   auto it = s.series.find(std::string_view(key));
   if (it != s.series.end()) return *it->second;
+  if (s.series.size() >= kMaxSeriesPerThread) {
+    // Counted nowhere: a sink that no scrape reads.
+    thread_local std::unique_ptr<SeriesCells> sink;
+    if (!sink || sink->buckets.size() < bounds_.bounds.size() + 1) {
+      sink = std::make_unique<SeriesCells>(bounds_.bounds.size());
+    }
+    dropped_.store(true, std::memory_order_relaxed);
+    return *sink;
+  }
   auto cells = std::make_unique<SeriesCells>(bounds_.bounds.size());
   SeriesCells& ref = *cells;
   std::lock_guard<std::mutex> lock(s.mutex);

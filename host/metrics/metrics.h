@@ -115,6 +115,14 @@ class Family {
   // Every series, merged over the shards (any thread).
   std::vector<SeriesValue> collect() const;
 
+  // A thread keeps at most this many series of one family; updates of
+  // further label values are dropped (label values are for small sets).
+  static constexpr size_t kMaxSeriesPerThread = 10000;
+  // Whether an update was ever dropped for that reason (any thread).
+  bool dropped_series() const {
+    return dropped_.load(std::memory_order_relaxed);
+  }
+
  private:
   struct Shard;
   SeriesCells& cells(const std::string_view* labels);
@@ -133,6 +141,9 @@ class Family {
   // its shard and when a scrape walks them.
   mutable std::mutex mutex_;
   std::vector<std::shared_ptr<Shard>> shards_;
+  // Set once when a thread's series hit kMaxSeriesPerThread (so that the
+  // caller logs it once); no ordering with anything else.
+  std::atomic<bool> dropped_{false};
 };
 
 // Checks a metric or label name (Prometheus: [a-zA-Z_:][a-zA-Z0-9_:]*, and

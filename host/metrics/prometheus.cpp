@@ -119,8 +119,9 @@ void TextWriter::sample(std::string_view name,
 
 void TextWriter::write(const Family& f,
                        const std::vector<std::string>& leading_names,
-                       const std::vector<std::string>& leading_values) {
-  family(f.name(), f.help(), f.type());
+                       const std::vector<std::string>& leading_values,
+                       bool header) {
+  if (header) family(f.name(), f.help(), f.type());
   std::vector<std::string> names = leading_names;
   names.insert(names.end(), f.label_names().begin(), f.label_names().end());
   for (const SeriesValue& s : f.collect()) {

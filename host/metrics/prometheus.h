@@ -32,9 +32,12 @@ class TextWriter {
   // A whole family: its header and every series (histograms as _bucket
   // with cumulative counts, _sum and _count). `leading_names`/`leading_
   // values` are labels put before the family's own (the plugin's mount).
+  // With `header` false, only the series (a family whose series come from
+  // several Family objects, e.g. one per mount, has one header).
   void write(const Family& family,
              const std::vector<std::string>& leading_names = {},
-             const std::vector<std::string>& leading_values = {});
+             const std::vector<std::string>& leading_values = {},
+             bool header = true);
 
   const std::string& text() const { return out_; }
   std::string take() { return std::move(out_); }

@@ -5,6 +5,7 @@
 
 #include "log/logger.h"
 #include "plugin/instance_registry.h"
+#include "plugin/metrics_api.h"
 #include "plugin/request_response.h"
 #include "plugin/stream_api.h"
 #include "tls/session_info.h"
@@ -137,6 +138,7 @@ pounce_host_api_t make_table() {
   t.now_ns = api_now_ns;
   t.request_header_at = api_request_header_at;
   t.request_tls = api_request_tls;
+  fill_metrics_api(&t);
   return t;
 }
 

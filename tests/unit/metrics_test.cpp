@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "metrics/prometheus.h"
 
 using namespace pounce::metrics;
+using pounce::test::count_of;
 
 namespace {
 
@@ -167,6 +170,146 @@ print("\n".join(sorted(out)))
                        "mount='/'} 10"),
             std::string::npos)
       << r.out;
+}
+
+}  // namespace
+
+// ---- plugin metrics through the host table (ABI 1.1) ----
+
+#include "metrics/plugin_metrics.h"
+#include "plugin/host_api.h"
+
+namespace {
+
+pounce_init_args_t init_args(const char* mount) {
+  pounce_init_args_t a{};
+  a.size = sizeof a;
+  a.mount_prefix = {mount, strlen(mount)};
+  return a;
+}
+
+class PluginMetricsApi : public ::testing::Test {
+ protected:
+  void SetUp() override { PluginMetrics::instance().reset_for_tests(); }
+  void TearDown() override { PluginMetrics::instance().reset_for_tests(); }
+  const pounce_host_api_t& host = *pounce::host_api();
+
+  pounce_metric_t* define(const char* mount, pounce_metric_type_t type,
+                          const char* name,
+                          std::vector<const char*> labels = {},
+                          std::vector<double> buckets = {},
+                          int* rc_out = nullptr) {
+    pounce_init_args_t a = init_args(mount);
+    pounce_metric_def_t d{};
+    d.size = sizeof d;
+    d.type = type;
+    d.name = name;
+    d.help = "help";
+    d.label_names = labels.data();
+    d.label_count = labels.size();
+    d.buckets = buckets.data();
+    d.bucket_count = buckets.size();
+    pounce_metric_t* m = nullptr;
+    int rc = host.metric_define(&a, &d, &m);
+    if (rc_out) *rc_out = rc;
+    return rc == POUNCE_OK ? m : nullptr;
+  }
+  std::string scrape() {
+    TextWriter w;
+    PluginMetrics::instance().write(w);
+    return w.take();
+  }
+};
+
+TEST_F(PluginMetricsApi, DefineUpdateAndScrapeWithTheMountLabel) {
+  ASSERT_TRUE(POUNCE_HOST_HAS(&host, metric_observe));
+  pounce_metric_t* c =
+      define("/api", POUNCE_METRIC_COUNTER, "app_hits_total", {"route"});
+  pounce_metric_t* g = define("/api", POUNCE_METRIC_GAUGE, "app_queue");
+  pounce_metric_t* h =
+      define("/api", POUNCE_METRIC_HISTOGRAM, "app_size_bytes", {}, {10, 100});
+  ASSERT_TRUE(c && g && h);
+  const pounce_str_t users[] = {{"users", 5}};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) {
+        EXPECT_EQ(host.metric_add(c, users, 1, 1), POUNCE_OK);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(host.metric_set(g, nullptr, 0, 7), POUNCE_OK);
+  EXPECT_EQ(host.metric_observe(h, nullptr, 0, 50), POUNCE_OK);
+  const std::string text = scrape();
+  EXPECT_NE(text.find("# TYPE app_hits_total counter\n"
+                      "app_hits_total{mount=\"/api\",route=\"users\"} 3000\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("app_queue{mount=\"/api\"} 7\n"), std::string::npos);
+  EXPECT_NE(text.find("app_size_bytes_bucket{mount=\"/api\",le=\"100\"} 1\n"),
+            std::string::npos)
+      << text;
+}
+
+TEST_F(PluginMetricsApi, RedefiningContinuesTheSeries) {
+  // A reload calls init again: the counter goes on from where it was.
+  pounce_metric_t* first = define("/", POUNCE_METRIC_COUNTER, "app_n_total");
+  ASSERT_TRUE(first);
+  host.metric_add(first, nullptr, 0, 5);
+  pounce_metric_t* again = define("/", POUNCE_METRIC_COUNTER, "app_n_total");
+  ASSERT_EQ(again, first);
+  host.metric_add(again, nullptr, 0, 1);
+  // The same plugin at a second mount: one family, two series.
+  pounce_metric_t* other = define("/b", POUNCE_METRIC_COUNTER, "app_n_total");
+  ASSERT_TRUE(other);
+  host.metric_add(other, nullptr, 0, 2);
+  const std::string text = scrape();
+  EXPECT_EQ(count_of(text, "# TYPE app_n_total counter"), 1u) << text;
+  EXPECT_NE(text.find("app_n_total{mount=\"/\"} 6\n"), std::string::npos);
+  EXPECT_NE(text.find("app_n_total{mount=\"/b\"} 2\n"), std::string::npos);
+}
+
+TEST_F(PluginMetricsApi, BadDefinitionsAndUpdatesAreRefused) {
+  int rc = 0;
+  EXPECT_FALSE(define("/", POUNCE_METRIC_COUNTER, "9bad", {}, {}, &rc));
+  EXPECT_EQ(rc, POUNCE_ERR_INVALID);
+  EXPECT_FALSE(define("/", POUNCE_METRIC_COUNTER, "pounce_mine_total"));
+  EXPECT_FALSE(define("/", POUNCE_METRIC_COUNTER, "app_x", {"mount"}));
+  EXPECT_FALSE(define("/", POUNCE_METRIC_COUNTER, "app_x", {"__a"}));
+  EXPECT_FALSE(define("/", POUNCE_METRIC_COUNTER, "app_x",
+                      {"a", "b", "c", "d", "e", "f", "g", "h", "i"}));
+  EXPECT_FALSE(define("/", POUNCE_METRIC_HISTOGRAM, "app_h", {},
+                      {1, 1}));  // not ascending
+  EXPECT_FALSE(define("/", static_cast<pounce_metric_type_t>(7), "app_t"));
+  pounce_metric_t* c = define("/", POUNCE_METRIC_COUNTER, "app_y", {"a"});
+  ASSERT_TRUE(c);
+  // Same name, another shape.
+  EXPECT_FALSE(define("/", POUNCE_METRIC_GAUGE, "app_y", {"a"}));
+  EXPECT_FALSE(define("/", POUNCE_METRIC_COUNTER, "app_y", {"b"}));
+  const pounce_str_t one[] = {{"v", 1}};
+  EXPECT_EQ(host.metric_add(c, nullptr, 0, 1), POUNCE_ERR_INVALID);  // count
+  EXPECT_EQ(host.metric_add(c, one, 1, -1), POUNCE_ERR_INVALID);     // counter
+  EXPECT_EQ(host.metric_set(c, one, 1, 1), POUNCE_ERR_INVALID);      // type
+  EXPECT_EQ(host.metric_observe(c, one, 1, 1), POUNCE_ERR_INVALID);
+  EXPECT_EQ(host.metric_add(nullptr, one, 1, 1), POUNCE_ERR_INVALID);
+  pounce_metric_def_t small{};
+  small.size = 4;
+  pounce_init_args_t a = init_args("/");
+  pounce_metric_t* m = nullptr;
+  EXPECT_EQ(host.metric_define(&a, &small, &m), POUNCE_ERR_INVALID);
+}
+
+TEST_F(PluginMetricsApi, LabelValuesBeyondTheBoundAreDropped) {
+  pounce_metric_t* c =
+      define("/", POUNCE_METRIC_COUNTER, "app_ids_total", {"id"});
+  ASSERT_TRUE(c);
+  for (size_t i = 0; i < Family::kMaxSeriesPerThread + 500; ++i) {
+    const std::string id = std::to_string(i);
+    const pounce_str_t v[] = {{id.data(), id.size()}};
+    EXPECT_EQ(host.metric_add(c, v, 1, 1), POUNCE_OK);
+  }
+  EXPECT_EQ(count_of(scrape(), "app_ids_total{"), Family::kMaxSeriesPerThread);
 }
 
 }  // namespace
