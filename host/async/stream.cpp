@@ -101,7 +101,7 @@ int AsyncStream::start(int status, const pounce_header_t* headers, size_t count,
   }
   const Config& cfg = loop_->config();
   pounce_response& res = loop_->scratch_response();
-  res.reset(mount_->module->name().c_str());
+  res.reset(mount_->module->name().c_str(), mount_->metrics_index);
   for (size_t i = 0; i < count; ++i) {
     add_response_header(&res, headers[i].name, headers[i].value);
   }
@@ -248,7 +248,7 @@ int AsyncStream::end(const pounce_header_t* trailers, size_t count) {
   std::string_view trailer_lines;
   if (count && trailers && ex_->trailers_allowed()) {
     pounce_response& res = loop_->scratch_response();
-    res.reset(mount_->module->name().c_str());
+    res.reset(mount_->module->name().c_str(), mount_->metrics_index);
     for (size_t i = 0; i < count; ++i) {
       add_response_header(&res, trailers[i].name, trailers[i].value);
     }
@@ -355,10 +355,13 @@ void AsyncStream::end_by_host(pounce_close_reason_t reason) {
 
 void AsyncStream::release(AsyncStream* s, pounce_close_reason_t reason) {
   Loop* loop = s->loop_;
-  if (s->ex_ && loop->config().access_log) {
+  if (s->ex_) {
     // 499: the client left before a response started (nginx's convention).
-    pipeline::log_access(*s->ex_, s->request_line(),
-                         s->status() ? s->status() : 499, s->body_bytes());
+    const std::string_view line = s->request_line();
+    pipeline::record_response(*s->ex_, line, line.substr(0, line.find(' ')),
+                              s->mount()->metrics_index,
+                              s->status() ? s->status() : 499,
+                              s->body_bytes());
   }
   s->ex_ = nullptr;
   // on_close, then the stream's memory and, with it, its pin.

@@ -466,7 +466,6 @@ ws::DeflateConfig websocket_deflate_policy(const Loop& loop) {
 WsSession* upgrade_websocket(exchange::Exchange& ex,
                              const http::RequestHead& head, Route& r,
                              const ws::Handshake& hs) {
-  const Config& cfg = ex.loop()->config();
   // The plugin decides before the acceptance: a subprotocol, or a refusal.
   pounce_ws_upgrade_t up{};
   up.size = sizeof up;
@@ -495,7 +494,7 @@ WsSession* upgrade_websocket(exchange::Exchange& ex,
     // The plugin's refusal: its status, with nothing else to say.
     int status = up.reject_status <= 599 ? up.reject_status : 500;
     ex.refuse_websocket(status);
-    if (cfg.access_log) pipeline::log_access(ex, &head, status, 0);
+    pipeline::record_response(ex, &head, r.mount->metrics_index, status, 0);
     return nullptr;
   }
   // The acceptance is queued, or the upgrade refused: a session never starts
@@ -511,7 +510,7 @@ WsSession* upgrade_websocket(exchange::Exchange& ex,
     ex.respond_error(http::ErrorCode::PluginError, &head);
     return nullptr;
   }
-  if (cfg.access_log) pipeline::log_access(ex, &head, 101, 0);
+  pipeline::record_response(ex, &head, r.mount->metrics_index, 101, 0);
   // The session keeps its generation until it is freed.
   GenerationPin pin = r.pin ? std::move(r.pin) : GenerationPin(r.generation);
   return new WsSession(&ex, r.mount, std::move(pin), hs.deflate, up.user);

@@ -25,6 +25,7 @@
 #include "log/access_format.h"
 #include "log/log_flusher.h"
 #include "log/logger.h"
+#include "metrics/host_metrics.h"
 #include "pipeline/compressor_pool.h"
 #include "plugin/request_response.h"
 #include "ws/message_budget.h"
@@ -75,6 +76,10 @@ class Loop {
   pipeline::CompressorPool& compressors() { return compressors_; }
   // Compressed bytes on their way from a compressor to the output.
   ByteBuffer& compress_scratch() { return compress_scratch_; }
+  // This loop's request metrics: written by this loop's thread only, read
+  // by a scrape from any thread (metrics::Cell).
+  metrics::LoopCounters& counters() { return *counters_; }
+  const metrics::LoopCounters& counters() const { return *counters_; }
 
   // WebSockets of this loop with permessage-deflate (loop thread only): past
   // a bound, new sockets negotiate no context takeover to cap their memory.
@@ -108,6 +113,8 @@ class Loop {
   HandleTable handles_;
   pipeline::CompressorPool compressors_;
   ByteBuffer compress_scratch_;
+  std::unique_ptr<metrics::LoopCounters> counters_ =
+      std::make_unique<metrics::LoopCounters>();
   ws::MessageBudget ws_message_budget_;
   http::DateCache date_;
   std::unique_ptr<log::LogSink> error_sink_;

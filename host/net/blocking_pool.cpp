@@ -94,7 +94,7 @@ void BlockingJob::recycle() {
   }
   if (res.body.capacity() > kRetainedBytes) res.body.release();
   if (res.headers.capacity() > kRetainedBytes) res.headers.release();
-  res.reset("plugin");
+  res.reset("plugin", res.metrics_mount);
 }
 
 // ---------------------------------------------------------------------------

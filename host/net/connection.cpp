@@ -767,7 +767,7 @@ void Connection::start_blocking(const http::RequestHead& head,
   job->tls.reset(tls_ ? tls_->info() : nullptr);
   job->req.tls = tls_ ? &job->tls : nullptr;
   job->plugin_name = mount.module->name().c_str();
-  job->res.reset(job->plugin_name);
+  job->res.reset(job->plugin_name, mount.metrics_index);
   // Until the job is back on this loop, the code it runs stays loaded (a
   // reload retires the generation only after that).
   job->pin = r.pin ? std::move(r.pin) : GenerationPin(r.generation);
@@ -986,9 +986,10 @@ void Connection::respond_error(http::ErrorCode code,
     put(")\n");
   }
   out.commit(static_cast<size_t>(p - start));
-  if (loop_->config().access_log) {
-    pipeline::log_access(*this, head, status, body_len);
+  if (static_cast<size_t>(code) < metrics::LoopCounters::kErrorCodes) {
+    loop_->counters().rejected[static_cast<size_t>(code)].add(1);
   }
+  pipeline::record_response(*this, head, metrics::kNoMount, status, body_len);
   if (!keep) close_after_write_ = true;
   phase_ = Phase::Idle;
 }

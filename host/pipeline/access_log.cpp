@@ -8,6 +8,7 @@
 #include "exchange/loop.h"
 #include "log/access_format.h"
 #include "log/logger.h"
+#include "metrics/host_metrics.h"
 #include "plugin/request_response.h"
 #include "tls/session_info.h"
 
@@ -43,8 +44,10 @@ void log_access(exchange::Exchange& ex, const http::RequestHead* head,
              status, bytes);
 }
 
-void log_access(exchange::Exchange& ex, std::string_view request_line,
-                int status, size_t bytes) {
+namespace {
+
+void write_line(exchange::Exchange& ex, std::string_view request_line,
+                int status, size_t bytes, double secs) {
   // Common Log Format plus the duration in seconds:
   // 127.0.0.1 - - [27/Nov/2026:18:36:07 +0000] "GET / HTTP/1.1" 200 13 0.000042
   Loop& loop = *ex.loop();
@@ -56,8 +59,6 @@ void log_access(exchange::Exchange& ex, std::string_view request_line,
     snprintf(a.text, sizeof a.text, "-");
   }
   std::string_view t = loop.date().clf_time();
-  const uint64_t start = ex.request_start_ns();
-  double secs = start ? static_cast<double>(uv_hrtime() - start) / 1e9 : 0.0;
   if (const log::AccessFormat* format = loop.access_format()) {
     log::AccessFields f;
     f.remote_addr = a.text;
@@ -82,6 +83,49 @@ void log_access(exchange::Exchange& ex, std::string_view request_line,
     log::access(std::string_view(line, static_cast<size_t>(n) < sizeof line
                                            ? static_cast<size_t>(n)
                                            : sizeof line - 1));
+  }
+}
+
+}  // namespace
+
+void log_access(exchange::Exchange& ex, std::string_view request_line,
+                int status, size_t bytes) {
+  const uint64_t start = ex.request_start_ns();
+  write_line(ex, request_line, status, bytes,
+             start ? static_cast<double>(uv_hrtime() - start) / 1e9 : 0.0);
+}
+
+void record_response(exchange::Exchange& ex, std::string_view request_line,
+                     std::string_view method, uint16_t mount, int status,
+                     size_t bytes) {
+  Loop& loop = *ex.loop();
+  const uint64_t start = ex.request_start_ns();
+  const uint64_t ns = start ? uv_hrtime() - start : 0;
+  metrics::count_request(loop.counters(),
+                         ex.http_major() >= 2 ? metrics::Protocol::Http2
+                                              : metrics::Protocol::Http1,
+                         method, status, mount, bytes, ns);
+  if (loop.config().access_log) {
+    write_line(ex, request_line, status, bytes, static_cast<double>(ns) / 1e9);
+  }
+}
+
+void record_response(exchange::Exchange& ex, const http::RequestHead* head,
+                     uint16_t mount, int status, size_t bytes) {
+  Loop& loop = *ex.loop();
+  const uint64_t start = ex.request_start_ns();
+  const uint64_t ns = start ? uv_hrtime() - start : 0;
+  metrics::count_request(loop.counters(),
+                         ex.http_major() >= 2 ? metrics::Protocol::Http2
+                                              : metrics::Protocol::Http1,
+                         head ? head->method : std::string_view(), status,
+                         mount, bytes, ns);
+  if (loop.config().access_log) {
+    char request_line[600];
+    write_line(ex,
+               format_request_line(head, ex.http_major(), request_line,
+                                   sizeof request_line),
+               status, bytes, static_cast<double>(ns) / 1e9);
   }
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace pounce {
@@ -23,6 +24,16 @@ namespace pipeline {
 std::string_view format_request_line(const http::RequestHead* head,
                                      unsigned http_major, char* buf,
                                      size_t cap);
+
+// The end of one response, whatever the protocol and mode: counts it in
+// the loop's request metrics and, with --access-log, logs it. `mount` is
+// the mount's metrics index (0: the host answered before routing).
+void record_response(exchange::Exchange& ex, const http::RequestHead* head,
+                     uint16_t mount, int status, size_t bytes);
+// The same for a stream, whose head is gone: its request line and method.
+void record_response(exchange::Exchange& ex, std::string_view request_line,
+                     std::string_view method, uint16_t mount, int status,
+                     size_t bytes);
 
 // One line for `ex`'s response: its client, the time, `request_line`,
 // `status`, the body bytes sent and the time since the request began.

@@ -79,7 +79,7 @@ void send_response(exchange::Exchange& ex, const http::RequestHead& head,
     ex.respond_error(http::ErrorCode::OutOfMemory, &head);
     return;
   }
-  if (cfg.access_log) log_access(ex, &head, status, body.size());
+  record_response(ex, &head, res.metrics_mount, status, body.size());
 }
 
 }  // namespace pounce::pipeline

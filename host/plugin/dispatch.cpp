@@ -48,7 +48,7 @@ void call_sync(exchange::Exchange& ex, const http::RequestHead& head,
 
   const Mount& mount = *r.mount;
   pounce_response& res = ex.loop()->response();
-  res.reset(mount.module->name().c_str());
+  res.reset(mount.module->name().c_str(), mount.metrics_index);
   int rc = 0;
   try {
     crash::PluginCallScope scope(&mount, "on_handle", head.method, r.path);

@@ -48,6 +48,8 @@ struct pounce_response {
   // Set when the plugin broke a rule; the host then answers 500 instead.
   pounce::http::ErrorCode error = pounce::http::ErrorCode::None;
   const char* plugin_name = "plugin";
+  // The mount's metrics index (metrics::MountTable), for the request count.
+  uint16_t metrics_mount = 0;
   // Facts the response pipeline needs (compression skip rules, weak ETag).
   bool has_content_encoding = false;
   bool has_content_type = false;
@@ -59,7 +61,8 @@ struct pounce_response {
   uint32_t content_type_offset = 0;
   uint32_t content_type_len = 0;
 
-  void reset(const char* name) {
+  void reset(const char* name, uint16_t mount = 0) {
+    metrics_mount = mount;
     status = 200;
     headers.clear();
     body.clear();
