@@ -99,6 +99,39 @@ class Exchange {
   // null on cleartext.
   virtual tls::InfoSource* tls_source() = 0;
 
+  // The client of the current request: the peer, unless trusted forwarding
+  // headers said otherwise (pipeline/admission.h). What request_addr, the
+  // access log and the rate limit use.
+  const PeerAddress& client() { return has_client_ ? client_ : peer(); }
+  // The current request's id (X-Request-ID), or empty (--no-request-id).
+  std::string_view request_id() const {
+    return std::string_view(request_id_, request_id_len_);
+  }
+  // Set by the admission of each request (pipeline/admission.h).
+  void reset_request_facts() {
+    has_client_ = false;
+    request_id_len_ = 0;
+  }
+  void set_client(const PeerAddress& client) {
+    client_ = client;
+    has_client_ = true;
+  }
+  static constexpr size_t kMaxRequestId = 64;
+  void set_request_id(std::string_view id) {
+    const size_t n = id.size() < kMaxRequestId ? id.size() : kMaxRequestId;
+    for (size_t i = 0; i < n; ++i) request_id_[i] = id[i];
+    request_id_len_ = static_cast<uint8_t>(n);
+  }
+  // Room for an id of `n` (<= kMaxRequestId) bytes that the caller writes
+  // in place: it becomes the request id.
+  char* request_id_room(size_t n) {
+    request_id_len_ = static_cast<uint8_t>(n);
+    return request_id_;
+  }
+  // A 429's Retry-After, in seconds (set with the RateLimited error).
+  uint32_t retry_after_s() const { return retry_after_s_; }
+  void set_retry_after(uint32_t seconds) { retry_after_s_ = seconds; }
+
   // ---- a whole response (sync and blocking handlers) ----
   // Queues the head and `body` (empty for HEAD, 204 and 304) for sending.
   // false when the memory was not there: nothing was queued, and the caller
@@ -175,6 +208,12 @@ class Exchange {
   uint8_t http_major_ = 1;
 
  private:
+  PeerAddress client_;
+  bool has_client_ = false;
+  uint8_t request_id_len_ = 0;
+  uint32_t retry_after_s_ = 0;
+  char request_id_[kMaxRequestId];
+
   Loop* const exchange_loop_;
 };
 

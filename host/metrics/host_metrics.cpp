@@ -25,19 +25,20 @@ MountTable& MountTable::instance() {
 
 uint16_t MountTable::intern(std::string_view prefix) {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (size_t i = 0; i < names_.size(); ++i) {
+  const size_t n = count_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < n; ++i) {
     if (names_[i] == prefix) return static_cast<uint16_t>(i + 1);
   }
-  if (names_.size() >= kMaxMounts) return kOtherMount;
-  names_.emplace_back(prefix);
-  return static_cast<uint16_t>(names_.size());
+  if (n >= kMaxMounts) return kOtherMount;
+  names_[n] = prefix;
+  count_.store(n + 1, std::memory_order_release);
+  return static_cast<uint16_t>(n + 1);
 }
 
-std::string MountTable::label(uint16_t index) const {
+std::string_view MountTable::label(uint16_t index) const {
   if (index == kNoMount) return "";
-  if (index == kOtherMount) return "other";
-  std::lock_guard<std::mutex> lock(mutex_);
-  return index <= names_.size() ? names_[index - 1] : "other";
+  if (index > count_.load(std::memory_order_acquire)) return "other";
+  return names_[index - 1];
 }
 
 LoopCounters::LoopCounters() = default;
@@ -93,7 +94,7 @@ void write_request_metrics(TextWriter& w,
           if (n == 0) continue;  // a series appears with its first count
           w.sample("pounce_requests_total", names,
                    {kProtocolNames[p], kMethodNames[m], kStatusNames[s],
-                    mounts.label(static_cast<uint16_t>(mount))},
+                    std::string(mounts.label(static_cast<uint16_t>(mount)))},
                    n);
         }
       }
@@ -110,7 +111,7 @@ void write_request_metrics(TextWriter& w,
     });
     if (count == 0) continue;
     const std::vector<std::string> label = {
-        mounts.label(static_cast<uint16_t>(mount))};
+        std::string(mounts.label(static_cast<uint16_t>(mount)))};
     uint64_t cumulative = 0;
     for (size_t i = 0; i <= LoopCounters::kDurationBuckets; ++i) {
       cumulative += sum([&](const LoopCounters& l) -> const Cell& {

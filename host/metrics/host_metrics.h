@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -34,13 +35,17 @@ class MountTable {
   // The index of `prefix` (1..kMaxMounts), or kOtherMount when full. Main
   // thread (generation build), or any thread: it locks.
   uint16_t intern(std::string_view prefix);
-  // The label value of an index ("" for kNoMount, "other").
-  std::string label(uint16_t index) const;
+  // The label value of an index ("" for kNoMount, "other"). Any thread,
+  // without a lock: a name never changes once its index is published.
+  std::string_view label(uint16_t index) const;
 
  private:
-  // Protects names_ (appended at startup and reload; read at scrape).
-  mutable std::mutex mutex_;
-  std::vector<std::string> names_;  // names_[i] is index i + 1
+  // Serializes intern() (startup and reload, main thread).
+  std::mutex mutex_;
+  std::string names_[kMaxMounts];  // names_[i] is index i + 1
+  // How many names are published: intern() writes names_[count] before it
+  // increments this with release order; readers load it with acquire.
+  std::atomic<size_t> count_{0};
 };
 
 enum class Protocol : uint8_t { Http1 = 0, Http2 = 1 };

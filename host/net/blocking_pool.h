@@ -65,6 +65,7 @@ struct BlockingJob {
   pounce_request req;
   PeerAddress peer;
   PeerAddress local;
+  char request_id[exchange::Exchange::kMaxRequestId];  // req.request_id
   tls::InfoSnapshot tls;  // https: the connection's TLS facts
   pounce_request_view_t view{};
   pounce_response res;

@@ -14,6 +14,7 @@
 #include "net/event_loop.h"
 #include "net/response_head.h"
 #include "pipeline/access_log.h"
+#include "pipeline/admission.h"
 #include "pipeline/response.h"
 #include "plugin/generation.h"
 #include "tls/session.h"
@@ -693,6 +694,13 @@ bool Connection::route(const http::RequestHead& head, Route* r) {
   // The head is complete: its --header-timeout no longer applies.
   if (kind == TimeoutKind::Header) loop_->timeouts().disarm(this);
 
+  const http::ErrorCode admitted = pipeline::Admission::admit(*this, head);
+  if (admitted != http::ErrorCode::None) {
+    // Over its rate: the connection goes on (a body, unread, closes it).
+    respond_error(admitted, &head, head.body_kind != http::BodyKind::None);
+    return false;
+  }
+
   if (head.path == "*") {
     // Asterisk-form is meaningful for a server-wide OPTIONS only (RFC 9112
     // §3.2.4); the host answers it itself.
@@ -771,7 +779,13 @@ void Connection::start_blocking(const http::RequestHead& head,
   // Until the job is back on this loop, the code it runs stays loaded (a
   // reload retires the generation only after that).
   job->pin = r.pin ? std::move(r.pin) : GenerationPin(r.generation);
-  job->peer = peer();
+  job->peer = client();
+  {
+    // A copy: the connection may close while the handler runs.
+    const std::string_view id = request_id();
+    memcpy(job->request_id, id.data(), id.size());
+    job->req.request_id = std::string_view(job->request_id, id.size());
+  }
   if (!local_address(&job->local)) job->local.len = 0;
   job->conn = this;
   BlockingPool* pool = loop_->blocking_pool();
@@ -831,6 +845,7 @@ bool Connection::respond(const exchange::ResponseStart& s,
   if (keep_alive_ && loop_->draining()) keep_alive_ = false;
   http1::HeadFraming f;
   f.date_header = loop_->date().date_header();
+  f.request_id = request_id();
   f.framing = bodiless(s.status) ? http1::Framing::NoBody
                                  : http1::Framing::ContentLength;
   f.content_length = static_cast<uint64_t>(s.content_length);
@@ -858,6 +873,7 @@ void Connection::start_response(const exchange::ResponseStart& s) {
   keep_alive_ = keep_alive_ && !loop_->draining();
   http1::HeadFraming f;
   f.date_header = loop_->date().date_header();
+  f.request_id = request_id();
   if (bodiless(s.status)) {
     f.framing = http1::Framing::NoBody;
   } else if (s.content_length >= 0) {
@@ -944,7 +960,7 @@ void Connection::respond_error(http::ErrorCode code,
   ByteBuffer& out = loop_->out();
   std::string_view status_line = http::status_line(status);
   std::string_view date = loop_->date().date_header();
-  char* p = out.prepare(512);
+  char* p = out.prepare(640);
   if (!p) {
     // Not even the error fits: flush_output() sees out.failed() and
     // closes without a response.
@@ -964,6 +980,15 @@ void Connection::respond_error(http::ErrorCode code,
   if (code == http::ErrorCode::TooManyConnections ||
       code == http::ErrorCode::BlockingQueueFull) {
     put("Retry-After: 1\r\n");
+  } else if (code == http::ErrorCode::RateLimited) {
+    put("Retry-After: ");
+    p += format_decimal(p, retry_after_s());
+    put("\r\n");
+  }
+  if (!request_id().empty()) {
+    put("X-Request-ID: ");
+    put(request_id());
+    put("\r\n");
   }
   if (code == http::ErrorCode::WebSocketVersion) {
     put("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");

@@ -15,7 +15,7 @@ void write_response_head(ByteBuffer& out, const exchange::ResponseStart& h,
   std::string_view status_line = http::status_line(h.status);
   size_t need = status_line.size() + f.date_header.size() + kServer.size() +
                 h.headers.size() + h.content_encoding.size() +
-                h.server_timing.size() + 160;
+                h.server_timing.size() + f.request_id.size() + 176;
   char* start = out.prepare(need);
   if (!start) return;  // out.failed() tells the caller
   char* p = start;
@@ -33,6 +33,11 @@ void write_response_head(ByteBuffer& out, const exchange::ResponseStart& h,
   if (!h.server_timing.empty()) {
     put("Server-Timing: ");
     put(h.server_timing);
+    put("\r\n");
+  }
+  if (!f.request_id.empty()) {
+    put("X-Request-ID: ");
+    put(f.request_id);
     put("\r\n");
   }
   switch (f.framing) {

@@ -28,6 +28,7 @@ struct HeadFraming {
   Framing framing = Framing::ContentLength;
   uint64_t content_length = 0;  // Framing::ContentLength
   ConnectionHeader connection = ConnectionHeader::None;
+  std::string_view request_id;  // X-Request-ID, when not empty
 };
 
 // Appends the head, through the empty line, to `out`.

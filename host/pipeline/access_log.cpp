@@ -46,16 +46,31 @@ void log_access(exchange::Exchange& ex, const http::RequestHead* head,
 
 namespace {
 
+// The User-Agent of `head`, or empty.
+std::string_view user_agent(const http::RequestHead* head) {
+  if (!head) return {};
+  for (size_t i = 0; i < head->header_count; ++i) {
+    const pounce_header_t& h = head->headers[i];
+    if (http::iequals(std::string_view(h.name.data, h.name.len),
+                      "user-agent")) {
+      return std::string_view(h.value.data, h.value.len);
+    }
+  }
+  return {};
+}
+
 void write_line(exchange::Exchange& ex, std::string_view request_line,
-                int status, size_t bytes, double secs) {
+                int status, size_t bytes, double secs,
+                const http::RequestHead* head = nullptr,
+                uint16_t mount = metrics::kNoMount) {
   // Common Log Format plus the duration in seconds:
   // 127.0.0.1 - - [27/Nov/2026:18:36:07 +0000] "GET / HTTP/1.1" 200 13 0.000042
   Loop& loop = *ex.loop();
   char line[1024];
   pounce_addr_t a;
   a.size = sizeof a;
-  if (format_address(reinterpret_cast<const sockaddr*>(&ex.peer().addr), &a) !=
-      POUNCE_OK) {
+  if (format_address(reinterpret_cast<const sockaddr*>(&ex.client().addr),
+                     &a) != POUNCE_OK) {
     snprintf(a.text, sizeof a.text, "-");
   }
   std::string_view t = loop.date().clf_time();
@@ -70,6 +85,9 @@ void write_line(exchange::Exchange& ex, std::string_view request_line,
     tls::InfoSource* tls = ex.tls_source();
     f.tls = tls ? tls->tls_info() : nullptr;
     f.scheme = f.tls ? "https" : "http";
+    f.request_id = ex.request_id();
+    f.mount = metrics::MountTable::instance().label(mount);
+    f.user_agent = user_agent(head);
     char custom[2048];
     log::access(
         std::string_view(custom, format->render(f, custom, sizeof custom)));
@@ -125,8 +143,9 @@ void record_response(exchange::Exchange& ex, const http::RequestHead* head,
     write_line(ex,
                format_request_line(head, ex.http_major(), request_line,
                                    sizeof request_line),
-               status, bytes, static_cast<double>(ns) / 1e9);
+               status, bytes, static_cast<double>(ns) / 1e9, head, mount);
   }
+  ex.reset_request_facts();
 }
 
 }  // namespace pounce::pipeline

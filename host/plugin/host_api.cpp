@@ -53,6 +53,17 @@ int api_request_header_at(const pounce_request_t* req, pounce_str_t name,
 
 int api_request_header(const pounce_request_t* req, pounce_str_t name,
                        pounce_str_t* value) {
+  // The request id the host kept (from a trusted peer) or made is the
+  // request's X-Request-ID, whatever an untrusted client sent.
+  if (req && value && name.data && name.len == 12 &&
+      iequals(std::string_view(name.data, name.len), "x-request-id")) {
+    const std::string_view id =
+        req->exchange ? req->exchange->request_id() : req->request_id;
+    if (!id.empty()) {
+      *value = {id.data(), id.size()};
+      return 1;
+    }
+  }
   return api_request_header_at(req, name, 0, value);
 }
 
@@ -65,7 +76,7 @@ int api_request_addr(const pounce_request_t* req, int which,
     // Blocking mode: fetched on the loop before the hand-off.
     a = which == 0 ? req->peer : which == 1 ? req->local : nullptr;
   } else if (which == 0) {
-    a = &req->exchange->peer();
+    a = &req->exchange->client();
   } else if (which == 1 && req->exchange->local_address(&local)) {
     a = &local;
   }

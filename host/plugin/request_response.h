@@ -38,6 +38,9 @@ struct pounce_request {
   // every request (the loop's pounce_request is reused): the exchange's
   // tls_source() on the loop, a snapshot the job holds in blocking mode.
   pounce::tls::InfoSource* tls = nullptr;
+  // Blocking mode: the request id (the exchange's, copied); on the loop
+  // the exchange's request_id() is used.
+  std::string_view request_id;
 };
 
 struct pounce_response {

@@ -1,3 +1,4 @@
+#include "pipeline/admission.h"
 #include "server/server.h"
 
 #include <signal.h>
@@ -99,6 +100,9 @@ int Server::run() {
     error = "cannot load the plugins: an unknown exception";
   }
   if (current_ && !attach_tls(current_.get(), config_, &error)) {
+    current_.reset();
+  }
+  if (current_ && !pipeline::Admission::configure(config_, &error)) {
     current_.reset();
   }
   if (!current_) {
