@@ -194,6 +194,9 @@ int AsyncStream::write(const void* data, size_t len) {
       abort();
       return POUNCE_ERR_CLOSED;
     }
+    const size_t k = coding_ == pipeline::Coding::Zstd ? 1 : 0;
+    loop_->counters().compressed_in[k].add(len);
+    loop_->counters().compressed_out[k].add(scratch.size());
     ex_->write_body(scratch.view());
   } else {
     ex_->write_body(std::string_view(bytes, len));
@@ -243,6 +246,9 @@ int AsyncStream::end(const pounce_header_t* trailers, size_t count) {
     ByteBuffer& scratch = loop_->compress_scratch();
     scratch.clear();
     compressor_->finish(scratch);
+    loop_->counters()
+        .compressed_out[coding_ == pipeline::Coding::Zstd ? 1 : 0]
+        .add(scratch.size());
     if (!scratch.empty()) ex_->write_body(scratch.view());
   }
   std::string_view trailer_lines;
@@ -360,8 +366,7 @@ void AsyncStream::release(AsyncStream* s, pounce_close_reason_t reason) {
     const std::string_view line = s->request_line();
     pipeline::record_response(*s->ex_, line, line.substr(0, line.find(' ')),
                               s->mount()->metrics_index,
-                              s->status() ? s->status() : 499,
-                              s->body_bytes());
+                              s->status() ? s->status() : 499, s->body_bytes());
   }
   s->ex_ = nullptr;
   // on_close, then the stream's memory and, with it, its pin.

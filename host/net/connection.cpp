@@ -407,6 +407,12 @@ void Connection::drain_tls() {
       return;
     }
     tls::Session::ReadResult r = tls_->read(room.base, room.len, &wire);
+    if (!tls_counted_ && tls_->handshake_done()) {
+      tls_counted_ = true;
+      (tls_->resumed() ? loop_->counters().tls_resumed
+                       : loop_->counters().tls_full)
+          .add(1);
+    }
     // Handshake messages, tickets and alerts go out first, in order.
     if (!wire.empty()) write_wire(wire);
     if (phase_ == Phase::Closing) return;
@@ -432,6 +438,7 @@ void Connection::fail_tls() {
   // Scanners and clients that reject our certificate end handshakes all
   // day: info, not warn, with the reason OpenSSL gave.
   LOG_INFO("TLS from %s: %s", peer_text().c_str(), tls_->error().c_str());
+  if (!tls_->handshake_done()) loop_->counters().tls_failed.add(1);
   close_now();
 }
 

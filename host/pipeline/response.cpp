@@ -50,6 +50,9 @@ void send_response(exchange::Exchange& ex, const http::RequestHead& head,
         // The per-loop context for whole bodies, reused: one per response
         // would cost zstd's 3.7 MB a time (ARCHITECTURE.md §5).
         if (loop.compressors().sync_context(c).compress_whole(c, body, z)) {
+          const size_t k = c == Coding::Zstd ? 1 : 0;
+          loop.counters().compressed_in[k].add(body.size());
+          loop.counters().compressed_out[k].add(z.size());
           body = z.view();
           h.content_encoding = coding_name(c);
           weaken_etag(&res);
