@@ -29,7 +29,8 @@ DEB_PACKAGES := \
   curl python3 python3-h11 python3-websockets nodejs node-ws \
   wrk apache2-utils valgrind zstd util-linux \
   nginx h2o \
-  openssl python3-h2 nghttp2-client chromium
+  openssl python3-h2 nghttp2-client chromium \
+  python3-prometheus-client systemd
 
 .PHONY: deps build run test test-sanitize test-tsan fuzz bench format clean
 

@@ -225,6 +225,13 @@ void AdminServer::fill_facts(Snapshot* s) const {
                           .count();
 }
 
+std::vector<const metrics::LoopCounters*> AdminServer::loop_counters() const {
+  std::vector<const metrics::LoopCounters*> out;
+  out.reserve(loops_.size());
+  for (const EventLoop* l : loops_) out.push_back(&l->counters());
+  return out;
+}
+
 void AdminServer::gather(std::function<void(const Snapshot&)> done) {
   auto g = std::make_shared<Gathering>();
   fill_facts(&g->snapshot);

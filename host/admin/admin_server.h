@@ -44,9 +44,10 @@
 
 #include "admin/snapshot.h"
 #include "cli/config.h"
+#include "exchange/task_queue.h"
 #include "log/log_flusher.h"
 #include "log/logger.h"
-#include "net/task_queue.h"
+#include "metrics/host_metrics.h"
 
 namespace pounce {
 
@@ -92,6 +93,9 @@ class AdminServer {
   // Admin thread: asks every loop for its snapshot; `done` runs on the
   // admin thread once all answered or kGatherTimeoutMs passed.
   void gather(std::function<void(const Snapshot&)> done);
+  // The loops' request counters, for /metrics (admin thread; the cells are
+  // read without a lock, metrics::Cell).
+  std::vector<const metrics::LoopCounters*> loop_counters() const;
 
  private:
   struct Conn;

@@ -7,6 +7,10 @@
 
 #include "admin/admin_server.h"
 #include "admin/snapshot.h"
+#include "http/error_code.h"
+#include "metrics/host_metrics.h"
+#include "metrics/plugin_metrics.h"
+#include "metrics/prometheus.h"
 
 namespace pounce::admin {
 
@@ -125,6 +129,18 @@ std::string metrics_text(const Snapshot& s) {
   return out;
 }
 
+namespace {
+
+// X-Pounce-Error names by code value, for pounce_rejected_requests_total.
+const char* error_code_name(size_t code) {
+  if (code == 0 || code >= static_cast<size_t>(http::ErrorCode::Count)) {
+    return nullptr;
+  }
+  return http::error_name(static_cast<http::ErrorCode>(code)).data();
+}
+
+}  // namespace
+
 void add_standard_routes(AdminServer* server) {
   using Reply = AdminServer::Reply;
   server->add_route("/healthz", [](AdminServer&, AdminServer::Respond r) {
@@ -142,9 +158,14 @@ void add_standard_routes(AdminServer* server) {
     });
   });
   server->add_route("/metrics", [](AdminServer& a, AdminServer::Respond r) {
-    a.gather([r](const Snapshot& s) {
-      r(Reply{200, "text/plain; version=0.0.4; charset=utf-8",
-              metrics_text(s)});
+    a.gather([r, &a](const Snapshot& s) {
+      // The process and per-loop gauges, then the request counters summed
+      // over the loops, then the plugins' own metrics.
+      metrics::TextWriter w;
+      metrics::write_request_metrics(w, a.loop_counters(), error_code_name);
+      metrics::PluginMetrics::instance().write(w);
+      r(Reply{200, std::string(metrics::kContentType),
+              metrics_text(s) + w.take()});
     });
   });
 }

@@ -1,22 +1,21 @@
 #include "async/handles.h"
 
-#include "net/event_loop.h"
 #include "plugin/generation.h"
 
 namespace pounce {
 
 namespace {
-std::vector<EventLoop*>& loops() {
-  static std::vector<EventLoop*> l;
+std::vector<Loop*>& loops() {
+  static std::vector<Loop*> l;
   return l;
 }
 }  // namespace
 
-void register_handle_loops(std::vector<EventLoop*> l) {
+void register_handle_loops(std::vector<Loop*> l) {
   loops() = std::move(l);
 }
 
-EventLoop* handle_loop(uint64_t handle) {
+Loop* handle_loop(uint64_t handle) {
   unsigned i = HandleTable::loop_of(handle);
   return i < loops().size() ? loops()[i] : nullptr;
 }

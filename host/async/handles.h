@@ -19,7 +19,7 @@
 
 namespace pounce {
 
-class EventLoop;
+class Loop;
 class Generation;
 class GenerationPin;
 
@@ -118,7 +118,7 @@ class HandleTable {
 
 // The loops that own handles, indexed by the handle's loop bits. Filled once
 // at start-up, before any thread runs; read-only afterwards.
-void register_handle_loops(std::vector<EventLoop*> loops);
-EventLoop* handle_loop(uint64_t handle);
+void register_handle_loops(std::vector<Loop*> loops);
+Loop* handle_loop(uint64_t handle);
 
 }  // namespace pounce

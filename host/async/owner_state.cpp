@@ -14,7 +14,7 @@ void OwnedTimers::remove(uint64_t timer) {
   }
 }
 
-void OwnedTimers::stop_all(EventLoop* loop) {
+void OwnedTimers::stop_all(Loop* loop) {
   // stop_timer() calls remove() on its owner: iterate over a copy.
   std::vector<uint64_t> ids;
   ids.swap(ids_);

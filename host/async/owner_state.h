@@ -8,7 +8,7 @@
 
 namespace pounce {
 
-class EventLoop;
+class Loop;
 
 // The plugin timers an owner must cancel when it closes. Owning loop only.
 class OwnedTimers {
@@ -16,7 +16,7 @@ class OwnedTimers {
   void add(uint64_t timer) { ids_.push_back(timer); }
   void remove(uint64_t timer);
   // Stops every timer; their callbacks never run after this.
-  void stop_all(EventLoop* loop);
+  void stop_all(Loop* loop);
 
  private:
   std::vector<uint64_t> ids_;

@@ -3,9 +3,10 @@
 #include <cstring>
 
 #include "async/timers.h"
+#include "exchange/exchange.h"
+#include "exchange/loop.h"
 #include "log/logger.h"
-#include "net/connection.h"
-#include "net/event_loop.h"
+#include "pipeline/access_log.h"
 #include "pipeline/content_type_rules.h"
 #include "pipeline/response_compression.h"
 #include "pipeline/server_timing.h"
@@ -14,61 +15,102 @@
 
 namespace pounce {
 
-AsyncStream::AsyncStream(Connection* conn, const Mount* mount,
-                         GenerationPin pin, const http::RequestHead& head,
-                         uint64_t request_start_ns)
+AsyncStream::AsyncStream(exchange::Exchange* ex, const Mount* mount,
+                         GenerationPin pin, const http::RequestHead& head)
     : pin_(std::move(pin)),
-      conn_(conn),
-      loop_(conn->loop()),
+      ex_(ex),
+      loop_(ex->loop()),
       mount_(mount),
       head_request_(head.method == "HEAD"),
-      http10_(head.version_minor == 0),
-      keep_alive_(head.keep_alive),
       coding_(pipeline::Coding::Identity),
-      request_start_ns_(request_start_ns) {
-  const Config& cfg = conn->loop()->config();
+      request_start_ns_(ex->request_start_ns() ? ex->request_start_ns()
+                                               : uv_hrtime()) {
+  const Config& cfg = loop_->config();
   if (cfg.compression) {
     coding_ = pipeline::negotiate_encoding(head.headers, head.header_count);
   }
   if (cfg.access_log) {
     char buf[600];
-    request_line_ = format_request_line(&head, buf, sizeof buf);
+    request_line_ =
+        pipeline::format_request_line(&head, ex->http_major(), buf, sizeof buf);
   }
+  handle_ = loop_->handles().allocate(this, HandleKind::Stream, generation());
 }
 
 AsyncStream::~AsyncStream() {
   if (compressor_) loop_->compressors().release(compressor_);
 }
 
-size_t AsyncStream::queued() const {
-  return conn_->queued_output();
+void AsyncStream::begin(const http::RequestHead& head, const Route& r) {
+  pounce_request_view_t view;
+  fill_view(*ex_, head, r, {}, &view);
+  const pounce_plugin_t& d = mount_->module->desc();
+  int rc;
+  try {
+    crash::PluginCallScope scope(mount_, "on_request", head.method, r.path);
+    rc = d.on_request(mount_->instance, handle_, &view);
+  } catch (...) {
+    LOG_ERROR("plugin %s: exception escaped on_request",
+              mount_->module->name().c_str());
+    rc = -1;
+  }
+  // Whatever on_request did to the stream happened inside the plugin's own
+  // calls, so the stream is still in memory here; detached (ex_ null) if
+  // the exchange let go of it.
+  if (rc == 0 || !ex_) return;
+  if (!started()) {
+    if (rc != -1) {
+      LOG_ERROR("plugin %s: on_request returned %d; answering 500",
+                mount_->module->name().c_str(), rc);
+    }
+    ex_->fail(http::ErrorCode::PluginError);  // may free the stream
+    return;
+  }
+  // After stream_start the status is on its way: the error can only end
+  // the response early, as stream_abort does (ABI 1.1; 1.0 ignored it).
+  LOG_ERROR(
+      "plugin %s: on_request returned %d after stream_start; aborting the "
+      "stream",
+      mount_->module->name().c_str(), rc);
+  abort();
+}
+
+void AsyncStream::deliver_body(char* data, size_t len, bool done) {
+  const pounce_plugin_t& d = mount_->module->desc();
+  if (!d.on_body) return;
+  try {
+    crash::PluginCallScope scope(mount_, "on_body");
+    d.on_body(mount_->instance, handle_, user_, data, len, done ? 1 : 0);
+  } catch (...) {
+    LOG_ERROR("plugin %s: exception escaped on_body",
+              mount_->module->name().c_str());
+    abort();
+  }
 }
 
 int AsyncStream::start(int status, const pounce_header_t* headers, size_t count,
                        int64_t content_length) {
-  if (!conn_) return POUNCE_ERR_CLOSED;
+  if (!ex_) return POUNCE_ERR_CLOSED;
   if (state_ != State::Waiting) return POUNCE_ERR_STATE;
   PluginCallDepth::Scope scope(calls_);
   if (status < 200 || status > 599 || (!headers && count)) {
     LOG_ERROR("plugin %s: stream_start with status %d; answering 500",
               mount_->module->name().c_str(), status);
-    conn_->fail_stream(http::ErrorCode::PluginError);
+    ex_->fail(http::ErrorCode::PluginError);
     return POUNCE_ERR_INVALID;
   }
-  EventLoop* loop = conn_->loop();
-  const Config& cfg = loop->config();
-  pounce_response& res = loop->scratch_response();
-  res.reset(mount_->module->name().c_str());
+  const Config& cfg = loop_->config();
+  pounce_response& res = loop_->scratch_response();
+  res.reset(mount_->module->name().c_str(), mount_->metrics_index);
   for (size_t i = 0; i < count; ++i) {
     add_response_header(&res, headers[i].name, headers[i].value);
   }
   if (res.error != http::ErrorCode::None) {
-    conn_->fail_stream(res.error);
+    ex_->fail(res.error);
     return POUNCE_ERR_INVALID;
   }
   status_ = status;
   declared_length_ = content_length;
-  keep_alive_ = keep_alive_ && !loop->draining();
 
   // Compression: considered for a body that may be compressible. Past the
   // pool's cap the response goes out uncompressed, never refused. A HEAD
@@ -90,7 +132,7 @@ int AsyncStream::start(int status, const pounce_header_t* headers, size_t count,
     considered = pipeline::varies_on_accept_encoding(d);
     if (d == pipeline::CompressDecision::Compress &&
         coding_ != pipeline::Coding::Identity) {
-      if (!head_request_) compressor_ = loop->compressors().acquire(coding_);
+      if (!head_request_) compressor_ = loop_->compressors().acquire(coding_);
       if (head_request_ || compressor_) encoding = coding_;
     }
     weak_etag = encoding != pipeline::Coding::Identity ||
@@ -99,69 +141,36 @@ int AsyncStream::start(int status, const pounce_header_t* headers, size_t count,
   }
   const bool encoded = encoding != pipeline::Coding::Identity;
 
-  pipeline::ResponseHead h;
+  exchange::ResponseStart h;
   h.status = status;
-  h.date_header = loop->date().date_header();
   if (weak_etag) pipeline::weaken_etag(&res);
-  h.plugin_headers = res.headers.view();
+  h.headers = res.headers.view();
   h.vary_accept_encoding = considered;
   if (encoded) h.content_encoding = pipeline::coding_name(encoding);
-  bool bodiless = status == 204 || status == 304;
-  if (bodiless) {
-    h.framing = pipeline::Framing::NoBody;
-  } else if (content_length >= 0 && !encoded) {
-    h.framing = pipeline::Framing::ContentLength;
-    h.content_length = static_cast<uint64_t>(content_length);
-  } else if (http10_) {
-    // No chunked encoding in HTTP/1.0: the close ends the body.
-    h.framing = pipeline::Framing::CloseDelimited;
-    keep_alive_ = false;
-  } else {
-    h.framing = pipeline::Framing::Chunked;
-  }
-  framing_ = h.framing;
-  if (!keep_alive_) {
-    h.connection = pipeline::ConnectionHeader::Close;
-  } else if (http10_) {
-    h.connection = pipeline::ConnectionHeader::KeepAlive;
-  }
+  // A compressed body's length is known only once it is all out.
+  h.content_length = content_length >= 0 && !encoded ? content_length : -1;
+  bodiless_ = status == 204 || status == 304;
+  fixed_length_ = !bodiless_ && h.content_length >= 0;
   char timing[96];
   if (cfg.server_timing) {
     // A streamed response's head goes out before its body exists: parse and
     // app (the time to the response start) only (ARCHITECTURE.md §5).
     h.server_timing = pipeline::format_server_timing(
-        timing, sizeof timing, conn_->parse_ns(),
-        uv_hrtime() - request_start_ns_ - conn_->parse_ns(), -1);
+        timing, sizeof timing, ex_->parse_ns(),
+        uv_hrtime() - request_start_ns_ - ex_->parse_ns(), -1);
   }
-  pipeline::write_response_head(loop->out(), h);
+  ex_->start_response(h);
   state_ = State::Started;
-  conn_->on_stream_started();
   // A HEAD response is complete with its head: end it now, so that the
-  // connection moves on even if the plugin streams forever (an SSE feed).
+  // exchange moves on even if the plugin streams forever (an SSE feed).
   // Its writes and end() are accepted and dropped until on_close(DONE).
   if (head_request_) state_ = State::Ended;
-  conn_->send_output();
+  ex_->flush();
   return POUNCE_OK;
 }
 
-void AsyncStream::frame_chunk(const char* data, size_t len) {
-  if (len == 0) return;
-  ByteBuffer& out = conn_->loop()->out();
-  if (framing_ == pipeline::Framing::Chunked) {
-    char* p = out.prepare(len + 24);
-    if (!p) return;  // out.failed(): the connection's flush closes it
-    size_t n = pipeline::write_chunk_size(p, len);
-    memcpy(p + n, data, len);
-    p[n + len] = '\r';
-    p[n + len + 1] = '\n';
-    out.commit(n + len + 2);
-  } else {
-    out.append(data, len);
-  }
-}
-
 int AsyncStream::write(const void* data, size_t len) {
-  if (!conn_) return POUNCE_ERR_CLOSED;
+  if (!ex_) return POUNCE_ERR_CLOSED;
   PluginCallDepth::Scope scope(calls_);
   if (state_ == State::Waiting) return POUNCE_ERR_STATE;
   if (state_ == State::Ended && head_request_) return POUNCE_OK;  // see start()
@@ -175,33 +184,34 @@ int AsyncStream::write(const void* data, size_t len) {
     return POUNCE_ERR_INVALID;
   }
   body_written_ += len;
-  if (head_request_ || framing_ == pipeline::Framing::NoBody || len == 0) {
-    return POUNCE_OK;
-  }
+  if (head_request_ || bodiless_ || len == 0) return POUNCE_OK;
   const char* bytes = static_cast<const char*>(data);
   if (compressor_) {
-    ByteBuffer& scratch = conn_->loop()->compress_scratch();
+    ByteBuffer& scratch = loop_->compress_scratch();
     scratch.clear();
     if (!compressor_->compress_chunk(std::string_view(bytes, len), scratch)) {
       LOG_ERROR("compression failed; aborting the stream");
       abort();
       return POUNCE_ERR_CLOSED;
     }
-    frame_chunk(scratch.data(), scratch.size());
+    const size_t k = coding_ == pipeline::Coding::Zstd ? 1 : 0;
+    loop_->counters().compressed_in[k].add(len);
+    loop_->counters().compressed_out[k].add(scratch.size());
+    ex_->write_body(scratch.view());
   } else {
-    frame_chunk(bytes, len);
+    ex_->write_body(std::string_view(bytes, len));
   }
-  conn_->send_output();
-  if (!conn_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
-  const Config& cfg = conn_->loop()->config();
-  size_t q = queued();
+  ex_->flush();
+  if (!ex_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
+  const Config& cfg = loop_->config();
+  size_t q = ex_->queued_output();
   loop_->handles().publish_queued(handle_, static_cast<int64_t>(q));
   if (q > cfg.stream_max_buffer) {
     LOG_WARN(
         "plugin %s: stream over --stream-max-buffer (%zu bytes queued); "
         "closing it",
         mount_->module->name().c_str(), q);
-    conn_->abort_stream(POUNCE_CLOSE_OVERFLOW);
+    ex_->abort(POUNCE_CLOSE_OVERFLOW);
     return POUNCE_ERR_CLOSED;
   }
   if (q > cfg.stream_high_water) {
@@ -212,14 +222,14 @@ int AsyncStream::write(const void* data, size_t len) {
 }
 
 int AsyncStream::end(const pounce_header_t* trailers, size_t count) {
-  if (!conn_) return POUNCE_ERR_CLOSED;
+  if (!ex_) return POUNCE_ERR_CLOSED;
   PluginCallDepth::Scope scope(calls_);
   if (state_ == State::Waiting) {
     // Ending before starting: an empty 200... a plugin that means "no
     // content" should say 204; treat this as a response with no body.
     int rc = start(200, nullptr, 0, 0);
     if (rc != POUNCE_OK) return rc;
-    if (!conn_) return POUNCE_ERR_CLOSED;
+    if (!ex_) return POUNCE_ERR_CLOSED;
   }
   if (state_ == State::Ended && head_request_) return POUNCE_OK;  // start()
   if (state_ != State::Started) return POUNCE_ERR_STATE;
@@ -229,43 +239,43 @@ int AsyncStream::end(const pounce_header_t* trailers, size_t count) {
               mount_->module->name().c_str(),
               static_cast<unsigned long long>(body_written_),
               static_cast<long long>(declared_length_));
-    conn_->abort_stream(POUNCE_CLOSE_ERROR);
+    ex_->abort(POUNCE_CLOSE_ERROR);
     return POUNCE_ERR_INVALID;
   }
-  ByteBuffer& out = conn_->loop()->out();
-  if (compressor_ && !head_request_) {
-    ByteBuffer& scratch = conn_->loop()->compress_scratch();
+  if (compressor_) {
+    ByteBuffer& scratch = loop_->compress_scratch();
     scratch.clear();
     compressor_->finish(scratch);
-    frame_chunk(scratch.data(), scratch.size());
+    loop_->counters()
+        .compressed_out[coding_ == pipeline::Coding::Zstd ? 1 : 0]
+        .add(scratch.size());
+    if (!scratch.empty()) ex_->write_body(scratch.view());
   }
-  if (framing_ == pipeline::Framing::Chunked && !head_request_) {
-    out.append("0\r\n");
-    if (count && trailers) {
-      pounce_response& res = conn_->loop()->scratch_response();
-      res.reset(mount_->module->name().c_str());
-      for (size_t i = 0; i < count; ++i) {
-        add_response_header(&res, trailers[i].name, trailers[i].value);
-      }
-      // An invalid trailer is dropped (the head is long gone), with the log
-      // line add_response_header wrote.
-      if (res.error == http::ErrorCode::None) out.append(res.headers.view());
+  std::string_view trailer_lines;
+  if (count && trailers && ex_->trailers_allowed()) {
+    pounce_response& res = loop_->scratch_response();
+    res.reset(mount_->module->name().c_str(), mount_->metrics_index);
+    for (size_t i = 0; i < count; ++i) {
+      add_response_header(&res, trailers[i].name, trailers[i].value);
     }
-    out.append("\r\n");
+    // An invalid trailer is dropped (the head is long gone), with the log
+    // line add_response_header wrote.
+    if (res.error == http::ErrorCode::None) trailer_lines = res.headers.view();
   }
+  ex_->end_response(trailer_lines);
   state_ = State::Ended;
-  conn_->send_output();  // on_output() finishes the stream once all is out
+  ex_->flush();  // on_output() completes the exchange once all is out
   return POUNCE_OK;
 }
 
 int AsyncStream::abort() {
-  if (!conn_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
+  if (!ex_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
   PluginCallDepth::Scope scope(calls_);
   if (state_ == State::Waiting) {
-    conn_->fail_stream(http::ErrorCode::PluginError);
+    ex_->fail(http::ErrorCode::PluginError);
     return POUNCE_OK;
   }
-  conn_->abort_stream(POUNCE_CLOSE_ERROR);
+  ex_->abort(POUNCE_CLOSE_ERROR);
   return POUNCE_OK;
 }
 
@@ -273,22 +283,22 @@ void AsyncStream::on_output(size_t q) {
   loop_->handles().publish_queued(handle_, static_cast<int64_t>(q));
   if (state_ == State::Ended && q == 0) {
     if (!in_plugin_call()) {
-      conn_->finish_stream();
+      ex_->complete();
       return;
     }
-    EventLoop* loop = loop_;
+    Loop* loop = loop_;
     uint64_t h = handle_;
     loop->post([loop, h] {
       auto* s = static_cast<AsyncStream*>(
           loop->handles().lookup(h, HandleKind::Stream));
-      if (s && s->connection() && s->state() == State::Ended) {
-        s->connection()->finish_stream();
+      if (s && s->exchange() && s->state() == State::Ended) {
+        s->exchange()->complete();
       }
     });
     return;
   }
   if (want_writable_ && state_ == State::Started &&
-      q < conn_->loop()->config().stream_high_water / 2) {
+      q < loop_->config().stream_high_water / 2) {
     if (in_plugin_call()) {
       // Drained by the plugin's own write: on_writable must not run inside
       // stream_write. The next turn looks again.
@@ -311,38 +321,37 @@ void AsyncStream::on_output(size_t q) {
 
 void AsyncStream::defer_writable() {
   if (writable_deferred_) return;  // one look-again is enough
-  EventLoop* loop = loop_;
+  Loop* loop = loop_;
   uint64_t h = handle_;
   writable_deferred_ = loop->post([loop, h] {
     auto* s = static_cast<AsyncStream*>(
         loop->handles().lookup(h, HandleKind::Stream));
     if (!s) return;
     s->writable_deferred_ = false;
-    if (s->connection()) s->on_output(s->connection()->queued_output());
+    if (s->exchange()) s->on_output(s->exchange()->queued_output());
   });
 }
 
 void AsyncStream::want_writable() {
-  if (!conn_ || state_ != State::Started) return;
+  if (!ex_ || state_ != State::Started) return;
   want_writable_ = true;
-  on_output(conn_->queued_output());
+  on_output(ex_->queued_output());
 }
 
 void AsyncStream::end_by_host(pounce_close_reason_t reason) {
-  if (!conn_) return;
+  if (!ex_) return;
   switch (state_) {
     case State::Waiting:
-      conn_->fail_stream(reason == POUNCE_CLOSE_TIMEOUT
-                             ? http::ErrorCode::ResponseTimeout
-                             : http::ErrorCode::PluginError);
+      ex_->fail(reason == POUNCE_CLOSE_TIMEOUT
+                    ? http::ErrorCode::ResponseTimeout
+                    : http::ErrorCode::PluginError);
       break;
     case State::Started:
-      if (framing_ == pipeline::Framing::ContentLength &&
+      if (fixed_length_ &&
           body_written_ != static_cast<uint64_t>(declared_length_)) {
-        conn_->abort_stream(reason);  // cannot complete a declared length
+        ex_->abort(reason);  // cannot complete a declared length
         return;
       }
-      keep_alive_ = false;
       end(nullptr, 0);
       break;
     default:
@@ -350,10 +359,32 @@ void AsyncStream::end_by_host(pounce_close_reason_t reason) {
   }
 }
 
+void AsyncStream::release(AsyncStream* s, pounce_close_reason_t reason) {
+  Loop* loop = s->loop_;
+  if (s->ex_) {
+    // 499: the client left before a response started (nginx's convention).
+    const std::string_view line = s->request_line();
+    pipeline::record_response(*s->ex_, line, line.substr(0, line.find(' ')),
+                              s->mount()->metrics_index,
+                              s->status() ? s->status() : 499, s->body_bytes());
+  }
+  s->ex_ = nullptr;
+  // on_close, then the stream's memory and, with it, its pin.
+  auto finalize = [s, reason] {
+    s->close(reason);
+    delete s;
+  };
+  if (s->in_plugin_call()) {
+    // Never call on_close from inside the plugin's own call.
+    if (loop->post(finalize)) return;
+  }
+  finalize();
+}
+
 void AsyncStream::close(pounce_close_reason_t reason) {
   if (state_ == State::Closed) return;
   state_ = State::Closed;
-  EventLoop* loop = loop_;
+  Loop* loop = loop_;
   // The handle dies before on_close runs, not after: whatever the hook (or
   // another thread meanwhile) asks of it, a timer, a post, a write, is
   // refused (0 or POUNCE_ERR_CLOSED) instead of being accepted by an owner

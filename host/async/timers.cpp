@@ -4,8 +4,8 @@
 
 #include "async/stream.h"
 #include "async/ws_session.h"
+#include "exchange/loop.h"
 #include "log/logger.h"
-#include "net/event_loop.h"
 #include "plugin/generation.h"
 
 namespace pounce {
@@ -18,7 +18,7 @@ struct PluginTimer {
   // timer is freed (the owner's own pin would do today, since timers die
   // with their owner; this one does not depend on that).
   GenerationPin pin;
-  EventLoop* loop;
+  Loop* loop;
   uint64_t id;
   uint64_t owner;
   pounce_timer_fn fn;
@@ -35,7 +35,7 @@ struct Owner {
   OwnedTimers* timers = nullptr;
   Generation* generation = nullptr;
 };
-Owner owner_of(EventLoop* loop, uint64_t owner) {
+Owner owner_of(Loop* loop, uint64_t owner) {
   if (auto* s = static_cast<AsyncStream*>(
           loop->handles().lookup(owner, HandleKind::Stream))) {
     if (!s->closing()) {
@@ -53,7 +53,7 @@ Owner owner_of(EventLoop* loop, uint64_t owner) {
 
 void on_fire(uv_timer_t* t) {
   auto* pt = static_cast<PluginTimer*>(t->data);
-  EventLoop* loop = pt->loop;
+  Loop* loop = pt->loop;
   uint64_t id = pt->id;
   try {
     pt->fn(pt->user, id);
@@ -81,7 +81,7 @@ void on_fire(uv_timer_t* t) {
 
 }  // namespace
 
-uint64_t start_timer(EventLoop* loop, uint64_t owner, uint64_t delay_ms,
+uint64_t start_timer(Loop* loop, uint64_t owner, uint64_t delay_ms,
                      uint64_t repeat_ms, pounce_timer_fn fn, void* user) {
   if (!loop || !fn) return 0;
   Owner o = owner_of(loop, owner);
@@ -106,7 +106,7 @@ uint64_t start_timer(EventLoop* loop, uint64_t owner, uint64_t delay_ms,
   return pt->id;
 }
 
-int stop_timer(EventLoop* loop, uint64_t timer) {
+int stop_timer(Loop* loop, uint64_t timer) {
   if (!loop) return POUNCE_ERR_INVALID;
   auto* pt = static_cast<PluginTimer*>(
       loop->handles().lookup(timer, HandleKind::Timer));

@@ -9,14 +9,14 @@
 
 namespace pounce {
 
-class EventLoop;
+class Loop;
 
 // Owning loop only. Returns 0 when `owner` is not a live stream or WebSocket
 // of `loop`, or is closing (called from its on_close / on_ws_close).
-uint64_t start_timer(EventLoop* loop, uint64_t owner, uint64_t delay_ms,
+uint64_t start_timer(Loop* loop, uint64_t owner, uint64_t delay_ms,
                      uint64_t repeat_ms, pounce_timer_fn fn, void* user);
 // Owning loop only. Stopping a fired one-shot or an unknown timer is
 // harmless.
-int stop_timer(EventLoop* loop, uint64_t timer);
+int stop_timer(Loop* loop, uint64_t timer);
 
 }  // namespace pounce

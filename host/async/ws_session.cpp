@@ -3,9 +3,10 @@
 #include <cstring>
 
 #include "async/timers.h"
+#include "exchange/exchange.h"
+#include "exchange/loop.h"
 #include "log/logger.h"
-#include "net/connection.h"
-#include "net/event_loop.h"
+#include "pipeline/access_log.h"
 #include "plugin/generation.h"
 #include "server/crash_report.h"
 #include "ws/close_codes.h"
@@ -16,7 +17,7 @@ namespace pounce {
 
 namespace {
 
-ws::AssemblerConfig assembler_config(EventLoop* loop) {
+ws::AssemblerConfig assembler_config(Loop* loop) {
   ws::AssemblerConfig a;
   a.max_message_size = loop->config().ws_max_message_size;
   a.budget = &loop->ws_message_budget();
@@ -29,6 +30,13 @@ void close_timer(uv_timer_t* t) {
            [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
 }
 
+// With context takeover a socket keeps its zlib state between messages:
+// about 300 KiB (15-bit windows both ways, docs/performance.md). Up to this
+// many compressed sockets per loop may keep it (~77 MB at worst); later ones
+// negotiate no context takeover both ways, which keeps nothing between
+// messages at the price of a lower ratio on small, repetitive messages.
+constexpr size_t kWsTakeoverSocketsPerLoop = 256;
+
 // The codec settings (level, memory level); takeover and windows come from
 // the handshake's negotiated parameters.
 ws::DeflateConfig deflate_config(const Config& cfg) {
@@ -40,11 +48,12 @@ ws::DeflateConfig deflate_config(const Config& cfg) {
 
 }  // namespace
 
-WsSession::WsSession(Connection* conn, const Mount* mount, GenerationPin pin,
-                     const ws::DeflateNegotiation& deflate, void* user)
+WsSession::WsSession(exchange::Exchange* ex, const Mount* mount,
+                     GenerationPin pin, const ws::DeflateNegotiation& deflate,
+                     void* user)
     : pin_(std::move(pin)),
-      conn_(conn),
-      loop_(conn->loop()),
+      ex_(ex),
+      loop_(ex->loop()),
       mount_(mount),
       user_(user),
       deflate_(deflate.accepted
@@ -53,6 +62,8 @@ WsSession::WsSession(Connection* conn, const Mount* mount, GenerationPin pin,
                    : nullptr),
       assembler_(assembler_config(loop_), deflate_.get()) {
   if (deflate_) ++loop_->ws_deflate_sockets;
+  handle_ =
+      loop_->handles().allocate(this, HandleKind::WebSocket, generation());
 }
 
 WsSession::~WsSession() {
@@ -90,29 +101,29 @@ void WsSession::open() {
 
 void WsSession::on_ping_timer(uv_timer_t* t) {
   auto* s = static_cast<WsSession*>(t->data);
-  if (s->state_ != State::Open || !s->conn_) return;
+  if (s->state_ != State::Open || !s->ex_) return;
   if (s->ping_outstanding_ && !s->heard_since_ping_) {
     // Two intervals without a byte from the peer: it is gone.
     LOG_INFO("WebSocket peer silent for two ping intervals; dropping it");
-    s->conn_->abort_websocket();
+    s->ex_->drop();
     return;
   }
   // A constant payload within the 125-byte limit: the write cannot fail.
-  if (!ws::append_ping(s->loop_->out(), "pounce")) return;
+  if (!ws::append_ping(s->ex_->tunnel_output(), "pounce")) return;
   s->heard_since_ping_ = false;
   s->ping_outstanding_ = true;
-  s->conn_->send_output();
+  s->ex_->flush();
 }
 
 void WsSession::feed(char* data, size_t len) {
   // One write for everything this read makes us send (see cork()). The
-  // connection outlives this call even if the session is detached from it
-  // meanwhile: it is freed from a uv_close callback.
-  Connection* conn = conn_;
-  conn->cork();
+  // exchange outlives this call even if the session is detached from it
+  // meanwhile (exchange/exchange.h).
+  exchange::Exchange* ex = ex_;
+  ex->cork();
   feed_frames(data, len);
   watch_unfinished_message();
-  conn->uncork();
+  ex->uncork();
 }
 
 // A message that spans reads must end within --ws-message-timeout, counted
@@ -124,7 +135,7 @@ void WsSession::watch_unfinished_message() {
   const uint64_t limit_ms = loop_->config().ws_message_timeout_ms;
   if (limit_ms == 0) return;
   const bool unfinished =
-      conn_ && state_ == State::Open && assembler_.in_message();
+      ex_ && state_ == State::Open && assembler_.in_message();
   if (!unfinished) {
     if (message_timer_armed_) uv_timer_stop(message_timer_);
     message_timer_armed_ = false;
@@ -147,7 +158,7 @@ void WsSession::watch_unfinished_message() {
 void WsSession::on_message_timer(uv_timer_t* t) {
   auto* s = static_cast<WsSession*>(t->data);
   s->message_timer_armed_ = false;
-  if (s->state_ != State::Open || !s->conn_ || !s->assembler_.in_message()) {
+  if (s->state_ != State::Open || !s->ex_ || !s->assembler_.in_message()) {
     return;
   }
   LOG_INFO(
@@ -165,7 +176,7 @@ void WsSession::fail(uint16_t code) {
   close_code_ = code;
   close_reason_.clear();
   code_decided_ = true;
-  conn_->close_websocket_after_output();
+  ex_->close_after_output();
 }
 
 void WsSession::feed_frames(char* data, size_t len) {
@@ -173,7 +184,7 @@ void WsSession::feed_frames(char* data, size_t len) {
   ping_outstanding_ = false;
   const pounce_plugin_t& d = mount_->module->desc();
   size_t off = 0;
-  while (conn_ && state_ != State::Closed && !overflowed_) {
+  while (ex_ && state_ != State::Closed && !overflowed_) {
     ws::Event ev;
     off += assembler_.feed(data + off, len - off, &ev);
     switch (ev.type) {
@@ -197,9 +208,9 @@ void WsSession::feed_frames(char* data, size_t len) {
         break;
       case ws::EventType::Ping:
         if (state_ == State::Open) {
-          ws::append_pong(loop_->out(), ev.data);
-          conn_->send_output();
-          if (!conn_ || over_output_limit("pongs")) return;
+          ws::append_pong(ex_->tunnel_output(), ev.data);
+          ex_->flush();
+          if (!ex_ || over_output_limit("pongs")) return;
         }
         break;
       case ws::EventType::Pong:
@@ -208,11 +219,11 @@ void WsSession::feed_frames(char* data, size_t len) {
         // The peer's close: answer it (unless we sent ours first), then the
         // server closes the TCP connection (RFC 6455 §7.1.1).
         if (state_ == State::Open) send_close(ev.code, std::string_view());
-        if (!conn_ || over_output_limit("its close frame")) return;
+        if (!ex_ || over_output_limit("its close frame")) return;
         close_code_ = ev.code;
         close_reason_.assign(ev.data.data(), ev.data.size());
         code_decided_ = true;
-        conn_->close_websocket_after_output();
+        ex_->close_after_output();
         return;
       case ws::EventType::Error:
         // Fail the connection (RFC 6455 §7.1.7): our close, then the TCP
@@ -230,22 +241,23 @@ void WsSession::send_close(uint16_t code, std::string_view reason) {
   // Callers pass what append_close accepts (check_close, or a code the frame
   // parser validated). Should one ever not, the peer still gets a close
   // frame: 1011 without a reason is always valid.
-  if (!ws::append_close(loop_->out(), code, reason)) {
+  if (!ws::append_close(ex_->tunnel_output(), code, reason)) {
     LOG_ERROR(
         "WebSocket close code %u refused by the frame writer; sending "
         "1011",
         static_cast<unsigned>(code));
-    if (!ws::append_close(loop_->out(), ws::close_code::kInternalError, {})) {
+    if (!ws::append_close(ex_->tunnel_output(), ws::close_code::kInternalError,
+                          {})) {
       return;
     }
   }
   if (state_ == State::Open) state_ = State::Closing;
-  conn_->send_output();
+  ex_->flush();
 }
 
 bool WsSession::over_output_limit(const char* what) {
   const Config& cfg = loop_->config();
-  size_t q = conn_->queued_output();
+  size_t q = ex_->queued_output();
   loop_->handles().publish_queued(handle_, static_cast<int64_t>(q));
   if (q <= cfg.stream_max_buffer) return false;
   // Every byte we queue counts: the plugin's messages and our own replies
@@ -258,15 +270,15 @@ bool WsSession::over_output_limit(const char* what) {
   overflowed_ = true;
   close_code_ = ws::close_code::kPolicyViolation;
   code_decided_ = true;
-  conn_->abort_websocket();
+  ex_->drop();
   return true;
 }
 
 int WsSession::after_send() {
-  if (!conn_ || overflowed_) return POUNCE_ERR_CLOSED;
+  if (!ex_ || overflowed_) return POUNCE_ERR_CLOSED;
   if (over_output_limit("the plugin")) return POUNCE_ERR_CLOSED;
   const Config& cfg = loop_->config();
-  size_t q = conn_->queued_output();
+  size_t q = ex_->queued_output();
   if (q > cfg.stream_high_water) {
     want_writable_ = true;
     return POUNCE_HIGH_WATER;
@@ -301,7 +313,7 @@ int WsSession::check_close(uint16_t code, std::string_view reason) {
 }
 
 int WsSession::send(pounce_ws_opcode_t opcode, const void* data, size_t len) {
-  if (!conn_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
+  if (!ex_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
   if (state_ != State::Open) return POUNCE_ERR_STATE;
   if (int rc = check_send(opcode, data, len); rc != POUNCE_OK) return rc;
   PluginCallDepth::Scope scope(calls_);
@@ -309,37 +321,37 @@ int WsSession::send(pounce_ws_opcode_t opcode, const void* data, size_t len) {
   ws::PerMessageDeflate* deflate =
       deflate_ && deflate_->should_compress(len) ? deflate_.get() : nullptr;
   if (!ws::append_message(
-          loop_->out(),
+          ex_->tunnel_output(),
           opcode == POUNCE_WS_TEXT ? ws::Opcode::Text : ws::Opcode::Binary,
           payload, deflate)) {
     return POUNCE_ERR_NOMEM;
   }
-  conn_->send_output();
+  ex_->flush();
   return after_send();
 }
 
 int WsSession::ping(const void* data, size_t len) {
-  if (!conn_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
+  if (!ex_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
   if (state_ != State::Open) return POUNCE_ERR_STATE;
   if (int rc = check_ping(data, len); rc != POUNCE_OK) return rc;
   PluginCallDepth::Scope scope(calls_);
-  if (!ws::append_ping(loop_->out(),
+  if (!ws::append_ping(ex_->tunnel_output(),
                        std::string_view(static_cast<const char*>(data), len))) {
     return POUNCE_ERR_INVALID;  // check_ping() refused it already
   }
-  conn_->send_output();
+  ex_->flush();
   return after_send();
 }
 
 int WsSession::close(uint16_t code, std::string_view reason) {
-  if (!conn_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
+  if (!ex_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
   if (state_ != State::Open) return POUNCE_OK;  // already closing
   if (int rc = check_close(code, reason); rc != POUNCE_OK) return rc;
   PluginCallDepth::Scope scope(calls_);
   send_close(code, reason);
   // The peer answers; until then, on_ws_close waits. The loop's
   // --shutdown-timeout or the peer leaving bounds the wait.
-  conn_->await_websocket_close();
+  ex_->await_close();
   return POUNCE_OK;
 }
 
@@ -369,21 +381,21 @@ void WsSession::on_output(size_t q) {
 }
 
 void WsSession::want_writable() {
-  if (!conn_ || state_ != State::Open) return;
+  if (!ex_ || state_ != State::Open) return;
   want_writable_ = true;
-  on_output(conn_->queued_output());
+  on_output(ex_->queued_output());
 }
 
 void WsSession::defer_writable() {
   if (writable_deferred_) return;  // one look-again is enough
-  EventLoop* loop = loop_;
+  Loop* loop = loop_;
   uint64_t h = handle_;
   writable_deferred_ = loop->post([loop, h] {
     auto* s = static_cast<WsSession*>(
         loop->handles().lookup(h, HandleKind::WebSocket));
     if (!s) return;
     s->writable_deferred_ = false;
-    if (s->conn_) s->on_output(s->conn_->queued_output());
+    if (s->ex_) s->on_output(s->ex_->queued_output());
   });
 }
 
@@ -398,9 +410,9 @@ void WsSession::finish() {
 }
 
 void WsSession::go_away() {
-  if (!conn_ || state_ != State::Open) return;
+  if (!ex_ || state_ != State::Open) return;
   send_close(ws::close_code::kGoingAway, "server going away");
-  conn_->await_websocket_close();
+  ex_->await_close();
 }
 
 void abandon_ws_upgrade(const Mount* mount, void* user) {
@@ -438,6 +450,84 @@ void WsSession::finish(uint16_t code, std::string_view reason) {
     // on_ws_close will not hand `user` back.
     abandon_ws_upgrade(mount_, user_);
   }
+}
+
+ws::DeflateConfig websocket_deflate_policy(const Loop& loop) {
+  ws::DeflateConfig d;
+  d.enabled = loop.config().ws_compression;
+  d.level = loop.config().ws_compression_level;
+  if (loop.ws_deflate_sockets >= kWsTakeoverSocketsPerLoop) {
+    d.server_no_context_takeover = true;
+    d.client_no_context_takeover = true;
+  }
+  return d;
+}
+
+WsSession* upgrade_websocket(exchange::Exchange& ex,
+                             const http::RequestHead& head, Route& r,
+                             const ws::Handshake& hs) {
+  // The plugin decides before the acceptance: a subprotocol, or a refusal.
+  pounce_ws_upgrade_t up{};
+  up.size = sizeof up;
+  up.offered_protocols = hs.protocols;
+  up.offered_count = hs.protocol_count;
+  up.chosen_protocol = -1;
+  up.reject_status = 0;
+  up.user = nullptr;
+  const pounce_plugin_t& d = r.mount->module->desc();
+  if (d.on_ws_upgrade) {
+    pounce_request_view_t view;
+    fill_view(ex, head, r, {}, &view);
+    int rc;
+    try {
+      crash::PluginCallScope scope(r.mount, "on_ws_upgrade", head.method,
+                                   r.path);
+      rc = d.on_ws_upgrade(r.mount->instance, &view, &up);
+    } catch (...) {
+      LOG_ERROR("plugin %s: exception escaped on_ws_upgrade",
+                r.mount->module->name().c_str());
+      rc = -1;
+    }
+    if (rc != 0 && up.reject_status < 400) up.reject_status = 500;
+  }
+  if (up.reject_status >= 400) {
+    // The plugin's refusal: its status, with nothing else to say.
+    int status = up.reject_status <= 599 ? up.reject_status : 500;
+    ex.refuse_websocket(status);
+    pipeline::record_response(ex, &head, r.mount->metrics_index, status, 0);
+    return nullptr;
+  }
+  // The acceptance is queued, or the upgrade refused: a session never starts
+  // without its handshake. The exchange refuses any index that is neither
+  // -1 nor one of the offered subprotocols (a plugin may only choose what
+  // the client offered).
+  if (!ex.accept_websocket(hs, up.chosen_protocol)) {
+    LOG_ERROR(
+        "plugin %s: chose subprotocol %d of %zu offered; refusing the "
+        "upgrade",
+        r.mount->module->name().c_str(), up.chosen_protocol, hs.protocol_count);
+    abandon_ws_upgrade(r.mount, up.user);
+    ex.respond_error(http::ErrorCode::PluginError, &head);
+    return nullptr;
+  }
+  pipeline::record_response(ex, &head, r.mount->metrics_index, 101, 0);
+  // The session keeps its generation until it is freed.
+  GenerationPin pin = r.pin ? std::move(r.pin) : GenerationPin(r.generation);
+  return new WsSession(&ex, r.mount, std::move(pin), hs.deflate, up.user);
+}
+
+void WsSession::release(WsSession* s) {
+  s->ex_ = nullptr;
+  // on_ws_close, then the session's memory and, with it, its pin.
+  auto finalize = [s] {
+    s->finish();
+    delete s;
+  };
+  if (s->in_plugin_call()) {
+    // Never call on_ws_close from inside the plugin's own call.
+    if (s->loop_->post(finalize)) return;
+  }
+  finalize();
 }
 
 }  // namespace pounce

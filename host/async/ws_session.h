@@ -1,5 +1,5 @@
 // One open WebSocket on an async loop: the codec of host/ws/ driven by the
-// connection's bytes, the plugin's hooks, and the close handshake.
+// exchange's bytes, the plugin's hooks, and the close handshake.
 //
 // Life: on_ws_open once the 101 is out; on_ws_message per whole message;
 // exactly one on_ws_close, with the peer's close code, the code we failed the
@@ -18,14 +18,18 @@
 #include <vector>
 
 #include "async/owner_state.h"
+#include "plugin/dispatch.h"
 #include "plugin/generation.h"
+#include "ws/handshake.h"
 #include "ws/message_assembler.h"
 #include "ws/permessage_deflate.h"
 
 namespace pounce {
 
-class Connection;
-class EventLoop;
+namespace exchange {
+class Exchange;
+}  // namespace exchange
+class Loop;
 class Generation;
 struct Mount;
 
@@ -38,7 +42,8 @@ class WsSession {
   };
 
   // `pin` keeps the mount's generation loaded until the session is freed.
-  WsSession(Connection* conn, const Mount* mount, GenerationPin pin,
+  // Takes a handle; opened (open()) once the exchange accepted the upgrade.
+  WsSession(exchange::Exchange* ex, const Mount* mount, GenerationPin pin,
             const ws::DeflateNegotiation& deflate, void* user);
   ~WsSession();
   WsSession(const WsSession&) = delete;
@@ -56,8 +61,8 @@ class WsSession {
   static int check_ping(const void* data, size_t len);
   static int check_close(uint16_t code, std::string_view reason);
 
-  // ---- the connection's calls ----
-  void open();  // after the 101: on_ws_open, ping timer
+  // ---- the protocol's calls ----
+  void open();  // after the acceptance: on_ws_open, ping timer
   // Consumes client bytes (all of them); events go to the plugin.
   void feed(char* data, size_t len);
   void on_output(size_t queued);
@@ -70,20 +75,22 @@ class WsSession {
   // exists. Releases the plugin side.
   void finish();
   void finish(uint16_t code, std::string_view reason);
-  void detach() { conn_ = nullptr; }
+  // The exchange lets go of `s`: on_ws_close (on a later turn when inside
+  // one of the plugin's calls), then it is freed. Every later call of the
+  // plugin answers POUNCE_ERR_CLOSED.
+  static void release(WsSession* s);
   // As AsyncStream::closing(): on_ws_close is due or running.
-  bool closing() const { return !conn_ || state_ == State::Closed; }
+  bool closing() const { return !ex_ || state_ == State::Closed; }
 
   OwnedTimers& timers() { return timers_; }
 
   uint64_t handle() const { return handle_; }
-  void set_handle(uint64_t h) { handle_ = h; }
   void* user() const { return user_; }
   void set_user(void* u) { user_ = u; }
   State state() const { return state_; }
   Generation* generation() const { return pin_.get(); }
   const Mount* mount() const { return mount_; }
-  EventLoop* loop() const { return loop_; }
+  Loop* loop() const { return loop_; }
   bool in_plugin_call() const { return calls_.active(); }
   // Memory held by this socket's codec (deflate contexts and message
   // buffer), for the measurements in docs/performance.md.
@@ -106,8 +113,8 @@ class WsSession {
 
   // First member, so that it is released last (see AsyncStream).
   GenerationPin pin_;
-  Connection* conn_;
-  EventLoop* loop_;
+  exchange::Exchange* ex_;  // null once detached
+  Loop* loop_;
   const Mount* mount_;
   uint64_t handle_ = 0;
   void* user_ = nullptr;
@@ -140,5 +147,17 @@ class WsSession {
 // that reached the client): hands its upgrade `user` back through
 // on_ws_upgrade_abandoned (ABI 1.1) so that it can be freed. The loop.
 void abandon_ws_upgrade(const Mount* mount, void* user);
+
+// permessage-deflate as this loop offers it now: past a number of sockets
+// that keep their context, new ones negotiate no context takeover.
+ws::DeflateConfig websocket_deflate_policy(const Loop& loop);
+
+// The app side of an upgrade the protocol validated (`hs`): on_ws_upgrade
+// decides (a subprotocol, or a refusal), the exchange answers, and on
+// acceptance the session is made, not opened yet. nullptr when there is no
+// session: the exchange answered otherwise (a refusal, an error).
+WsSession* upgrade_websocket(exchange::Exchange& ex,
+                             const http::RequestHead& head, Route& r,
+                             const ws::Handshake& hs);
 
 }  // namespace pounce

@@ -81,6 +81,19 @@ struct Config {
   uint64_t tls_ticket_rotation_ms = 3600000;
   bool tls_session_tickets = true;
   bool tls_allow_expired = false;
+
+  // Behind load balancers (pipeline/admission.h). Forwarding headers are
+  // believed only from these peers ("" = none), for this many hops.
+  std::string forwarded_allow_ips;
+  unsigned forwarded_hops = 1;
+  // Requests per second per client (0 = off), the bucket (0 = 2 × the
+  // rate), and the clients remembered.
+  uint64_t rate_limit = 0;
+  uint64_t rate_limit_burst = 0;
+  uint64_t rate_limit_table = 100000;
+  // X-Request-ID: kept from a trusted peer, else generated; in the
+  // response, the access log and request_header().
+  bool request_id = true;
   // Whether any listener is https (then certificates are required).
   bool any_tls() const;
   unsigned workers = 1;  // resolved: 0 on the command line = CPU count
@@ -134,6 +147,11 @@ struct Config {
   // The admin listener (host/admin/): "" = off, else its URL as given;
   // `admin` is that URL parsed. Never https.
   std::string admin_listen;
+  // Whether anything reads request durations (the access log, Server-Timing,
+  // the metrics of the admin listener): then each request is timed.
+  bool times_requests() const {
+    return access_log || server_timing || !admin_listen.empty();
+  }
   ListenSpec admin;
   // After SIGTERM, how long the host keeps serving new requests with
   // /readyz already 503, before the drain begins (a preStop delay).

@@ -1,3 +1,4 @@
+#include "http/forwarded.h"
 #include "cli/options.h"
 
 #include <pounce/pounce.h>
@@ -135,6 +136,25 @@ constexpr OptionDef kOptions[] = {
      "TLS session tickets (TLS 1.3 and 1.2) for resumption"},
     {"tls-allow-expired", Kind::Bool, "off",
      "An expired certificate is a warning instead of a startup error"},
+    {"forwarded-allow-ips", Kind::Text, "",
+     "Peers (addresses, CIDR ranges, \"unix\") whose X-Forwarded-For, "
+     "X-Forwarded-Proto, Forwarded and X-Request-ID are believed"},
+    {"forwarded-hops", Kind::Count, "1",
+     "How many trusted proxies stand in front: the client is the Nth "
+     "address from the right",
+     1, 64},
+    {"rate-limit", Kind::Count, "0",
+     "Requests per second per client address (0 = off); over it: 429", 0,
+     10000000},
+    {"rate-limit-burst", Kind::Count, "0",
+     "Requests a client may make at once (0 = twice --rate-limit)", 0,
+     100000000},
+    {"rate-limit-table", Kind::Count, "100000",
+     "Client addresses the rate limit remembers (least recent forgotten)",
+     16, 100000000},
+    {"request-id", Kind::Bool, "on",
+     "X-Request-ID on every response (kept from a trusted peer, else "
+     "generated)"},
     {"access-log", Kind::Bool, "on", "One line per request on stdout"},
     {"access-log-format", Kind::Text, "combined",
      "combined, or a template of $variables such as $tls_version "
@@ -466,6 +486,8 @@ bool apply_key(const std::string& key, const json& value, Config* c,
       c->tls_session_tickets = b;
     else if (flag == "tls-allow-expired")
       c->tls_allow_expired = b;
+    else if (flag == "request-id")
+      c->request_id = b;
     return true;
   }
   std::string flag = def->flag;
@@ -490,6 +512,16 @@ bool apply_key(const std::string& key, const json& value, Config* c,
   if (flag == "tls-cert") return get_list(value, key, &c->tls_certs, error);
   if (flag == "tls-key") return get_list(value, key, &c->tls_keys, error);
   if (flag == "tls-ocsp") return get_list(value, key, &c->tls_ocsp, error);
+  if (flag == "forwarded-allow-ips") {
+    if (!get_string(value, key, &c->forwarded_allow_ips, error)) return false;
+    http::AddressSet set;
+    std::string why;
+    if (!set.parse(c->forwarded_allow_ips, &why)) {
+      *error = key + ": " + why;
+      return false;
+    }
+    return true;
+  }
   if (flag == "tls-ciphers")
     return get_string(value, key, &c->tls_ciphers, error);
   if (flag == "tls-ciphersuites")
@@ -631,7 +663,15 @@ bool apply_key(const std::string& key, const json& value, Config* c,
   // Count and Bytes: the table's range bounds each one, so the casts below
   // cannot truncate.
   if (!get_number(*def, value, &u, error)) return false;
-  if (flag == "port") {
+  if (flag == "forwarded-hops") {
+    c->forwarded_hops = static_cast<unsigned>(u);
+  } else if (flag == "rate-limit") {
+    c->rate_limit = u;
+  } else if (flag == "rate-limit-burst") {
+    c->rate_limit_burst = u;
+  } else if (flag == "rate-limit-table") {
+    c->rate_limit_table = u;
+  } else if (flag == "port") {
     c->port = static_cast<uint16_t>(u);
   } else if (flag == "workers") {
     c->workers = static_cast<unsigned>(u);

@@ -54,6 +54,7 @@ namespace pounce::http {
   X(OutOfMemory, 503, "OUT_OF_MEMORY")                                    \
   X(BlockingQueueFull, 503, "BLOCKING_QUEUE_FULL")                        \
   X(PlainHttpToHttpsPort, 400, "HTTP_TO_HTTPS_PORT")                      \
+  X(RateLimited, 429, "RATE_LIMITED")                                     \
   /* plugin faults */                                                     \
   X(PluginError, 500, "PLUGIN_ERROR")                                     \
   X(InvalidResponseHeader, 500, "INVALID_RESPONSE_HEADER")                \

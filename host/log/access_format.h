@@ -1,8 +1,9 @@
 // --access-log-format: which facts one access-log line shows. The default,
 // "combined", is the line the connection writes on its own fast path
-// (Common Log Format plus the duration in seconds); any other value is a
-// template of $variables, compiled once at startup into a list of ops that
-// render() walks per request without parsing or allocating.
+// (Common Log Format plus the duration in seconds); "common" is the Common
+// Log Format; "json" is one JSON object per line; any other value is a
+// template of $variables. All are compiled once at startup into a list of
+// ops that render() walks per request without parsing or allocating.
 #pragma once
 
 #include <cstddef>
@@ -24,6 +25,14 @@ struct AccessFields {
   std::string_view time_local;   // "27/Nov/2026:18:36:07 +0000"
   std::string_view request;      // "GET / HTTP/1.1", or "-"
   std::string_view scheme;       // "http" or "https"
+  // The request line's parts; when empty, render() takes them from
+  // `request` (which the HTTP/1 connection always has).
+  std::string_view method;
+  std::string_view target;
+  std::string_view protocol;    // "HTTP/1.1"
+  std::string_view user_agent;  // empty when the request has none
+  std::string_view request_id;  // X-Request-ID, kept or generated
+  std::string_view mount;       // the plugin's mount prefix, or empty
   int status = 0;
   size_t body_bytes_sent = 0;
   double request_time = 0;                // seconds
@@ -38,6 +47,19 @@ class AccessFormat {
   static constexpr std::string_view kCombined =
       "$remote_addr - - [$time_local] \"$request\" $status $body_bytes_sent "
       "$request_time";
+  // "common": the Common Log Format.
+  static constexpr std::string_view kCommon =
+      "$remote_addr - - [$time_local] \"$request\" $status $body_bytes_sent";
+  // "json": in JSON mode every string variable renders as a JSON string
+  // (or null when the request has no such value), so the template holds
+  // no quotes of its own around them.
+  static constexpr std::string_view kJson =
+      "{\"time\":$time_iso8601,\"client\":$remote_addr,"
+      "\"method\":$request_method,\"target\":$request_uri,"
+      "\"protocol\":$server_protocol,\"status\":$status,"
+      "\"bytes\":$body_bytes_sent,\"duration\":$request_time,"
+      "\"request_id\":$request_id,\"mount\":$mount,"
+      "\"tls_version\":$tls_version,\"user_agent\":$http_user_agent}";
 
   // Compiles "combined" or a template. Returns nullptr with *error set
   // (naming the offending variable or byte) when the template is invalid.
@@ -49,10 +71,13 @@ class AccessFormat {
   bool is_default() const { return default_; }
 
   // Writes one line, ending in '\n', into buf[0..cap) and returns its
-  // length. A line longer than cap is cut, and still ends in '\n'. Every
-  // value is escaped: a byte outside printable ASCII, '"' and '\' become
-  // "\xHH", so that no request can break a line or forge a field. An empty
-  // value prints "-". cap must be at least 1.
+  // length. A line longer than cap is cut, and still ends in '\n' (a cut
+  // JSON line is then not valid JSON, but it is still one line). Every
+  // value is escaped so that no request can break a line or forge a field:
+  // in text formats a byte outside printable ASCII, '"' and '\' become
+  // "\xHH" and an empty value prints "-"; in JSON, strings are escaped as
+  // JSON requires, control bytes as \u00XX, and bytes that are not valid
+  // UTF-8 become U+FFFD. cap must be at least 1.
   size_t render(const AccessFields& f, char* buf, size_t cap) const;
 
  private:
@@ -72,6 +97,13 @@ class AccessFormat {
     TlsResumed,
     TlsClientSubject,
     TlsClientVerify,
+    Method,
+    Target,
+    Protocol,
+    UserAgent,
+    RequestId,
+    Mount,
+    TimeIso8601,
   };
   struct Op {
     Var var;
@@ -81,6 +113,7 @@ class AccessFormat {
   static bool lookup(std::string_view name, Var* out);
 
   bool default_ = false;
+  bool json_ = false;
   std::string literals_;
   std::vector<Op> ops_;
 };

@@ -58,7 +58,7 @@ bool BlockingJob::capture(const char* head_base, size_t head_size,
     off += trl[i].value.len;
   }
   req.head = &head;
-  req.tcp = nullptr;
+  req.exchange = nullptr;
   req.peer = &peer;
   req.local = &local;
   std::string_view info = route_path.substr(path.size() - path_info.size());
@@ -94,7 +94,7 @@ void BlockingJob::recycle() {
   }
   if (res.body.capacity() > kRetainedBytes) res.body.release();
   if (res.headers.capacity() > kRetainedBytes) res.headers.release();
-  res.reset("plugin");
+  res.reset("plugin", res.metrics_mount);
 }
 
 // ---------------------------------------------------------------------------

@@ -27,7 +27,7 @@
 
 #include "http/byte_buffer.h"
 #include "http/head_parser.h"
-#include "plugin/exchange.h"
+#include "plugin/request_response.h"
 #include "plugin/generation.h"
 #include "tls/session_info.h"
 
@@ -65,6 +65,7 @@ struct BlockingJob {
   pounce_request req;
   PeerAddress peer;
   PeerAddress local;
+  char request_id[exchange::Exchange::kMaxRequestId];  // req.request_id
   tls::InfoSnapshot tls;  // https: the connection's TLS facts
   pounce_request_view_t view{};
   pounce_response res;

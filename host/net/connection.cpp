@@ -9,18 +9,17 @@
 #include "admin/readiness.h"
 #include "async/stream.h"
 #include "async/ws_session.h"
-#include "http/path_normalize.h"
 #include "http/status_text.h"
 #include "log/logger.h"
 #include "net/blocking_pool.h"
 #include "net/event_loop.h"
-#include "pipeline/content_type_rules.h"
-#include "pipeline/response_compression.h"
-#include "pipeline/response_head.h"
-#include "pipeline/server_timing.h"
+#include "net/response_head.h"
+#include "pipeline/access_log.h"
+#include "pipeline/admission.h"
+#include "pipeline/response.h"
 #include "plugin/generation.h"
-#include "server/crash_report.h"
 #include "tls/session.h"
+#include "ws/handshake.h"
 
 namespace pounce {
 
@@ -42,23 +41,12 @@ constexpr size_t kMaxTryWrite = size_t{1} << 30;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::string_view kServerHeader = "Server: pounce\r\n";
 
-// Paths that cannot change under normalization skip it: no escapes and no
-// dot segments is the common case.
-bool needs_normalization(std::string_view path) {
-  for (size_t i = 0; i < path.size(); ++i) {
-    char c = path[i];
-    if (c == '%') return true;
-    if (c == '.' && i > 0 && path[i - 1] == '/') return true;
-  }
-  return path.empty() || path[0] != '/';
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
 // Life cycle
 
-Connection::Connection(EventLoop* loop) : loop_(loop) {
+Connection::Connection(EventLoop* loop) : Exchange(loop), loop_(loop) {
   memset(&write_req_, 0, sizeof write_req_);
 }
 
@@ -199,6 +187,7 @@ void Connection::force_close() {
 
 void Connection::end_stream_of(const Generation* g) {
   if (stream_ && stream_->generation() == g) {
+    keep_alive_ = false;  // the connection goes with the generation
     stream_->end_by_host(POUNCE_CLOSE_SHUTDOWN);
   }
   if (ws_ && ws_->generation() == g) ws_->go_away();
@@ -364,7 +353,7 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
 
 void Connection::deliver_input(char* base, size_t len) {
   const Config& cfg = loop_->config();
-  if (cfg.access_log || cfg.server_timing) read_started_ns_ = uv_hrtime();
+  if (cfg.times_requests()) read_started_ns_ = uv_hrtime();
   if (base == loop_->read_buffer()) {
     handle_read(base, len, false);
   } else {
@@ -419,6 +408,12 @@ void Connection::drain_tls() {
       return;
     }
     tls::Session::ReadResult r = tls_->read(room.base, room.len, &wire);
+    if (!tls_counted_ && tls_->handshake_done()) {
+      tls_counted_ = true;
+      (tls_->resumed() ? loop_->counters().tls_resumed
+                       : loop_->counters().tls_full)
+          .add(1);
+    }
     // Handshake messages, tickets and alerts go out first, in order.
     if (!wire.empty()) write_wire(wire);
     if (phase_ == Phase::Closing) return;
@@ -444,6 +439,7 @@ void Connection::fail_tls() {
   // Scanners and clients that reject our certificate end handshakes all
   // day: info, not warn, with the reason OpenSSL gave.
   LOG_INFO("TLS from %s: %s", peer_text().c_str(), tls_->error().c_str());
+  if (!tls_->handshake_done()) loop_->counters().tls_failed.add(1);
   close_now();
 }
 
@@ -701,9 +697,17 @@ bool Connection::continue_body() {
 
 bool Connection::route(const http::RequestHead& head, Route* r) {
   keep_alive_ = head.keep_alive && !loop_->draining();
+  http10_ = head.version_minor == 0;
   phase_ = Phase::Idle;
   // The head is complete: its --header-timeout no longer applies.
   if (kind == TimeoutKind::Header) loop_->timeouts().disarm(this);
+
+  const http::ErrorCode admitted = pipeline::Admission::admit(*this, head);
+  if (admitted != http::ErrorCode::None) {
+    // Over its rate: the connection goes on (a body, unread, closes it).
+    respond_error(admitted, &head, head.body_kind != http::BodyKind::None);
+    return false;
+  }
 
   if (head.path == "*") {
     // Asterisk-form is meaningful for a server-wide OPTIONS only (RFC 9112
@@ -714,39 +718,7 @@ bool Connection::route(const http::RequestHead& head, Route* r) {
     }
     pounce_response& res = loop_->response();
     res.reset("host");
-    write_sync_response(head, res);
-    if (head.body_kind != http::BodyKind::None) close_after_write_ = true;
-    return false;
-  }
-
-  r->path = head.path;
-  if (needs_normalization(r->path)) {
-    size_t n = 0;
-    http::PathStatus ps =
-        http::normalize_path(head.path, loop_->path_buffer(), &n);
-    if (ps == http::PathStatus::EscapesRoot) {
-      respond_error(http::ErrorCode::PathEscapesRoot, &head);
-      return false;
-    }
-    if (ps != http::PathStatus::Ok) {
-      respond_error(http::ErrorCode::BadPath, &head);
-      return false;
-    }
-    r->path = std::string_view(loop_->path_buffer(), n);
-  }
-
-  if (const std::string& health = loop_->config().health_check_path;
-      !health.empty() && r->path == health) {
-    // --health-check-path: /readyz's answer on the serving port, for
-    // balancers that can probe only that (docs/operations.md). The host
-    // answers; no plugin sees it.
-    pounce_response& res = loop_->response();
-    res.reset("host");
-    char body[96];
-    res.body.append(body, admin::ready_answer(body, sizeof body, &res.status));
-    add_response_header(&res, {"Content-Type", 12}, {"application/json", 16});
-    add_response_header(&res, {"Cache-Control", 13}, {"no-store", 8});
-    write_sync_response(head, res);
+    pipeline::send_response(*this, head, res);
     if (head.body_kind != http::BodyKind::None) close_after_write_ = true;
     return false;
   }
@@ -760,53 +732,32 @@ bool Connection::route(const http::RequestHead& head, Route* r) {
   } else {
     r->generation = loop_->generation();
   }
-  r->mount =
-      r->generation ? r->generation->route(r->path, &r->path_info) : nullptr;
-  if (!r->mount) {
-    respond_error(http::ErrorCode::NoRoute, &head,
-                  /*close=*/head.body_kind != http::BodyKind::None);
+  http::ErrorCode error = resolve_route(head, loop_->path_buffer(), r);
+  if (const std::string& health = loop_->config().health_check_path;
+      !health.empty() &&
+      (error == http::ErrorCode::None || error == http::ErrorCode::NoRoute) &&
+      r->path == health) {
+    // --health-check-path: /readyz's answer on the serving port, for
+    // balancers that can probe only that (docs/operations.md). The host
+    // answers; no plugin sees it.
+    pounce_response& res = loop_->response();
+    res.reset("host");
+    char body[96];
+    res.body.append(body, admin::ready_answer(body, sizeof body, &res.status));
+    add_response_header(&res, {"Content-Type", 12}, {"application/json", 16});
+    add_response_header(&res, {"Cache-Control", 13}, {"no-store", 8});
+    pipeline::send_response(*this, head, res);
+    if (head.body_kind != http::BodyKind::None) close_after_write_ = true;
     return false;
   }
-  const PluginModule& module = *r->mount->module;
-  if (head.upgrade_websocket && !module.has_websocket()) {
-    respond_error(http::ErrorCode::WebSocketUnsupported, &head);
+  if (error != http::ErrorCode::None) {
+    // Without a body the connection may go on after a 404.
+    respond_error(error, &head,
+                  error != http::ErrorCode::NoRoute ||
+                      head.body_kind != http::BodyKind::None);
     return false;
   }
-  // WebSocket upgrades go to the async pool whatever the plugin's mode for
-  // plain HTTP (ARCHITECTURE.md §1).
-  const pounce_mode_t mode = module.mode_for(r->path_info);
-  r->async = mode == POUNCE_MODE_ASYNC || head.upgrade_websocket;
-  r->blocking = mode == POUNCE_MODE_BLOCKING && !r->async;
   return true;
-}
-
-void Connection::fill_view(const http::RequestHead& head, const Route& r,
-                           std::string_view body, pounce_request_view_t* view) {
-  pounce_request& req = loop_->request();
-  req.head = &head;
-  req.tcp = &tcp_;
-  req.peer = &peer_;
-  // The loop's request object serves every connection: set on each one.
-  req.tls = tls_.get();
-  view->size = sizeof *view;
-  view->version_major = 1;
-  view->version_minor = head.version_minor;
-  view->reserved = 0;
-  view->method = {head.method.data(), head.method.size()};
-  view->target = {head.target.data(), head.target.size()};
-  view->path = {r.path.data(), r.path.size()};
-  view->mount_prefix = {r.mount->prefix.data(), r.mount->prefix.size()};
-  view->path_info = {r.path_info.data(), r.path_info.size()};
-  view->query = {head.query.data(), head.query.size()};
-  view->headers = head.headers;
-  view->header_count = head.header_count;
-  view->body = {body.data(), body.size()};
-  view->trailers = nullptr;
-  view->trailer_count = 0;
-  view->handle = &req;
-  // ABI 1.1: what HTTP/2 carries as :scheme and :authority.
-  view->scheme = tls_ ? pounce_str_t{"https", 5} : pounce_str_t{"http", 4};
-  view->authority = {head.host.data(), head.host.size()};
 }
 
 void Connection::dispatch(const http::RequestHead& head, const char* head_base,
@@ -816,7 +767,7 @@ void Connection::dispatch(const http::RequestHead& head, const char* head_base,
   if (r.blocking) {
     start_blocking(head, head_base, r, body, trailers, trailer_count);
   } else {
-    call_sync(head, r, body, trailers, trailer_count);
+    call_sync(*this, head, r, body, trailers, trailer_count);
   }
 }
 
@@ -849,19 +800,18 @@ void Connection::start_blocking(const http::RequestHead& head,
   job->tls.reset(tls_ ? tls_->info() : nullptr);
   job->req.tls = tls_ ? &job->tls : nullptr;
   job->plugin_name = mount.module->name().c_str();
-  job->res.reset(job->plugin_name);
+  job->res.reset(job->plugin_name, mount.metrics_index);
   // Until the job is back on this loop, the code it runs stays loaded (a
   // reload retires the generation only after that).
   job->pin = r.pin ? std::move(r.pin) : GenerationPin(r.generation);
-  job->peer = peer();
-  job->local.len = sizeof job->local.addr;
-  int len = static_cast<int>(sizeof job->local.addr);
-  if (uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&job->local.addr),
-                         &len) == 0) {
-    job->local.len = static_cast<socklen_t>(len);
-  } else {
-    job->local.len = 0;
+  job->peer = client();
+  {
+    // A copy: the connection may close while the handler runs.
+    const std::string_view id = request_id();
+    memcpy(job->request_id, id.data(), id.size());
+    job->req.request_id = std::string_view(job->request_id, id.size());
   }
+  if (!local_address(&job->local)) job->local.len = 0;
   job->conn = this;
   BlockingPool* pool = loop_->blocking_pool();
   if (!pool || !pool->submit(job)) {
@@ -889,7 +839,7 @@ void Connection::finish_blocking(BlockingJob* job) {
   if (job->res.error != http::ErrorCode::None) {
     respond_error(job->res.error, &job->head);
   } else {
-    write_sync_response(job->head, job->res);
+    pipeline::send_response(*this, job->head, job->res);
   }
   loop_->release_job(job);
   if (phase_ == Phase::Closing) return;
@@ -902,129 +852,121 @@ void Connection::finish_blocking(BlockingJob* job) {
   after_input();
 }
 
-void Connection::call_sync(const http::RequestHead& head, const Route& r,
-                           std::string_view body,
-                           const pounce_header_t* trailers,
-                           size_t trailer_count) {
-  pounce_request_view_t view;
-  fill_view(head, r, body, &view);
-  view.trailers = trailers;
-  view.trailer_count = trailer_count;
+// ---------------------------------------------------------------------------
+// The exchange's responses, in HTTP/1.1 framing
 
-  const Mount& mount = *r.mount;
-  pounce_response& res = loop_->response();
-  res.reset(mount.module->name().c_str());
-  int rc = 0;
-  try {
-    crash::PluginCallScope scope(&mount, "on_handle", head.method, r.path);
-    rc = mount.module->desc().on_handle(mount.instance, &view, &res);
-  } catch (...) {
-    // Exceptions must not cross the C ABI; pounce.hpp catches them. A plugin
-    // that does not use it still must not take the worker down.
-    LOG_ERROR("plugin %s: exception escaped on_handle; answering 500",
-              res.plugin_name);
-    rc = -1;
-  }
-  if (rc != 0 && res.error == http::ErrorCode::None) {
-    if (rc != -1) {
-      LOG_ERROR("plugin %s: on_handle returned %d; answering 500",
-                res.plugin_name, rc);
-    }
-    res.error = http::ErrorCode::PluginError;
-  }
-  if (res.error != http::ErrorCode::None) {
-    respond_error(res.error, &head);
-    return;
-  }
-  write_sync_response(head, res);
+namespace {
+
+// No body and no Content-Length for 204 and 304 (RFC 9110 §8.6).
+bool bodiless(int status) {
+  return status == 204 || status == 304;
 }
 
-void Connection::write_sync_response(const http::RequestHead& head,
-                                     pounce_response& res) {
-  const Config& cfg = loop_->config();
+}  // namespace
+
+bool Connection::respond(const exchange::ResponseStart& s,
+                         std::string_view body) {
   // A drain may have started while the plugin ran.
   if (keep_alive_ && loop_->draining()) keep_alive_ = false;
-  const uint64_t app_done_ns = cfg.server_timing ? uv_hrtime() : 0;
-  const int status = res.status;
-  const bool head_request = head.method == "HEAD";
-  // No body and no Content-Length for 204 and 304 (RFC 9110 §8.6); HEAD keeps
-  // the Content-Length of the body it does not get.
-  const bool bodiless_status = status == 204 || status == 304;
-  std::string_view body = res.body.view();
-
-  pipeline::ResponseHead h;
-  h.status = status;
-  h.date_header = loop_->date().date_header();
-  h.framing = bodiless_status ? pipeline::Framing::NoBody
-                              : pipeline::Framing::ContentLength;
-  // A body below --compression-min-size is never compressed, whatever its
-  // type: checking the size first keeps small responses (the common case)
-  // off the content-type rules. A HEAD is compressed like its GET and the
-  // result dropped: its Content-Length is the compressed one (RFC 9110
-  // §9.3.2). A 304 has no body, but the ETag and Vary of its 200 (§15.4.5).
-  const bool not_modified = status == 304;
-  if (cfg.compression &&
-      (not_modified ||
-       (!bodiless_status && body.size() >= cfg.compression_min_size))) {
-    pipeline::ResponseFacts facts;
-    facts.status = status;
-    facts.has_content_encoding = res.has_content_encoding;
-    facts.content_type = res.content_type();
-    facts.content_length = body.size();
-    pipeline::CompressDecision d =
-        pipeline::decide_compression(facts, cfg.compression_min_size);
-    h.vary_accept_encoding = pipeline::varies_on_accept_encoding(d);
-    if (d == pipeline::CompressDecision::Compress) {
-      pipeline::Coding c =
-          pipeline::negotiate_encoding(head.headers, head.header_count);
-      if (c != pipeline::Coding::Identity) {
-        ByteBuffer& z = loop_->compress_scratch();
-        z.clear();
-        // The per-loop context for whole bodies, reused: one per response
-        // would cost zstd's 3.7 MB a time (ARCHITECTURE.md §5).
-        if (loop_->compressors().sync_context(c).compress_whole(c, body, z)) {
-          body = z.view();
-          h.content_encoding = pipeline::coding_name(c);
-          pipeline::weaken_etag(&res);
-        }
-      }
-    } else if (d == pipeline::CompressDecision::NotModified &&
-               pipeline::negotiate_encoding(head.headers, head.header_count) !=
-                   pipeline::Coding::Identity) {
-      pipeline::weaken_etag(&res);
-    }
-  }
-  h.plugin_headers = res.headers.view();
-  h.content_length = body.size();
+  http1::HeadFraming f;
+  f.date_header = loop_->date().date_header();
+  f.request_id = request_id();
+  f.framing = bodiless(s.status) ? http1::Framing::NoBody
+                                 : http1::Framing::ContentLength;
+  f.content_length = static_cast<uint64_t>(s.content_length);
   if (!keep_alive_) {
-    h.connection = pipeline::ConnectionHeader::Close;
-  } else if (head.version_minor == 0) {
-    h.connection = pipeline::ConnectionHeader::KeepAlive;
-  }
-  char timing[96];
-  if (cfg.server_timing && read_started_ns_) {
-    uint64_t now = uv_hrtime();
-    uint64_t parse_end = read_started_ns_ + parse_ns_;
-    h.server_timing = pipeline::format_server_timing(
-        timing, sizeof timing, parse_ns_,
-        app_done_ns > parse_end ? app_done_ns - parse_end : 0,
-        static_cast<int64_t>(now - app_done_ns));
+    f.connection = http1::ConnectionHeader::Close;
+  } else if (http10_) {
+    f.connection = http1::ConnectionHeader::KeepAlive;
   }
   ByteBuffer& out = loop_->out();
   const bool whole_before = !out.failed();
   const size_t mark = out.size();
-  pipeline::write_response_head(out, h);
-  if (!bodiless_status && !head_request) out.append(body);
+  http1::write_response_head(out, s, f);
+  out.append(body);
   if (out.failed() && whole_before) {
-    // No memory for this response: drop what was built of it and answer
-    // 503 instead (the responses before it are intact).
+    // Drop what was built of this response; the ones before it are intact.
     out.truncate(mark);
     out.forget_failure();
-    respond_error(http::ErrorCode::OutOfMemory, &head);
+    return false;
+  }
+  if (!keep_alive_) close_after_write_ = true;
+  return true;
+}
+
+void Connection::start_response(const exchange::ResponseStart& s) {
+  keep_alive_ = keep_alive_ && !loop_->draining();
+  http1::HeadFraming f;
+  f.date_header = loop_->date().date_header();
+  f.request_id = request_id();
+  if (bodiless(s.status)) {
+    f.framing = http1::Framing::NoBody;
+  } else if (s.content_length >= 0) {
+    f.framing = http1::Framing::ContentLength;
+    f.content_length = static_cast<uint64_t>(s.content_length);
+  } else if (http10_) {
+    // No chunked encoding in HTTP/1.0: the close ends the body.
+    f.framing = http1::Framing::CloseDelimited;
+    keep_alive_ = false;
+  } else {
+    f.framing = http1::Framing::Chunked;
+  }
+  response_framing_ = f.framing;
+  if (!keep_alive_) {
+    f.connection = http1::ConnectionHeader::Close;
+  } else if (http10_) {
+    f.connection = http1::ConnectionHeader::KeepAlive;
+  }
+  http1::write_response_head(loop_->out(), s, f);
+  // The response started: --request-timeout no longer applies.
+  if (kind == TimeoutKind::ResponseStart) loop_->timeouts().disarm(this);
+}
+
+void Connection::write_body(std::string_view bytes) {
+  if (bytes.empty()) return;
+  ByteBuffer& out = loop_->out();
+  if (response_framing_ != http1::Framing::Chunked) {
+    out.append(bytes);
     return;
   }
-  if (cfg.access_log) access_log(&head, status, body.size());
-  if (!keep_alive_) close_after_write_ = true;
+  char* p = out.prepare(bytes.size() + 24);
+  if (!p) return;  // out.failed(): flush_output() closes the connection
+  size_t n = http1::write_chunk_size(p, bytes.size());
+  memcpy(p + n, bytes.data(), bytes.size());
+  p[n + bytes.size()] = '\r';
+  p[n + bytes.size() + 1] = '\n';
+  out.commit(n + bytes.size() + 2);
+}
+
+void Connection::end_response(std::string_view trailers) {
+  if (response_framing_ != http1::Framing::Chunked) return;
+  ByteBuffer& out = loop_->out();
+  out.append("0\r\n");
+  out.append(trailers);
+  out.append("\r\n");
+}
+
+bool Connection::accept_websocket(const ws::Handshake& hs,
+                                  int chosen_protocol) {
+  return ws::append_101_response(loop_->out(), hs, chosen_protocol);
+}
+
+void Connection::refuse_websocket(int status) {
+  ByteBuffer& out = loop_->out();
+  out.append(http::status_line(status));
+  out.append(loop_->date().date_header());
+  out.append(
+      "Server: pounce\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  close_after_write_ = true;
+  phase_ = Phase::Idle;
+}
+
+ByteBuffer& Connection::tunnel_output() {
+  return loop_->out();
+}
+
+tls::InfoSource* Connection::tls_source() {
+  return tls_.get();
 }
 
 void Connection::respond_error(http::ErrorCode code,
@@ -1043,7 +985,7 @@ void Connection::respond_error(http::ErrorCode code,
   ByteBuffer& out = loop_->out();
   std::string_view status_line = http::status_line(status);
   std::string_view date = loop_->date().date_header();
-  char* p = out.prepare(512);
+  char* p = out.prepare(640);
   if (!p) {
     // Not even the error fits: flush_output() sees out.failed() and
     // closes without a response.
@@ -1063,6 +1005,15 @@ void Connection::respond_error(http::ErrorCode code,
   if (code == http::ErrorCode::TooManyConnections ||
       code == http::ErrorCode::BlockingQueueFull) {
     put("Retry-After: 1\r\n");
+  } else if (code == http::ErrorCode::RateLimited) {
+    put("Retry-After: ");
+    p += format_decimal(p, retry_after_s());
+    put("\r\n");
+  }
+  if (!request_id().empty()) {
+    put("X-Request-ID: ");
+    put(request_id());
+    put("\r\n");
   }
   if (code == http::ErrorCode::WebSocketVersion) {
     put("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
@@ -1085,80 +1036,35 @@ void Connection::respond_error(http::ErrorCode code,
     put(")\n");
   }
   out.commit(static_cast<size_t>(p - start));
-  if (loop_->config().access_log) access_log(head, status, body_len);
+  if (static_cast<size_t>(code) < metrics::LoopCounters::kErrorCodes) {
+    loop_->counters().rejected[static_cast<size_t>(code)].add(1);
+  }
+  pipeline::record_response(*this, head, metrics::kNoMount, status, body_len);
   if (!keep) close_after_write_ = true;
   phase_ = Phase::Idle;
 }
 
-std::string_view format_request_line(const http::RequestHead* head, char* buf,
-                                     size_t cap) {
-  if (!head) return "-";
-  int tlen =
-      static_cast<int>(head->target.size() > 512 ? 512 : head->target.size());
-  // The target was validated as visible ASCII by the parser: it cannot forge
-  // a log line.
-  int n = snprintf(buf, cap, "%.*s %.*s HTTP/1.%d",
-                   static_cast<int>(head->method.size()), head->method.data(),
-                   tlen, head->target.data(), head->version_minor);
-  if (n < 0) return "-";
-  return std::string_view(
-      buf, static_cast<size_t>(n) < cap ? static_cast<size_t>(n) : cap - 1);
-}
-
-void Connection::access_log(const http::RequestHead* head, int status,
-                            size_t bytes) {
-  char request_line[600];
-  access_log(format_request_line(head, request_line, sizeof request_line),
-             status, bytes);
-}
-
-void Connection::access_log(std::string_view request_line, int status,
-                            size_t bytes) {
-  // Common Log Format plus the duration in seconds:
-  // 127.0.0.1 - - [27/Nov/2026:18:36:07 +0000] "GET / HTTP/1.1" 200 13 0.000042
-  char line[1024];
-  pounce_addr_t a;
-  a.size = sizeof a;
-  if (format_address(reinterpret_cast<const sockaddr*>(&peer().addr), &a) !=
-      POUNCE_OK) {
-    snprintf(a.text, sizeof a.text, "-");
-  }
-  std::string_view t = loop_->date().clf_time();
-  double secs = read_started_ns_
-                    ? static_cast<double>(uv_hrtime() - read_started_ns_) / 1e9
-                    : 0.0;
-  if (const log::AccessFormat* format = loop_->access_format()) {
-    log::AccessFields f;
-    f.remote_addr = a.text;
-    f.time_local = t;
-    f.request = request_line;
-    f.status = status;
-    f.body_bytes_sent = bytes;
-    f.request_time = secs;
-    f.tls = tls_for_log();
-    f.scheme = f.tls ? "https" : "http";
-    char custom[2048];
-    log::access(
-        std::string_view(custom, format->render(f, custom, sizeof custom)));
-    return;
-  }
-  int n = snprintf(line, sizeof line, "%s - - [%.*s] \"%.*s\" %d %zu %.6f\n",
-                   a.text, static_cast<int>(t.size()), t.data(),
-                   static_cast<int>(request_line.size()), request_line.data(),
-                   status, bytes, secs);
-  if (n > 0) {
-    log::access(std::string_view(line, static_cast<size_t>(n) < sizeof line
-                                           ? static_cast<size_t>(n)
-                                           : sizeof line - 1));
-  }
-}
-
-const tls::SessionInfo* Connection::tls_for_log() {
-  return tls_ ? tls_->tls_info() : nullptr;
-}
-
+// Fetched on first use: most connections never need it, and getpeername is
+// a system call.
 const PeerAddress& Connection::peer() {
-  return peer_address(&tcp_, &peer_);
+  if (peer_.len == 0) {
+    int len = sizeof peer_.addr;
+    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&peer_.addr),
+                           &len) == 0) {
+      peer_.len = static_cast<socklen_t>(len);
+    }
+  }
+  return peer_;
+}
+
+bool Connection::local_address(PeerAddress* out) {
+  int len = static_cast<int>(sizeof out->addr);
+  if (uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&out->addr),
+                         &len) != 0) {
+    return false;
+  }
+  out->len = static_cast<socklen_t>(len);
+  return true;
 }
 
 std::string Connection::peer_text() {

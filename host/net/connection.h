@@ -26,6 +26,10 @@
 // connection to an async-pool loop (hand_off, in connection_async.cpp). There
 // the same class runs the request as an AsyncStream, and serves any later
 // sync request inline.
+//
+// The app side (the sync call, AsyncStream, WsSession, the response
+// pipeline) sees a connection only as the exchange::Exchange of the request
+// it serves: the overrides below are the HTTP/1 framing of that interface.
 #pragma once
 
 #include <uv.h>
@@ -35,20 +39,19 @@
 #include <memory>
 #include <string_view>
 
-#include "async/handoff.h"
+#include "exchange/exchange.h"
 #include "http/body_decoder.h"
 #include "http/byte_buffer.h"
 #include "http/error_code.h"
 #include "http/head_parser.h"
+#include "net/handoff.h"
+#include "net/response_head.h"
 #include "net/timeout_queue.h"
-#include "plugin/exchange.h"
+#include "plugin/dispatch.h"
 #include "plugin/generation.h"
+#include "plugin/request_response.h"
 
 namespace pounce {
-
-namespace tls {
-struct SessionInfo;
-}  // namespace tls
 
 class AsyncStream;
 class BlockingJob;
@@ -60,11 +63,7 @@ namespace tls {
 class Session;
 }
 
-// "GET /x HTTP/1.1" for the access log, into buf; "-" without a head.
-std::string_view format_request_line(const http::RequestHead* head, char* buf,
-                                     size_t cap);
-
-class Connection : public TimeoutNode {
+class Connection final : public TimeoutNode, public exchange::Exchange {
  public:
   // Accepts a pending connection from `server` onto `loop`; `tls` when
   // the listener is https. Returns nullptr when the accept failed (already
@@ -88,45 +87,49 @@ class Connection : public TimeoutNode {
   // deadline passed for that generation).
   void end_stream_of(const Generation* g);
 
-  // ---- for the AsyncStream of this connection (its loop) ----
   EventLoop* loop() const { return loop_; }
-  // Hands the loop's output buffer to the socket.
-  void send_output();
+
+  // ---- exchange::Exchange (exchange/exchange.h), for the app side ----
+  const PeerAddress& peer() override;
+  bool local_address(PeerAddress* out) override;
+  tls::InfoSource* tls_source() override;
+  bool respond(const exchange::ResponseStart& head,
+               std::string_view body) override;
+  void respond_error(http::ErrorCode code,
+                     const http::RequestHead* request) override {
+    respond_error(code, request, true);
+  }
+  void start_response(const exchange::ResponseStart& head) override;
+  void write_body(std::string_view bytes) override;
+  void end_response(std::string_view trailers) override;
+  bool trailers_allowed() const override {
+    return response_framing_ == http1::Framing::Chunked;
+  }
+  void flush() override { send_output(); }
   // Bytes accepted but not yet taken by the kernel.
-  size_t queued_output() const;
-  // While corked, send_output() keeps the bytes (in queued_, in order)
+  size_t queued_output() const override;
+  void complete() override { finish_stream(); }
+  void fail(http::ErrorCode code) override { fail_stream(code); }
+  void abort(pounce_close_reason_t reason) override { abort_stream(reason); }
+  bool accept_websocket(const ws::Handshake& handshake,
+                        int chosen_protocol) override;
+  void refuse_websocket(int status) override;
+  ByteBuffer& tunnel_output() override;
+  // While corked, send_output() keeps the bytes (in held_, in order)
   // instead of writing; uncork() writes them all at once. A WebSocket corks
   // while it handles one read, so that the echoes, pongs and sends of a
   // batch of messages leave in one write instead of one each.
-  void cork() { corked_ = true; }
-  void uncork();
-  uint64_t parse_ns() const { return parse_ns_; }
-  void on_stream_started();
-  // The stream ended and its last byte reached the socket.
-  void finish_stream();
-  // Closes the connection without completing the response (the client sees
-  // a truncated body), after on_close(reason).
-  void abort_stream(pounce_close_reason_t reason);
-  // Answers the request with an error instead (before the response
-  // started), after on_close(ERROR).
-  void fail_stream(http::ErrorCode code);
+  void cork() override { corked_ = true; }
+  void uncork() override;
+  void close_after_output() override { close_websocket_after_output(); }
+  void await_close() override { await_websocket_close(); }
+  void drop() override { abort_websocket(); }
 
   // ---- for its loop ----
   // The blocking handler of the parked request returned: the response is
   // written like a sync one, then the requests pipelined behind it are
   // served. Releases the job.
   void finish_blocking(BlockingJob* job);
-
-  // ---- for the WsSession of this connection (its loop) ----
-  // The close handshake is complete (or failed): close the TCP connection
-  // once our last frame is out.
-  void close_websocket_after_output();
-  // Our close frame is out: wait (bounded) for the peer's answer.
-  void await_websocket_close();
-  // Drop the connection now (the peer vanished, or it overflowed).
-  void abort_websocket();
-
-  // ---- for its loop ----
   // The TLS session holds input the socket will not signal (see
   // EventLoop::schedule_input): read it now, if reading is allowed.
   void read_buffered_input();
@@ -151,20 +154,6 @@ class Connection : public TimeoutNode {
                  // then moves (with in_) to an async loop
     Lingering,   // write side shut down, discarding input before the close
     Closing,     // uv_close was called
-  };
-
-  // Where a request goes, decided as soon as its head is complete.
-  struct Route {
-    const Mount* mount = nullptr;
-    Generation* generation = nullptr;
-    std::string_view path;       // normalized
-    std::string_view path_info;  // below the mount
-    bool async = false;
-    bool blocking = false;  // POUNCE_MODE_BLOCKING: on the blocking pool
-    // Held for the first request after a hand-off: the pin the worker took.
-    // Whatever path the request takes, it is released or moved on exactly
-    // once (to the stream, the WebSocket, or with the Route).
-    GenerationPin pin;
   };
 
   explicit Connection(EventLoop* loop);
@@ -216,27 +205,34 @@ class Connection : public TimeoutNode {
   void dispatch(const http::RequestHead& head, const char* head_base, Route& r,
                 std::string_view body, const pounce_header_t* trailers,
                 size_t trailer_count);
-  void call_sync(const http::RequestHead& head, const Route& r,
-                 std::string_view body, const pounce_header_t* trailers,
-                 size_t trailer_count);
   void start_blocking(const http::RequestHead& head, const char* head_base,
                       Route& r, std::string_view body,
                       const pounce_header_t* trailers, size_t trailer_count);
   // The connection no longer waits for its job (it closes, or answered
   // already): the result is dropped when it comes back.
   void detach_blocking();
-  void write_sync_response(const http::RequestHead& head, pounce_response& res);
   // Answers with an error from the table: the response, a log line and, when
   // `close` is set (every table row), a lingering close.
   void respond_error(http::ErrorCode code, const http::RequestHead* head,
-                     bool close = true);
-  void access_log(const http::RequestHead* head, int status, size_t bytes);
-  void access_log(std::string_view request_line, int status, size_t bytes);
-  // This connection's TLS facts for the access log's $tls_* variables;
-  // null on cleartext.
-  const tls::SessionInfo* tls_for_log();
-  void fill_view(const http::RequestHead& head, const Route& r,
-                 std::string_view body, pounce_request_view_t* view);
+                     bool close);
+  // Hands the loop's output buffer to the socket, then tells the stream or
+  // the WebSocket how much is still queued.
+  void send_output();
+  // The stream ended and its last byte reached the socket.
+  void finish_stream();
+  // Closes the connection without completing the response (the client sees
+  // a truncated body), after on_close(reason).
+  void abort_stream(pounce_close_reason_t reason);
+  // Answers the request with an error instead (before the response
+  // started), after on_close(ERROR).
+  void fail_stream(http::ErrorCode code);
+  // The close handshake is complete (or failed): close the TCP connection
+  // once our last frame is out.
+  void close_websocket_after_output();
+  // Our close frame is out: wait (bounded) for the peer's answer.
+  void await_websocket_close();
+  // Drop the connection now (the peer vanished, or it overflowed).
+  void abort_websocket();
 
   // ---- async (connection_async.cpp) ----
   // On a worker: the request at the front of the unconsumed input goes to an
@@ -289,7 +285,6 @@ class Connection : public TimeoutNode {
   void fail_output_memory();
   void close_now();
   bool input_pending();
-  const PeerAddress& peer();
   std::string peer_text();
 
   uv_tcp_t tcp_{};
@@ -299,6 +294,7 @@ class Connection : public TimeoutNode {
   bool write_in_flight_ = false;
   bool close_after_write_ = false;  // then linger and close
   bool keep_alive_ = true;          // of the request being served
+  bool http10_ = false;             // the request being served is HTTP/1.0
   bool forced_ = false;             // the shutdown deadline passed
   bool in_input_ = false;           // inside handle_read (no re-entry)
   bool finish_pending_ = false;     // finish_stream deferred to its end
@@ -342,11 +338,13 @@ class Connection : public TimeoutNode {
   GenerationPin handoff_pin_;
   std::atomic<int64_t>* origin_count_ = nullptr;
 
+  // The framing start_response chose for the stream's body.
+  http1::Framing response_framing_ = http1::Framing::Chunked;
+
   size_t lingered_bytes_ = 0;
-  uint64_t read_started_ns_ = 0;  // for the access log and Server-Timing
-  uint64_t parse_ns_ = 0;
   PeerAddress peer_;
   std::unique_ptr<tls::Session> tls_;  // https listeners only
+  bool tls_counted_ = false;  // its handshake is in the metrics
   bool awaiting_tls_ = false;          // https, before the first byte
 };
 

@@ -6,13 +6,12 @@
 
 #include <cstring>
 
-#include "async/async_loop.h"
 #include "async/stream.h"
 #include "log/logger.h"
+#include "net/async_loop.h"
 #include "net/connection.h"
 #include "net/event_loop.h"
 #include "plugin/generation.h"
-#include "server/crash_report.h"
 #include "tls/session.h"
 
 namespace pounce {
@@ -103,7 +102,7 @@ void Connection::adopt_handoff(EventLoop* loop, Handoff&& h) {
   loop->add_connection(c);
   uv_tcp_nodelay(&c->tcp_, 1);
   const Config& cfg = loop->config();
-  if (cfg.access_log || cfg.server_timing) c->read_started_ns_ = uv_hrtime();
+  if (cfg.times_requests()) c->read_started_ns_ = uv_hrtime();
   c->handle_read(c->in_.data(), c->in_.size(), true);
   // The pin was for the request that came with the hand-off: route() took
   // it. If that request never got routed, it has no use any more.
@@ -127,11 +126,7 @@ size_t Connection::start_async(const http::RequestHead& head, Route& r,
   }
   // The stream keeps its generation until it is freed.
   GenerationPin pin = r.pin ? std::move(r.pin) : GenerationPin(r.generation);
-  auto* s = new AsyncStream(this, r.mount, std::move(pin), head,
-                            read_started_ns_ ? read_started_ns_ : uv_hrtime());
-  uint64_t handle =
-      loop_->handles().allocate(s, HandleKind::Stream, s->generation());
-  s->set_handle(handle);
+  auto* s = new AsyncStream(this, r.mount, std::move(pin), head);
   stream_ = s;
   phase_ = Phase::Async;
   keep_alive_ = head.keep_alive;
@@ -155,33 +150,7 @@ size_t Connection::start_async(const http::RequestHead& head, Route& r,
     loop_->out().append(kContinue);
   }
 
-  pounce_request_view_t view;
-  fill_view(head, r, {}, &view);
-  const pounce_plugin_t& d = r.mount->module->desc();
-  int rc;
-  try {
-    crash::PluginCallScope scope(r.mount, "on_request", head.method, r.path);
-    rc = d.on_request(r.mount->instance, handle, &view);
-  } catch (...) {
-    LOG_ERROR("plugin %s: exception escaped on_request",
-              r.mount->module->name().c_str());
-    rc = -1;
-  }
-  if (rc != 0 && stream_ == s && !s->started()) {
-    if (rc != -1) {
-      LOG_ERROR("plugin %s: on_request returned %d; answering 500",
-                r.mount->module->name().c_str(), rc);
-    }
-    fail_stream(http::ErrorCode::PluginError);
-  } else if (rc != 0 && stream_ == s) {
-    // After stream_start the status is on its way: the error can only end
-    // the response early, as stream_abort does (ABI 1.1; 1.0 ignored it).
-    LOG_ERROR(
-        "plugin %s: on_request returned %d after stream_start; aborting the "
-        "stream",
-        r.mount->module->name().c_str(), rc);
-    s->abort();
-  }
+  s->begin(head, r);
   if (phase_ != Phase::Async) return len;  // answered and closing
   size_t used = head_end - head_off;
   if (!stream_body_done_)
@@ -191,8 +160,6 @@ size_t Connection::start_async(const http::RequestHead& head, Route& r,
 
 size_t Connection::feed_stream_body(char* data, size_t len) {
   if (!stream_ || stream_body_done_) return 0;
-  const Mount* mount = stream_->mount();
-  const pounce_plugin_t& d = mount->module->desc();
   size_t consumed = 0;
   size_t produced = 0;
   bool done = false;
@@ -219,18 +186,7 @@ size_t Connection::feed_stream_body(char* data, size_t len) {
   if (produced || done) {
     loop_->timeouts().arm(this, TimeoutKind::Body);  // progress
     stream_body_done_ = done;
-    if (d.on_body) {
-      uint64_t handle = stream_->handle();
-      try {
-        crash::PluginCallScope scope(mount, "on_body");
-        d.on_body(mount->instance, handle, stream_->user(), data, produced,
-                  done ? 1 : 0);
-      } catch (...) {
-        LOG_ERROR("plugin %s: exception escaped on_body",
-                  mount->module->name().c_str());
-        if (stream_) stream_->abort();
-      }
-    }
+    stream_->deliver_body(data, produced, done);
   }
   return consumed;
 }
@@ -252,35 +208,11 @@ void Connection::arm_async_timeout() {
   }
 }
 
-void Connection::on_stream_started() {
-  if (kind == TimeoutKind::ResponseStart) loop_->timeouts().disarm(this);
-}
-
-namespace {
-
-// on_close, then the stream's memory and, with it, its pin.
-void finalize_stream(AsyncStream* s, pounce_close_reason_t reason) {
-  s->close(reason);
-  delete s;
-}
-
-}  // namespace
-
 void Connection::release_stream(pounce_close_reason_t reason) {
   AsyncStream* s = stream_;
   if (!s) return;
   stream_ = nullptr;
-  if (loop_->config().access_log) {
-    // 499: the client left before a response started (nginx's convention).
-    access_log(s->request_line(), s->status() ? s->status() : 499,
-               s->body_bytes());
-  }
-  s->detach();
-  if (s->in_plugin_call()) {
-    // Never call on_close from inside the plugin's own call.
-    if (loop_->post([s, reason] { finalize_stream(s, reason); })) return;
-  }
-  finalize_stream(s, reason);
+  AsyncStream::release(s, reason);
 }
 
 void Connection::finish_stream() {
@@ -291,8 +223,8 @@ void Connection::finish_stream() {
     finish_pending_ = true;
     return;
   }
-  bool keep = stream_->keep_alive() && stream_body_done_ &&
-              !loop_->draining() && !forced_;
+  bool keep =
+      keep_alive_ && stream_body_done_ && !loop_->draining() && !forced_;
   release_stream(POUNCE_CLOSE_DONE);
   phase_ = Phase::Idle;
   if (!keep) {

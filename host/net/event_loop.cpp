@@ -1,71 +1,46 @@
 #include "net/event_loop.h"
 
-#include <pthread.h>
-#include <sched.h>
-#include <signal.h>
-
-#include <cstring>
-
 #include "net/blocking_pool.h"
 #include "net/connection.h"
 #include "plugin/generation.h"
-#include "server/crash_report.h"
 
 namespace pounce {
 
 namespace {
-thread_local EventLoop* t_current_loop = nullptr;
 // How long our WebSocket close frame waits for the peer's answer before the
 // TCP connection is closed anyway (RFC 6455 §7.1.1 leaves it open).
 constexpr uint64_t kWsCloseWaitMs = 5000;
 }  // namespace
 
-EventLoop* EventLoop::current() {
-  return t_current_loop;
-}
-
 EventLoop::EventLoop(const Config& config, unsigned index, const char* role)
-    : config_(config),
-      index_(index),
-      role_(role),
+    : Loop(config, index, role),
       read_buffer_(new char[kReadBufferSize]),
       headers_(new pounce_header_t[config.max_headers]),
       trailers_(new pounce_header_t[config.max_headers]),
-      path_buffer_(new char[config.max_header_size + 1]),
-      handles_(index),
-      ws_message_budget_(config.ws_buffer_budget) {
-  uv_loop_init(&loop_);
-  loop_.data = this;
-  tasks_.init(&loop_);
-  log_flusher_.start(&loop_);
-  timeouts_.init(&loop_,
+      path_buffer_(new char[config.max_header_size + 1]) {
+  timeouts_.init(uv(),
                  {config.header_timeout_ms, config.keep_alive_timeout_ms,
                   config.request_timeout_ms, config.write_timeout_ms, 1000,
                   config.request_timeout_ms, kWsCloseWaitMs},
                  on_timeout, this);
   // A head start only: should it fail, the first response grows it.
   (void)out_.reserve(64 * 1024);
-  uv_async_init(&loop_, &blocking_async_, on_blocking_done);
+  uv_async_init(uv(), &blocking_async_, on_blocking_done);
   blocking_async_.data = this;
-  uv_idle_init(&loop_, &input_idle_);
+  uv_idle_init(uv(), &input_idle_);
   input_idle_.data = this;
   blocking_return_ = std::make_shared<BlockingReturn>(
       reinterpret_cast<uv_async_s*>(&blocking_async_));
-  // The options parser refused an invalid template already.
-  std::string unused;
-  auto format = log::AccessFormat::compile(config.access_log_format, &unused);
-  if (format && !format->is_default()) access_format_ = std::move(format);
 }
 
 EventLoop::~EventLoop() {
-  if (thread_.joinable()) thread_.join();
+  join();
   // Jobs still in the pool are not here: they find the return channel
   // closed and free themselves.
   while (BlockingJob* j = job_free_) {
     job_free_ = j->next;
     delete j;
   }
-  uv_loop_close(&loop_);
 }
 
 char* EventLoop::tls_read_buffer() {
@@ -113,7 +88,7 @@ BlockingJob* EventLoop::acquire_job() {
     return j;
   }
   try {
-    return new BlockingJob(config_.max_headers, blocking_return_);
+    return new BlockingJob(config().max_headers, blocking_return_);
   } catch (const std::bad_alloc&) {
     return nullptr;
   }
@@ -136,53 +111,6 @@ void EventLoop::on_blocking_done(uv_async_t* a) {
     }
   }
   self->blocking_done_.clear();
-}
-
-void EventLoop::start(int cpu) {
-  thread_ = start_thread_without_signals([this, cpu] { thread_main(cpu); });
-}
-
-std::thread start_thread_without_signals(std::function<void()> fn) {
-  sigset_t block, old;
-  sigfillset(&block);
-  // Synchronous faults must still reach the thread that caused them.
-  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT}) {
-    sigdelset(&block, sig);
-  }
-  pthread_sigmask(SIG_BLOCK, &block, &old);
-  // Inherits the blocked mask; holds an alternate signal stack, so that a
-  // stack overflow still gets its crash report.
-  std::thread t([fn = std::move(fn)] {
-    crash::AltStack alt_stack;
-    fn();
-  });
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  return t;
-}
-
-void EventLoop::join() {
-  if (thread_.joinable()) thread_.join();
-}
-
-void EventLoop::thread_main(int cpu) {
-  thread_id_ = std::this_thread::get_id();
-  t_current_loop = this;
-  t_pin_loop = static_cast<int>(index_);  // GenerationPin counts here
-  char name[16];
-  snprintf(name, sizeof name, "pounce-%s%u", role_, index_);
-  pthread_setname_np(pthread_self(), name);
-  if (cpu >= 0) pin_current_thread(cpu, name);
-  error_sink_ = std::make_unique<log::LogSink>(log::error_file());
-  access_sink_ = std::make_unique<log::LogSink>(log::access_file());
-  {
-    log::ThreadSinks sinks(error_sink_.get(), access_sink_.get());
-    on_thread_start();
-    uv_run(&loop_, UV_RUN_DEFAULT);
-  }
-  // Run the close callbacks of the handles closed last.
-  uv_run(&loop_, UV_RUN_DEFAULT);
-  error_sink_.reset();
-  access_sink_.reset();
 }
 
 void EventLoop::on_timeout(TimeoutNode* node, TimeoutKind kind, void*) {
@@ -253,33 +181,7 @@ void EventLoop::close_own_handles() {
   uv_close(reinterpret_cast<uv_handle_t*>(&blocking_async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&input_idle_), nullptr);
   timeouts_.close();
-  log_flusher_.close();
-  tasks_.close();
-}
-
-std::vector<int> allowed_cpus() {
-  std::vector<int> cpus;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    for (int i = 0; i < CPU_SETSIZE; ++i) {
-      if (CPU_ISSET(i, &set)) cpus.push_back(i);
-    }
-  }
-  return cpus;
-}
-
-void pin_current_thread(int cpu, const char* what) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  int rc = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-  if (rc != 0) {
-    LOG_WARN("cannot pin %s to CPU %d: %s; running unpinned", what, cpu,
-             strerror(rc));
-  } else {
-    LOG_DEBUG("pinned %s to CPU %d", what, cpu);
-  }
+  close_loop_handles();
 }
 
 }  // namespace pounce

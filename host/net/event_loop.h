@@ -1,8 +1,10 @@
-// One libuv loop on its own thread, with everything a connection on it
-// borrows per request: the read buffer, the output buffer, header storage,
-// the request/response objects of the sync call, the Date cache, the
-// timeout queues and the log sinks. Workers and async-pool threads are both
-// EventLoops; a connection belongs to exactly one of them at a time.
+// A loop that serves connections: the protocol-neutral Loop (its thread, and
+// what every exchange borrows) plus what the HTTP/1 connections on it borrow
+// per request: the read buffer, the output buffer, header storage, the
+// timeout queues, the blocking pool's return channel, and the list of open
+// connections with the drain that closes them. Workers and async-pool
+// threads are both EventLoops; a connection belongs to exactly one of them
+// at a time.
 #pragma once
 
 #include <uv.h>
@@ -10,22 +12,11 @@
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <vector>
 
-#include "async/handles.h"
-#include "cli/config.h"
+#include "exchange/loop.h"
 #include "http/byte_buffer.h"
-#include "http/date_cache.h"
-#include "log/access_format.h"
-#include "log/log_flusher.h"
-#include "log/logger.h"
-#include "net/task_queue.h"
 #include "net/timeout_queue.h"
-#include "pipeline/compressor_pool.h"
-#include "plugin/exchange.h"
-#include "ws/message_budget.h"
 
 namespace pounce {
 
@@ -35,35 +26,14 @@ class BlockingReturn;
 class Connection;
 class Generation;
 
-class EventLoop {
+class EventLoop : public Loop {
  public:
   static constexpr size_t kReadBufferSize = 64 * 1024;
 
   EventLoop(const Config& config, unsigned index, const char* role);
-  virtual ~EventLoop();
-  EventLoop(const EventLoop&) = delete;
-  EventLoop& operator=(const EventLoop&) = delete;
+  ~EventLoop() override;
 
-  // Starts the thread. `cpu` >= 0 pins it there.
-  void start(int cpu);
-  void join();
-
-  // Runs `fn` on this loop's thread. Any thread. Returns false once the
-  // loop has finished (the task is dropped).
-  bool post(Task fn) { return tasks_.post(std::move(fn)); }
-
-  uv_loop_t* uv() { return &loop_; }
-  // The loop whose thread is calling, or nullptr (main thread, plugin
-  // threads).
-  static EventLoop* current();
-  const Config& config() const { return config_; }
-  unsigned index() const { return index_; }
-  const char* role() const { return role_; }
-  bool on_loop_thread() const {
-    return std::this_thread::get_id() == thread_id_;
-  }
-
-  // ---- per-request resources, valid on the loop thread only ----
+  // ---- per-request resources of the protocol, loop thread only ----
   char* read_buffer() { return read_buffer_.get(); }
   bool read_buffer_in_use = false;  // lent to one connection's read
   ByteBuffer& out() { return out_; }
@@ -74,29 +44,7 @@ class EventLoop {
   pounce_header_t* header_storage() { return headers_.get(); }
   pounce_header_t* trailer_storage() { return trailers_.get(); }
   char* path_buffer() { return path_buffer_.get(); }
-  pounce_request& request() { return request_; }
-  pounce_response& response() { return response_; }
-  http::DateCache& date() {
-    date_.update(uv_now(&loop_));
-    return date_;
-  }
   TimeoutSet& timeouts() { return timeouts_; }
-  // --access-log-format, compiled at startup; nullptr for the default
-  // line, which the connection writes on its own fast path.
-  const log::AccessFormat* access_format() const {
-    return access_format_.get();
-  }
-  HandleTable& handles() { return handles_; }
-  pipeline::CompressorPool& compressors() { return compressors_; }
-  // Compressed bytes on their way from a compressor to the output buffer.
-  ByteBuffer& compress_scratch() { return compress_scratch_; }
-
-  // WebSockets of this loop with permessage-deflate (loop thread only): past
-  // a bound, new sockets negotiate no context takeover to cap their memory.
-  size_t ws_deflate_sockets = 0;
-  // Message buffers of this loop's WebSockets, past each one's retained
-  // part (loop thread only): --ws-buffer-budget.
-  ws::MessageBudget& ws_message_budget() { return ws_message_budget_; }
 
   // ---- the async pool (workers only) ----
   // The async loops this loop hands connections to, round-robin.
@@ -113,8 +61,6 @@ class EventLoop {
   // count towards this loop's share of --max-connections. Decremented by the
   // async loop that closes them, hence atomic.
   std::atomic<int64_t>& handed_off() { return handed_off_; }
-  // A scratch response object for validating stream headers and trailers.
-  pounce_response& scratch_response() { return scratch_response_; }
 
   // ---- the blocking pool (POUNCE_MODE_BLOCKING) ----
   void set_blocking_pool(BlockingPool* pool) { blocking_pool_ = pool; }
@@ -168,23 +114,12 @@ class EventLoop {
   virtual void on_finish() {}
   // Whether a drained loop with no connections may end now.
   virtual bool may_finish() const { return true; }
-  virtual void on_thread_start() {}
 
  private:
   static void on_timeout(TimeoutNode* node, TimeoutKind kind, void* ctx);
   static void on_blocking_done(uv_async_t* a);
   static void on_input_idle(uv_idle_t* h);
-  void thread_main(int cpu);
   void close_own_handles();
-
-  const Config& config_;
-  unsigned index_;
-  const char* role_;
-  uv_loop_t loop_{};
-  TaskQueue tasks_;
-  log::LogFlusher log_flusher_;
-  std::thread thread_;
-  std::thread::id thread_id_;
 
   std::unique_ptr<char[]> read_buffer_;
   ByteBuffer out_;
@@ -196,13 +131,6 @@ class EventLoop {
   std::unique_ptr<pounce_header_t[]> headers_;
   std::unique_ptr<pounce_header_t[]> trailers_;
   std::unique_ptr<char[]> path_buffer_;
-  pounce_request request_;
-  pounce_response response_;
-  pounce_response scratch_response_;
-  HandleTable handles_;
-  pipeline::CompressorPool compressors_;
-  ByteBuffer compress_scratch_;
-  ws::MessageBudget ws_message_budget_;
   // Blocking mode: finished jobs come back through blocking_return_ (which
   // signals blocking_async_); idle ones wait in job_free_ (an intrusive
   // list through BlockingJob::next) for the next parked request.
@@ -216,11 +144,7 @@ class EventLoop {
   // Connections this worker handed to async loops and not closed yet: the
   // async loop that closes one decrements it (see handed_off()).
   std::atomic<int64_t> handed_off_{0};
-  http::DateCache date_;
   TimeoutSet timeouts_;
-  std::unique_ptr<log::LogSink> error_sink_;
-  std::unique_ptr<log::LogSink> access_sink_;
-  std::unique_ptr<const log::AccessFormat> access_format_;
 
   Generation* generation_ = nullptr;
   Connection* connections_ = nullptr;  // intrusive list of open connections
@@ -232,17 +156,5 @@ class EventLoop {
   std::atomic<bool> drain_requested_{false};
   bool finished_ = false;
 };
-
-// Starts a thread with the process signals (SIGTERM, SIGINT, SIGHUP, ...)
-// blocked, so that the kernel delivers them to the main thread, whose loop
-// handles them. A signal landing on a worker would also interrupt a plugin's
-// blocking call there (EINTR).
-std::thread start_thread_without_signals(std::function<void()> fn);
-
-// Pins the calling thread to `cpu`; logs a warning and carries on when the
-// kernel refuses.
-void pin_current_thread(int cpu, const char* what);
-// The CPUs this process may run on (sched_getaffinity), in order.
-std::vector<int> allowed_cpus();
 
 }  // namespace pounce

@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "pipeline/content_type_rules.h"
-#include "plugin/exchange.h"
+#include "plugin/request_response.h"
 
 namespace pounce::pipeline {
 

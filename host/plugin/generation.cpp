@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "log/logger.h"
+#include "metrics/host_metrics.h"
 #include "plugin/instance_registry.h"
 #include "server/crash_report.h"
 
@@ -31,7 +32,9 @@ std::unique_ptr<Generation> Generation::build(const Config& config, uint64_t id,
       module = loaded.get();
       g->modules_.push_back(std::move(loaded));
     }
-    g->mounts_.push_back(Mount{spec.prefix, module, nullptr, g.get()});
+    g->mounts_.push_back(
+        Mount{spec.prefix, module, nullptr, g.get(),
+              metrics::MountTable::instance().intern(spec.prefix)});
   }
 
   for (Mount& mount : g->mounts_) {

@@ -29,6 +29,8 @@ struct Mount {
   PluginModule* module;
   void* instance;
   Generation* generation;
+  // The prefix's label index in the request metrics (metrics::MountTable).
+  uint16_t metrics_index = 0;
 };
 
 // A pin count owned by one loop. Only that loop's thread changes `count`, so

@@ -4,8 +4,9 @@
 #include <string>
 
 #include "log/logger.h"
-#include "plugin/exchange.h"
 #include "plugin/instance_registry.h"
+#include "plugin/metrics_api.h"
+#include "plugin/request_response.h"
 #include "plugin/stream_api.h"
 #include "tls/session_info.h"
 
@@ -52,34 +53,35 @@ int api_request_header_at(const pounce_request_t* req, pounce_str_t name,
 
 int api_request_header(const pounce_request_t* req, pounce_str_t name,
                        pounce_str_t* value) {
+  // The request id the host kept (from a trusted peer) or made is the
+  // request's X-Request-ID, whatever an untrusted client sent.
+  if (req && value && name.data && name.len == 12 &&
+      iequals(std::string_view(name.data, name.len), "x-request-id")) {
+    const std::string_view id =
+        req->exchange ? req->exchange->request_id() : req->request_id;
+    if (!id.empty()) {
+      *value = {id.data(), id.size()};
+      return 1;
+    }
+  }
   return api_request_header_at(req, name, 0, value);
 }
 
 int api_request_addr(const pounce_request_t* req, int which,
                      pounce_addr_t* out) {
   if (!req || !out) return POUNCE_ERR_INVALID;
-  if (!req->tcp) {
+  const PeerAddress* a = nullptr;
+  PeerAddress local;
+  if (!req->exchange) {
     // Blocking mode: fetched on the loop before the hand-off.
-    const PeerAddress* a = which == 0   ? req->peer
-                           : which == 1 ? req->local
-                                        : nullptr;
-    if (!a || a->len == 0) return POUNCE_ERR_INVALID;
-    return format_address(reinterpret_cast<const sockaddr*>(&a->addr), out);
+    a = which == 0 ? req->peer : which == 1 ? req->local : nullptr;
+  } else if (which == 0) {
+    a = &req->exchange->client();
+  } else if (which == 1 && req->exchange->local_address(&local)) {
+    a = &local;
   }
-  if (which == 0) {
-    const PeerAddress& peer = peer_address(req->tcp, req->peer);
-    if (peer.len == 0) return POUNCE_ERR_INVALID;
-    return format_address(reinterpret_cast<const sockaddr*>(&peer.addr), out);
-  }
-  if (which == 1) {
-    sockaddr_storage ss;
-    int len = sizeof ss;
-    if (uv_tcp_getsockname(req->tcp, reinterpret_cast<sockaddr*>(&ss), &len) !=
-        0)
-      return POUNCE_ERR_INVALID;
-    return format_address(reinterpret_cast<const sockaddr*>(&ss), out);
-  }
-  return POUNCE_ERR_INVALID;
+  if (!a || a->len == 0) return POUNCE_ERR_INVALID;
+  return format_address(reinterpret_cast<const sockaddr*>(&a->addr), out);
 }
 
 int api_request_tls(const pounce_request_t* req, pounce_tls_info_t* out) {
@@ -147,6 +149,7 @@ pounce_host_api_t make_table() {
   t.now_ns = api_now_ns;
   t.request_header_at = api_request_header_at;
   t.request_tls = api_request_tls;
+  fill_metrics_api(&t);
   return t;
 }
 

@@ -9,8 +9,8 @@
 #include "async/stream.h"
 #include "async/timers.h"
 #include "async/ws_session.h"
+#include "exchange/loop.h"
 #include "log/logger.h"
-#include "net/event_loop.h"
 #include "plugin/generation.h"
 
 namespace pounce {
@@ -43,13 +43,13 @@ struct OwnedHeaders {
 // The loop of a handle of `kind`; nullptr (the caller answers
 // POUNCE_ERR_INVALID) for 0, a loop this host does not have, or a handle of
 // another kind, which no thread may mistake for a live one of this kind.
-EventLoop* owning_loop(uint64_t handle, HandleKind kind) {
+Loop* owning_loop(uint64_t handle, HandleKind kind) {
   if (!handle || HandleTable::kind_of(handle) != kind) return nullptr;
   return handle_loop(handle);
 }
 
 // Timers and posts belong to a stream or a WebSocket.
-EventLoop* owner_loop(uint64_t owner) {
+Loop* owner_loop(uint64_t owner) {
   HandleKind k = HandleTable::kind_of(owner);
   if (k != HandleKind::Stream && k != HandleKind::WebSocket) return nullptr;
   return owner ? handle_loop(owner) : nullptr;
@@ -67,11 +67,11 @@ constexpr HandleKind kind_of<WsSession>() {
 }
 
 template <typename T>
-T* object_here(EventLoop* loop, uint64_t handle) {
+T* object_here(Loop* loop, uint64_t handle) {
   return static_cast<T*>(loop->handles().lookup(handle, kind_of<T>()));
 }
 
-AsyncStream* stream_here(EventLoop* loop, uint64_t handle) {
+AsyncStream* stream_here(Loop* loop, uint64_t handle) {
   return object_here<AsyncStream>(loop, handle);
 }
 
@@ -81,9 +81,9 @@ AsyncStream* stream_here(EventLoop* loop, uint64_t handle) {
 // tells the plugin).
 template <typename T, typename Op>
 int with_object(uint64_t handle, Op op) {
-  EventLoop* loop = owning_loop(handle, kind_of<T>());
+  Loop* loop = owning_loop(handle, kind_of<T>());
   if (!loop) return POUNCE_ERR_INVALID;
-  if (EventLoop::current() == loop) {
+  if (Loop::current() == loop) {
     T* s = object_here<T>(loop, handle);
     return s ? op(s) : POUNCE_ERR_CLOSED;
   }
@@ -102,8 +102,8 @@ int with_stream(pounce_stream_t handle, Op op) {
 int api_stream_start(pounce_stream_t stream, int status,
                      const pounce_header_t* headers, size_t count,
                      int64_t content_length) {
-  EventLoop* loop = owning_loop(stream, HandleKind::Stream);
-  if (loop && EventLoop::current() == loop) {
+  Loop* loop = owning_loop(stream, HandleKind::Stream);
+  if (loop && Loop::current() == loop) {
     AsyncStream* s = stream_here(loop, stream);
     return s ? s->start(status, headers, count, content_length)
              : POUNCE_ERR_CLOSED;
@@ -119,7 +119,7 @@ int api_stream_start(pounce_stream_t stream, int status,
 // counted as in transit (so that a producer there sees backpressure too),
 // and queued to the loop, which applies them with `apply`.
 template <typename T, typename Apply>
-int queue_write(EventLoop* loop, uint64_t handle, const void* data, size_t len,
+int queue_write(Loop* loop, uint64_t handle, const void* data, size_t len,
                 Apply apply) {
   if (!data && len) return POUNCE_ERR_INVALID;
   HandleTable& handles = loop->handles();
@@ -151,9 +151,9 @@ int queue_write(EventLoop* loop, uint64_t handle, const void* data, size_t len,
 }
 
 int api_stream_write(pounce_stream_t stream, const void* data, size_t len) {
-  EventLoop* loop = owning_loop(stream, HandleKind::Stream);
+  Loop* loop = owning_loop(stream, HandleKind::Stream);
   if (!loop) return POUNCE_ERR_INVALID;
-  if (EventLoop::current() == loop) {
+  if (Loop::current() == loop) {
     AsyncStream* s = stream_here(loop, stream);
     return s ? s->write(data, len) : POUNCE_ERR_CLOSED;
   }
@@ -165,8 +165,8 @@ int api_stream_write(pounce_stream_t stream, const void* data, size_t len) {
 
 int api_stream_end(pounce_stream_t stream, const pounce_header_t* trailers,
                    size_t count) {
-  EventLoop* loop = owning_loop(stream, HandleKind::Stream);
-  if (loop && EventLoop::current() == loop) {
+  Loop* loop = owning_loop(stream, HandleKind::Stream);
+  if (loop && Loop::current() == loop) {
     AsyncStream* s = stream_here(loop, stream);
     return s ? s->end(trailers, count) : POUNCE_ERR_CLOSED;
   }
@@ -181,9 +181,9 @@ int api_stream_abort(pounce_stream_t stream) {
 }
 
 int api_stream_set_user(pounce_stream_t stream, void* user) {
-  EventLoop* loop = owning_loop(stream, HandleKind::Stream);
+  Loop* loop = owning_loop(stream, HandleKind::Stream);
   if (!loop) return POUNCE_ERR_INVALID;
-  if (EventLoop::current() != loop) return POUNCE_ERR_STATE;
+  if (Loop::current() != loop) return POUNCE_ERR_STATE;
   AsyncStream* s = stream_here(loop, stream);
   if (!s) return POUNCE_ERR_CLOSED;
   s->set_user(user);
@@ -193,9 +193,9 @@ int api_stream_set_user(pounce_stream_t stream, void* user) {
 pounce_timer_t api_timer_start(uint64_t owner, uint64_t delay_ms,
                                uint64_t repeat_ms, pounce_timer_fn fn,
                                void* user) {
-  EventLoop* loop = owner_loop(owner);
+  Loop* loop = owner_loop(owner);
   if (!loop) return 0;
-  if (EventLoop::current() != loop) {
+  if (Loop::current() != loop) {
     // The ABI can only answer 0, which also means "owner closing": say once
     // in the log what the plugin did wrong, without a line per call.
     // Relaxed: a flag that only limits logging, ordering nothing.
@@ -212,9 +212,9 @@ pounce_timer_t api_timer_start(uint64_t owner, uint64_t delay_ms,
 }
 
 int api_timer_stop(pounce_timer_t timer) {
-  EventLoop* loop = owning_loop(timer, HandleKind::Timer);
+  Loop* loop = owning_loop(timer, HandleKind::Timer);
   if (!loop) return POUNCE_ERR_INVALID;
-  if (EventLoop::current() != loop) return POUNCE_ERR_STATE;
+  if (Loop::current() != loop) return POUNCE_ERR_STATE;
   return stop_timer(loop, timer);
 }
 
@@ -223,10 +223,10 @@ int api_timer_stop(pounce_timer_t timer) {
 // is neither shut down nor unloaded before fn has run (or was dropped with
 // the loop). A closing owner (inside on_close / on_ws_close) takes no post.
 int api_post(uint64_t owner, pounce_callback_fn fn, void* user) {
-  EventLoop* loop = owner_loop(owner);
+  Loop* loop = owner_loop(owner);
   if (!loop || !fn) return POUNCE_ERR_INVALID;
   GenerationPin pin;
-  if (EventLoop::current() == loop) {
+  if (Loop::current() == loop) {
     // On the owning loop: a live owner holds its own pin on this loop's
     // counter, so a plain pin here is exact.
     if (auto* s = stream_here(loop, owner)) {
@@ -262,9 +262,9 @@ int api_post(uint64_t owner, pounce_callback_fn fn, void* user) {
 
 int api_ws_send(pounce_ws_t ws, pounce_ws_opcode_t opcode, const void* data,
                 size_t len) {
-  EventLoop* loop = owning_loop(ws, HandleKind::WebSocket);
+  Loop* loop = owning_loop(ws, HandleKind::WebSocket);
   if (!loop) return POUNCE_ERR_INVALID;
-  if (EventLoop::current() == loop) {
+  if (Loop::current() == loop) {
     WsSession* s = object_here<WsSession>(loop, ws);
     return s ? s->send(opcode, data, len) : POUNCE_ERR_CLOSED;
   }
@@ -280,9 +280,9 @@ int api_ws_send(pounce_ws_t ws, pounce_ws_opcode_t opcode, const void* data,
 }
 
 int api_ws_ping(pounce_ws_t ws, const void* data, size_t len) {
-  EventLoop* loop = owning_loop(ws, HandleKind::WebSocket);
+  Loop* loop = owning_loop(ws, HandleKind::WebSocket);
   if (!loop) return POUNCE_ERR_INVALID;
-  if (EventLoop::current() == loop) {
+  if (Loop::current() == loop) {
     WsSession* s = object_here<WsSession>(loop, ws);
     return s ? s->ping(data, len) : POUNCE_ERR_CLOSED;
   }
@@ -298,11 +298,11 @@ int api_ws_ping(pounce_ws_t ws, const void* data, size_t len) {
 }
 
 int api_ws_close(pounce_ws_t ws, uint16_t code, pounce_str_t reason) {
-  EventLoop* loop = owning_loop(ws, HandleKind::WebSocket);
+  Loop* loop = owning_loop(ws, HandleKind::WebSocket);
   if (!loop) return POUNCE_ERR_INVALID;
   std::string_view why(reason.data ? reason.data : "",
                        reason.data ? reason.len : 0);
-  if (EventLoop::current() == loop) {
+  if (Loop::current() == loop) {
     WsSession* s = object_here<WsSession>(loop, ws);
     return s ? s->close(code, why) : POUNCE_ERR_CLOSED;
   }
@@ -316,9 +316,9 @@ int api_ws_close(pounce_ws_t ws, uint16_t code, pounce_str_t reason) {
 }
 
 int api_ws_set_user(pounce_ws_t ws, void* user) {
-  EventLoop* loop = owning_loop(ws, HandleKind::WebSocket);
+  Loop* loop = owning_loop(ws, HandleKind::WebSocket);
   if (!loop) return POUNCE_ERR_INVALID;
-  if (EventLoop::current() != loop) return POUNCE_ERR_STATE;
+  if (Loop::current() != loop) return POUNCE_ERR_STATE;
   WsSession* s = object_here<WsSession>(loop, ws);
   if (!s) return POUNCE_ERR_CLOSED;
   s->set_user(user);

@@ -1,5 +1,5 @@
 // The async half of the host function table: streams, WebSockets, timers and
-// posting to a connection's loop.
+// posting to an exchange's loop.
 #pragma once
 
 #include <pounce/pounce.h>

@@ -1,3 +1,4 @@
+#include "pipeline/admission.h"
 #include "server/server.h"
 
 #include <signal.h>
@@ -111,6 +112,9 @@ int Server::run() {
     error = "cannot load the plugins: an unknown exception";
   }
   if (current_ && !attach_tls(current_.get(), config_, &error)) {
+    current_.reset();
+  }
+  if (current_ && !pipeline::Admission::configure(config_, &error)) {
     current_.reset();
   }
   if (!current_) {
@@ -324,7 +328,7 @@ void Server::start_threads() {
   }
   for (auto& a : async_loops_) all_loops_.push_back(a.get());
   for (EventLoop* l : all_loops_) l->set_blocking_pool(blocking_pool_.get());
-  register_handle_loops(all_loops_);
+  register_handle_loops({all_loops_.begin(), all_loops_.end()});
   // Pinning order: workers first, then the async threads (--cpu-affinity).
   for (auto& w : workers_) w->start(cpu_for_next());
   for (auto& a : async_loops_) a->start(cpu_for_next());

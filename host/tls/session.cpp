@@ -212,6 +212,10 @@ const SessionInfo* Session::tls_info() {
   return info().get();
 }
 
+bool Session::resumed() const {
+  return ssl_ && SSL_session_reused(ssl_) == 1;
+}
+
 bool Session::handshake_done() const {
   return ssl_ && SSL_is_init_finished(ssl_);
 }

@@ -69,6 +69,8 @@ class Session final : public InfoSource {
   void shutdown(ByteBuffer* wire);
 
   bool handshake_done() const;
+  // The finished handshake resumed a session (a ticket or a session id).
+  bool resumed() const;
   // The reason of the last failure, for the log.
   const std::string& error() const { return error_; }
   SSL* ssl() const { return ssl_; }

@@ -34,6 +34,15 @@ int main(void) {
   FIELD(pounce_addr_t, text);
 
 #if POUNCE_ABI_MINOR >= 1
+  SIZE(pounce_metric_def_t);
+  FIELD(pounce_metric_def_t, size);
+  FIELD(pounce_metric_def_t, type);
+  FIELD(pounce_metric_def_t, name);
+  FIELD(pounce_metric_def_t, help);
+  FIELD(pounce_metric_def_t, label_names);
+  FIELD(pounce_metric_def_t, label_count);
+  FIELD(pounce_metric_def_t, buckets);
+  FIELD(pounce_metric_def_t, bucket_count);
   SIZE(pounce_tls_info_t);
   FIELD(pounce_tls_info_t, size);
   FIELD(pounce_tls_info_t, resumed);
@@ -98,6 +107,10 @@ int main(void) {
 #if POUNCE_ABI_MINOR >= 1
   FIELD(pounce_host_api_t, request_header_at);
   FIELD(pounce_host_api_t, request_tls);
+  FIELD(pounce_host_api_t, metric_define);
+  FIELD(pounce_host_api_t, metric_add);
+  FIELD(pounce_host_api_t, metric_set);
+  FIELD(pounce_host_api_t, metric_observe);
 #endif
 
   SIZE(pounce_init_args_t);

@@ -501,9 +501,10 @@ TEST(ProtocolTimeouts, TricklingDoesNotResetTheHeaderTimeout) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 408);
   EXPECT_GE(took, 500ms);
-  // The timeout, one 50 ms step, and room for a loaded machine: far below
-  // the 10 s a reset timer would take.
-  EXPECT_LT(took, 1500ms);
+  // The timeout, one 50 ms step, and room for a loaded machine (1.5 s was
+  // seen to flake with the suite at -j2 beside compilers): still half the
+  // 10 s a reset timer would take.
+  EXPECT_LT(took, 5s);
 }
 
 TEST(ProtocolTimeouts, SilentCloseWithoutBytes) {

@@ -8,7 +8,11 @@ namespace {
 class Inspect : public pounce::Plugin {
  public:
   explicit Inspect(const pounce::InitArgs& args)
-      : config_(args.config_json), prefix_(args.mount_prefix) {}
+      : config_(args.config_json),
+        prefix_(args.mount_prefix),
+        hits_(pounce::Metric::define(
+            args, POUNCE_METRIC_COUNTER, "inspect_requests_total",
+            "Requests the inspect plugin answered.", {"method"})) {}
 
   void handle(const pounce::Request& req, pounce::Response& res) override {
     std::string out;
@@ -33,6 +37,8 @@ class Inspect : public pounce::Plugin {
                           std::string(pounce::to_sv(t.value)));
     }
     if (auto a = req.remote_address()) line("remote", a->host);
+    line("request_id", req.header("x-request-id").value_or("-"));
+    if (hits_) hits_->add(1, {req.method()});
     res.header("Content-Type", "text/plain");
     res.body(out);
   }
@@ -40,6 +46,7 @@ class Inspect : public pounce::Plugin {
  private:
   std::string config_;
   std::string prefix_;
+  std::optional<pounce::Metric> hits_;  // ABI 1.1 plugin metrics
 };
 
 }  // namespace

@@ -151,16 +151,17 @@ TEST(AccessFormat, InvalidTemplatesAreRefusedWithTheReason) {
             "sign)");
   EXPECT_EQ(compile_error("$status\n$status"), "control byte 0x0A at offset 7");
   EXPECT_EQ(compile_error(""),
-            "empty format (use combined, or a template of $variables)");
+            "empty format (use combined, common, json, or a template of "
+            "$variables)");
   EXPECT_EQ(compile_error(std::string(5000, 'x')),
             "format longer than 4096 bytes");
-  // Names are for formats ("common" and "json" are planned), not for
-  // templates without a variable.
-  EXPECT_EQ(compile_error("common"),
-            "unknown format common (use combined, or a template of "
-            "$variables)");
+  // Names are for formats, not for templates without a variable.
+  EXPECT_EQ(compile_error("commons"),
+            "unknown format commons (use combined, common, json, or a "
+            "template of $variables)");
   EXPECT_EQ(compile_error("$$"),
-            "unknown format $$ (use combined, or a template of $variables)");
+            "unknown format $$ (use combined, common, json, or a template of "
+            "$variables)");
 }
 
 // A line longer than the buffer is cut and still ends the line.
@@ -178,6 +179,82 @@ TEST(AccessFormat, ALongLineIsCutAndKeepsItsNewline) {
   f.request = quotes;
   line = render("$request", f, 11);
   EXPECT_EQ(line, "\\x22\\x22\n");
+}
+
+}  // namespace
+
+namespace {
+
+TEST(AccessFormat, CommonIsTheCommonLogFormat) {
+  EXPECT_EQ(render("common", cleartext()),
+            "127.0.0.1 - - [27/Nov/2026:18:36:07 +0000] \"GET /hello "
+            "HTTP/1.1\" 200 13\n");
+}
+
+TEST(AccessFormat, JsonHasEveryField) {
+  AccessFields f = cleartext();
+  f.user_agent = "curl/7.88.1";
+  f.request_id = "0123456789abcdef0123456789abcdef";
+  f.mount = "/api";
+  EXPECT_EQ(
+      render("json", f),
+      "{\"time\":\"2026-11-27T18:36:07+00:00\",\"client\":\"127.0.0.1\","
+      "\"method\":\"GET\",\"target\":\"/hello\",\"protocol\":\"HTTP/1.1\","
+      "\"status\":200,\"bytes\":13,\"duration\":0.000042,"
+      "\"request_id\":\"0123456789abcdef0123456789abcdef\","
+      "\"mount\":\"/api\",\"tls_version\":null,"
+      "\"user_agent\":\"curl/7.88.1\"}\n");
+  pounce::tls::SessionInfo t = tls13();
+  f.tls = &t;
+  EXPECT_NE(render("json", f).find("\"tls_version\":\"TLSv1.3\""),
+            std::string::npos);
+}
+
+// Nothing a client sends can end the line, close a string or add a field:
+// CR, LF, quotes, backslashes, control bytes and invalid UTF-8 in the
+// target and the user agent.
+TEST(AccessFormat, JsonEscapesWhatTheClientSent) {
+  AccessFields f = cleartext();
+  f.method = "GET";
+  f.target = "/a\"b\\c\r\nd\x01\x7f";
+  f.protocol = "HTTP/1.1";
+  f.user_agent = std::string_view(
+      "x\",\"forged\":\"1\xff\xc0\xaf\xed\xa0\x80 \xc3\xa9 \xf0\x9f\x98\x80");
+  const std::string line = render("json", f);
+  EXPECT_EQ(line.find('\n'), line.size() - 1);
+  EXPECT_EQ(line.find('\r'), std::string::npos);
+  EXPECT_NE(
+      line.find("\"target\":\"/a\\\"b\\\\c\\u000d\\u000ad\\u0001\\u007f\""),
+      std::string::npos)
+      << line;
+  // Invalid bytes (a stray 0xFF, an overlong '/', a surrogate) become
+  // U+FFFD; valid multi-byte characters stay.
+  EXPECT_NE(line.find("\"user_agent\":\"x\\\",\\\"forged\\\":\\\"1"
+                      "\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd \xc3\xa9 "
+                      "\xf0\x9f\x98\x80\"}"),
+            std::string::npos)
+      << line;
+}
+
+TEST(AccessFormat, JsonLinesCutShortStayOneLine) {
+  AccessFields f = cleartext();
+  std::string ua(5000, '"');
+  f.user_agent = ua;
+  const std::string line = render("json", f, 512);
+  EXPECT_EQ(line.size(), 512u);
+  EXPECT_EQ(line.back(), '\n');
+  EXPECT_EQ(line.find('\n'), line.size() - 1);
+}
+
+TEST(AccessFormat, NewVariablesInTemplates) {
+  AccessFields f = cleartext();
+  f.user_agent = "ua";
+  f.request_id = "id1";
+  f.mount = "/m";
+  EXPECT_EQ(render("$request_method|$request_uri|$server_protocol|"
+                   "$http_user_agent|$request_id|$mount|$time_iso8601",
+                   f),
+            "GET|/hello|HTTP/1.1|ua|id1|/m|2026-11-27T18:36:07+00:00\n");
 }
 
 }  // namespace

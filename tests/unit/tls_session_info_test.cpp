@@ -16,7 +16,7 @@
 #include <filesystem>
 #include <string>
 
-#include "plugin/exchange.h"
+#include "plugin/request_response.h"
 #include "plugin/host_api.h"
 #include "tls/session_info.h"
 

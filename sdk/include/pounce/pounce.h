@@ -321,6 +321,37 @@ typedef void (*pounce_timer_fn)(void* user, pounce_timer_t timer);
  * call, ...); POUNCE_ERR_CLOSED once the handle's owner has closed (or
  * from its own on_close / on_ws_close).
  */
+/* 1.1: plugin-defined metrics, shown by the host's /metrics (Prometheus
+ * text format) with a leading `mount` label. */
+typedef enum pounce_metric_type {
+  POUNCE_METRIC_COUNTER = 0,  /* only goes up: metric_add with value >= 0 */
+  POUNCE_METRIC_GAUGE = 1,    /* metric_set or metric_add (either sign) */
+  POUNCE_METRIC_HISTOGRAM = 2 /* metric_observe */
+} pounce_metric_type_t;
+
+/* Opaque: a metric of one mount, valid until that mount's shutdown()
+ * returns. */
+typedef struct pounce_metric pounce_metric_t;
+struct pounce_init_args; /* pounce_init_args_t, below */
+
+/* What metric_define reads. The plugin allocates it and sets `size`. */
+typedef struct pounce_metric_def {
+  uint32_t size;              /* sizeof(pounce_metric_def_t) */
+  pounce_metric_type_t type;
+  /* [a-zA-Z_:][a-zA-Z0-9_:]*, not starting with "pounce_" (the host's
+   * own); a counter's name should end in "_total". NUL-terminated. */
+  const char* name;
+  const char* help; /* NUL-terminated; may be NULL */
+  /* Label names ([a-zA-Z_][a-zA-Z0-9_]*, not "mount", not starting with
+   * "__"), at most 8. */
+  const char* const* label_names;
+  size_t label_count;
+  /* Histograms: ascending upper bounds (+Inf is implied), at most 32;
+   * NULL/0 for the host's request-duration buckets (100 us .. 10 s). */
+  const double* buckets;
+  size_t bucket_count;
+} pounce_metric_def_t;
+
 typedef struct pounce_host_api {
   uint32_t size;      /* sizeof(pounce_host_api_t) of the host */
   uint16_t abi_major; /* the host's POUNCE_ABI_MAJOR */
@@ -488,6 +519,31 @@ typedef struct pounce_host_api {
    * certificate of the session it resumed). request_addr works on TLS
    * connections as on cleartext ones. */
   int (*request_tls)(const pounce_request_t* req, pounce_tls_info_t* out);
+
+  /* Defines a metric for the mount being initialized: call it from init,
+   * with the args init received. Defining the same name again (a reload,
+   * or the same plugin at another mount) with the same type and labels
+   * continues the same series, so counters survive a reload. Returns
+   * POUNCE_OK with *out set; POUNCE_ERR_INVALID for a bad name, label or
+   * bucket list, or a name another mount defined with another type or
+   * labels (a log line says which); POUNCE_ERR_NOMEM. */
+  int (*metric_define)(const struct pounce_init_args* args,
+                       const pounce_metric_def_t* def, pounce_metric_t** out);
+  /* Updates, from any thread, at any time until shutdown() returns; no
+   * lock is taken after a thread's first update of a series. `labels`
+   * holds one value per label name, in the defined order (any bytes; the
+   * host escapes them). A wrong label count or type returns
+   * POUNCE_ERR_INVALID. Each thread keeps its own cells and /metrics adds
+   * them up: a gauge meant to be set should be set from one thread (or
+   * only added to). Past 10,000 series per metric and thread, new label
+   * values are dropped (logged once): label values are for small sets
+   * (routes, results), never for user ids. */
+  int (*metric_add)(pounce_metric_t* metric, const pounce_str_t* labels,
+                    size_t label_count, double value);
+  int (*metric_set)(pounce_metric_t* metric, const pounce_str_t* labels,
+                    size_t label_count, double value);
+  int (*metric_observe)(pounce_metric_t* metric, const pounce_str_t* labels,
+                        size_t label_count, double value);
 } pounce_host_api_t;
 
 /* True when the host's table is new enough to contain `fn`. */

@@ -34,6 +34,7 @@
 #include <cstdio>
 #include <exception>
 #include <functional>
+#include <initializer_list>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -530,6 +531,64 @@ struct InitArgs {
   uint32_t workers;
   uint32_t async_threads;
   uint64_t generation;
+  // The host's own struct, for calls that take it (Metric::define).
+  const pounce_init_args_t* raw = nullptr;
+};
+
+// A plugin-defined metric (ABI 1.1), shown by the host's /metrics with a
+// `mount` label. Define it in the plugin's constructor (from its InitArgs);
+// update it from any thread. Label values go in the order of the names.
+class Metric {
+ public:
+  Metric() = default;
+  // std::nullopt from a host older than ABI 1.1, or when the host refused
+  // the definition (it logs why).
+  static std::optional<Metric> define(
+      const InitArgs& args, pounce_metric_type_t type, const char* name,
+      const char* help, std::initializer_list<const char*> label_names = {},
+      std::initializer_list<double> buckets = {}) {
+    if (!args.raw || !POUNCE_HOST_HAS(&host(), metric_define)) {
+      return std::nullopt;
+    }
+    pounce_metric_def_t def{};
+    def.size = sizeof def;
+    def.type = type;
+    def.name = name;
+    def.help = help;
+    def.label_names = label_names.begin();
+    def.label_count = label_names.size();
+    def.buckets = buckets.begin();
+    def.bucket_count = buckets.size();
+    Metric m;
+    if (host().metric_define(args.raw, &def, &m.m_) != POUNCE_OK) {
+      return std::nullopt;
+    }
+    return m;
+  }
+  bool add(double value,
+           std::initializer_list<std::string_view> labels = {}) const {
+    return call(host().metric_add, value, labels);
+  }
+  bool set(double value,
+           std::initializer_list<std::string_view> labels = {}) const {
+    return call(host().metric_set, value, labels);
+  }
+  bool observe(double value,
+               std::initializer_list<std::string_view> labels = {}) const {
+    return call(host().metric_observe, value, labels);
+  }
+
+ private:
+  using Fn = int (*)(pounce_metric_t*, const pounce_str_t*, size_t, double);
+  bool call(Fn fn, double value,
+            std::initializer_list<std::string_view> labels) const {
+    if (!m_ || labels.size() > 8) return false;
+    pounce_str_t v[8];
+    size_t n = 0;
+    for (std::string_view l : labels) v[n++] = {l.data(), l.size()};
+    return fn(m_, v, n, value) == POUNCE_OK;
+  }
+  pounce_metric_t* m_ = nullptr;
 };
 
 struct RouteInfo {
@@ -596,7 +655,7 @@ struct Adapter {
   static void* init(const pounce_init_args_t* a) {
     try {
       InitArgs args{to_sv(a->config_json), to_sv(a->mount_prefix), a->workers,
-                    a->async_threads, a->generation};
+                    a->async_threads,      a->generation,          a};
       return static_cast<Plugin*>(new T(args));
     } catch (const std::exception& e) {
       if (a->error && a->error_cap)

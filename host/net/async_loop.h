@@ -7,7 +7,7 @@
 #include <mutex>
 #include <vector>
 
-#include "async/handoff.h"
+#include "net/handoff.h"
 #include "net/event_loop.h"
 
 namespace pounce {

@@ -3,14 +3,13 @@
 // every request, so the sync path allocates nothing once warm.
 #pragma once
 
-#include <netinet/in.h>
 #include <pounce/pounce.h>
 #include <sys/socket.h>
-#include <uv.h>
 
 #include <cstdint>
 #include <string_view>
 
+#include "exchange/exchange.h"
 #include "http/ascii.h"
 #include "http/byte_buffer.h"
 #include "http/error_code.h"
@@ -18,38 +17,30 @@
 
 namespace pounce {
 
-namespace tls {
-class InfoSource;
-}  // namespace tls
-
 using http::iequals;
-
-// A connection's addresses, as the request_addr host call reports them.
-struct PeerAddress {
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-};
 
 // Fills *out from a socket address. Returns POUNCE_OK or POUNCE_ERR_INVALID.
 int format_address(const sockaddr* sa, pounce_addr_t* out);
-
-// The peer address of `tcp`, fetched on first use into *cache: most
-// connections never need it, and getpeername is a system call.
-const PeerAddress& peer_address(uv_tcp_t* tcp, PeerAddress* cache);
 
 }  // namespace pounce
 
 struct pounce_request {
   const pounce::http::RequestHead* head = nullptr;
-  uv_tcp_t* tcp = nullptr;              // for the addresses
-  pounce::PeerAddress* peer = nullptr;  // the connection's cache
-  // A blocking-mode request runs off the loop, which owns the socket: both
-  // addresses are fetched before, `tcp` is null, and these are used instead.
+  // On the loop: the exchange the request came with, which knows the
+  // addresses.
+  pounce::exchange::Exchange* exchange = nullptr;
+  // A blocking-mode request runs off the loop, which owns the exchange: both
+  // addresses are fetched before, `exchange` is null, and these are used
+  // instead.
+  const pounce::PeerAddress* peer = nullptr;
   const pounce::PeerAddress* local = nullptr;
   // The connection's TLS facts for request_tls; null on cleartext. Set for
-  // every request (the loop's pounce_request is reused): the connection's
-  // TLS session on the loop, a snapshot the job holds in blocking mode.
+  // every request (the loop's pounce_request is reused): the exchange's
+  // tls_source() on the loop, a snapshot the job holds in blocking mode.
   pounce::tls::InfoSource* tls = nullptr;
+  // Blocking mode: the request id (the exchange's, copied); on the loop
+  // the exchange's request_id() is used.
+  std::string_view request_id;
 };
 
 struct pounce_response {
@@ -60,6 +51,8 @@ struct pounce_response {
   // Set when the plugin broke a rule; the host then answers 500 instead.
   pounce::http::ErrorCode error = pounce::http::ErrorCode::None;
   const char* plugin_name = "plugin";
+  // The mount's metrics index (metrics::MountTable), for the request count.
+  uint16_t metrics_mount = 0;
   // Facts the response pipeline needs (compression skip rules, weak ETag).
   bool has_content_encoding = false;
   bool has_content_type = false;
@@ -71,7 +64,8 @@ struct pounce_response {
   uint32_t content_type_offset = 0;
   uint32_t content_type_len = 0;
 
-  void reset(const char* name) {
+  void reset(const char* name, uint16_t mount = 0) {
+    metrics_mount = mount;
     status = 200;
     headers.clear();
     body.clear();

@@ -1,4 +1,4 @@
-#include "plugin/exchange.h"
+#include "plugin/request_response.h"
 
 #include <arpa/inet.h>
 
@@ -48,17 +48,6 @@ int format_address(const sockaddr* sa, pounce_addr_t* out) {
   }
   out->family = family;
   return POUNCE_OK;
-}
-
-const PeerAddress& peer_address(uv_tcp_t* tcp, PeerAddress* cache) {
-  if (cache->len == 0) {
-    int len = sizeof cache->addr;
-    if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&cache->addr),
-                           &len) == 0) {
-      cache->len = static_cast<socklen_t>(len);
-    }
-  }
-  return *cache;
 }
 
 int add_response_header(pounce_response* res, pounce_str_t name,

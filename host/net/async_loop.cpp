@@ -1,4 +1,4 @@
-#include "async/async_loop.h"
+#include "net/async_loop.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "net/task_queue.h"
+#include "exchange/task_queue.h"
 
 namespace pounce {
 

@@ -1,28 +1,29 @@
-#include "pipeline/response_head.h"
+#include "net/response_head.h"
 
 #include <cstring>
 
 #include "http/status_text.h"
 
-namespace pounce::pipeline {
+namespace pounce::http1 {
 
 namespace {
 constexpr std::string_view kServer = "Server: pounce\r\n";
 }
 
-void write_response_head(ByteBuffer& out, const ResponseHead& h) {
+void write_response_head(ByteBuffer& out, const exchange::ResponseStart& h,
+                         const HeadFraming& f) {
   std::string_view status_line = http::status_line(h.status);
-  size_t need = status_line.size() + h.date_header.size() + kServer.size() +
-                h.plugin_headers.size() + h.content_encoding.size() +
-                h.server_timing.size() + 160;
+  size_t need = status_line.size() + f.date_header.size() + kServer.size() +
+                h.headers.size() + h.content_encoding.size() +
+                h.server_timing.size() + f.request_id.size() + 176;
   char* start = out.prepare(need);
   if (!start) return;  // out.failed() tells the caller
   char* p = start;
   auto put = [&p](std::string_view s) { p = copy_view(p, s); };
   put(status_line);
-  put(h.date_header);
+  put(f.date_header);
   put(kServer);
-  put(h.plugin_headers);
+  put(h.headers);
   if (!h.content_encoding.empty()) {
     put("Content-Encoding: ");
     put(h.content_encoding);
@@ -34,10 +35,15 @@ void write_response_head(ByteBuffer& out, const ResponseHead& h) {
     put(h.server_timing);
     put("\r\n");
   }
-  switch (h.framing) {
+  if (!f.request_id.empty()) {
+    put("X-Request-ID: ");
+    put(f.request_id);
+    put("\r\n");
+  }
+  switch (f.framing) {
     case Framing::ContentLength:
       put("Content-Length: ");
-      p += format_decimal(p, h.content_length);
+      p += format_decimal(p, f.content_length);
       put("\r\n");
       break;
     case Framing::Chunked:
@@ -47,7 +53,7 @@ void write_response_head(ByteBuffer& out, const ResponseHead& h) {
     case Framing::NoBody:
       break;
   }
-  switch (h.connection) {
+  switch (f.connection) {
     case ConnectionHeader::Close:
       put("Connection: close\r\n");
       break;
@@ -76,4 +82,4 @@ size_t write_chunk_size(char* p, size_t n) {
   return len + 2;
 }
 
-}  // namespace pounce::pipeline
+}  // namespace pounce::http1

@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "http/byte_buffer.h"
-#include "plugin/exchange.h"
+#include "plugin/request_response.h"
 #include "plugin/generation.h"
 #include "tls/session.h"
 
