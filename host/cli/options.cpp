@@ -956,6 +956,12 @@ json setting_value(const OptionDef& def, const Config& c) {
   if (flag == "tls-ticket-rotation") return seconds(c.tls_ticket_rotation_ms);
   if (flag == "tls-session-tickets") return c.tls_session_tickets;
   if (flag == "tls-allow-expired") return c.tls_allow_expired;
+  if (flag == "forwarded-allow-ips") return c.forwarded_allow_ips;
+  if (flag == "forwarded-hops") return c.forwarded_hops;
+  if (flag == "rate-limit") return c.rate_limit;
+  if (flag == "rate-limit-burst") return c.rate_limit_burst;
+  if (flag == "rate-limit-table") return c.rate_limit_table;
+  if (flag == "request-id") return c.request_id;
   if (flag == "access-log") return c.access_log;
   if (flag == "access-log-format") return c.access_log_format;
   if (flag == "supervise") return c.supervise;
