@@ -340,6 +340,7 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   if (c->phase_ == Phase::Closing) return;
+  c->loop_->counters().bytes_in.add(static_cast<uint64_t>(nread));
   if (c->awaiting_tls_ &&
       !c->begin_tls(buf->base, static_cast<size_t>(nread))) {
     return;
