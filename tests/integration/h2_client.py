@@ -1,0 +1,357 @@
+#!/usr/bin/python3
+"""Frame-level HTTP/2 client for the integration tests (issue 13), on
+python3-h2. Each scenario prints one JSON object on stdout; the C++ test
+(http2_test.cpp) asserts on it.
+
+  h2_client.py PORT SCENARIO [ARGS...]
+
+Outbound header validation is off, so that a scenario can send what a
+well-behaved client never would (the server must refuse it).
+"""
+import json
+import os
+import signal
+import socket
+import ssl
+import sys
+import time
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+
+
+class Conn:
+    def __init__(self, port, tls=False, window=None, validate=False):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.set_alpn_protocols(["h2"])
+            self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
+        cfg = h2.config.H2Configuration(
+            client_side=True,
+            header_encoding="utf-8",
+            validate_outbound_headers=validate,
+            normalize_outbound_headers=False,
+            validate_inbound_headers=False,
+        )
+        self.h2 = h2.connection.H2Connection(config=cfg)
+        self.h2.initiate_connection()
+        if window is not None:
+            self.h2.update_settings(
+                {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window})
+        self.flush()
+        self.streams = {}
+        self.goaway = None
+        self.settings = {}
+        self.closed = False
+        self.auto_ack = True  # acknowledge received DATA (window updates)
+
+    def flush(self):
+        data = self.h2.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def stream(self, sid):
+        return self.streams.setdefault(sid, {
+            "status": None, "headers": [], "body": b"", "trailers": [],
+            "reset": None, "ended": False})
+
+    def request(self, method, path, headers=(), body=None, trailers=None,
+                authority="localhost", end=True):
+        sid = self.h2.get_next_available_stream_id()
+        hdrs = [(":method", method), (":scheme", "http"),
+                (":authority", authority), (":path", path)] + list(headers)
+        last = end and body is None and trailers is None
+        self.h2.send_headers(sid, hdrs, end_stream=last)
+        self.flush()
+        if body is not None:
+            self.send_body(sid, body, end=end and trailers is None)
+        if trailers is not None and not self.done(sid):
+            self.h2.send_headers(sid, list(trailers), end_stream=True)
+        self.flush()
+        return sid
+
+    def send_body(self, sid, body, end=True):
+        """Sends `body` as the windows allow; stops when the stream ends
+        (the server may answer before the body is complete)."""
+        while True:
+            if self.done(sid) or self.closed:
+                return
+            window = min(self.h2.local_flow_control_window(sid),
+                         self.h2.max_outbound_frame_size)
+            if window <= 0 and body:
+                self.pump(lambda: self.done(sid) or
+                          self.h2.local_flow_control_window(sid) > 0,
+                          timeout=10)
+                continue
+            chunk, body = body[:window], body[window:]
+            try:
+                self.h2.send_data(sid, chunk, end_stream=end and not body)
+            except h2.exceptions.StreamClosedError:
+                return
+            self.flush()
+            if not body:
+                return
+
+    def raw_headers(self, headers, end=True):
+        sid = self.h2.get_next_available_stream_id()
+        self.h2.send_headers(sid, list(headers), end_stream=end)
+        self.flush()
+        return sid
+
+    def pump(self, until, timeout=20):
+        """Reads frames until until() is true, the peer closes, or timeout."""
+        deadline = time.time() + timeout
+        while not until():
+            if self.closed or time.time() > deadline:
+                return False
+            self.sock.settimeout(max(0.05, deadline - time.time()))
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                return False
+            except (ConnectionResetError, ssl.SSLError, OSError):
+                self.closed = True
+                return until()
+            if not data:
+                self.closed = True
+                return until()
+            for ev in self.h2.receive_data(data):
+                self.on_event(ev)
+            self.flush()
+        return True
+
+    def on_event(self, ev):
+        if isinstance(ev, h2.events.ResponseReceived):
+            s = self.stream(ev.stream_id)
+            s["headers"] = [(k, v) for k, v in ev.headers]
+            s["status"] = dict(ev.headers).get(":status")
+        elif isinstance(ev, h2.events.DataReceived):
+            s = self.stream(ev.stream_id)
+            s["body"] += ev.data
+            if self.auto_ack and ev.flow_controlled_length:
+                self.h2.acknowledge_received_data(
+                    ev.flow_controlled_length, ev.stream_id)
+        elif isinstance(ev, h2.events.TrailersReceived):
+            self.stream(ev.stream_id)["trailers"] = [
+                (k, v) for k, v in ev.headers]
+        elif isinstance(ev, h2.events.StreamEnded):
+            self.stream(ev.stream_id)["ended"] = True
+        elif isinstance(ev, h2.events.StreamReset):
+            self.stream(ev.stream_id)["reset"] = int(ev.error_code)
+        elif isinstance(ev, h2.events.ConnectionTerminated):
+            self.goaway = {"error": int(ev.error_code),
+                           "last_stream_id": ev.last_stream_id}
+        elif isinstance(ev, h2.events.RemoteSettingsChanged):
+            for k, v in ev.changed_settings.items():
+                self.settings[int(k)] = v.new_value
+
+    def done(self, sid):
+        s = self.stream(sid)
+        return s["ended"] or s["reset"] is not None
+
+    def result(self, sid):
+        s = self.stream(sid)
+        return {
+            "status": s["status"],
+            "headers": s["headers"],
+            "body": s["body"].decode("latin-1"),
+            "trailers": s["trailers"],
+            "reset": s["reset"],
+            "ended": s["ended"],
+        }
+
+
+def parse_headers(text):
+    """'a: 1\\nb: 2' -> [("a", "1"), ("b", "2")]"""
+    out = []
+    for line in text.split("\n"):
+        if line:
+            k, v = line.split(": ", 1)
+            out.append((k, v))
+    return out
+
+
+def scenario_request(port, method, path, headers="", body="", trailers="",
+                     tls="0"):
+    """One request; body "@N" is N bytes of 'b'."""
+    c = Conn(port, tls=tls == "1")
+    data = None
+    if body.startswith("@"):
+        data = b"b" * int(body[1:])
+    elif body:
+        data = body.encode()
+    sid = c.request(method, path, parse_headers(headers), data,
+                    parse_headers(trailers) if trailers else None)
+    c.pump(lambda: c.done(sid))
+    return c.result(sid)
+
+
+# A request no client may send (RFC 9113 §8.2, §8.3), and a well-formed
+# control: each is answered with RST_STREAM (PROTOCOL_ERROR) or a response.
+MALFORMED = {
+    "path-not-slash": [(":method", "GET"), (":scheme", "http"),
+                       (":authority", "localhost"), (":path", "view")],
+    "path-absolute": [(":method", "GET"), (":scheme", "http"),
+                      (":authority", "localhost"),
+                      (":path", "http://localhost/view")],
+    "no-method": [(":scheme", "http"), (":authority", "localhost"),
+                  (":path", "/view")],
+    "no-path": [(":method", "GET"), (":scheme", "http"),
+                (":authority", "localhost")],
+    "unknown-pseudo": [(":method", "GET"), (":scheme", "http"),
+                       (":authority", "localhost"), (":path", "/view"),
+                       (":foo", "x")],
+    "pseudo-after-regular": [(":method", "GET"), (":scheme", "http"),
+                             ("accept", "*/*"), (":authority", "localhost"),
+                             (":path", "/view")],
+    "upper-case-name": [(":method", "GET"), (":scheme", "http"),
+                        (":authority", "localhost"), (":path", "/view"),
+                        ("Accept", "*/*")],
+    "connection-header": [(":method", "GET"), (":scheme", "http"),
+                          (":authority", "localhost"), (":path", "/view"),
+                          ("connection", "keep-alive")],
+    "keep-alive-header": [(":method", "GET"), (":scheme", "http"),
+                          (":authority", "localhost"), (":path", "/view"),
+                          ("keep-alive", "timeout=5")],
+    "transfer-encoding": [(":method", "POST"), (":scheme", "http"),
+                          (":authority", "localhost"), (":path", "/view"),
+                          ("transfer-encoding", "chunked")],
+    "te-gzip": [(":method", "GET"), (":scheme", "http"),
+                (":authority", "localhost"), (":path", "/view"),
+                ("te", "gzip")],
+    "te-trailers": [(":method", "GET"), (":scheme", "http"),
+                    (":authority", "localhost"), (":path", "/view"),
+                    ("te", "trailers")],
+    "host-mismatch": [(":method", "GET"), (":scheme", "http"),
+                      (":authority", "localhost"), (":path", "/view"),
+                      ("host", "elsewhere.test")],
+    "host-match": [(":method", "GET"), (":scheme", "http"),
+                   (":authority", "localhost"), (":path", "/view"),
+                   ("host", "LOCALHOST")],
+    "crlf-in-value": [(":method", "GET"), (":scheme", "http"),
+                      (":authority", "localhost"), (":path", "/view"),
+                      ("x-a", "1\r\nx-b: 2")],
+    "nul-in-value": [(":method", "GET"), (":scheme", "http"),
+                     (":authority", "localhost"), (":path", "/view"),
+                     ("x-a", "1\x002")],
+    "plain-connect": [(":method", "CONNECT"), (":authority", "localhost:80")],
+    "ok": [(":method", "GET"), (":scheme", "http"),
+           (":authority", "localhost"), (":path", "/view")],
+}
+
+
+def scenario_malformed(port, name, prefix=""):
+    c = Conn(port)
+    hdrs = [(k, prefix + v) if k == ":path" and v.startswith("/") else (k, v)
+            for k, v in MALFORMED[name]]
+    sid = c.raw_headers(hdrs)
+    c.pump(lambda: c.done(sid) or c.goaway is not None)
+    # The connection survives a stream error: one more request on it.
+    after = None
+    if c.goaway is None:
+        sid2 = c.request("GET", prefix + "/view")
+        c.pump(lambda: c.done(sid2))
+        after = c.result(sid2)["status"]
+    r = c.result(sid)
+    r["after"] = after
+    r["goaway"] = c.goaway
+    return r
+
+
+def scenario_content_length_mismatch(port, path):
+    """content-length says 10, DATA carries 5: a stream error (§8.1.1)."""
+    c = Conn(port)
+    sid = c.raw_headers([(":method", "POST"), (":scheme", "http"),
+                         (":authority", "localhost"), (":path", path),
+                         ("content-length", "10")], end=False)
+    c.h2.send_data(sid, b"12345", end_stream=True)
+    c.flush()
+    c.pump(lambda: c.done(sid))
+    return c.result(sid)
+
+
+def scenario_sequence(port, *paths):
+    """Requests one after the other on one connection ("POST:@N:/path" sends
+    a body of N bytes); the statuses, and whether the connection stayed."""
+    c = Conn(port)
+    statuses = []
+    for p in paths:
+        if p.startswith("POST:"):
+            _, size, path = p.split(":", 2)
+            sid = c.request("POST", path, [], b"p" * int(size[1:]))
+        else:
+            sid = c.request("GET", p)
+        c.pump(lambda: c.done(sid))
+        statuses.append(c.result(sid)["status"])
+    return {"statuses": statuses, "goaway": c.goaway}
+
+
+def scenario_concurrent(port, slow, fast):
+    """Two streams at once on one connection: which one completes first."""
+    c = Conn(port)
+    order = []
+    s1 = c.request("GET", slow)
+    s2 = c.request("GET", fast)
+    seen = set()
+
+    def check():
+        for sid in (s1, s2):
+            if sid not in seen and c.done(sid):
+                seen.add(sid)
+                order.append("slow" if sid == s1 else "fast")
+        return len(seen) == 2
+    c.pump(check)
+    return {"order": order, "slow": c.result(s1)["status"],
+            "fast": c.result(s2)["status"]}
+
+
+def scenario_preface_split(port, path):
+    """The client preface in two TCP segments, then a request."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    cfg = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
+    conn = h2.connection.H2Connection(config=cfg)
+    conn.initiate_connection()
+    data = conn.data_to_send()
+    sock.sendall(data[:10])
+    time.sleep(0.2)  # two segments, two reads (not a synchronisation)
+    sock.sendall(data[10:])
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, [(":method", "GET"), (":scheme", "http"),
+                            (":authority", "localhost"), (":path", path)],
+                      end_stream=True)
+    sock.sendall(conn.data_to_send())
+    status, body, ended = None, b"", False
+    deadline = time.time() + 20
+    while not ended and time.time() < deadline:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        for ev in conn.receive_data(chunk):
+            if isinstance(ev, h2.events.ResponseReceived):
+                status = dict(ev.headers).get(":status")
+            elif isinstance(ev, h2.events.DataReceived):
+                body += ev.data
+            elif isinstance(ev, h2.events.StreamEnded):
+                ended = True
+        sock.sendall(conn.data_to_send())
+    return {"status": status, "body": body.decode("latin-1")}
+
+
+def main():
+    port = int(sys.argv[1])
+    name = sys.argv[2].replace("-", "_")
+    fn = globals()["scenario_" + name]
+    print(json.dumps(fn(port, *sys.argv[3:])))
+
+
+if __name__ == "__main__":
+    main()

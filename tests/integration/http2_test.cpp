@@ -1,0 +1,546 @@
+// HTTP/2 (issue 13): the real pounce-host driven by real clients: curl
+// (--http2-prior-knowledge on cleartext, --http2 with ALPN over TLS),
+// nghttp, h2load and python3-h2 for frame-level checks
+// (tests/integration/h2_client.py).
+//
+// BothProtocols is the shared set: every test runs once over HTTP/1.1, once
+// over h2c (prior knowledge) and once over h2 (TLS, ALPN), against one host
+// with a cleartext and an https listener, and expects the same behaviour
+// (only the version differs). The H2 tests are HTTP/2's own: SETTINGS from
+// the flags, RFC 9113 §8 validation, streams that do not wait for each
+// other.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "host_process.h"
+#include "raw_client.h"
+#include "test_certs.h"
+
+using namespace pounce::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+enum class Proto { Http11, H2c, H2Tls };
+
+std::string proto_name(Proto p) {
+  switch (p) {
+    case Proto::Http11:
+      return "Http11";
+    case Proto::H2c:
+      return "H2c";
+    case Proto::H2Tls:
+      return "H2Tls";
+  }
+  return "?";
+}
+
+// A temporary directory with a test CA and a server certificate for
+// localhost and 127.0.0.1.
+struct Certs {
+  Certs() {
+    char tmpl[] = "/tmp/pounce-h2-XXXXXX";
+    dir = mkdtemp(tmpl);
+    pki = std::make_unique<TestPki>(TestPki::create(dir));
+    CertRequest req;
+    req.dns_names = {"localhost"};
+    req.ip_addresses = {"127.0.0.1"};
+    server = pki->issue(req);
+  }
+  ~Certs() { std::filesystem::remove_all(dir); }
+  std::string dir;
+  std::unique_ptr<TestPki> pki;
+  CertFiles server;
+};
+
+std::string h2_client_script() {
+  return POUNCE_H2_CLIENT;
+}
+
+// Runs a scenario of h2_client.py; its JSON line.
+std::string h2_client(uint16_t port, std::vector<std::string> args) {
+  std::vector<std::string> argv = {"/usr/bin/python3", h2_client_script(),
+                                   std::to_string(port)};
+  for (auto& a : args) argv.push_back(std::move(a));
+  CommandResult r = run_command(argv, 60s);
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  return r.out;
+}
+
+bool contains(const std::string& hay, const std::string& needle) {
+  return hay.find(needle) != std::string::npos;
+}
+
+std::string lower(std::string s) {
+  for (char& c : s)
+    c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string random_bytes(size_t n) {
+  std::mt19937 gen(1234);
+  std::string s(n, '\0');
+  for (char& c : s) c = static_cast<char>(gen());
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// The shared set, once per protocol
+
+class BothProtocols : public ::testing::TestWithParam<Proto> {
+ protected:
+  static void SetUpTestSuite() {
+    certs_ = new Certs();
+    host_ = new HostProcess({"--listen",
+                             "http://127.0.0.1:0",
+                             "--listen",
+                             "https://127.0.0.1:0",
+                             "--tls-cert",
+                             certs_->server.cert_path,
+                             "--tls-key",
+                             certs_->server.key_path,
+                             "--plugin",
+                             plugin_path("hello"),
+                             "--plugin",
+                             "/probe=" + test_plugin_path("h2_probe"),
+                             "--plugin",
+                             "/echo=" + plugin_path("echo"),
+                             "--plugin",
+                             "/sse=" + plugin_path("sse"),
+                             "--plugin",
+                             "/blk=" + test_plugin_path("sleeper"),
+                             "--server-timing",
+                             "--max-body-size",
+                             "300000",
+                             "--workers",
+                             "1",
+                             "--async-threads",
+                             "1"});
+  }
+  static void TearDownTestSuite() {
+    delete host_;
+    host_ = nullptr;
+    delete certs_;
+    certs_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(host_->ok()) << host_->stderr_text(); }
+
+  Proto proto() const { return GetParam(); }
+  bool h2() const { return proto() != Proto::Http11; }
+
+  std::string url(const std::string& path) const {
+    if (proto() == Proto::H2Tls) {
+      return "https://localhost:" + std::to_string(host_->ports()[1]) + path;
+    }
+    return "http://127.0.0.1:" + std::to_string(host_->ports()[0]) + path;
+  }
+  std::string authority() const {
+    return proto() == Proto::H2Tls
+               ? "localhost:" + std::to_string(host_->ports()[1])
+               : "127.0.0.1:" + std::to_string(host_->ports()[0]);
+  }
+  // curl over this test's protocol; `args` end with the URL.
+  CommandResult curl(std::vector<std::string> args) const {
+    std::vector<std::string> argv = {"curl", "-sS", "--max-time", "30"};
+    switch (proto()) {
+      case Proto::Http11:
+        argv.push_back("--http1.1");
+        break;
+      case Proto::H2c:
+        argv.push_back("--http2-prior-knowledge");
+        break;
+      case Proto::H2Tls:
+        argv.insert(
+            argv.end(),
+            {"--http2", "--cacert", certs_->pki->ca_cert(), "--resolve",
+             "localhost:" + std::to_string(host_->ports()[1]) + ":127.0.0.1"});
+        break;
+    }
+    for (auto& a : args) argv.push_back(std::move(a));
+    return run_command(argv, 60s);
+  }
+  std::string version() const { return h2() ? "2" : "1.1"; }
+  // The access log's protocol.
+  std::string log_version() const { return h2() ? "HTTP/2.0" : "HTTP/1.1"; }
+
+  static Certs* certs_;
+  static HostProcess* host_;
+};
+
+Certs* BothProtocols::certs_ = nullptr;
+HostProcess* BothProtocols::host_ = nullptr;
+
+TEST_P(BothProtocols, Hello) {
+  auto r = curl({"-w", "\n%{http_version}", url("/")});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "Hello, World!\n" + version());
+}
+
+TEST_P(BothProtocols, RequestViewSaysTheVersionAndAuthority) {
+  auto r = curl({"-H", "X-Test: yes", url("/probe/view?q=1")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string& v = r.out;
+  EXPECT_TRUE(contains(v, h2() ? "major=2\nminor=0\n" : "major=1\nminor=1\n"))
+      << v;
+  EXPECT_TRUE(contains(v, "method=GET\ntarget=/probe/view?q=1\n")) << v;
+  EXPECT_TRUE(contains(v, "query=q=1\n")) << v;
+  EXPECT_TRUE(
+      contains(v, proto() == Proto::H2Tls ? "scheme=https\n" : "scheme=http\n"))
+      << v;
+  // :authority is the host; HTTP/1.1 has it from Host.
+  EXPECT_TRUE(contains(v, "authority=" + authority() + "\n")) << v;
+  EXPECT_TRUE(contains(lower(v), "header=x-test: yes\n")) << v;
+  // Ordinary fields only: no pseudo-header reaches the plugin.
+  EXPECT_FALSE(contains(v, "header=:")) << v;
+}
+
+TEST_P(BothProtocols, BlockingAndAsyncRoutesSeeTheSameView) {
+  for (const char* path : {"/probe/blocking/view", "/probe/async/view"}) {
+    auto r = curl({url(path)});
+    ASSERT_EQ(r.status, 0) << path << r.err;
+    EXPECT_TRUE(contains(r.out, h2() ? "major=2\n" : "major=1\n"))
+        << path << r.out;
+    EXPECT_TRUE(contains(r.out, "authority=" + authority() + "\n"))
+        << path << r.out;
+    EXPECT_FALSE(contains(r.out, "header=:")) << path << r.out;
+  }
+}
+
+TEST_P(BothProtocols, SyncBodyRoundTrip) {
+  const std::string body = random_bytes(200000);
+  const std::string in = certs_->dir + "/in-" + proto_name(proto());
+  const std::string out = certs_->dir + "/out-" + proto_name(proto());
+  std::ofstream(in, std::ios::binary) << body;
+  auto r =
+      curl({"--data-binary", "@" + in, "-H", "Content-Type: application/x-test",
+            "-o", out, "-w", "%{http_code}", url("/echo")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "200");
+  std::ifstream f(out, std::ios::binary);
+  std::string got((std::istreambuf_iterator<char>(f)),
+                  std::istreambuf_iterator<char>());
+  EXPECT_EQ(got.size(), body.size());
+  EXPECT_TRUE(got == body);
+}
+
+TEST_P(BothProtocols, BodyOverMaxBodySizeIs413) {
+  const std::string in = certs_->dir + "/big-" + proto_name(proto());
+  std::ofstream(in, std::ios::binary) << std::string(300001, 'x');
+  auto r = curl(
+      {"--data-binary", "@" + in, "-D", "-", "-o", "/dev/null", url("/echo")});
+  EXPECT_TRUE(contains(r.out, " 413")) << r.out << r.err;
+  EXPECT_TRUE(contains(lower(r.out), "x-pounce-error: body_too_large"))
+      << r.out;
+}
+
+TEST_P(BothProtocols, AsyncOnBodyStreamsTheBody) {
+  const std::string in = certs_->dir + "/async-" + proto_name(proto());
+  std::ofstream(in, std::ios::binary) << std::string(150000, 'a');
+  auto r = curl({"--data-binary", "@" + in, url("/probe/async/body")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "bytes=150000 ")) << r.out;
+}
+
+TEST_P(BothProtocols, ResponseTrailers) {
+  auto r = curl({"-D", "-", url("/probe/async/trailers")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "hello world")) << r.out;
+  // curl writes trailers with the headers (-D).
+  EXPECT_TRUE(contains(lower(r.out), "x-checksum: 42")) << r.out;
+}
+
+TEST_P(BothProtocols, CompressionPerResponse) {
+  auto r = curl({"-H", "Accept-Encoding: gzip", "-D", "-", "-o", "/dev/null",
+                 url("/probe/big?n=100000")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(lower(r.out), "content-encoding: gzip")) << r.out;
+  EXPECT_TRUE(contains(lower(r.out), "vary: accept-encoding")) << r.out;
+  auto d = curl(
+      {"--compressed", "-w", "\n%{size_download}", url("/probe/big?n=100000")});
+  ASSERT_EQ(d.status, 0) << d.err;
+  const size_t nl = d.out.rfind('\n');
+  ASSERT_NE(nl, std::string::npos);
+  EXPECT_EQ(nl, 100000u);  // the whole body, decoded
+  EXPECT_LT(std::stoul(d.out.substr(nl + 1)), 20000u) << "compressed size";
+}
+
+TEST_P(BothProtocols, ServerTimingPerResponse) {
+  auto r = curl({"-D", "-", "-o", "/dev/null", url("/probe/view")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(lower(r.out), "server-timing: parse;dur=")) << r.out;
+  EXPECT_TRUE(contains(r.out, "app;dur=")) << r.out;
+}
+
+TEST_P(BothProtocols, AccessLogShowsTheProtocol) {
+  const std::string path = "/probe/view?log=" + proto_name(proto());
+  auto r = curl({"-o", "/dev/null", url(path)});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(
+      host_->wait_for_stdout("\"GET " + path + " " + log_version() + "\" 200 "))
+      << host_->stdout_text();
+}
+
+TEST_P(BothProtocols, ConnectionSpecificResponseHeadersAre500) {
+  for (const char* name : {"Connection", "Keep-Alive", "Proxy-Connection",
+                           "Transfer-Encoding", "Upgrade"}) {
+    auto r = curl(
+        {"-D", "-", url(std::string("/probe/set?name=") + name + "&value=x")});
+    EXPECT_EQ(r.status, 0) << name << r.err;
+    EXPECT_TRUE(contains(r.out, " 500")) << name << r.out;
+    EXPECT_TRUE(contains(lower(r.out), "x-pounce-error: framing_header_set"))
+        << name << r.out;
+  }
+  auto ok = curl({"-D", "-", url("/probe/set?name=X-Fine&value=yes")});
+  EXPECT_TRUE(contains(lower(ok.out), "x-fine: yes")) << ok.out;
+}
+
+TEST_P(BothProtocols, ServerSentEvents) {
+  auto r = curl({"-N", url("/sse/events?count=3&interval_ms=10")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "id: 0\n")) << r.out;
+  EXPECT_TRUE(contains(r.out, "id: 2\n")) << r.out;
+  EXPECT_FALSE(contains(r.out, "id: 3\n")) << r.out;
+}
+
+TEST_P(BothProtocols, HeadHasTheLengthAndNoBody) {
+  auto r = curl({"-I", url("/probe/big?n=1000")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(lower(r.out), "content-length: 1000")) << r.out;
+}
+
+TEST_P(BothProtocols, BlockingHandler) {
+  auto r = curl({url("/blk/sleep?ms=20")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "slept 20");
+}
+
+INSTANTIATE_TEST_SUITE_P(Http, BothProtocols,
+                         ::testing::Values(Proto::Http11, Proto::H2c,
+                                           Proto::H2Tls),
+                         [](const auto& info) {
+                           return proto_name(info.param);
+                         });
+
+// ---------------------------------------------------------------------------
+// HTTP/2's own
+
+std::vector<std::string> probe_args(std::vector<std::string> extra = {}) {
+  std::vector<std::string> a = {
+      "--plugin",       test_plugin_path("h2_probe"),
+      "--plugin",       "/blk=" + test_plugin_path("sleeper"),
+      "--workers",      "1",
+      "--no-access-log"};
+  for (auto& s : extra) a.push_back(std::move(s));
+  return a;
+}
+
+CommandResult nghttp(const HostProcess& h, const std::string& path) {
+  return run_command({"nghttp", "-nv", "-t", "20", h.url(path)}, 60s);
+}
+
+TEST(H2Settings, DefaultsAnnounced) {
+  HostProcess h(probe_args());
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  auto r = nghttp(h, "/view");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "[SETTINGS_MAX_CONCURRENT_STREAMS(0x03):100]"))
+      << r.out;
+  EXPECT_TRUE(contains(r.out, "[SETTINGS_INITIAL_WINDOW_SIZE(0x04):65535]"));
+  EXPECT_TRUE(contains(r.out, "[SETTINGS_MAX_FRAME_SIZE(0x05):16384]"));
+  // = --max-header-size.
+  EXPECT_TRUE(contains(r.out, "[SETTINGS_MAX_HEADER_LIST_SIZE(0x06):16384]"));
+  EXPECT_TRUE(contains(r.out, "[SETTINGS_ENABLE_CONNECT_PROTOCOL(0x08):1]"));
+  // The connection window raised to 1 MiB.
+  EXPECT_TRUE(contains(r.out, "(window_size_increment=983041)")) << r.out;
+}
+
+TEST(H2Settings, FlagsAnnounced) {
+  HostProcess h(probe_args(
+      {"--h2-max-concurrent-streams", "7", "--h2-initial-window-size", "100000",
+       "--h2-max-frame-size", "32768", "--max-header-size", "8192"}));
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  auto r = nghttp(h, "/view");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "[SETTINGS_MAX_CONCURRENT_STREAMS(0x03):7]"))
+      << r.out;
+  EXPECT_TRUE(contains(r.out, "[SETTINGS_INITIAL_WINDOW_SIZE(0x04):100000]"));
+  EXPECT_TRUE(contains(r.out, "[SETTINGS_MAX_FRAME_SIZE(0x05):32768]"));
+  EXPECT_TRUE(contains(r.out, "[SETTINGS_MAX_HEADER_LIST_SIZE(0x06):8192]"));
+}
+
+TEST(H2Settings, HeaderListOverTheLimitIs431) {
+  HostProcess h(probe_args({"--h2-max-header-list-size", "4096"}));
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  auto s = nghttp(h, "/view");
+  EXPECT_TRUE(contains(s.out, "[SETTINGS_MAX_HEADER_LIST_SIZE(0x06):4096]"))
+      << s.out;
+  auto r = run_command({"curl", "-sS", "--http2-prior-knowledge", "-D", "-",
+                        "-o", "/dev/null", "-H",
+                        "X-Big: " + std::string(5000, 'b'), h.url("/view")});
+  EXPECT_TRUE(contains(r.out, " 431")) << r.out << r.err;
+  EXPECT_TRUE(contains(lower(r.out), "headers_too_large")) << r.out;
+  // Below it, served.
+  auto ok = run_command({"curl", "-sS", "--http2-prior-knowledge", "-H",
+                         "X-Big: " + std::string(3000, 'b'), h.url("/view")});
+  EXPECT_TRUE(contains(ok.out, "major=2")) << ok.out << ok.err;
+}
+
+TEST(H2Settings, NoHttp2ServesHttp1Only) {
+  Certs certs;
+  HostProcess h({"--listen", "http://127.0.0.1:0", "--listen",
+                 "https://127.0.0.1:0", "--tls-cert", certs.server.cert_path,
+                 "--tls-key", certs.server.key_path, "--plugin",
+                 plugin_path("hello"), "--no-http2"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  // The preface is no HTTP/1 request: 505, as any HTTP/2.0 request line.
+  auto pk = run_command({"curl", "-sS", "--http2-prior-knowledge", "--max-time",
+                         "10", h.url("/")});
+  EXPECT_NE(pk.status, 0) << pk.out;
+  EXPECT_TRUE(h.wait_for_stderr("505 VERSION_NOT_SUPPORTED"))
+      << h.stderr_text();
+  // ALPN offers no h2: curl falls back to HTTP/1.1.
+  const std::string port = std::to_string(h.ports()[1]);
+  auto tls =
+      run_command({"curl", "-sS", "--http2", "--cacert", certs.pki->ca_cert(),
+                   "--resolve", "localhost:" + port + ":127.0.0.1", "-w",
+                   " %{http_version}", "https://localhost:" + port + "/"});
+  EXPECT_EQ(tls.out, "Hello, World! 1.1") << tls.err;
+}
+
+TEST(H2Settings, AlpnH2IsTheDefaultOverTls) {
+  Certs certs;
+  HostProcess h({"--listen", "https://127.0.0.1:0", "--tls-cert",
+                 certs.server.cert_path, "--tls-key", certs.server.key_path,
+                 "--plugin", test_plugin_path("h2_probe")});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  const std::string port = std::to_string(h.port());
+  // nghttp negotiates h2 by ALPN; so does h2load.
+  auto n = run_command(
+      {"nghttp", "-n", "-t", "20", "https://127.0.0.1:" + port + "/view"}, 60s);
+  EXPECT_EQ(n.status, 0) << n.out << n.err;
+  auto l = run_command({"h2load", "-n", "400", "-c", "2", "-m", "20",
+                        "https://127.0.0.1:" + port + "/view"},
+                       60s);
+  EXPECT_TRUE(contains(l.out, "400 succeeded")) << l.out << l.err;
+  EXPECT_TRUE(contains(l.out, "Application protocol: h2")) << l.out;
+}
+
+class H2 : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    host_ = new HostProcess(
+        probe_args({"--max-body-size", "300000", "--blocking-threads", "4"}));
+  }
+  static void TearDownTestSuite() {
+    delete host_;
+    host_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(host_->ok()) << host_->stderr_text(); }
+  static std::string client(std::vector<std::string> args) {
+    return h2_client(host_->port(), std::move(args));
+  }
+  static HostProcess* host_;
+};
+
+HostProcess* H2::host_ = nullptr;
+
+TEST_F(H2, MalformedRequestsAreStreamErrors) {
+  // RFC 9113 §8.1.1, §8.2, §8.3: RST_STREAM with PROTOCOL_ERROR (1); the
+  // connection goes on (the next request on it is served).
+  for (const char* name :
+       {"path-not-slash", "path-absolute", "no-method", "no-path",
+        "unknown-pseudo", "pseudo-after-regular", "upper-case-name",
+        "connection-header", "keep-alive-header", "transfer-encoding",
+        "te-gzip", "host-mismatch", "crlf-in-value", "nul-in-value"}) {
+    std::string r = client({"malformed", name});
+    EXPECT_TRUE(contains(r, "\"reset\": 1,")) << name << ": " << r;
+    EXPECT_TRUE(contains(r, "\"after\": \"200\"")) << name << ": " << r;
+  }
+  for (const char* name : {"te-trailers", "host-match", "ok"}) {
+    std::string r = client({"malformed", name});
+    EXPECT_TRUE(contains(r, "\"status\": \"200\"")) << name << ": " << r;
+    EXPECT_TRUE(contains(r, "major=2")) << name << ": " << r;
+  }
+  // A CONNECT without :protocol is well-formed, and not served.
+  std::string c = client({"malformed", "plain-connect"});
+  EXPECT_TRUE(contains(c, "\"status\": \"400\"")) << c;
+}
+
+TEST_F(H2, ContentLengthDisagreeingWithDataIsAStreamError) {
+  std::string r = client({"content-length-mismatch", "/view"});
+  EXPECT_TRUE(contains(r, "\"reset\": 1,")) << r;
+  EXPECT_TRUE(contains(r, "\"status\": null")) << r;
+}
+
+TEST_F(H2, RequestTrailersReachTheSyncHandler) {
+  std::string r = client(
+      {"request", "POST", "/view", "x-a: 1", "hello", "x-t: 9\nx-u: 10"});
+  EXPECT_TRUE(contains(r, "body_len=5\\n")) << r;
+  EXPECT_TRUE(contains(r, "trailer=x-t: 9\\ntrailer=x-u: 10\\n")) << r;
+  EXPECT_TRUE(contains(r, "header=x-a: 1\\n")) << r;
+}
+
+TEST_F(H2, CookieCrumbsAreJoined) {
+  // RFC 9113 §8.2.3: split cookies are one field again for the plugin.
+  std::string r =
+      client({"request", "GET", "/view", "cookie: a=1\ncookie: b=2\nx: y"});
+  EXPECT_TRUE(contains(r, "header=cookie: a=1; b=2\\n")) << r;
+}
+
+TEST_F(H2, ErrorsEndTheStreamNotTheConnection) {
+  std::string r =
+      client({"sequence", "/nothing", "POST:@300001:/view", "/blk/", "/view"});
+  EXPECT_TRUE(contains(r, "\"statuses\": [\"404\", \"413\", \"200\", \"200\"]"))
+      << r;
+  EXPECT_TRUE(contains(r, "\"goaway\": null")) << r;
+}
+
+TEST_F(H2, ABlockingHandlerDoesNotStallOtherStreams) {
+  // One connection: a blocking handler sleeping 1.5 s, then a sync request.
+  // The sync one is answered first; the blocking one after its sleep.
+  std::string r = client({"concurrent", "/blk/sleep?ms=1500", "/view"});
+  EXPECT_TRUE(contains(r, "\"order\": [\"fast\", \"slow\"]")) << r;
+  EXPECT_TRUE(contains(r, "\"slow\": \"200\"")) << r;
+}
+
+TEST_F(H2, PrefaceInTwoSegments) {
+  std::string r = client({"preface-split", "/view"});
+  EXPECT_TRUE(contains(r, "\"status\": \"200\"")) << r;
+  EXPECT_TRUE(contains(r, "major=2")) << r;
+}
+
+TEST_F(H2, PrefaceOnlyOpensAConnection) {
+  // After an HTTP/1.1 request, the preface is just a bad request line.
+  RawClient c(host_->port());
+  ASSERT_TRUE(c.connected());
+  c.send("GET /view HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto first = c.read_response();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200);
+  c.send("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  auto second = c.read_response();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 505);
+}
+
+TEST_F(H2, ManyConcurrentStreams) {
+  auto r = run_command(
+      {"h2load", "-n", "3000", "-c", "3", "-m", "40", host_->url("/view")},
+      60s);
+  EXPECT_TRUE(contains(r.out, "3000 succeeded")) << r.out << r.err;
+  auto b = run_command({"h2load", "-n", "60", "-c", "1", "-m", "20",
+                        host_->url("/blk/sleep?ms=10")},
+                       60s);
+  EXPECT_TRUE(contains(b.out, "60 succeeded")) << b.out << b.err;
+}
+
+}  // namespace
