@@ -354,10 +354,11 @@ int Session::on_stream_close(nghttp2_session* ng, int32_t stream_id,
   auto* s =
       static_cast<Stream*>(nghttp2_session_get_stream_user_data(ng, stream_id));
   if (!s || s->phase_ == Stream::Phase::Closed) return 0;
-  // Whatever still runs for it learns that the peer is gone (a stream whose
-  // response completed let go of its app side already).
-  s->release_app(error_code == NGHTTP2_NO_ERROR ? POUNCE_CLOSE_DONE
-                                                : POUNCE_CLOSE_PEER);
+  // A stream whose response completed let go of its app side already:
+  // whatever still runs for it was cut by the peer's RST_STREAM (or a
+  // stream error), and the connection lives on (ABI 1.1).
+  (void)error_code;
+  s->release_app(POUNCE_CLOSE_RESET);
   s->phase_ = Stream::Phase::Closed;
   s->route_ = Route{};
   self->pending_.erase(

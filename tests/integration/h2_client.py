@@ -346,6 +346,79 @@ def scenario_preface_split(port, path):
     return {"status": status, "body": body.decode("latin-1")}
 
 
+def scenario_flow(port, path, expect_total):
+    """Flow control as backpressure: the client does not open its windows
+    until the server has stopped sending for 0.5 s (its windows are spent),
+    then reads the rest. Reports the bytes at the stall and in all."""
+    c = Conn(port)
+    c.auto_ack = False
+    sid = c.request("GET", path)
+    stalled_at = None
+    # Until the windows (65,535 bytes each) are spent and nothing more
+    # comes: a negative check, so it has to be a quiet period.
+    while True:
+        before = len(c.stream(sid)["body"])
+        c.pump(lambda: len(c.stream(sid)["body"]) > before or c.done(sid),
+               timeout=0.5)
+        got = len(c.stream(sid)["body"])
+        if got == before or c.done(sid):
+            stalled_at = got
+            break
+    # Open the windows for everything received so far, then read on.
+    if stalled_at:
+        c.h2.acknowledge_received_data(stalled_at, sid)
+        c.flush()
+    c.auto_ack = True
+    c.pump(lambda: c.done(sid), timeout=30)
+    r = c.result(sid)
+    return {"stalled_at": stalled_at, "total": len(r["body"]),
+            "ended": r["ended"], "reset": r["reset"],
+            "expect": int(expect_total)}
+
+
+def scenario_never_read(port, path):
+    """The client never opens its windows: what the server does with a
+    stream that keeps writing (--stream-max-buffer)."""
+    c = Conn(port)
+    c.auto_ack = False
+    sid = c.request("GET", path)
+    c.pump(lambda: c.done(sid), timeout=20)
+    r = c.result(sid)
+    return {"received": len(r["body"]), "reset": r["reset"],
+            "ended": r["ended"]}
+
+
+def scenario_mixed(port, *paths):
+    """Streams opened at once on one connection; each stream's status and
+    body, and the order in which they completed."""
+    c = Conn(port)
+    sids = [c.request("GET", p) for p in paths]
+    order = []
+
+    def check():
+        for i, sid in enumerate(sids):
+            if i not in order and c.done(sid):
+                order.append(i)
+        return len(order) == len(sids)
+    c.pump(check, timeout=30)
+    return {"order": order,
+            "statuses": [c.result(sid)["status"] for sid in sids],
+            "bodies": [c.result(sid)["body"] for sid in sids]}
+
+
+def scenario_reset_after_first_chunk(port, path):
+    """The client resets a stream once its first DATA arrived; then one more
+    request on the connection, which lives on."""
+    c = Conn(port)
+    sid = c.request("GET", path)
+    c.pump(lambda: len(c.stream(sid)["body"]) > 0 or c.done(sid))
+    c.h2.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
+    c.flush()
+    sid2 = c.request("GET", "/view")
+    c.pump(lambda: c.done(sid2))
+    return {"first": c.result(sid)["body"], "after": c.result(sid2)["status"]}
+
+
 def main():
     port = int(sys.argv[1])
     name = sys.argv[2].replace("-", "_")

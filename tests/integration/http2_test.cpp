@@ -543,4 +543,96 @@ TEST_F(H2, ManyConcurrentStreams) {
   EXPECT_TRUE(contains(b.out, "60 succeeded")) << b.out << b.err;
 }
 
+// ---------------------------------------------------------------------------
+// Async streams over HTTP/2 (step 3): flow control is the backpressure; the
+// connection moves, whole, to an async loop
+
+class H2Async : public ::testing::Test {
+ protected:
+  void start(std::vector<std::string> extra = {}) {
+    std::vector<std::string> a =
+        probe_args({"--plugin", "/sp=" + test_plugin_path("stream_probe_v1"),
+                    "--async-threads", "1", "--blocking-threads", "4"});
+    for (auto& s : extra) a.push_back(std::move(s));
+    host_ = std::make_unique<HostProcess>(a);
+    ASSERT_TRUE(host_->ok()) << host_->stderr_text();
+  }
+  std::string client(std::vector<std::string> args) {
+    return h2_client(host_->port(), std::move(args));
+  }
+  std::unique_ptr<HostProcess> host_;
+};
+
+TEST_F(H2Async, ClosedWindowIsHighWaterAndAnOpenedOneOnWritable) {
+  start();
+  // The client spends its windows (65,535 bytes) and waits: the stream's
+  // queue fills past --stream-high-water, so the plugin's write reports
+  // POUNCE_HIGH_WATER ("high water"); once the client opens its windows,
+  // on_writable fires and the 4 MiB flood completes.
+  std::string r = client({"flow", "/sp/flood?mode=polite", "4194304"});
+  EXPECT_TRUE(contains(r, "\"stalled_at\": 65535,")) << r;
+  EXPECT_TRUE(contains(r, "\"total\": 4194304,")) << r;
+  EXPECT_TRUE(contains(r, "\"ended\": true")) << r;
+  const std::string err = host_->stderr_text();
+  const size_t high = err.find("high water");
+  const size_t writable = err.find("on_writable");
+  ASSERT_NE(high, std::string::npos) << err;
+  ASSERT_NE(writable, std::string::npos) << err;
+  EXPECT_LT(high, writable) << err;
+}
+
+TEST_F(H2Async, AStreamThatNeverDrainsIsClosedAtStreamMaxBuffer) {
+  start({"--stream-max-buffer", "262144"});
+  // A rude flood ignores POUNCE_HIGH_WATER; the client never opens its
+  // window: past --stream-max-buffer the stream (not the connection) is
+  // reset, with INTERNAL_ERROR (2), and on_close says OVERFLOW (3).
+  std::string r = client({"never-read", "/sp/flood?mode=rude"});
+  EXPECT_TRUE(contains(r, "\"received\": 65535,")) << r;
+  EXPECT_TRUE(contains(r, "\"reset\": 2,")) << r;
+  EXPECT_TRUE(host_->wait_for_stderr("over --stream-max-buffer"))
+      << host_->stderr_text();
+  EXPECT_TRUE(host_->wait_for_stderr("v1 on_close reason=3"))
+      << host_->stderr_text();
+}
+
+TEST_F(H2Async, PeerResetEndsOneStreamWithReset) {
+  start();
+  std::string r = client({"reset-after-first-chunk", "/async/slow?n=100"});
+  EXPECT_TRUE(contains(r, "\"first\": \"chunk 99\\n")) << r;
+  EXPECT_TRUE(contains(r, "\"after\": \"200\"")) << r;
+  // POUNCE_CLOSE_RESET (6): the peer reset this stream only.
+  EXPECT_TRUE(host_->wait_for_stderr("h2probe on_close reason=6"))
+      << host_->stderr_text();
+}
+
+TEST_F(H2Async, NoStreamWaitsForAnothersPlugin) {
+  start();
+  // On one connection: a blocking handler sleeping 1.5 s (started on the
+  // worker), then an async stream (which moves the connection, whole, to
+  // the async loop while the handler still runs), then a sync request.
+  // The async and the sync ones finish first; the blocking handler's
+  // answer follows the connection to its new loop.
+  std::string r = client({"mixed", "/blk/sleep?ms=1500", "/async/slow?n=3",
+                          "/view", "/sp/tick?count=2&interval_ms=10"});
+  EXPECT_TRUE(contains(r, "\"statuses\": [\"200\", \"200\", \"200\", \"200\"]"))
+      << r;
+  EXPECT_TRUE(contains(r, "\"slept 1500\"")) << r;
+  EXPECT_TRUE(contains(r, "chunk 2\\nchunk 1\\nchunk 0\\n")) << r;
+  EXPECT_TRUE(contains(r, "v1 tick 0\\nv1 tick 1\\n")) << r;
+  // The blocking one (index 0) is last.
+  EXPECT_TRUE(contains(r, "\"order\": [")) << r;
+  EXPECT_TRUE(contains(r, ", 0], \"statuses\"")) << r;
+  // And after the move, the connection serves on (sync inline there).
+  std::string again = client({"sequence", "/async/view", "/view", "/view"});
+  EXPECT_TRUE(contains(again, "[\"200\", \"200\", \"200\"]")) << again;
+}
+
+TEST_F(H2Async, RequestBodyOfAnAsyncStreamThatWaitedForItsLoop) {
+  start();
+  // The body arrives with the head, while the connection moves: on_body
+  // still gets all of it, after on_request.
+  std::string r = client({"request", "POST", "/async/body", "", "@200000"});
+  EXPECT_TRUE(contains(r, "bytes=200000 ")) << r;
+}
+
 }  // namespace
