@@ -511,7 +511,11 @@ WsSession* upgrade_websocket(exchange::Exchange& ex,
     ex.respond_error(http::ErrorCode::PluginError, &head);
     return nullptr;
   }
-  if (cfg.access_log) pipeline::log_access(ex, &head, 101, 0);
+  // The acceptance's status: 101 on HTTP/1.1, 200 to an extended CONNECT
+  // (RFC 8441 §5).
+  if (cfg.access_log) {
+    pipeline::log_access(ex, &head, ex.http_major() >= 2 ? 200 : 101, 0);
+  }
   // The session keeps its generation until it is freed.
   GenerationPin pin = r.pin ? std::move(r.pin) : GenerationPin(r.generation);
   return new WsSession(&ex, r.mount, std::move(pin), hs.deflate, up.user);

@@ -558,9 +558,12 @@ void Session::on_request_end(Stream* s) {
       loop_->timeouts().disarm(s);
       return;
     case Stream::Phase::WebSocket:
-      // The client ended its side of the tunnel (RFC 8441 §4: like a TCP
-      // FIN): the socket is gone for it.
-      if (s->ws_) s->ws_->feed(nullptr, 0);
+      // The client ended its side of the tunnel (RFC 8441 §4: a TCP FIN):
+      // as when an HTTP/1 WebSocket's connection ends, the session closes
+      // (with the close code it agreed on, else 1006), and our side ends
+      // once what is queued (a close reply) is out.
+      s->release_app(POUNCE_CLOSE_PEER);
+      s->end_response({});
       return;
     default:
       return;
@@ -665,7 +668,10 @@ void Session::start_websocket(Stream* s, Route& r) {
     w->feed(s->body_.data(), s->body_.size());
     s->body_.clear();
   }
-  if (s->ws_ == w && s->request_ended_) w->feed(nullptr, 0);
+  if (s->ws_ == w && s->request_ended_) {
+    s->release_app(POUNCE_CLOSE_PEER);
+    s->end_response({});
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -456,6 +456,10 @@ void Stream::resume() {
 }
 
 void Stream::flush() {
+  // A WebSocket writes its frames straight into the queue
+  // (tunnel_output()): DATA frames may be due that nghttp2 has not been
+  // told of.
+  if (queued_output() > 0) resume();
   session_->stream_output(this);
 }
 
@@ -522,6 +526,18 @@ bool Stream::accept_websocket(const ws::Handshake& hs, int chosen_protocol) {
   response_started_ = true;
   if (!submit_head(h, false)) return false;
   return true;
+}
+
+ByteBuffer& Stream::tunnel_output() {
+  // Frames are appended behind what is queued; what was sent goes first.
+  if (out_off_ == out_.size()) {
+    out_.clear();
+    out_off_ = 0;
+  } else if (out_off_ > out_.size() / 2) {
+    out_.consume(out_off_);
+    out_off_ = 0;
+  }
+  return out_;
 }
 
 void Stream::refuse_websocket(int status) {

@@ -96,7 +96,7 @@ class Stream final : public exchange::Exchange,
   bool accept_websocket(const ws::Handshake& handshake,
                         int chosen_protocol) override;
   void refuse_websocket(int status) override;
-  ByteBuffer& tunnel_output() override { return out_; }
+  ByteBuffer& tunnel_output() override;
   void cork() override {}
   void uncork() override { flush(); }
   void close_after_output() override;

@@ -419,6 +419,163 @@ def scenario_reset_after_first_chunk(port, path):
     return {"first": c.result(sid)["body"], "after": c.result(sid2)["status"]}
 
 
+def ws_frame(opcode, payload, rsv1=False, fin=True):
+    """A masked client frame (RFC 6455 §5.2)."""
+    mask = os.urandom(4)
+    head = bytes([(0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode])
+    n = len(payload)
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head + mask + masked
+
+
+def ws_parse(buf):
+    """Server frames (unmasked) from buf: [(fin, rsv1, opcode, payload)],
+    and the bytes left over."""
+    frames = []
+    while len(buf) >= 2:
+        b0, b1 = buf[0], buf[1]
+        n = b1 & 0x7F
+        at = 2
+        if n == 126:
+            if len(buf) < 4:
+                break
+            n = int.from_bytes(buf[2:4], "big")
+            at = 4
+        elif n == 127:
+            if len(buf) < 10:
+                break
+            n = int.from_bytes(buf[2:10], "big")
+            at = 10
+        if len(buf) < at + n:
+            break
+        frames.append((bool(b0 & 0x80), bool(b0 & 0x40), b0 & 0x0F,
+                       buf[at:at + n]))
+        buf = buf[at + n:]
+    return frames, buf
+
+
+def scenario_websocket(port, path, *messages):
+    """RFC 8441: an extended CONNECT, then messages ("z:text" is sent
+    compressed), then our close 1000. Reports the 200's headers, every
+    message the server sent (decompressed), its close code, and whether
+    the stream ended cleanly."""
+    import zlib
+    c = Conn(port)
+    c.pump(lambda: 8 in c.settings)  # SETTINGS_ENABLE_CONNECT_PROTOCOL
+    out = {"enable_connect_protocol": c.settings.get(8)}
+    sid = c.raw_headers([
+        (":method", "CONNECT"), (":protocol", "websocket"),
+        (":scheme", "http"), (":path", path), (":authority", "localhost"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-protocol", "chat, superchat"),
+        ("sec-websocket-extensions",
+         "permessage-deflate; client_max_window_bits")], end=False)
+    c.pump(lambda: c.stream(sid)["status"] is not None or c.done(sid))
+    out["status"] = c.stream(sid)["status"]
+    out["headers"] = c.stream(sid)["headers"]
+    if out["status"] != "200":
+        out["body"] = c.stream(sid)["body"].decode("latin-1")
+        return out
+    inflater = zlib.decompressobj(-15)
+    deflater = zlib.compressobj(6, zlib.DEFLATED, -15)
+    received = []
+    close_code = None
+    close_sent = False
+    pending = b""
+    consumed = 0
+
+    def take():
+        nonlocal pending, consumed, close_code, close_sent
+        body = c.stream(sid)["body"]
+        pending += body[consumed:]
+        consumed = len(body)
+        frames, pending = ws_parse(pending)
+        for fin, rsv1, op, payload in frames:
+            if op == 8:
+                close_code = int.from_bytes(payload[:2], "big")
+                if not close_sent:  # the server's close: answer it
+                    close_sent = True
+                    c.h2.send_data(sid, ws_frame(8, payload[:2]))
+                    c.flush()
+            elif op in (1, 2):
+                if rsv1:
+                    payload = inflater.decompress(payload + b"\x00\x00\xff\xff")
+                received.append(payload.decode("utf-8", "replace"))
+    for m in messages:
+        if m.startswith("z:"):
+            data = deflater.compress(m[2:].encode())
+            data += deflater.flush(zlib.Z_SYNC_FLUSH)
+            frame = ws_frame(1, data[:-4], rsv1=True)
+        else:
+            frame = ws_frame(1, m.encode())
+        want = len(received) + 1
+        c.h2.send_data(sid, frame)
+        c.flush()
+        c.pump(lambda: (take() or True) and
+               (len(received) >= want or close_code is not None or
+                c.done(sid)), timeout=10)
+        if close_code is not None or c.done(sid):
+            break
+    if not close_sent and not c.done(sid):
+        close_sent = True
+        c.h2.send_data(sid, ws_frame(8, (1000).to_bytes(2, "big") + b"done"))
+        c.flush()
+    c.pump(lambda: (take() or True) and (close_code is not None or
+                                          c.done(sid)), timeout=10)
+    # The server ends its side after its close frame; then ours.
+    c.pump(lambda: c.done(sid), timeout=10)
+    if not c.done(sid) or c.stream(sid)["reset"] is None:
+        try:
+            c.h2.end_stream(sid)
+            c.flush()
+        except h2.exceptions.StreamClosedError:
+            pass
+    out.update({"received": received, "close_code": close_code,
+                "ended": c.stream(sid)["ended"],
+                "reset": c.stream(sid)["reset"]})
+    # The connection lives on.
+    sid2 = c.request("GET", "/view")
+    c.pump(lambda: c.done(sid2))
+    out["after"] = c.result(sid2)["status"]
+    return out
+
+
+def scenario_websocket_refused(port, path, version="13"):
+    """An extended CONNECT the server refuses: its status and headers."""
+    c = Conn(port)
+    c.pump(lambda: 8 in c.settings)
+    hdrs = [(":method", "CONNECT"), (":protocol", "websocket"),
+            (":scheme", "http"), (":path", path), (":authority", "localhost")]
+    if version:
+        hdrs.append(("sec-websocket-version", version))
+    sid = c.raw_headers(hdrs, end=False)
+    c.pump(lambda: c.done(sid))
+    return c.result(sid)
+
+
+def scenario_websocket_reset(port, path):
+    """The client resets the WebSocket's stream after the 200."""
+    c = Conn(port)
+    c.pump(lambda: 8 in c.settings)
+    sid = c.raw_headers([
+        (":method", "CONNECT"), (":protocol", "websocket"),
+        (":scheme", "http"), (":path", path), (":authority", "localhost"),
+        ("sec-websocket-version", "13")], end=False)
+    c.pump(lambda: c.stream(sid)["status"] is not None or c.done(sid))
+    status = c.stream(sid)["status"]
+    c.h2.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
+    c.flush()
+    sid2 = c.request("GET", "/view")
+    c.pump(lambda: c.done(sid2))
+    return {"status": status, "after": c.result(sid2)["status"]}
+
+
 def main():
     port = int(sys.argv[1])
     name = sys.argv[2].replace("-", "_")

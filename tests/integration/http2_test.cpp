@@ -635,4 +635,86 @@ TEST_F(H2Async, RequestBodyOfAnAsyncStreamThatWaitedForItsLoop) {
   EXPECT_TRUE(contains(r, "bytes=200000 ")) << r;
 }
 
+// ---------------------------------------------------------------------------
+// WebSockets over HTTP/2 (RFC 8441, step 4)
+
+class H2WebSocket : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    host_ = new HostProcess(
+        probe_args({"--plugin", "/ws=" + test_plugin_path("ws_probe_v1"),
+                    "--plugin", "/echo=" + plugin_path("echo")}));
+  }
+  static void TearDownTestSuite() {
+    delete host_;
+    host_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(host_->ok()) << host_->stderr_text(); }
+  static std::string client(std::vector<std::string> args) {
+    return h2_client(host_->port(), std::move(args));
+  }
+  static HostProcess* host_;
+};
+
+HostProcess* H2WebSocket::host_ = nullptr;
+
+TEST_F(H2WebSocket, ExtendedConnectOpensTheSameHooks) {
+  // SETTINGS_ENABLE_CONNECT_PROTOCOL, then CONNECT with :protocol
+  // websocket: a 200 with the chosen subprotocol and permessage-deflate;
+  // on_ws_open's message, echoes (one compressed both ways), the plugin's
+  // own answer, our close 1000 answered; the connection lives on.
+  std::string r = client({"websocket", "/ws/greet", "hi",
+                          "z:compressed hello hello hello", "version"});
+  EXPECT_TRUE(contains(r, "\"enable_connect_protocol\": 1,")) << r;
+  EXPECT_TRUE(contains(r, "\"status\": \"200\"")) << r;
+  EXPECT_TRUE(contains(r, "[\"sec-websocket-protocol\", \"chat\"]")) << r;
+  EXPECT_TRUE(contains(r,
+                       "[\"sec-websocket-extensions\", "
+                       "\"permessage-deflate"))
+      << r;
+  EXPECT_TRUE(contains(r,
+                       "\"received\": [\"hello from on_ws_open\", "
+                       "\"hi\", \"compressed hello hello hello\", "
+                       "\"v1\"]"))
+      << r;
+  EXPECT_TRUE(contains(r, "\"close_code\": 1000")) << r;
+  EXPECT_TRUE(contains(r, "\"ended\": true")) << r;
+  EXPECT_TRUE(contains(r, "\"after\": \"200\"")) << r;
+  EXPECT_TRUE(host_->wait_for_stderr("v1 ws on_ws_close code=1000 reason=done"))
+      << host_->stderr_text();
+}
+
+TEST_F(H2WebSocket, ServerCloseAndEcho) {
+  std::string r = client({"websocket", "/echo", "one", "z:two two two"});
+  EXPECT_TRUE(contains(r, "\"received\": [\"one\", \"two two two\"]")) << r;
+  // The plugin closes (4000): our close frame, the client's answer, then
+  // END_STREAM both ways.
+  std::string c = client({"websocket", "/ws/x", "close-me"});
+  EXPECT_TRUE(contains(c, "\"close_code\": 4000")) << c;
+  EXPECT_TRUE(contains(c, "\"ended\": true")) << c;
+  EXPECT_TRUE(host_->wait_for_stderr("v1 ws on_ws_close code=4000"))
+      << host_->stderr_text();
+}
+
+TEST_F(H2WebSocket, RefusalsAreResponses) {
+  // The plugin's refusal, a plugin without WebSocket hooks, a wrong
+  // version (426 with the version the server speaks).
+  std::string f = client({"websocket-refused", "/ws/forbidden"});
+  EXPECT_TRUE(contains(f, "\"status\": \"403\"")) << f;
+  std::string u = client({"websocket-refused", "/view"});
+  EXPECT_TRUE(contains(u, "\"status\": \"400\"")) << u;
+  EXPECT_TRUE(contains(u, "WEBSOCKET_UNSUPPORTED")) << u;
+  std::string v = client({"websocket-refused", "/ws/x", "8"});
+  EXPECT_TRUE(contains(v, "\"status\": \"426\"")) << v;
+  EXPECT_TRUE(contains(v, "[\"sec-websocket-version\", \"13\"]")) << v;
+}
+
+TEST_F(H2WebSocket, PeerResetIsAnAbnormalClose) {
+  std::string r = client({"websocket-reset", "/ws/x"});
+  EXPECT_TRUE(contains(r, "\"status\": \"200\"")) << r;
+  EXPECT_TRUE(contains(r, "\"after\": \"200\"")) << r;
+  EXPECT_TRUE(host_->wait_for_stderr("v1 ws on_ws_close code=1006"))
+      << host_->stderr_text();
+}
+
 }  // namespace
