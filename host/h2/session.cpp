@@ -87,6 +87,7 @@ bool Session::init() {
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
   nghttp2_session_callbacks_set_error_callback2(cb, on_error);
   nghttp2_option* opt = nullptr;
   if (nghttp2_option_new(&opt) != 0) {
@@ -354,11 +355,14 @@ int Session::on_stream_close(nghttp2_session* ng, int32_t stream_id,
   auto* s =
       static_cast<Stream*>(nghttp2_session_get_stream_user_data(ng, stream_id));
   if (!s || s->phase_ == Stream::Phase::Closed) return 0;
-  // A stream whose response completed let go of its app side already:
-  // whatever still runs for it was cut by the peer's RST_STREAM (or a
-  // stream error), and the connection lives on (ABI 1.1).
-  (void)error_code;
-  s->release_app(POUNCE_CLOSE_RESET);
+  // Our END_STREAM went out and nobody reset the stream: the response is
+  // complete (the app side may not have heard yet: the close can come
+  // while nghttp2 sends the last frame). Otherwise what still runs for it
+  // was cut by the peer's RST_STREAM (or a stream error), and the
+  // connection lives on (ABI 1.1).
+  s->release_app(s->end_sent_ && error_code == NGHTTP2_NO_ERROR
+                     ? POUNCE_CLOSE_DONE
+                     : POUNCE_CLOSE_RESET);
   s->phase_ = Stream::Phase::Closed;
   s->route_ = Route{};
   self->pending_.erase(
@@ -371,6 +375,18 @@ int Session::on_stream_close(nghttp2_session* ng, int32_t stream_id,
   // stack (exchange.h).
   s->next_free_ = self->dead_;
   self->dead_ = s;
+  return 0;
+}
+
+int Session::on_frame_send(nghttp2_session* ng, const nghttp2_frame* frame,
+                           void*) {
+  if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) {
+    return 0;
+  }
+  auto* s = static_cast<Stream*>(
+      nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id));
+  if (s) s->end_sent_ = true;
   return 0;
 }
 

@@ -137,6 +137,8 @@ class Session {
                            const uint8_t* data, size_t len, void* user);
   static int on_stream_close(nghttp2_session*, int32_t stream_id,
                              uint32_t error_code, void* user);
+  static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame,
+                           void* user);
   static int on_error(nghttp2_session*, int lib_error_code, const char* msg,
                       size_t len, void* user);
 

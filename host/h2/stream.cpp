@@ -75,6 +75,7 @@ void Stream::reset(int32_t id) {
   end_with_headers_ = false;
   trailer_lines_.release();
   notify_ = false;
+  end_sent_ = false;
   head_request_ = false;
   status_ = 0;
   async_ = nullptr;

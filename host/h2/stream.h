@@ -191,6 +191,7 @@ class Stream final : public exchange::Exchange,
   bool end_with_headers_ = false;
   ByteBuffer trailer_lines_;  // end_response's trailers, when any
   bool notify_ = false;       // queued_output() fell: tell the app side
+  bool end_sent_ = false;     // our END_STREAM is on the wire
   bool head_request_ = false;
   int status_ = 0;
 

@@ -19,6 +19,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "host_process.h"
@@ -714,6 +715,124 @@ TEST_F(H2WebSocket, PeerResetIsAnAbnormalClose) {
   EXPECT_TRUE(contains(r, "\"status\": \"200\"")) << r;
   EXPECT_TRUE(contains(r, "\"after\": \"200\"")) << r;
   EXPECT_TRUE(host_->wait_for_stderr("v1 ws on_ws_close code=1006"))
+      << host_->stderr_text();
+}
+
+// ---------------------------------------------------------------------------
+// Graceful shutdown and reload (step 5): GOAWAY with the last stream id,
+// then the streams in flight finish, within the HTTP/1 timeouts
+
+class H2Drain : public ::testing::Test {
+ protected:
+  void start(std::vector<std::string> extra = {}) {
+    std::vector<std::string> a =
+        probe_args({"--plugin", "/sp=" + test_plugin_path("stream_probe_v1"),
+                    "--no-supervise"});
+    for (auto& s : extra) a.push_back(std::move(s));
+    host_ = std::make_unique<HostProcess>(a);
+    ASSERT_TRUE(host_->ok()) << host_->stderr_text();
+  }
+  std::string drain(const std::string& path, const std::string& sig,
+                    const std::string& after = "") {
+    return h2_client(host_->port(),
+                     {"drain", path, std::to_string(host_->pid()), sig, after});
+  }
+  std::unique_ptr<HostProcess> host_;
+};
+
+TEST_F(H2Drain, ShutdownLetsAnAsyncStreamFinish) {
+  start();
+  // SIGTERM once the stream's first chunk arrived: GOAWAY (NO_ERROR, last
+  // stream 1), every chunk still comes, then the server closes.
+  std::string r = drain("/async/slow?n=10", "TERM");
+  EXPECT_TRUE(contains(r, "chunk 9\\n")) << r;
+  EXPECT_TRUE(contains(r, "chunk 0\\n")) << r;
+  EXPECT_TRUE(contains(r, "\"ended\": true")) << r;
+  EXPECT_TRUE(contains(r, "\"goaway\": {\"error\": 0, \"last_stream_id\": 1}"))
+      << r;
+  EXPECT_TRUE(contains(r, "\"closed\": true")) << r;
+  EXPECT_EQ(host_->wait_exit(), 0);
+  // The stream completed: on_close(DONE), not RESET.
+  EXPECT_TRUE(contains(host_->stderr_text(), "h2probe on_close reason=0"))
+      << host_->stderr_text();
+}
+
+TEST_F(H2Drain, ShutdownLetsABlockingHandlerFinish) {
+  start();
+  std::string r;
+  std::thread client([&] { r = drain("/blk/sleep?ms=800", "TERM"); });
+  // Not the client: it cannot see the handler start. The signal comes from
+  // the test once the handler is running.
+  ASSERT_TRUE(host_->wait_for_stderr("sleep entered")) << host_->stderr_text();
+  host_->signal(SIGTERM);
+  client.join();
+  EXPECT_TRUE(contains(r, "\"body\": \"slept 800\"")) << r;
+  EXPECT_TRUE(contains(r, "\"last_stream_id\": 1}")) << r;
+  EXPECT_TRUE(contains(r, "\"closed\": true")) << r;
+  EXPECT_EQ(host_->wait_exit(), 0);
+}
+
+TEST_F(H2Drain, IdleConnectionGetsGoawayAndIsClosed) {
+  start();
+  std::string r = drain("/view", "TERM");
+  EXPECT_TRUE(contains(r, "\"status\": \"200\"")) << r;
+  EXPECT_TRUE(contains(r, "\"goaway\": {\"error\": 0, \"last_stream_id\": 1}"))
+      << r;
+  EXPECT_TRUE(contains(r, "\"closed\": true")) << r;
+  EXPECT_EQ(host_->wait_exit(), 0);
+}
+
+TEST_F(H2Drain, AWebSocketGetsGoingAwayAtShutdown) {
+  start({"--plugin", "/ws=" + test_plugin_path("ws_probe_v1")});
+  std::string r = h2_client(host_->port(), {"websocket-drain", "/ws/x",
+                                            std::to_string(host_->pid())});
+  EXPECT_TRUE(contains(r, "\"status\": \"200\"")) << r;
+  EXPECT_TRUE(contains(r, "\"close_code\": 1001")) << r;
+  EXPECT_TRUE(contains(r, "\"last_stream_id\": 1}")) << r;
+  EXPECT_TRUE(contains(r, "\"closed\": true")) << r;
+  EXPECT_EQ(host_->wait_exit(), 0);
+  EXPECT_TRUE(contains(host_->stderr_text(), "v1 ws on_ws_close code=1001"))
+      << host_->stderr_text();
+}
+
+TEST_F(H2Drain, IdleTimeoutIsGoawayThenClose) {
+  start({"--keep-alive-timeout", "0.3"});
+  // No stream for --keep-alive-timeout: GOAWAY (NO_ERROR), then the close.
+  std::string r = h2_client(host_->port(), {"drain", "/view"});
+  EXPECT_TRUE(contains(r, "\"status\": \"200\"")) << r;
+  EXPECT_TRUE(contains(r, "\"goaway\": {\"error\": 0, \"last_stream_id\": 1}"))
+      << r;
+  EXPECT_TRUE(contains(r, "\"closed\": true")) << r;
+  EXPECT_TRUE(host_->running());
+}
+
+TEST_F(H2Drain, ShutdownDeadlineEndsAnEndlessStream) {
+  start({"--shutdown-timeout", "1"});
+  // An endless stream: at --shutdown-timeout it gets its end (a final
+  // DATA frame with END_STREAM, not a reset): a complete response, so
+  // on_close(DONE), as over HTTP/1.1 (a final chunk).
+  std::string r = drain("/sp/tick?count=0&interval_ms=50", "TERM");
+  EXPECT_TRUE(contains(r, "v1 tick 0\\n")) << r;
+  EXPECT_TRUE(contains(r, "\"ended\": true")) << r;
+  EXPECT_TRUE(contains(r, "\"reset\": null")) << r;
+  EXPECT_TRUE(contains(r, "\"last_stream_id\": 1}")) << r;
+  EXPECT_EQ(host_->wait_exit(), 0);
+  EXPECT_TRUE(contains(host_->stderr_text(), "v1 on_close reason=0"))
+      << host_->stderr_text();
+}
+
+TEST_F(H2Drain, ReloadEndsTheOldGenerationsStreamsNotTheConnection) {
+  start({"--reload-timeout", "1"});
+  // SIGHUP: the endless stream pinned to the old generation ends at
+  // --reload-timeout; the connection stays, and serves the next request
+  // with the new generation. No GOAWAY.
+  std::string r = drain("/sp/tick?count=0&interval_ms=50", "HUP", "/view");
+  EXPECT_TRUE(contains(r, "\"ended\": true")) << r;
+  EXPECT_TRUE(contains(r, "\"after\": \"200\"")) << r;
+  EXPECT_TRUE(contains(r, "\"goaway\": null")) << r;
+  EXPECT_TRUE(host_->wait_for_stderr("reloaded generation 2"))
+      << host_->stderr_text();
+  EXPECT_TRUE(host_->wait_for_stderr("v1 on_close reason=0"))
       << host_->stderr_text();
 }
 
