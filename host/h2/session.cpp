@@ -226,6 +226,9 @@ int Session::on_begin_headers(nghttp2_session* ng, const nghttp2_frame* frame,
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM
   }
   nghttp2_session_set_stream_user_data(ng, frame->hd.stream_id, s);
+  // A header block left unfinished holds the whole connection (no other
+  // frame may come before its END_HEADERS): --header-timeout bounds it.
+  self->loop_->timeouts().arm(s, TimeoutKind::Header);
   return 0;
 }
 
@@ -402,6 +405,7 @@ int Session::on_error(nghttp2_session*, int, const char* msg, size_t len,
 // Requests
 
 void Session::on_request_head(Stream* s) {
+  loop_->timeouts().disarm(s);  // the head is complete
   if (read_started_ns_) {
     s->read_started_ns_ = read_started_ns_;
     s->parse_ns_ = uv_hrtime() - read_started_ns_;
@@ -451,6 +455,14 @@ void Session::route_and_start(Stream* s) {
     s->respond_error(error, &head);
     return;
   }
+  // Answered before reading, as over HTTP/1 (the async path included: its
+  // on_body has the same bound).
+  if (s->content_length_ >= 0 &&
+      static_cast<uint64_t>(s->content_length_) > cfg.max_body_size &&
+      !head.upgrade_websocket) {
+    s->respond_error(http::ErrorCode::BodyTooLarge, &head);
+    return;
+  }
   if (r.async) {
     if (transport_->wire_request_move()) {
       // The connection moves to an async loop (docs/http2.md); the stream
@@ -466,11 +478,6 @@ void Session::route_and_start(Stream* s) {
     } else {
       start_async(s, r);
     }
-    return;
-  }
-  if (s->content_length_ >= 0 &&
-      static_cast<uint64_t>(s->content_length_) > cfg.max_body_size) {
-    s->respond_error(http::ErrorCode::BodyTooLarge, &head);
     return;
   }
   if (s->request_ended_) {
@@ -813,6 +820,16 @@ void Session::reset_stream(Stream* s, uint32_t error_code) {
 
 // ---------------------------------------------------------------------------
 // The connection's events
+
+void Session::on_header_timeout(Stream* s) {
+  if (closed_) return;
+  LOG_INFO(
+      "HTTP/2 from %s: header block of stream %d unfinished after "
+      "--header-timeout; closing",
+      transport_->describe_peer().c_str(), s->id_);
+  nghttp2_session_terminate_session(ng_, NGHTTP2_NO_ERROR);
+  send();
+}
 
 void Session::on_idle_timeout() {
   if (closed_) return;

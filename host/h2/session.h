@@ -81,6 +81,9 @@ class Session {
   // The connection idled past --keep-alive-timeout (or sent no request by
   // --header-timeout): GOAWAY, then close.
   void on_idle_timeout();
+  // Stream `s`'s header block did not end within --header-timeout: the
+  // peer may send nothing else meanwhile, so the connection ends (GOAWAY).
+  void on_header_timeout(Stream* s);
   // Graceful shutdown and reload: GOAWAY with the last stream id; the
   // streams in flight finish.
   void begin_drain();

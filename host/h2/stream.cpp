@@ -477,7 +477,7 @@ void Stream::complete() {
 void Stream::fail(http::ErrorCode code) {
   release_app(POUNCE_CLOSE_ERROR);
   if (phase_ == Phase::Closed) return;
-  respond_error(code, nullptr);
+  respond_error(code, head_ok_ ? &head_ : nullptr);
   session_->send();
 }
 
@@ -568,6 +568,9 @@ void Stream::drop() {
 
 void Stream::on_timeout(TimeoutKind kind) {
   switch (kind) {
+    case TimeoutKind::Header:
+      session_->on_header_timeout(this);
+      return;
     case TimeoutKind::Body:
       if (async_) {
         if (async_->started()) {

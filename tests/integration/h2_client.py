@@ -658,6 +658,29 @@ def scenario_websocket_drain(port, path, pid):
             "goaway": c.goaway, "closed": c.closed}
 
 
+def scenario_unfinished_header_block(port):
+    """A HEADERS frame without END_HEADERS, and no CONTINUATION after it:
+    how long until the server gives up on the connection."""
+    import hpack
+    c = Conn(port)
+    # The server's SETTINGS first (python3-h2 acknowledges them): after the
+    # HEADERS frame the client must send nothing but CONTINUATION.
+    c.pump(lambda: 3 in c.settings)
+    c.flush = lambda: None
+    block = hpack.Encoder().encode([(":method", "GET"), (":scheme", "http"),
+                                    (":authority", "localhost"),
+                                    (":path", "/view")])
+    f = hyperframe.frame.HeadersFrame(1)
+    f.data = block
+    f.flags.add("END_STREAM")  # no END_HEADERS
+    c.sock.sendall(f.serialize())
+    started = time.time()
+    c.pump(lambda: c.closed or c.goaway is not None, timeout=30)
+    c.pump(lambda: c.closed, timeout=10)
+    return {"goaway": c.goaway, "closed": c.closed,
+            "seconds": round(time.time() - started, 1)}
+
+
 def main():
     port = int(sys.argv[1])
     name = sys.argv[2].replace("-", "_")

@@ -544,6 +544,26 @@ TEST_F(H2, ManyConcurrentStreams) {
   EXPECT_TRUE(contains(b.out, "60 succeeded")) << b.out << b.err;
 }
 
+TEST(H2Timeouts, AnUnfinishedHeaderBlockEndsAtHeaderTimeout) {
+  HostProcess h(probe_args({"--header-timeout", "1"}));
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  // Nothing but CONTINUATION may follow: the whole connection waits, so at
+  // --header-timeout it ends (GOAWAY, then the close).
+  std::string r = h2_client(h.port(), {"unfinished-header-block"});
+  EXPECT_TRUE(contains(r, "\"goaway\": {\"error\": 0,")) << r;
+  EXPECT_TRUE(contains(r, "\"closed\": true")) << r;
+  EXPECT_TRUE(h.wait_for_stderr("unfinished after --header-timeout"))
+      << h.stderr_text();
+}
+
+TEST_F(H2, DeclaredBodyOverTheLimitIs413ForEveryMode) {
+  for (const char* path : {"/view", "/blocking/view", "/async/body"}) {
+    std::string r =
+        client({"request", "POST", path, "content-length: 300001", "@300001"});
+    EXPECT_TRUE(contains(r, "\"status\": \"413\"")) << path << r;
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Async streams over HTTP/2 (step 3): flow control is the backpressure; the
 // connection moves, whole, to an async loop
