@@ -460,8 +460,9 @@ TEST_F(H2, MalformedRequestsAreStreamErrors) {
   for (const char* name :
        {"path-not-slash", "path-absolute", "no-method", "no-path",
         "unknown-pseudo", "pseudo-after-regular", "upper-case-name",
-        "connection-header", "keep-alive-header", "transfer-encoding",
-        "te-gzip", "host-mismatch", "crlf-in-value", "nul-in-value"}) {
+        "connection-header", "keep-alive-header", "upgrade-header",
+        "proxy-connection-header", "transfer-encoding", "te-gzip",
+        "host-mismatch", "crlf-in-value", "nul-in-value"}) {
     std::string r = client({"malformed", name});
     EXPECT_TRUE(contains(r, "\"reset\": 1,")) << name << ": " << r;
     EXPECT_TRUE(contains(r, "\"after\": \"200\"")) << name << ": " << r;
