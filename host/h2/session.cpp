@@ -30,6 +30,19 @@ constexpr int32_t kConnectionWindow = 1024 * 1024;
 // Closed streams kept for reuse, with their buffers.
 constexpr size_t kFreeStreams = 16;
 
+}  // namespace
+
+void return_relayed_job(EventLoop* origin, BlockingJob* job) {
+  // The job belongs to the loop that submitted it (its free list); a loop
+  // that has finished has no list any more.
+  if (!origin->post([origin, job] { origin->release_job(job); })) {
+    job->recycle();
+    delete job;
+  }
+}
+
+namespace {
+
 // Waits, on the loop that submitted a job, for the job of a stream that
 // moved away; frees itself once it handed the answer on.
 class RelayOwner final : public BlockingOwner {
@@ -43,11 +56,10 @@ class RelayOwner final : public BlockingOwner {
     std::shared_ptr<JobRelay> relay = relay_;
     EventLoop* origin = origin_;
     const bool posted = target_->post([relay, job, origin] {
-      if (relay->stream) relay->stream->finish_relayed(job);
-      // The job belongs to the loop that submitted it (its free list).
-      if (!origin->post([origin, job] { origin->release_job(job); })) {
-        job->recycle();
-        delete job;
+      if (relay->stream) {
+        relay->stream->finish_relayed(job, origin);
+      } else {
+        return_relayed_job(origin, job);
       }
     });
     if (!posted) origin_->release_job(job);
@@ -783,6 +795,10 @@ void Session::send() {
   --in_ng_;
   if (closed_) return;
   maybe_finish();
+  // Outside a read (a timer, the blocking pool, a plugin's thread), the
+  // connection learns here what changed: a stream that ended may leave it
+  // idle (its timeout), a move may need reading stopped.
+  if (!closed_ && !finishing_) transport_->wire_refresh();
 }
 
 void Session::notify_streams() {
@@ -894,6 +910,7 @@ void Session::on_transport_closed() {
 // The hand-off
 
 void Session::detach(EventLoop* origin, EventLoop* target) {
+  detached_ = true;
   for (Stream* s : all_) {
     loop_->timeouts().disarm(s);
     if (s->job_) {
@@ -912,6 +929,7 @@ void Session::attach(EventLoop* loop, Transport* t) {
   loop_ = loop;
   transport_ = t;
   moving_ = false;
+  detached_ = false;
   for (Stream* s : all_) s->rebind_loop(loop);
   for (Stream* s = free_; s; s = s->next_free_) s->rebind_loop(loop);
   for (Stream* s = dead_; s; s = s->next_free_) s->rebind_loop(loop);
@@ -928,6 +946,22 @@ void Session::attach(EventLoop* loop, Transport* t) {
     if (closed_) break;
     if (s->phase_ != Stream::Phase::Pending) continue;
     route_and_start(s);
+  }
+  // Answers relayed before the connection itself arrived here.
+  std::vector<Stream*> parked;
+  for (Stream* s : all_) {
+    if (s->parked_job_) parked.push_back(s);
+  }
+  for (Stream* s : parked) {
+    BlockingJob* job = s->parked_job_;
+    EventLoop* origin = s->parked_origin_;
+    s->parked_job_ = nullptr;
+    s->parked_origin_ = nullptr;
+    if (closed_) {
+      return_relayed_job(origin, job);
+    } else {
+      s->finish_relayed(job, origin);
+    }
   }
   send();
 }

@@ -53,6 +53,9 @@ inline PrefaceMatch match_preface(const char* data, size_t len) {
   return n == kClientPreface.size() ? PrefaceMatch::Yes : PrefaceMatch::Partial;
 }
 
+// Gives a relayed blocking job back to the loop that submitted it.
+void return_relayed_job(EventLoop* origin, BlockingJob* job);
+
 class Session {
  public:
   // nullptr without memory (logged).
@@ -96,6 +99,9 @@ class Session {
   void on_transport_closed();
   // Streams waiting for an async loop (see Transport::wire_request_move).
   bool moving() const { return moving_; }
+  // Between detach() and attach(): on its way to another loop, with no
+  // transport to write to.
+  bool detached() const { return detached_; }
 
   // ---- the hand-off to an async loop ----
   // On `origin` (the worker), once nothing is in flight: timeouts
@@ -172,6 +178,7 @@ class Session {
   bool draining_ = false;      // GOAWAY sent
   bool moving_ = false;        // waiting to move to an async loop
   bool finishing_ = false;     // Transport::wire_finish() was called
+  bool detached_ = false;      // see detached()
   uint64_t read_started_ns_ = 0;
   size_t open_streams_ = 0;
   std::vector<Stream*> notify_;   // streams whose queue fell during a send

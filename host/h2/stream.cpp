@@ -81,6 +81,9 @@ void Stream::reset(int32_t id) {
   async_ = nullptr;
   ws_ = nullptr;
   job_ = nullptr;
+  relay_.reset();
+  parked_job_ = nullptr;
+  parked_origin_ = nullptr;
   body_done_for_app_ = false;
   app_complete_ = false;
   read_started_ns_ = 0;
@@ -509,6 +512,11 @@ void Stream::release_app(pounce_close_reason_t reason) {
     relay_->stream = nullptr;  // the relayed answer finds nobody
     relay_.reset();
   }
+  if (parked_job_) {
+    return_relayed_job(parked_origin_, parked_job_);
+    parked_job_ = nullptr;
+    parked_origin_ = nullptr;
+  }
   session_->loop()->timeouts().disarm(this);
 }
 
@@ -631,7 +639,12 @@ void Stream::finish_blocking(BlockingJob* job) {
   session_->send();
 }
 
-void Stream::finish_relayed(BlockingJob* job) {
+void Stream::finish_relayed(BlockingJob* job, EventLoop* origin) {
+  if (session_->detached()) {
+    parked_job_ = job;
+    parked_origin_ = origin;
+    return;
+  }
   relay_.reset();
   session_->loop()->timeouts().disarm(this);
   if (job->res.error != http::ErrorCode::None) {
@@ -640,6 +653,7 @@ void Stream::finish_relayed(BlockingJob* job) {
     phase_ = Phase::Answered;
     pipeline::send_response(*this, job->head, job->res);
   }
+  return_relayed_job(origin, job);
   session_->send();
 }
 

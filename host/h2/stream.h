@@ -41,6 +41,7 @@
 namespace pounce {
 
 class AsyncStream;
+class EventLoop;
 class WsSession;
 
 namespace h2 {
@@ -107,9 +108,11 @@ class Stream final : public exchange::Exchange,
   void on_timeout(TimeoutKind kind) override;
   // ---- BlockingOwner ----
   void finish_blocking(BlockingJob* job) override;
-  // A relayed job's answer, on the stream's new loop; the job goes back to
-  // its own loop after this.
-  void finish_relayed(BlockingJob* job);
+  // A relayed job's answer, on the stream's new loop; the job then goes
+  // back to `origin`, the loop that submitted it. An answer that comes
+  // before the connection itself (the hand-off and the relay travel by
+  // different queues) waits for Session::attach.
+  void finish_relayed(BlockingJob* job, EventLoop* origin);
 
   int32_t id() const { return id_; }
   Phase phase() const { return phase_; }
@@ -199,9 +202,11 @@ class Stream final : public exchange::Exchange,
   AsyncStream* async_ = nullptr;
   WsSession* ws_ = nullptr;
   BlockingJob* job_ = nullptr;
-  std::shared_ptr<JobRelay> relay_;  // a job that runs for a moved stream
-  bool body_done_for_app_ = false;   // on_body got its last call
-  bool app_complete_ = false;        // complete() was called
+  std::shared_ptr<JobRelay> relay_;    // a job that runs for a moved stream
+  BlockingJob* parked_job_ = nullptr;  // relayed before attach()
+  EventLoop* parked_origin_ = nullptr;
+  bool body_done_for_app_ = false;  // on_body got its last call
+  bool app_complete_ = false;       // complete() was called
 
   Stream* next_free_ = nullptr;  // the session's free and dead lists
 };

@@ -827,6 +827,17 @@ TEST_F(H2Drain, IdleTimeoutIsGoawayThenClose) {
   EXPECT_TRUE(host_->running());
 }
 
+TEST_F(H2Drain, IdleAfterAStreamThatEndedOnATimer) {
+  start({"--keep-alive-timeout", "0.3"});
+  // The last stream ends on the plugin's timer, not on a read: the
+  // connection is idle from then on, and its timeout still applies.
+  std::string r = h2_client(host_->port(), {"drain", "/async/slow?n=3"});
+  EXPECT_TRUE(contains(r, "chunk 0\\n")) << r;
+  EXPECT_TRUE(contains(r, "\"goaway\": {\"error\": 0, \"last_stream_id\": 1}"))
+      << r;
+  EXPECT_TRUE(contains(r, "\"closed\": true")) << r;
+}
+
 TEST_F(H2Drain, ShutdownDeadlineEndsAnEndlessStream) {
   start({"--shutdown-timeout", "1"});
   // An endless stream: at --shutdown-timeout it gets its end (a final
