@@ -209,7 +209,9 @@ void Session::fail(const char* what, int rv) {
     LOG_INFO("HTTP/2 %s from %s: %s; closing", what,
              transport_->describe_peer().c_str(), nghttp2_strerror(rv));
   }
-  if (rv == NGHTTP2_ERR_FLOODED) {
+  if (rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
+    // Floods (of control frames to answer, of CONTINUATION frames): the
+    // peer is told to calm down, not that it broke the protocol.
     nghttp2_session_terminate_session(ng_, NGHTTP2_ENHANCE_YOUR_CALM);
   } else if (rv != NGHTTP2_ERR_NOMEM && rv != NGHTTP2_ERR_CALLBACK_FAILURE) {
     nghttp2_session_terminate_session(ng_, NGHTTP2_PROTOCOL_ERROR);
@@ -394,7 +396,18 @@ int Session::on_stream_close(nghttp2_session* ng, int32_t stream_id,
 }
 
 int Session::on_frame_send(nghttp2_session* ng, const nghttp2_frame* frame,
-                           void*) {
+                           void* user) {
+  if (frame->hd.type == NGHTTP2_GOAWAY &&
+      frame->goaway.error_code != NGHTTP2_NO_ERROR) {
+    // nghttp2 ended the connection: a protocol error, a flood it caught,
+    // or ours (fail()). One line, with the code the peer got.
+    auto* self = static_cast<Session*>(user);
+    LOG_INFO("HTTP/2 GOAWAY to %s: %s (last stream %d)",
+             self->transport_->describe_peer().c_str(),
+             nghttp2_http2_strerror(frame->goaway.error_code),
+             frame->goaway.last_stream_id);
+    return 0;
+  }
   if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) {
     return 0;
@@ -748,12 +761,24 @@ int Session::on_send_data(nghttp2_session*, nghttp2_frame* frame,
   }
   out.commit(n);
   s->out_off_ += len;
+  self->output_progress_ = true;
   if (s->out_off_ == s->out_.size()) {
     s->out_.clear();
     s->out_off_ = 0;
   }
   self->stream_output(s);
   return 0;
+}
+
+bool Session::output_stalled() const {
+  for (const Stream* s : all_) {
+    if (s->queued_output() > 0 ||
+        (s->out_eof_ && !s->end_sent_ && s->response_started_ &&
+         !s->end_with_headers_)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void Session::stream_output(Stream* s) {

@@ -81,6 +81,16 @@ class Session {
   bool wants_read() const;
   // No stream is open: the connection's idle timeout applies.
   bool idle() const { return open_streams_ == 0; }
+  // Some stream holds output that the peer's windows do not let out: the
+  // connection's write timeout applies (as to a socket the client stopped
+  // reading), counted from the last DATA that went out.
+  bool output_stalled() const;
+  // Whether DATA went out since the last call (progress for that timeout).
+  bool take_output_progress() {
+    const bool p = output_progress_;
+    output_progress_ = false;
+    return p;
+  }
   // The connection idled past --keep-alive-timeout (or sent no request by
   // --header-timeout): GOAWAY, then close.
   void on_idle_timeout();
@@ -179,6 +189,7 @@ class Session {
   bool moving_ = false;        // waiting to move to an async loop
   bool finishing_ = false;     // Transport::wire_finish() was called
   bool detached_ = false;      // see detached()
+  bool output_progress_ = false;  // see take_output_progress()
   uint64_t read_started_ns_ = 0;
   size_t open_streams_ = 0;
   std::vector<Stream*> notify_;   // streams whose queue fell during a send

@@ -1098,10 +1098,19 @@ bool Connection::begin_http2() {
 
 void Connection::arm_http2_timeout() {
   if (write_in_flight_) return;  // the write timeout runs
+  const bool progress = h2_->take_output_progress();
   if (h2_->idle()) {
     // From the moment it became idle, not from the last PING.
     if (kind != TimeoutKind::KeepAlive) {
       loop_->timeouts().arm(this, TimeoutKind::KeepAlive);
+    }
+  } else if (h2_->output_stalled()) {
+    // The socket takes everything, but the client's windows let nothing
+    // out (it stopped reading, or never opens them): the same
+    // --write-timeout as a socket the client stopped reading, from the
+    // last DATA that went out.
+    if (kind != TimeoutKind::Write || progress) {
+      loop_->timeouts().arm(this, TimeoutKind::Write);
     }
   } else if (queued()) {
     loop_->timeouts().disarm(this);  // each stream times its own request
@@ -1532,8 +1541,10 @@ void Connection::on_timeout(TimeoutKind kind) {
       }
       break;
     case TimeoutKind::Write:
-      LOG_INFO("write timeout: %s stopped reading; closing",
-               peer_text().c_str());
+      LOG_INFO("write timeout: %s stopped reading%s; closing",
+               peer_text().c_str(),
+               h2_ && !write_in_flight_ ? " (its HTTP/2 windows stay closed)"
+                                        : "");
       if (stream_) release_stream(POUNCE_CLOSE_TIMEOUT);
       close_now();
       break;

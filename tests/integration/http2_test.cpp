@@ -565,6 +565,31 @@ TEST_F(H2, DeclaredBodyOverTheLimitIs413ForEveryMode) {
   }
 }
 
+// Two of issue 13's attacks (§3), as libnghttp2 (Debian's 1.52 with its
+// security fixes) bounds them by default: the connection ends with a
+// GOAWAY and a log line, and other clients are served meanwhile. The
+// other defences of §3 are not done (docs/http2.md).
+TEST_F(H2, RapidResetEndsTheConnection) {
+  std::string r = client({"rapid-reset", "3000"});
+  EXPECT_TRUE(contains(r, "\"goaway\": {\"error\": ")) << r;
+  EXPECT_FALSE(contains(r, "\"goaway\": null")) << r;
+  EXPECT_TRUE(host_->wait_for_stderr("HTTP/2 GOAWAY to "))
+      << host_->stderr_text();
+  std::string ok = client({"request", "GET", "/view"});
+  EXPECT_TRUE(contains(ok, "\"status\": \"200\"")) << ok;
+}
+
+TEST_F(H2, ContinuationFloodIsEnhanceYourCalm) {
+  std::string r = client({"continuation-flood", "10000"});
+  // ENHANCE_YOUR_CALM (11), long before the 10,000th frame.
+  EXPECT_TRUE(contains(r, "\"goaway\": {\"error\": 11, \"last_stream_id\": "))
+      << r;
+  EXPECT_TRUE(host_->wait_for_stderr("Too many CONTINUATION frames"))
+      << host_->stderr_text();
+  std::string ok = client({"request", "GET", "/view"});
+  EXPECT_TRUE(contains(ok, "\"status\": \"200\"")) << ok;
+}
+
 // ---------------------------------------------------------------------------
 // Async streams over HTTP/2 (step 3): flow control is the backpressure; the
 // connection moves, whole, to an async loop
@@ -836,6 +861,17 @@ TEST_F(H2Drain, IdleAfterAStreamThatEndedOnATimer) {
   EXPECT_TRUE(contains(r, "\"goaway\": {\"error\": 0, \"last_stream_id\": 1}"))
       << r;
   EXPECT_TRUE(contains(r, "\"closed\": true")) << r;
+}
+
+TEST_F(H2Drain, WindowsThatStayClosedMeetTheWriteTimeout) {
+  start({"--write-timeout", "1"});
+  // A large sync response to a client that never opens its windows: the
+  // socket is idle, the response waits in its stream. As a socket the
+  // client stopped reading, it is closed at --write-timeout.
+  std::string r = h2_client(host_->port(), {"never-read", "/big?n=1000000"});
+  EXPECT_TRUE(contains(r, "\"received\": 65535,")) << r;
+  EXPECT_TRUE(host_->wait_for_stderr("(its HTTP/2 windows stay closed)"))
+      << host_->stderr_text();
 }
 
 TEST_F(H2Drain, ShutdownDeadlineEndsAnEndlessStream) {
