@@ -3,18 +3,24 @@
 # deterministic: callgrind on one worker of the server while `ab -k -c 16
 # -n 20000 /hello` runs, minus an idle run (start, one request, stop),
 # divided by 20,000. Every server answers /hello with the same 13 bytes.
-#   bench/scripts/callgrind-hello.sh [--tls] [pounce|nginx|h2o]...
+#   bench/scripts/callgrind-hello.sh [--tls|--h2] [pounce|nginx|h2o]...
 #                                                         (default: pounce)
 # --tls: the same over https (TLS 1.3, one ECDSA P-256 certificate for every
 # server), on one keep-alive connection (-c 1) so that both runs hold exactly
 # one handshake and the difference is requests only.
+# --h2: h2c with prior knowledge (issue 13), loaded by `h2load -c 16 -m 32`
+# instead of ab.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 REQUESTS=20000
 TLS=0
+H2=0
 if [[ ${1:-} == --tls ]]; then
   TLS=1
+  shift
+elif [[ ${1:-} == --h2 ]]; then
+  H2=1
   shift
 fi
 out=$(mktemp -d)
@@ -59,7 +65,7 @@ http {
   access_log off;
   keepalive_requests 10000000;
   server {
-    listen 127.0.0.1:$2 $([[ $TLS == 1 ]] && echo ssl);
+    listen 127.0.0.1:$2 $([[ $TLS == 1 ]] && echo ssl) $([[ $H2 == 1 ]] && echo http2);
     $([[ $TLS == 1 ]] && echo "ssl_certificate $out/cert.pem; ssl_certificate_key $out/key.pem; ssl_protocols TLSv1.2 TLSv1.3;")
     location = /hello { default_type text/plain; return 200 "Hello, World!"; }
   }
@@ -103,7 +109,10 @@ run() {  # run NAME LOAD(0|1): prints the instructions callgrind collected
     curl -sk -o /dev/null "$SCHEME://127.0.0.1:$port/hello" && break
     sleep 0.1
   done
-  if [[ $2 == 1 ]]; then
+  if [[ $2 == 1 && $H2 == 1 ]]; then
+    h2load -c 16 -m 32 -n $REQUESTS "http://127.0.0.1:$port/hello" |
+      grep -E "^requests:|^status codes:" >&2
+  elif [[ $2 == 1 ]]; then
     ab -q -k -c $CONCURRENCY -n $REQUESTS "$SCHEME://127.0.0.1:$port/hello" |
       grep -E "Complete requests|Failed requests|Non-2xx" >&2
   fi
@@ -118,6 +127,6 @@ servers=("$@")
 for s in "${servers[@]}"; do
   idle=$(run "$s" 0)
   load=$(run "$s" 1)
-  echo "$s${TLS:+}$([[ $TLS == 1 ]] && echo ' (https)'): idle run $idle, loaded run $load instructions;" \
+  echo "$s$([[ $TLS == 1 ]] && echo ' (https)')$([[ $H2 == 1 ]] && echo ' (h2c)'): idle run $idle, loaded run $load instructions;" \
     "per request: $(((load - idle) / REQUESTS)) instructions"
 done

@@ -510,7 +510,10 @@ WsSession* upgrade_websocket(exchange::Exchange& ex,
     ex.respond_error(http::ErrorCode::PluginError, &head);
     return nullptr;
   }
-  pipeline::record_response(ex, &head, r.mount->metrics_index, 101, 0);
+  // The acceptance's status: 101 on HTTP/1.1, 200 to an extended CONNECT
+  // (RFC 8441 §5).
+  pipeline::record_response(ex, &head, r.mount->metrics_index,
+                            ex.http_major() >= 2 ? 200 : 101, 0);
   // The session keeps its generation until it is freed.
   GenerationPin pin = r.pin ? std::move(r.pin) : GenerationPin(r.generation);
   return new WsSession(&ex, r.mount, std::move(pin), hs.deflate, up.user);

@@ -121,6 +121,15 @@ struct Config {
   size_t stream_high_water = 65536;
   size_t stream_max_buffer = 1048576;
 
+  // HTTP/2 (host/h2/, docs/http2.md): ALPN h2 on https listeners, h2c with
+  // prior knowledge on cleartext ones, and the SETTINGS the server sends.
+  bool http2 = true;
+  uint32_t h2_max_concurrent_streams = 100;
+  uint32_t h2_initial_window_size = 65535;
+  uint32_t h2_max_frame_size = 16384;
+  // 0 on the command line: the same as max_header_size (validate() sets it).
+  size_t h2_max_header_list_size = 0;
+
   bool compression = true;
   size_t compression_min_size = 500;
   bool server_timing = false;

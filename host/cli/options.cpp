@@ -96,6 +96,19 @@ constexpr OptionDef kOptions[] = {
      "Queued bytes before a stream write reports backpressure", 256, kGiB},
     {"stream-max-buffer", Kind::Bytes, "1048576",
      "Queued bytes past which a stream is closed", 256, kGiB},
+    {"http2", Kind::Bool, "on",
+     "HTTP/2: ALPN h2 on https listeners, h2c with prior knowledge on http "
+     "ones"},
+    {"h2-max-concurrent-streams", Kind::Count, "100",
+     "HTTP/2 streams a client may have open at once", 1, 1u << 20},
+    {"h2-initial-window-size", Kind::Bytes, "65535",
+     "HTTP/2 flow-control window of each request stream", 1, 2147483647},
+    {"h2-max-frame-size", Kind::Bytes, "16384",
+     "Largest HTTP/2 frame payload the server accepts", 16384, 16777215},
+    {"h2-max-header-list-size", Kind::Bytes, "",
+     "Bytes of an HTTP/2 request's decoded header list (default and 0: "
+     "--max-header-size)",
+     0, 16 * kMiB},
     {"compression", Kind::Bool, "on", "zstd/gzip response compression"},
     {"compression-min-size", Kind::Bytes, "500",
      "Smaller known-length bodies are not compressed", 0, kGiB},
@@ -474,6 +487,8 @@ bool apply_key(const std::string& key, const json& value, Config* c,
       c->cpu_affinity = b;
     else if (flag == "compression")
       c->compression = b;
+    else if (flag == "http2")
+      c->http2 = b;
     else if (flag == "server-timing")
       c->server_timing = b;
     else if (flag == "ws-compression")
@@ -698,6 +713,14 @@ bool apply_key(const std::string& key, const json& value, Config* c,
     c->stream_high_water = u;
   } else if (flag == "stream-max-buffer") {
     c->stream_max_buffer = u;
+  } else if (flag == "h2-max-concurrent-streams") {
+    c->h2_max_concurrent_streams = static_cast<uint32_t>(u);
+  } else if (flag == "h2-initial-window-size") {
+    c->h2_initial_window_size = static_cast<uint32_t>(u);
+  } else if (flag == "h2-max-frame-size") {
+    c->h2_max_frame_size = static_cast<uint32_t>(u);
+  } else if (flag == "h2-max-header-list-size") {
+    c->h2_max_header_list_size = u;
   } else if (flag == "compression-min-size") {
     c->compression_min_size = u;
   } else if (flag == "ws-max-message-size") {
@@ -835,6 +858,9 @@ bool validate(Config* c, std::string* error) {
   if (c->stream_max_buffer < c->stream_high_water) {
     *error = "--stream-max-buffer must not be below --stream-high-water";
     return false;
+  }
+  if (c->h2_max_header_list_size == 0) {
+    c->h2_max_header_list_size = c->max_header_size;
   }
   // One message of the largest size must fit, or no such message could
   // ever be received.

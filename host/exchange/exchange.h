@@ -202,6 +202,11 @@ class Exchange {
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
 
+  // An exchange whose request has not reached the app side yet may move,
+  // with its connection, to another loop (an HTTP/2 connection moving to an
+  // async loop); the app side never sees the change.
+  void rebind_loop(Loop* loop) { exchange_loop_ = loop; }
+
   // Kept up to date by the protocol for the request being served.
   uint64_t read_started_ns_ = 0;
   uint64_t parse_ns_ = 0;
@@ -214,7 +219,7 @@ class Exchange {
   uint32_t retry_after_s_ = 0;
   char request_id_[kMaxRequestId];
 
-  Loop* const exchange_loop_;
+  Loop* exchange_loop_;
 };
 
 }  // namespace exchange

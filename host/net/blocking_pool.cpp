@@ -33,6 +33,7 @@ bool BlockingJob::capture(const char* head_base, size_t head_size,
   // Everything first, the views after: an append may move the buffer.
   bytes.clear();
   bytes.append(head_base, head_size);
+  const size_t body_off = bytes.size();
   bytes.append(body);
   const size_t path_off = bytes.size();
   bytes.append(path);
@@ -57,13 +58,21 @@ bool BlockingJob::capture(const char* head_base, size_t head_size,
     trailers[i].value = {base + off, trl[i].value.len};
     off += trl[i].value.len;
   }
+  fill_view(path.size(), path_info.size(), body.size(), base + body_off,
+            trailer_count);
+  return true;
+}
+
+void BlockingJob::fill_view(size_t path_len, size_t path_info_len,
+                            size_t body_len, const char* body_base,
+                            size_t trailer_count) {
   req.head = &head;
   req.exchange = nullptr;
   req.peer = &peer;
   req.local = &local;
-  std::string_view info = route_path.substr(path.size() - path_info.size());
+  std::string_view info = route_path.substr(path_len - path_info_len);
   view.size = sizeof view;
-  view.version_major = 1;
+  view.version_major = http_major;
   view.version_minor = head.version_minor;
   view.reserved = 0;
   view.method = {head.method.data(), head.method.size()};
@@ -73,17 +82,80 @@ bool BlockingJob::capture(const char* head_base, size_t head_size,
   view.query = {head.query.data(), head.query.size()};
   view.headers = head.headers;
   view.header_count = head.header_count;
-  view.body = {base + head_size, body.size()};
+  view.body = {body_base, body_len};
   view.trailers = trailer_count ? trailers.get() : nullptr;
   view.trailer_count = trailer_count;
   view.handle = &req;
+}
+
+bool BlockingJob::capture_fields(const http::RequestHead& h,
+                                 std::string_view body, std::string_view path,
+                                 std::string_view path_info,
+                                 const pounce_header_t* trl,
+                                 size_t trailer_count) {
+  if (h.header_count > max_headers || trailer_count > max_headers) {
+    return false;
+  }
+  // Everything first, the views after: an append may move the buffer.
+  bytes.clear();
+  auto put = [this](std::string_view v) {
+    size_t off = bytes.size();
+    bytes.append(v);
+    return off;
+  };
+  const size_t method_off = put(h.method);
+  const size_t target_off = put(h.target);
+  const size_t path_part_off = put(h.path);
+  const size_t query_off = put(h.query);
+  const size_t host_off = put(h.host);
+  const size_t fields_off = bytes.size();
+  for (size_t i = 0; i < h.header_count; ++i) {
+    bytes.append(h.headers[i].name.data, h.headers[i].name.len);
+    bytes.append(h.headers[i].value.data, h.headers[i].value.len);
+  }
+  const size_t body_off = put(body);
+  const size_t path_off = put(path);
+  for (size_t i = 0; i < trailer_count; ++i) {
+    bytes.append(trl[i].name.data, trl[i].name.len);
+    bytes.append(trl[i].value.data, trl[i].value.len);
+  }
+  if (bytes.failed()) {
+    bytes.release();
+    return false;
+  }
+  char* base = bytes.data();
+  head = h;
+  head.method = std::string_view(base + method_off, h.method.size());
+  head.target = std::string_view(base + target_off, h.target.size());
+  head.path = std::string_view(base + path_part_off, h.path.size());
+  head.query = std::string_view(base + query_off, h.query.size());
+  head.host = std::string_view(base + host_off, h.host.size());
+  size_t off = fields_off;
+  for (size_t i = 0; i < h.header_count; ++i) {
+    headers[i].name = {base + off, h.headers[i].name.len};
+    off += h.headers[i].name.len;
+    headers[i].value = {base + off, h.headers[i].value.len};
+    off += h.headers[i].value.len;
+  }
+  head.headers = headers.get();
+  route_path = std::string_view(base + path_off, path.size());
+  off = path_off + path.size();
+  for (size_t i = 0; i < trailer_count; ++i) {
+    trailers[i].name = {base + off, trl[i].name.len};
+    off += trl[i].name.len;
+    trailers[i].value = {base + off, trl[i].value.len};
+    off += trl[i].value.len;
+  }
+  fill_view(path.size(), path_info.size(), body.size(), base + body_off,
+            trailer_count);
   return true;
 }
 
 void BlockingJob::recycle() {
   pin.reset();
   tls.reset();
-  conn = nullptr;
+  owner = nullptr;
+  http_major = 1;
   mount = nullptr;
   abandoned.store(false, std::memory_order_relaxed);
   next = nullptr;

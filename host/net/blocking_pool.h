@@ -12,7 +12,7 @@
 //
 // Jobs are recycled through a per-loop free list (EventLoop::acquire_job),
 // so that the steady state allocates nothing. A connection that closes
-// while its job runs only detaches from it (conn = nullptr): the job comes
+// while its job runs only detaches from it (owner = nullptr): the job comes
 // back all the same and is recycled without a response.
 #pragma once
 
@@ -27,16 +27,28 @@
 
 #include "http/byte_buffer.h"
 #include "http/head_parser.h"
-#include "plugin/request_response.h"
 #include "plugin/generation.h"
+#include "plugin/request_response.h"
 #include "tls/session_info.h"
 
 struct uv_async_s;
 
 namespace pounce {
 
-class Connection;
 class BlockingReturn;
+struct BlockingJob;
+
+// Who waits for a job on its loop: an HTTP/1 connection, or an HTTP/2
+// stream.
+class BlockingOwner {
+ public:
+  // The handler returned; the job is back on the owner's loop. The owner
+  // answers and releases the job (EventLoop::release_job).
+  virtual void finish_blocking(BlockingJob* job) = 0;
+
+ protected:
+  ~BlockingOwner() = default;
+};
 
 struct BlockingJob {
   BlockingJob(size_t max_headers, std::shared_ptr<BlockingReturn> ret);
@@ -49,6 +61,12 @@ struct BlockingJob {
                std::string_view body, std::string_view path,
                std::string_view path_info, const pounce_header_t* trailers,
                size_t trailer_count);
+  // The same for a request whose head is not one text to parse again (an
+  // HTTP/2 request, decoded field by field): every view of `head` is
+  // copied.
+  bool capture_fields(const http::RequestHead& head, std::string_view body,
+                      std::string_view path, std::string_view path_info,
+                      const pounce_header_t* trailers, size_t trailer_count);
   // Drops what the last request left behind (loop thread, before reuse).
   void recycle();
 
@@ -74,8 +92,11 @@ struct BlockingJob {
   std::string_view route_path;         // for the crash report
   GenerationPin pin;                   // until the job is back on its loop
 
-  // Loop thread only: the parked connection, or nullptr once it closed.
-  Connection* conn = nullptr;
+  // Loop thread only: who waits for the job (the parked connection or
+  // stream), or nullptr once it went away.
+  BlockingOwner* owner = nullptr;
+  // The request's protocol version, for the view (HTTP/2: 2).
+  uint8_t http_major = 1;
   // Set by the loop when the connection went away; read by the pool thread
   // before it starts the handler, so that a request nobody waits for any
   // more is not run. A hint only (a handler already running finishes), so
@@ -83,6 +104,11 @@ struct BlockingJob {
   std::atomic<bool> abandoned{false};
   // The free list and the pool's queue link jobs through this.
   BlockingJob* next = nullptr;
+
+ private:
+  // Points the request object and the view at the captured copy.
+  void fill_view(size_t path_len, size_t path_info_len, size_t body_len,
+                 const char* body_base, size_t trailer_count);
 };
 
 // The way back from the pool to one loop.

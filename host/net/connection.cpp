@@ -9,6 +9,7 @@
 #include "admin/readiness.h"
 #include "async/stream.h"
 #include "async/ws_session.h"
+#include "h2/session.h"
 #include "http/status_text.h"
 #include "log/logger.h"
 #include "net/blocking_pool.h"
@@ -138,6 +139,7 @@ void Connection::close_now() {
   if (stream_) release_stream(POUNCE_CLOSE_PEER);
   if (ws_) release_ws();
   if (blocking_) detach_blocking();
+  if (h2_) h2_->on_transport_closed();
   handoff_pin_.reset();  // a hand-off that will not happen (or a spare one)
   if (input_scheduled) loop_->cancel_input(this);
   phase_ = Phase::Closing;
@@ -155,6 +157,12 @@ void Connection::on_close(uv_handle_t* h) {
 
 void Connection::begin_drain() {
   if (phase_ == Phase::Closing || phase_ == Phase::Lingering) return;
+  if (h2_) {
+    // GOAWAY; the streams in flight finish. One on its way to an async
+    // loop drains there (adopt_handoff sees the loop draining).
+    if (phase_ == Phase::Http2) h2_->begin_drain();
+    return;
+  }
   if (ws_) {
     ws_->go_away();  // close 1001, then wait for the peer's answer
     return;
@@ -169,6 +177,11 @@ void Connection::begin_drain() {
 
 void Connection::force_close() {
   forced_ = true;
+  if (h2_ && phase_ == Phase::Http2) {
+    h2_->force_close();  // final DATA frames where it can, then the close
+    if (phase_ != Phase::Closing && !in_input_) after_input();
+    return;
+  }
   if (ws_) {
     close_now();  // the close handshake had its time
     return;
@@ -186,6 +199,10 @@ void Connection::force_close() {
 }
 
 void Connection::end_stream_of(const Generation* g) {
+  if (h2_ && phase_ == Phase::Http2) {
+    h2_->end_streams_of(g);
+    return;
+  }
   if (stream_ && stream_->generation() == g) {
     keep_alive_ = false;  // the connection goes with the generation
     stream_->end_by_host(POUNCE_CLOSE_SHUTDOWN);
@@ -245,6 +262,11 @@ bool Connection::may_read() const {
       return !(phase_ == Phase::Async && stream_body_done_ &&
                in_.size() > cfg.max_header_size);
     }
+    case Phase::Http2:
+      // Reading goes on while a write is in flight (WINDOW_UPDATEs and
+      // RST_STREAMs must get through), but not while a peer that does not
+      // read has a queue past this size to take.
+      return h2_->wants_read() && queued_output() < kOutputHighWater;
     default:
       // No new requests while the client does not read our responses.
       return !write_in_flight_;
@@ -420,6 +442,18 @@ void Connection::drain_tls() {
     if (phase_ == Phase::Closing) return;
     switch (r.status) {
       case tls::Session::Status::Data:
+        if (!alpn_checked_) {
+          // The handshake is done: ALPN "h2" makes this HTTP/2 (RFC 9113
+          // §3.2), from the very first byte of plaintext.
+          alpn_checked_ = true;
+          const unsigned char* proto = nullptr;
+          unsigned int proto_len = 0;
+          SSL_get0_alpn_selected(tls_->ssl(), &proto, &proto_len);
+          if (proto_len == 2 && proto[0] == 'h' && proto[1] == '2' &&
+              !begin_http2()) {
+            return;
+          }
+        }
         deliver_input(room.base, r.bytes);
         continue;
       case tls::Session::Status::NeedInput:
@@ -473,7 +507,13 @@ void Connection::handle_read(char* data, size_t len, bool owned) {
     len = in_.size();
     owned = true;
   }
-  if (phase_ == Phase::WebSocket) {
+  if (phase_ <= Phase::Head) {
+    used = serve_requests(data, len, owned);
+  } else if (phase_ == Phase::Http2) {
+    // nghttp2 keeps what it needs of a partial frame.
+    h2_->feed(data, len, read_started_ns_);
+    used = len;
+  } else if (phase_ == Phase::WebSocket) {
     ws_->feed(data, len);  // frames: the session keeps what it needs
     used = len;
   } else if (phase_ == Phase::Async) {
@@ -531,6 +571,17 @@ size_t Connection::serve_requests(char* data, size_t len, bool owned) {
         data + off, len - off, head_limits, loop_->header_storage(), &head);
     if (pr.status == http::ParseStatus::Incomplete) break;
     if (pr.status == http::ParseStatus::Error) {
+      // The HTTP/2 client preface is no HTTP/1 request ("PRI * HTTP/2.0"):
+      // checked here, where HTTP/1 has failed anyway, so that the HTTP/1
+      // path pays nothing for it. Only as the connection's first bytes.
+      if (!served_ && off == 0 && !tls_ && loop_->config().http2) {
+        const h2::PrefaceMatch m = h2::match_preface(data, len);
+        if (m == h2::PrefaceMatch::Partial) break;  // wait for the rest
+        if (m == h2::PrefaceMatch::Yes) {
+          if (begin_http2()) h2_->feed(data, len, read_started_ns_);
+          return len;
+        }
+      }
       respond_error(pr.error, nullptr);
       return len;
     }
@@ -697,6 +748,7 @@ bool Connection::continue_body() {
 // Routing and the sync call
 
 bool Connection::route(const http::RequestHead& head, Route* r) {
+  served_ = true;
   keep_alive_ = head.keep_alive && !loop_->draining();
   http10_ = head.version_minor == 0;
   phase_ = Phase::Idle;
@@ -813,7 +865,7 @@ void Connection::start_blocking(const http::RequestHead& head,
     job->req.request_id = std::string_view(job->request_id, id.size());
   }
   if (!local_address(&job->local)) job->local.len = 0;
-  job->conn = this;
+  job->owner = this;
   BlockingPool* pool = loop_->blocking_pool();
   if (!pool || !pool->submit(job)) {
     loop_->release_job(job);
@@ -827,14 +879,14 @@ void Connection::start_blocking(const http::RequestHead& head,
 }
 
 void Connection::detach_blocking() {
-  blocking_->conn = nullptr;
+  blocking_->owner = nullptr;
   blocking_->abandoned.store(true, std::memory_order_relaxed);
   blocking_ = nullptr;
 }
 
 void Connection::finish_blocking(BlockingJob* job) {
   blocking_ = nullptr;
-  job->conn = nullptr;
+  job->owner = nullptr;
   phase_ = Phase::Idle;
   loop_->timeouts().disarm(this);
   if (job->res.error != http::ErrorCode::None) {
@@ -1082,6 +1134,72 @@ std::string Connection::peer_text() {
 }
 
 // ---------------------------------------------------------------------------
+// HTTP/2: the connection as a session's transport
+
+bool Connection::begin_http2() {
+  h2_ = h2::Session::create(loop_, this);
+  if (!h2_) {
+    close_now();
+    return false;
+  }
+  phase_ = Phase::Http2;
+  // An HTTP/2 connection has no request head of its own to wait for.
+  if (kind == TimeoutKind::Header) loop_->timeouts().disarm(this);
+  return true;
+}
+
+void Connection::arm_http2_timeout() {
+  if (write_in_flight_) return;  // the write timeout runs
+  const bool progress = h2_->take_output_progress();
+  if (h2_->idle()) {
+    // From the moment it became idle, not from the last PING.
+    if (kind != TimeoutKind::KeepAlive) {
+      loop_->timeouts().arm(this, TimeoutKind::KeepAlive);
+    }
+  } else if (h2_->output_stalled()) {
+    // The socket takes everything, but the client's windows let nothing
+    // out (it stopped reading, or never opens them): the same
+    // --write-timeout as a socket the client stopped reading, from the
+    // last DATA that went out.
+    if (kind != TimeoutKind::Write || progress) {
+      loop_->timeouts().arm(this, TimeoutKind::Write);
+    }
+  } else if (queued()) {
+    loop_->timeouts().disarm(this);  // each stream times its own request
+  }
+}
+
+ByteBuffer& Connection::wire_output() {
+  return loop_->out();
+}
+
+std::shared_ptr<const tls::SessionInfo> Connection::tls_snapshot() {
+  return tls_ ? tls_->info() : nullptr;
+}
+
+void Connection::wire_finish() {
+  if (phase_ == Phase::Closing) return;
+  close_after_write_ = true;
+  if (!in_input_) after_input();
+}
+
+void Connection::wire_refresh() {
+  if (in_input_ || phase_ != Phase::Http2) return;  // after_input follows
+  after_input();
+}
+
+bool Connection::wire_request_move() {
+  if (h2_stay_ || !loop_->has_async_loops()) return false;
+  if (phase_ == Phase::HandingOff) return true;
+  // As an HTTP/1 connection moves for its async request, an HTTP/2 one
+  // moves whole (docs/http2.md): reading stops, what is due is written,
+  // then perform_handoff() sends it, its session with it.
+  stop_reading();
+  phase_ = Phase::HandingOff;
+  return true;
+}
+
+// ---------------------------------------------------------------------------
 // Writing and timeouts
 
 void Connection::after_input() {
@@ -1127,6 +1245,9 @@ void Connection::after_input() {
       break;
     case Phase::Async:
       arm_async_timeout();
+      break;
+    case Phase::Http2:
+      arm_http2_timeout();
       break;
     case Phase::Blocking:
       // --request-timeout bounds the wait for the handler's response.
@@ -1342,6 +1463,11 @@ void Connection::on_write(uv_write_t* req, int status) {
     if (c->phase_ == Phase::Async) c->after_input();
     return;
   }
+  if (c->phase_ == Phase::Http2) {
+    c->h2_->on_writable();  // frames nghttp2 kept while the socket was full
+    if (c->phase_ == Phase::Http2) c->after_input();
+    return;
+  }
   // Requests that arrived while the socket was full are still in in_.
   if (!c->in_.empty() && c->phase_ != Phase::Body &&
       c->phase_ != Phase::Blocking) {
@@ -1415,6 +1541,14 @@ void Connection::on_shutdown(uv_shutdown_t* req, int status) {
 }
 
 void Connection::on_timeout(TimeoutKind kind) {
+  if (phase_ == Phase::Http2 &&
+      (kind == TimeoutKind::Header || kind == TimeoutKind::KeepAlive)) {
+    // No stream for --keep-alive-timeout (or none yet): GOAWAY, then the
+    // close once it is out.
+    h2_->on_idle_timeout();
+    if (phase_ == Phase::Http2) after_input();
+    return;
+  }
   switch (kind) {
     case TimeoutKind::Header:
       if (phase_ == Phase::Head && !in_.empty()) {
@@ -1459,8 +1593,10 @@ void Connection::on_timeout(TimeoutKind kind) {
       }
       break;
     case TimeoutKind::Write:
-      LOG_INFO("write timeout: %s stopped reading; closing",
-               peer_text().c_str());
+      LOG_INFO("write timeout: %s stopped reading%s; closing",
+               peer_text().c_str(),
+               h2_ && !write_in_flight_ ? " (its HTTP/2 windows stay closed)"
+                                        : "");
       if (stream_) release_stream(POUNCE_CLOSE_TIMEOUT);
       close_now();
       break;

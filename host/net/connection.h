@@ -30,6 +30,12 @@
 // The app side (the sync call, AsyncStream, WsSession, the response
 // pipeline) sees a connection only as the exchange::Exchange of the request
 // it serves: the overrides below are the HTTP/1 framing of that interface.
+//
+// HTTP/2: a connection that opens with the client preface (h2c with prior
+// knowledge, cleartext) or that negotiated "h2" by ALPN (TLS) becomes the
+// transport of an h2::Session (phase Http2): this class still reads,
+// decrypts, writes and times the connection out, and the session turns
+// the bytes into streams, each an exchange of its own (host/h2/).
 #pragma once
 
 #include <uv.h>
@@ -40,10 +46,12 @@
 #include <string_view>
 
 #include "exchange/exchange.h"
+#include "h2/transport.h"
 #include "http/body_decoder.h"
 #include "http/byte_buffer.h"
 #include "http/error_code.h"
 #include "http/head_parser.h"
+#include "net/blocking_pool.h"
 #include "net/handoff.h"
 #include "net/response_head.h"
 #include "net/timeout_queue.h"
@@ -62,8 +70,14 @@ struct Mount;
 namespace tls {
 class Session;
 }
+namespace h2 {
+class Session;
+}
 
-class Connection final : public TimeoutNode, public exchange::Exchange {
+class Connection final : public TimeoutNode,
+                         public exchange::Exchange,
+                         public BlockingOwner,
+                         public h2::Transport {
  public:
   // Accepts a pending connection from `server` onto `loop`; `tls` when
   // the listener is https. Returns nullptr when the accept failed (already
@@ -82,7 +96,7 @@ class Connection final : public TimeoutNode, public exchange::Exchange {
   // is closed now.
   void force_close();
   // A timeout of this connection expired.
-  void on_timeout(TimeoutKind kind);
+  void on_timeout(TimeoutKind kind) override;
   // Ends the stream of this connection if it is pinned to `g` (a reload's
   // deadline passed for that generation).
   void end_stream_of(const Generation* g);
@@ -125,11 +139,22 @@ class Connection final : public TimeoutNode, public exchange::Exchange {
   void await_close() override { await_websocket_close(); }
   void drop() override { abort_websocket(); }
 
+  // ---- h2::Transport (h2/transport.h), for an HTTP/2 session ----
+  ByteBuffer& wire_output() override;
+  void wire_send() override { flush_output(); }
+  size_t wire_unsent() const override { return queued_output(); }
+  std::shared_ptr<const tls::SessionInfo> tls_snapshot() override;
+  std::string describe_peer() override { return peer_text(); }
+  void wire_finish() override;
+  void wire_abort() override { close_now(); }
+  void wire_refresh() override;
+  bool wire_request_move() override;
+
   // ---- for its loop ----
   // The blocking handler of the parked request returned: the response is
   // written like a sync one, then the requests pipelined behind it are
   // served. Releases the job.
-  void finish_blocking(BlockingJob* job);
+  void finish_blocking(BlockingJob* job) override;
   // The TLS session holds input the socket will not signal (see
   // EventLoop::schedule_input): read it now, if reading is allowed.
   void read_buffered_input();
@@ -150,6 +175,7 @@ class Connection final : public TimeoutNode, public exchange::Exchange {
     Blocking,    // parked: a blocking handler runs on the pool (blocking_);
                  // no reading, pipelined input waits in in_
     WebSocket,   // upgraded: frames, not HTTP
+    Http2,       // HTTP/2: the bytes go to h2_
     HandingOff,  // worker: an async request waits for the write in flight,
                  // then moves (with in_) to an async loop
     Lingering,   // write side shut down, discarding input before the close
@@ -187,6 +213,12 @@ class Connection final : public TimeoutNode, public exchange::Exchange {
   void fail_tls();
   // Plain HTTP on an https listener: a clear-text 400, then a close.
   void refuse_plain_http();
+  // The connection speaks HTTP/2 from now on (phase Http2). False when the
+  // session could not be made (the connection is closing).
+  bool begin_http2();
+  // Connection-level timeouts of an HTTP/2 connection: idle (no stream
+  // open) is --keep-alive-timeout; streams time their own requests.
+  void arm_http2_timeout();
   // Parses and serves complete requests from data[0..len). Returns the bytes
   // consumed; stops early at a partial request, a close, or backpressure.
   size_t serve_requests(char* data, size_t len, bool owned);
@@ -346,6 +378,13 @@ class Connection final : public TimeoutNode, public exchange::Exchange {
   std::unique_ptr<tls::Session> tls_;  // https listeners only
   bool tls_counted_ = false;  // its handshake is in the metrics
   bool awaiting_tls_ = false;          // https, before the first byte
+  bool alpn_checked_ = false;          // https: the ALPN choice was read
+
+  // HTTP/2 (phase Http2). `served_`: a request was routed, so the client
+  // preface can no longer start HTTP/2 (it must open the connection).
+  std::unique_ptr<h2::Session> h2_;
+  bool served_ = false;
+  bool h2_stay_ = false;  // the move to an async loop failed: serve here
 };
 
 }  // namespace pounce

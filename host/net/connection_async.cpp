@@ -48,6 +48,15 @@ void Connection::perform_handoff() {
               dup_fd < 0 ? strerror(errno) : "no async loop");
     if (dup_fd >= 0) ::close(dup_fd);
     handoff_pin_.reset();
+    if (h2_) {
+      // Its streams start here after all: async plugins run on a worker
+      // then, which beats refusing them.
+      h2_stay_ = true;
+      phase_ = Phase::Http2;
+      h2_->attach(loop_, this);
+      if (phase_ != Phase::Closing) after_input();
+      return;
+    }
     respond_error(http::ErrorCode::PluginError, nullptr);
     after_input();
     return;
@@ -58,6 +67,10 @@ void Connection::perform_handoff() {
   h.pin = std::move(handoff_pin_);
   h.peer = peer_;
   h.tls = std::move(tls_);
+  if (h2_) {
+    h2_->detach(loop_, target);
+    h.h2 = std::move(h2_);
+  }
   h.origin_count = &loop_->handed_off();
   h.origin_count->fetch_add(1, std::memory_order_relaxed);
   if (!target->adopt(std::move(h))) {
@@ -101,6 +114,19 @@ void Connection::adopt_handoff(EventLoop* loop, Handoff&& h) {
   c->tls_ = std::move(h.tls);
   loop->add_connection(c);
   uv_tcp_nodelay(&c->tcp_, 1);
+  if (h.h2) {
+    // An HTTP/2 connection: its session, streams and all, continues here;
+    // the streams that waited for this loop start now.
+    c->alpn_checked_ = true;
+    c->served_ = true;
+    c->h2_ = std::move(h.h2);
+    c->phase_ = Phase::Http2;
+    c->handoff_pin_.reset();
+    c->h2_->attach(loop, c);
+    if (c->phase_ == Phase::Http2 && loop->draining()) c->h2_->begin_drain();
+    if (c->phase_ != Phase::Closing) c->after_input();
+    return;
+  }
   const Config& cfg = loop->config();
   if (cfg.times_requests()) c->read_started_ns_ = uv_hrtime();
   c->handle_read(c->in_.data(), c->in_.size(), true);

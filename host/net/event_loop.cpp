@@ -104,17 +104,17 @@ void EventLoop::on_blocking_done(uv_async_t* a) {
   auto* self = static_cast<EventLoop*>(a->data);
   self->blocking_return_->take(&self->blocking_done_);
   for (BlockingJob* job : self->blocking_done_) {
-    if (job->conn) {
-      job->conn->finish_blocking(job);  // releases the job
+    if (job->owner) {
+      job->owner->finish_blocking(job);  // releases the job
     } else {
-      self->release_job(job);  // its connection closed meanwhile
+      self->release_job(job);  // its owner went away meanwhile
     }
   }
   self->blocking_done_.clear();
 }
 
 void EventLoop::on_timeout(TimeoutNode* node, TimeoutKind kind, void*) {
-  static_cast<Connection*>(node)->on_timeout(kind);
+  node->on_timeout(kind);
 }
 
 void EventLoop::add_connection(Connection* c) {

@@ -8,9 +8,10 @@
 #include <cstdint>
 #include <memory>
 
+#include "h2/session.h"
 #include "http/byte_buffer.h"
-#include "plugin/request_response.h"
 #include "plugin/generation.h"
+#include "plugin/request_response.h"
 #include "tls/session.h"
 
 namespace pounce {
@@ -28,6 +29,9 @@ struct Handoff {
   // The connection's TLS state (https), with what it holds of the input;
   // null on cleartext.
   std::unique_ptr<tls::Session> tls;
+  // HTTP/2: the whole session, its streams with it (h2/session.h); null
+  // for HTTP/1.1.
+  std::unique_ptr<h2::Session> h2;
   // The sending worker's count of its connections living on async loops,
   // decremented when this one closes (--max-connections counts them).
   std::atomic<int64_t>* origin_count = nullptr;

@@ -25,7 +25,12 @@ enum class TimeoutKind : uint8_t {
   Count,
 };
 
+// What a timeout queues: an HTTP/1 connection, or an HTTP/2 stream (whose
+// request and response timeouts are its own, not its connection's).
 struct TimeoutNode {
+  // Called by the loop when `kind` expired, after the node was unlinked.
+  virtual void on_timeout(TimeoutKind) {}
+
   TimeoutNode* prev = nullptr;
   TimeoutNode* next = nullptr;
   uint64_t deadline_ms = 0;

@@ -81,8 +81,12 @@ int add_response_header(pounce_response* res, pounce_str_t name,
                     "control character in value");
     }
   }
-  // The host owns the framing (ARCHITECTURE.md §4). Dispatch on the length
-  // first: most names match none of these and cost one switch.
+  // The host owns the framing (ARCHITECTURE.md §4), and with it the
+  // connection-specific fields RFC 9113 §8.2.2 forbids in HTTP/2
+  // (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding,
+  // Upgrade): refused whatever protocol carries the response, so that a
+  // plugin gets the same 500 over both. Dispatch on the length first: most
+  // names match none of these and cost one switch.
   enum class Special {
     None,
     Framing,
@@ -100,8 +104,13 @@ int add_response_header(pounce_response* res, pounce_str_t name,
     case 6:
       if (iequals(n, "server")) special = Special::HostOwned;
       break;
+    case 7:
+      if (iequals(n, "upgrade")) special = Special::Framing;
+      break;
     case 10:
-      if (iequals(n, "connection")) special = Special::Framing;
+      if (iequals(n, "connection") || iequals(n, "keep-alive")) {
+        special = Special::Framing;
+      }
       break;
     case 12:
       if (iequals(n, "content-type")) special = Special::ContentType;
@@ -111,6 +120,7 @@ int add_response_header(pounce_response* res, pounce_str_t name,
       break;
     case 16:
       if (iequals(n, "content-encoding")) special = Special::ContentEncoding;
+      if (iequals(n, "proxy-connection")) special = Special::Framing;
       break;
     case 17:
       if (iequals(n, "transfer-encoding")) special = Special::Framing;

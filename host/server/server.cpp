@@ -615,7 +615,8 @@ bool Server::build_tls(const Config& config,
         std::make_shared<tls::TicketKeys>(config.tls_ticket_rotation_ms);
   }
   std::vector<std::string> warnings;
-  *out = tls::ContextSet::build(config, ticket_keys_, &warnings, error);
+  *out = tls::ContextSet::build(config, ticket_keys_, &warnings, error,
+                                config.http2);
   for (const std::string& w : warnings) LOG_WARN("%s", w.c_str());
   return *out != nullptr;
 }

@@ -38,6 +38,34 @@ Handshake refuse(http::ErrorCode code, const char* detail) {
   return hs;
 }
 
+// The subprotocols offered and permessage-deflate, which both handshakes
+// read alike. False (with *hs refused) when the offer is malformed.
+bool read_offer(const pounce_header_t* headers, size_t count,
+                const DeflateConfig& deflate_config, Handshake* hs) {
+  for (size_t i = 0; i < count; ++i) {
+    if (!ieq(view_of(headers[i].name), "sec-websocket-protocol")) continue;
+    const char* bad = nullptr;
+    detail::for_each_list_element(
+        view_of(headers[i].value), [&](std::string_view protocol) {
+          if (!detail::is_token(protocol)) {
+            bad = "a Sec-WebSocket-Protocol element is not a token";
+          } else if (hs->protocol_count == kMaxOfferedProtocols) {
+            bad = "too many subprotocols offered";
+          } else {
+            hs->protocols[hs->protocol_count++] = {protocol.data(),
+                                                   protocol.size()};
+          }
+          return bad == nullptr;
+        });
+    if (bad != nullptr) {
+      *hs = refuse(http::ErrorCode::BadWebSocketHandshake, bad);
+      return false;
+    }
+  }
+  hs->deflate = negotiate_permessage_deflate(headers, count, deflate_config);
+  return true;
+}
+
 }  // namespace
 
 bool compute_accept(std::string_view key, char out[29]) {
@@ -112,29 +140,32 @@ Handshake validate_handshake(std::string_view method, uint8_t version_minor,
   }
 
   Handshake hs;
-  for (size_t i = 0; i < count; ++i) {
-    if (!ieq(view_of(headers[i].name), "sec-websocket-protocol")) continue;
-    const char* bad = nullptr;
-    detail::for_each_list_element(
-        view_of(headers[i].value), [&](std::string_view protocol) {
-          if (!detail::is_token(protocol)) {
-            bad = "a Sec-WebSocket-Protocol element is not a token";
-          } else if (hs.protocol_count == kMaxOfferedProtocols) {
-            bad = "too many subprotocols offered";
-          } else {
-            hs.protocols[hs.protocol_count++] = {protocol.data(),
-                                                 protocol.size()};
-          }
-          return bad == nullptr;
-        });
-    if (bad != nullptr) return refuse(ErrorCode::BadWebSocketHandshake, bad);
-  }
-
+  if (!read_offer(headers, count, deflate_config, &hs)) return hs;
   if (!compute_accept(key, hs.accept_buf)) {
     return refuse(ErrorCode::BadWebSocketHandshake,
                   "cannot compute Sec-WebSocket-Accept");
   }
-  hs.deflate = negotiate_permessage_deflate(headers, count, deflate_config);
+  return hs;
+}
+
+Handshake validate_extended_connect(const http::RequestHead& head,
+                                    const DeflateConfig& deflate_config) {
+  using http::ErrorCode;
+  size_t version_fields = 0;
+  std::string_view version;
+  for (size_t i = 0; i < head.header_count; ++i) {
+    if (ieq(view_of(head.headers[i].name), "sec-websocket-version")) {
+      ++version_fields;
+      version = detail::trim_ows(view_of(head.headers[i].value));
+    }
+  }
+  if (version_fields != 1 || version != "13") {
+    return refuse(ErrorCode::WebSocketVersion,
+                  version_fields == 0 ? "no Sec-WebSocket-Version"
+                                      : "Sec-WebSocket-Version is not 13");
+  }
+  Handshake hs;
+  read_offer(head.headers, head.header_count, deflate_config, &hs);
   return hs;
 }
 
@@ -151,6 +182,26 @@ bool append_101_header_lines(ByteBuffer& out, const Handshake& hs,
       "Sec-WebSocket-Accept: ");
   out.append(hs.accept());
   out.append("\r\n");
+  if (chosen_protocol >= 0) {
+    out.append("Sec-WebSocket-Protocol: ");
+    out.append(view_of(hs.protocols[chosen_protocol]));
+    out.append("\r\n");
+  }
+  if (hs.deflate.accepted) {
+    out.append("Sec-WebSocket-Extensions: ");
+    out.append(hs.deflate.response());
+    out.append("\r\n");
+  }
+  return true;
+}
+
+bool append_accept_header_lines(ByteBuffer& out, const Handshake& hs,
+                                int32_t chosen_protocol) {
+  if (!hs.ok() || chosen_protocol < -1 ||
+      (chosen_protocol >= 0 &&
+       static_cast<size_t>(chosen_protocol) >= hs.protocol_count)) {
+    return false;
+  }
   if (chosen_protocol >= 0) {
     out.append("Sec-WebSocket-Protocol: ");
     out.append(view_of(hs.protocols[chosen_protocol]));

@@ -76,6 +76,14 @@ Handshake validate_handshake(std::string_view method, uint8_t version_minor,
                              const pounce_header_t* headers, size_t count,
                              const DeflateConfig& deflate_config);
 
+// RFC 8441 §4 (WebSockets over HTTP/2): an extended CONNECT whose
+// :protocol is "websocket" (the caller checked both). Exactly one
+// Sec-WebSocket-Version, "13" (else 426), and the subprotocols and
+// permessage-deflate read as above; there is no Upgrade, Connection or
+// Sec-WebSocket-Key (the stream is the upgrade), so no accept value.
+Handshake validate_extended_connect(const http::RequestHead& head,
+                                    const DeflateConfig& deflate_config);
+
 // Sec-WebSocket-Accept = base64(SHA-1(key + GUID)) (§4.2.2 item 5.4), into
 // out[0..29) with a NUL at out[28]. False when libcrypto fails or the key is
 // over 128 bytes (a valid key has 24).
@@ -89,6 +97,12 @@ bool compute_accept(std::string_view key, char out[29]);
 // of hs.protocols: a plugin may only choose what the client offered.
 [[nodiscard]] bool append_101_header_lines(ByteBuffer& out, const Handshake& hs,
                                            int32_t chosen_protocol);
+// The header lines of the 200 that accepts an extended CONNECT (RFC 8441
+// §5): Sec-WebSocket-Protocol and Sec-WebSocket-Extensions when chosen.
+// False as above.
+[[nodiscard]] bool append_accept_header_lines(ByteBuffer& out,
+                                              const Handshake& hs,
+                                              int32_t chosen_protocol);
 // The whole 101 head: status line, the lines above, `extra_lines` (each
 // ending in CRLF, e.g. Date and Server), and the empty line.
 [[nodiscard]] bool append_101_response(ByteBuffer& out, const Handshake& hs,

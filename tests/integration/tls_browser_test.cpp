@@ -4,7 +4,9 @@
 // plugin browser_page) uses an EventSource, a WebSocket over wss:// and a
 // compressed fetch, reads the Server-Timing entries the browser parsed, and
 // navigates to /report?<results>; the test reads that line in the access
-// log. Skipped only when there is no chromium binary.
+// log. It runs over HTTP/2 (issue 13: nextHopProtocol is "h2", the
+// WebSocket an RFC 8441 extended CONNECT) and over HTTP/1.1. Skipped only
+// when there is no chromium binary.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -236,7 +238,12 @@ std::map<std::string, double> timing_metrics(const std::string& text,
   return metrics;
 }
 
-TEST(TlsBrowserTest, ChromiumUsesSseWebSocketCompressionAndServerTiming) {
+// Over HTTP/2 (ALPN h2, the default; the WebSocket by RFC 8441's extended
+// CONNECT) and over HTTP/1.1 (--no-http2).
+class TlsBrowserTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(TlsBrowserTest, ChromiumUsesSseWebSocketCompressionAndServerTiming) {
+  const bool h2 = GetParam();
   const std::string chromium = find_chromium();
   if (chromium.empty()) {
     GTEST_SKIP() << "no chromium binary (Debian package chromium, or set "
@@ -260,11 +267,11 @@ TEST(TlsBrowserTest, ChromiumUsesSseWebSocketCompressionAndServerTiming) {
   }
   ASSERT_EQ(spki.size(), 44u) << spki;
 
-  HostProcess host({"--listen", "https://127.0.0.1:0", "--tls-cert",
-                    server.cert_path, "--tls-key", server.key_path,
-                    "--server-timing", "--plugin",
-                    test_plugin_path("browser_page"), "--plugin",
-                    "/sse=" + plugin_path("sse")});
+  HostProcess host(
+      {"--listen", "https://127.0.0.1:0", "--tls-cert", server.cert_path,
+       "--tls-key", server.key_path, "--server-timing", "--plugin",
+       test_plugin_path("browser_page"), "--plugin",
+       "/sse=" + plugin_path("sse"), h2 ? "--http2" : "--no-http2"});
   ASSERT_TRUE(host.ok()) << host.stderr_text();
   ASSERT_EQ(host.listener_urls().size(), 1u);
   const std::string origin = host.listener_urls()[0];
@@ -315,12 +322,24 @@ TEST(TlsBrowserTest, ChromiumUsesSseWebSocketCompressionAndServerTiming) {
   EXPECT_EQ(res.count("app"), 1u) << r["timing_res"];
   EXPECT_EQ(res.count("encode"), 1u) << r["timing_res"];
 
-  // Each part went over this https listener: the access log has them.
+  // The page's own protocol, as the browser reports it.
+  EXPECT_EQ(r["proto"], h2 ? "h2" : "http/1.1");
+  // Each part went over this https listener: the access log has them (an
+  // HTTP/2 WebSocket is an extended CONNECT answered 200).
+  const std::string version = h2 ? "HTTP/2.0" : "HTTP/1.1";
   EXPECT_NE(log.find("\"GET /sse/events?count=3"), std::string::npos);
-  EXPECT_NE(log.find("\"GET /ws HTTP/1.1\" 101"), std::string::npos);
-  EXPECT_NE(log.find("\"GET /data.txt HTTP/1.1\" 200"), std::string::npos);
-  EXPECT_NE(log.find("\"GET /app.js HTTP/1.1\" 200"), std::string::npos);
+  EXPECT_NE(log.find(h2 ? "\"CONNECT /ws HTTP/2.0\" 200"
+                        : "\"GET /ws HTTP/1.1\" 101"),
+            std::string::npos);
+  EXPECT_NE(log.find("\"GET /data.txt " + version + "\" 200"),
+            std::string::npos);
+  EXPECT_NE(log.find("\"GET /app.js " + version + "\" 200"), std::string::npos);
   if (HasFailure()) ADD_FAILURE() << "access log:\n" << log;
 }
+
+INSTANTIATE_TEST_SUITE_P(Protocols, TlsBrowserTest, ::testing::Bool(),
+                         [](const auto& info) {
+                           return info.param ? "Http2" : "Http11";
+                         });
 
 }  // namespace

@@ -39,13 +39,16 @@ std::vector<std::string> https_args(const TempCert& cert,
   return a;
 }
 
+// HTTP/1.1 over TLS: these are the twins of cleartext HTTP/1.1 tests, and
+// curl would negotiate h2 by ALPN otherwise (http2_test.cpp covers that).
 std::vector<std::string> curl_args(const TempCert& cert, uint16_t port,
                                    std::vector<std::string> extra) {
   std::vector<std::string> a = {
       "curl",       "-sS",
       "--max-time", "30",
       "--cacert",   cert.cert(),
-      "--resolve",  "localhost:" + std::to_string(port) + ":127.0.0.1"};
+      "--resolve",  "localhost:" + std::to_string(port) + ":127.0.0.1",
+      "--http1.1"};
   for (auto& s : extra) a.push_back(std::move(s));
   return a;
 }

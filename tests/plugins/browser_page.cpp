@@ -57,6 +57,10 @@ constexpr const char* kScript = R"JS('use strict';
   }
   setTimeout(report, WATCHDOG_MS);
   window.addEventListener('error', function (e) { extra.jserror = e.message; });
+  // The protocol the page came over: "h2" (ALPN) or "http/1.1".
+  try {
+    extra.proto = performance.getEntriesByType('navigation')[0].nextHopProtocol;
+  } catch (e) { extra.proto = 'exception'; }
 
   // Server-sent events: the sse plugin sends seq 0, 1, 2, then ends.
   try {

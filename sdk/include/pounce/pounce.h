@@ -196,8 +196,8 @@ enum {
   POUNCE_CLOSE_OVERFLOW = 3, /* it wrote past --stream-max-buffer */
   POUNCE_CLOSE_SHUTDOWN = 4, /* drain deadline reached */
   POUNCE_CLOSE_ERROR = 5,    /* a socket or protocol error */
-  /* 1.1, reserved for HTTP/2: the peer reset this one stream
-   * (RST_STREAM); the connection lives on. Not produced yet. */
+  /* 1.1, HTTP/2: the peer reset this one stream (RST_STREAM); the
+   * connection lives on. */
   POUNCE_CLOSE_RESET = 6
 };
 

@@ -1,0 +1,668 @@
+#include "h2/stream.h"
+#include "metrics/host_metrics.h"
+
+#include <uv.h>
+
+#include <cstring>
+
+#include "async/stream.h"
+#include "async/ws_session.h"
+#include "h2/session.h"
+#include "http/ascii.h"
+#include "http/status_text.h"
+#include "log/logger.h"
+#include "net/event_loop.h"
+#include "pipeline/access_log.h"
+#include "pipeline/response.h"
+#include "ws/handshake.h"
+
+namespace pounce::h2 {
+
+namespace {
+
+// Buffers a recycled stream keeps: most requests and responses fit, and
+// one large upload or download does not pin its memory to the free list.
+constexpr size_t kRetainedBytes = 16 * 1024;
+
+void trim(ByteBuffer& b) {
+  if (b.capacity() > kRetainedBytes) {
+    b.release();
+  } else {
+    b.clear();
+  }
+}
+
+// No body and no content-length for 204 and 304 (RFC 9110 §8.6).
+bool bodiless(int status) {
+  return status == 204 || status == 304;
+}
+
+}  // namespace
+
+Stream::Stream(Session* session, Loop* loop)
+    : Exchange(loop), session_(session) {
+  http_major_ = 2;
+}
+
+Stream::~Stream() = default;
+
+void Stream::reset(int32_t id) {
+  id_ = id;
+  phase_ = Phase::Headers;
+  trim(fields_);
+  spans_.clear();
+  headers_.clear();
+  method_ = scheme_ = authority_ = path_ = protocol_ = host_ = Span{};
+  has_authority_ = has_host_ = has_protocol_ = false;
+  header_list_bytes_ = 0;
+  head_error_ = http::ErrorCode::None;
+  head_ok_ = false;
+  content_length_ = -1;
+  head_ = http::RequestHead{};
+  request_ended_ = false;
+  ended_with_head_ = false;
+  body_bytes_ = 0;
+  trim(body_);
+  trim(trailer_bytes_);
+  trailer_spans_.clear();
+  trailers_.clear();
+  route_ = Route{};
+  path_copy_.release();
+  trim(out_);
+  out_off_ = 0;
+  response_started_ = false;
+  out_eof_ = false;
+  deferred_ = false;
+  end_with_headers_ = false;
+  trailer_lines_.release();
+  notify_ = false;
+  end_sent_ = false;
+  head_request_ = false;
+  status_ = 0;
+  async_ = nullptr;
+  ws_ = nullptr;
+  job_ = nullptr;
+  relay_.reset();
+  parked_job_ = nullptr;
+  parked_origin_ = nullptr;
+  body_done_for_app_ = false;
+  app_complete_ = false;
+  read_started_ns_ = 0;
+  parse_ns_ = 0;
+}
+
+// ---------------------------------------------------------------------------
+// The request
+
+http::ErrorCode Stream::build_head(bool* malformed) {
+  *malformed = false;
+  if (head_error_ != http::ErrorCode::None) return head_error_;
+  std::string_view method = span(method_);
+  std::string_view target = span(path_);
+  const bool connect = method == "CONNECT";
+  if (!connect || has_protocol_) {
+    // RFC 9113 §8.3.1: origin-form, or "*" (nghttp2 allowed it for OPTIONS
+    // only). Visible ASCII only, as the HTTP/1 parser requires: the target
+    // is logged as it is.
+    if (target.empty() || (target[0] != '/' && target != "*")) {
+      *malformed = true;
+      return http::ErrorCode::BadTarget;
+    }
+    for (char c : target) {
+      if (c <= 0x20 || c >= 0x7f) {
+        *malformed = true;
+        return http::ErrorCode::BadTarget;
+      }
+    }
+  }
+  // §8.3.1: a Host that names another origin than :authority is malformed.
+  if (has_authority_ && has_host_ &&
+      !http::iequals(span(authority_), span(host_))) {
+    *malformed = true;
+    return http::ErrorCode::BadTarget;
+  }
+  // Cookies may arrive split into crumbs (§8.2.3): one field again, as an
+  // HTTP/1 application expects.
+  size_t first_cookie = SIZE_MAX;
+  size_t cookies = 0;
+  for (size_t i = 0; i < spans_.size(); ++i) {
+    if (span(spans_[i].name) == "cookie") {
+      if (first_cookie == SIZE_MAX) first_cookie = i;
+      ++cookies;
+    }
+  }
+  if (cookies > 1) {
+    const size_t at = fields_.size();
+    bool ok = true;
+    size_t kept = 0;
+    for (size_t i = 0; i < spans_.size(); ++i) {
+      if (span(spans_[i].name) != "cookie") {
+        spans_[kept++] = spans_[i];
+        continue;
+      }
+      if (fields_.size() > at) ok = ok && fields_.append("; ");
+      // Appending may move the buffer: copy through a stable offset.
+      const Span v = spans_[i].value;
+      ok = ok && fields_.reserve(fields_.size() + v.len);
+      if (ok) {
+        fields_.append(fields_.data() + v.off, v.len);
+      }
+      if (i == first_cookie) spans_[kept++] = spans_[i];
+    }
+    spans_.resize(kept);
+    if (!ok) return http::ErrorCode::OutOfMemory;
+    for (Field& f : spans_) {
+      if (span(f.name) == "cookie") {
+        f.value = {static_cast<uint32_t>(at),
+                   static_cast<uint32_t>(fields_.size() - at)};
+      }
+    }
+  }
+  headers_.resize(spans_.size());
+  for (size_t i = 0; i < spans_.size(); ++i) {
+    headers_[i].name = {fields_.data() + spans_[i].name.off,
+                        spans_[i].name.len};
+    headers_[i].value = {fields_.data() + spans_[i].value.off,
+                         spans_[i].value.len};
+  }
+  http::RequestHead& h = head_;
+  h.method = method;
+  h.target = target;
+  const size_t q = target.find('?');
+  h.path = q == std::string_view::npos ? target : target.substr(0, q);
+  h.query =
+      q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  h.version_minor = 0;
+  h.headers = headers_.data();
+  h.header_count = headers_.size();
+  h.body_kind = request_ended_         ? http::BodyKind::None
+                : content_length_ >= 0 ? http::BodyKind::ContentLength
+                                       : http::BodyKind::Chunked;
+  h.content_length =
+      content_length_ >= 0 ? static_cast<uint64_t>(content_length_) : 0;
+  h.keep_alive = true;
+  h.expect_continue = false;
+  h.host = has_authority_ ? span(authority_)
+           : has_host_    ? span(host_)
+                          : std::string_view();
+  h.head_size = 0;
+  h.upgrade_websocket = connect && has_protocol_;
+  head_request_ = method == "HEAD";
+  head_ok_ = true;
+  if (connect && !has_protocol_) {
+    // A tunnel to another host: not something a plugin host offers.
+    return http::ErrorCode::BadMethod;
+  }
+  if (connect && !http::iequals(span(protocol_), "websocket")) {
+    return http::ErrorCode::BadTarget;
+  }
+  return http::ErrorCode::None;
+}
+
+// ---------------------------------------------------------------------------
+// The exchange
+
+const PeerAddress& Stream::peer() {
+  return session_->transport()->peer();
+}
+
+bool Stream::local_address(PeerAddress* out) {
+  return session_->transport()->local_address(out);
+}
+
+tls::InfoSource* Stream::tls_source() {
+  return session_->transport()->tls_source();
+}
+
+bool Stream::submit_head(const exchange::ResponseStart& h, bool end_stream) {
+  ByteBuffer& b = session_->nv_scratch();
+  std::vector<nghttp2_nv>& nv = session_->nv_array();
+  b.clear();
+  nv.clear();
+  // Everything the names and numbers need, reserved at once: the nv array
+  // points into `b`, which must not move while it is built.
+  if (!b.reserve(h.headers.size() + 64)) return false;
+  auto add = [&nv](std::string_view name, std::string_view value) {
+    nghttp2_nv v;
+    v.name = reinterpret_cast<uint8_t*>(const_cast<char*>(name.data()));
+    v.namelen = name.size();
+    v.value = reinterpret_cast<uint8_t*>(const_cast<char*>(value.data()));
+    v.valuelen = value.size();
+    v.flags = NGHTTP2_NV_FLAG_NONE;
+    nv.push_back(v);
+  };
+  char* status = b.prepare(3);
+  status[0] = static_cast<char>('0' + h.status / 100 % 10);
+  status[1] = static_cast<char>('0' + h.status / 10 % 10);
+  status[2] = static_cast<char>('0' + h.status % 10);
+  b.commit(3);
+  add(":status", std::string_view(status, 3));
+  // "Date: <29 characters>\r\n" from the loop's cache.
+  std::string_view date = loop()->date().date_header();
+  if (date.size() > 8) add("date", date.substr(6, date.size() - 8));
+  add("server", "pounce");
+  // The plugin's lines, validated ("Name: value\r\n"); HTTP/2 field names
+  // are lower case (RFC 9113 §8.2.1).
+  std::string_view lines = h.headers;
+  while (!lines.empty()) {
+    const size_t colon = lines.find(':');
+    const size_t eol = lines.find("\r\n");
+    if (colon == std::string_view::npos || eol == std::string_view::npos ||
+        colon > eol) {
+      break;
+    }
+    std::string_view name = lines.substr(0, colon);
+    std::string_view value = lines.substr(colon + 2, eol - colon - 2);
+    char* lower = b.prepare(name.size());
+    for (size_t i = 0; i < name.size(); ++i) {
+      lower[i] = http::ascii_lower(name[i]);
+    }
+    b.commit(name.size());
+    add(std::string_view(lower, name.size()), value);
+    lines.remove_prefix(eol + 2);
+  }
+  if (!h.content_encoding.empty()) {
+    add("content-encoding", h.content_encoding);
+  }
+  if (h.vary_accept_encoding) add("vary", "accept-encoding");
+  if (!h.server_timing.empty()) add("server-timing", h.server_timing);
+  if (!request_id().empty()) add("x-request-id", request_id());
+  if (h.content_length >= 0 && !bodiless(h.status)) {
+    char* digits = b.prepare(20);
+    size_t n = format_decimal(digits, static_cast<uint64_t>(h.content_length));
+    b.commit(n);
+    add("content-length", std::string_view(digits, n));
+  }
+  nghttp2_data_provider provider;
+  provider.source.ptr = this;
+  provider.read_callback = read_body_trampoline;
+  int rv = nghttp2_submit_response(session_->ng(), id_, nv.data(), nv.size(),
+                                   end_stream ? nullptr : &provider);
+  return rv == 0;
+}
+
+ssize_t Stream::read_body(size_t length, uint32_t* flags) {
+  const size_t avail = queued_output();
+  if (avail == 0 && !out_eof_) {
+    deferred_ = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  const size_t n = avail < length ? avail : length;
+  *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  if (n == avail && out_eof_) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (!trailer_lines_.empty()) {
+      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      submit_trailers();
+    }
+  }
+  return static_cast<ssize_t>(n);
+}
+
+ssize_t Stream::read_body_trampoline(nghttp2_session*, int32_t, uint8_t*,
+                                     size_t length, uint32_t* flags,
+                                     nghttp2_data_source* source, void*) {
+  return static_cast<Stream*>(source->ptr)->read_body(length, flags);
+}
+
+void Stream::submit_trailers() {
+  ByteBuffer& b = session_->nv_scratch();
+  std::vector<nghttp2_nv>& nv = session_->nv_array();
+  b.clear();
+  nv.clear();
+  std::string_view lines = trailer_lines_.view();
+  if (!b.reserve(lines.size())) return;
+  while (!lines.empty()) {
+    const size_t colon = lines.find(':');
+    const size_t eol = lines.find("\r\n");
+    if (colon == std::string_view::npos || eol == std::string_view::npos ||
+        colon > eol) {
+      break;
+    }
+    std::string_view name = lines.substr(0, colon);
+    char* lower = b.prepare(name.size());
+    for (size_t i = 0; i < name.size(); ++i) {
+      lower[i] = http::ascii_lower(name[i]);
+    }
+    b.commit(name.size());
+    nghttp2_nv v;
+    v.name = reinterpret_cast<uint8_t*>(lower);
+    v.namelen = name.size();
+    v.value =
+        reinterpret_cast<uint8_t*>(const_cast<char*>(lines.data() + colon + 2));
+    v.valuelen = eol - colon - 2;
+    v.flags = NGHTTP2_NV_FLAG_NONE;
+    nv.push_back(v);
+    lines.remove_prefix(eol + 2);
+  }
+  nghttp2_submit_trailer(session_->ng(), id_, nv.data(), nv.size());
+}
+
+bool Stream::respond(const exchange::ResponseStart& h, std::string_view body) {
+  if (phase_ == Phase::Closed) return true;  // the client reset it: dropped
+  const bool end_stream = body.empty();
+  out_.clear();
+  out_off_ = 0;
+  if (!end_stream && !out_.append(body)) {
+    out_.forget_failure();
+    return false;
+  }
+  out_eof_ = true;
+  status_ = h.status;
+  if (!submit_head(h, end_stream)) {
+    out_.clear();
+    return false;
+  }
+  response_started_ = true;
+  phase_ = Phase::Answered;
+  session_->stream_output(this);
+  return true;
+}
+
+void Stream::respond_error(http::ErrorCode code,
+                           const http::RequestHead* request) {
+  if (phase_ == Phase::Closed) return;
+  const int status = http::error_status(code);
+  std::string_view name = http::error_name(code);
+  std::string_view reason = http::status_reason(status);
+  if (status >= 500 || code != http::ErrorCode::NoRoute) {
+    const int tlen =
+        request
+            ? static_cast<int>(std::min<size_t>(request->target.size(), 200))
+            : 0;
+    LOG_WARN("%d %.*s from %s%s%.*s", status, static_cast<int>(name.size()),
+             name.data(), session_->transport()->describe_peer().c_str(),
+             request ? " for " : "", tlen,
+             request ? request->target.data() : "");
+  }
+  session_->loop()->timeouts().disarm(this);
+  char retry_after[40];
+  snprintf(retry_after, sizeof retry_after, "Retry-After: %u\r\n",
+           retry_after_s());
+  char lines[256];
+  int n = snprintf(lines, sizeof lines,
+                   "Content-Type: text/plain; charset=utf-8\r\n"
+                   "X-Pounce-Error: %.*s\r\n%s%s",
+                   static_cast<int>(name.size()), name.data(),
+                   code == http::ErrorCode::TooManyConnections ||
+                           code == http::ErrorCode::BlockingQueueFull
+                       ? "Retry-After: 1\r\n"
+                   : code == http::ErrorCode::RateLimited ? retry_after
+                                                          : "",
+                   code == http::ErrorCode::WebSocketVersion
+                       ? "Sec-WebSocket-Version: 13\r\n"
+                       : "");
+  char body[160];
+  int body_len = snprintf(body, sizeof body, "%.*s (%.*s)\n",
+                          static_cast<int>(reason.size()), reason.data(),
+                          static_cast<int>(name.size()), name.data());
+  exchange::ResponseStart h;
+  h.status = status;
+  h.headers = std::string_view(lines, static_cast<size_t>(n));
+  h.content_length = body_len;
+  const bool head_request = request && request->method == "HEAD";
+  if (!respond(h, head_request ? std::string_view()
+                               : std::string_view(body, body_len))) {
+    // Not even the error fits: the stream ends without a response.
+    session_->reset_stream(this, NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  if (static_cast<size_t>(code) < metrics::LoopCounters::kErrorCodes) {
+    loop()->counters().rejected[static_cast<size_t>(code)].add(1);
+  }
+  pipeline::record_response(*this, request, metrics::kNoMount, status,
+                            static_cast<size_t>(body_len));
+}
+
+void Stream::start_response(const exchange::ResponseStart& h) {
+  if (phase_ == Phase::Closed) return;
+  status_ = h.status;
+  end_with_headers_ = bodiless(h.status) || head_request_;
+  response_started_ = true;
+  // The response started: --request-timeout no longer applies.
+  if (kind == TimeoutKind::ResponseStart)
+    session_->loop()->timeouts().disarm(this);
+  if (!submit_head(h, end_with_headers_)) {
+    LOG_ERROR("out of memory for an HTTP/2 response head to %s",
+              session_->transport()->describe_peer().c_str());
+    session_->reset_stream(this, NGHTTP2_INTERNAL_ERROR);
+  }
+}
+
+void Stream::write_body(std::string_view bytes) {
+  if (end_with_headers_ || out_eof_ || phase_ == Phase::Closed ||
+      bytes.empty()) {
+    return;
+  }
+  if (out_off_ == out_.size()) {
+    out_.clear();
+    out_off_ = 0;
+  } else if (out_off_ > out_.size() / 2) {
+    out_.consume(out_off_);
+    out_off_ = 0;
+  }
+  if (!out_.append(bytes)) {
+    out_.forget_failure();
+    LOG_ERROR("out of memory for an HTTP/2 stream of %s; resetting it",
+              session_->transport()->describe_peer().c_str());
+    abort(POUNCE_CLOSE_ERROR);
+    return;
+  }
+  resume();
+}
+
+void Stream::end_response(std::string_view trailers) {
+  if (end_with_headers_ || out_eof_ || phase_ == Phase::Closed) return;
+  out_eof_ = true;
+  trailer_lines_.clear();
+  if (!trailers.empty() && !trailer_lines_.append(trailers)) {
+    trailer_lines_.release();  // sent without them
+  }
+  resume();
+}
+
+void Stream::resume() {
+  if (!deferred_ || phase_ == Phase::Closed) return;
+  deferred_ = false;
+  nghttp2_session_resume_data(session_->ng(), id_);
+}
+
+void Stream::flush() {
+  // A WebSocket writes its frames straight into the queue
+  // (tunnel_output()): DATA frames may be due that nghttp2 has not been
+  // told of.
+  if (queued_output() > 0) resume();
+  session_->stream_output(this);
+}
+
+void Stream::complete() {
+  app_complete_ = true;
+  if (async_) {
+    AsyncStream* a = async_;
+    async_ = nullptr;
+    AsyncStream::release(a, POUNCE_CLOSE_DONE);
+  }
+  if (phase_ != Phase::Closed) phase_ = Phase::Answered;
+}
+
+void Stream::fail(http::ErrorCode code) {
+  release_app(POUNCE_CLOSE_ERROR);
+  if (phase_ == Phase::Closed) return;
+  respond_error(code, head_ok_ ? &head_ : nullptr);
+  session_->send();
+}
+
+void Stream::abort(pounce_close_reason_t reason) {
+  release_app(reason);
+  session_->reset_stream(this, reason == POUNCE_CLOSE_SHUTDOWN
+                                   ? NGHTTP2_CANCEL
+                                   : NGHTTP2_INTERNAL_ERROR);
+}
+
+void Stream::release_app(pounce_close_reason_t reason) {
+  if (async_) {
+    AsyncStream* a = async_;
+    async_ = nullptr;
+    AsyncStream::release(a, reason);
+  }
+  if (ws_) {
+    WsSession* w = ws_;
+    ws_ = nullptr;
+    WsSession::release(w);
+  }
+  if (job_) {
+    // Its answer is dropped when it comes back.
+    job_->owner = nullptr;
+    job_->abandoned.store(true, std::memory_order_relaxed);
+    job_ = nullptr;
+  }
+  if (relay_) {
+    relay_->stream = nullptr;  // the relayed answer finds nobody
+    relay_.reset();
+  }
+  if (parked_job_) {
+    return_relayed_job(parked_origin_, parked_job_);
+    parked_job_ = nullptr;
+    parked_origin_ = nullptr;
+  }
+  session_->loop()->timeouts().disarm(this);
+}
+
+// ---------------------------------------------------------------------------
+// WebSockets over the stream (RFC 8441)
+
+bool Stream::accept_websocket(const ws::Handshake& hs, int chosen_protocol) {
+  ByteBuffer lines;
+  if (!ws::append_accept_header_lines(lines, hs, chosen_protocol)) {
+    return false;
+  }
+  exchange::ResponseStart h;
+  h.status = 200;
+  h.headers = lines.view();
+  status_ = 200;
+  response_started_ = true;
+  if (!submit_head(h, false)) return false;
+  return true;
+}
+
+ByteBuffer& Stream::tunnel_output() {
+  // Frames are appended behind what is queued; what was sent goes first.
+  if (out_off_ == out_.size()) {
+    out_.clear();
+    out_off_ = 0;
+  } else if (out_off_ > out_.size() / 2) {
+    out_.consume(out_off_);
+    out_off_ = 0;
+  }
+  return out_;
+}
+
+void Stream::refuse_websocket(int status) {
+  exchange::ResponseStart h;
+  h.status = status;
+  h.content_length = 0;
+  respond(h, {});
+}
+
+void Stream::close_after_output() {
+  // The close handshake is done: END_STREAM once the last frame is out.
+  end_response({});
+  session_->send();
+}
+
+void Stream::await_close() {
+  session_->loop()->timeouts().arm(this, TimeoutKind::WsClose);
+}
+
+void Stream::drop() {
+  release_app(POUNCE_CLOSE_PEER);
+  session_->reset_stream(this, NGHTTP2_CANCEL);
+}
+
+// ---------------------------------------------------------------------------
+// Timeouts and the blocking pool
+
+void Stream::on_timeout(TimeoutKind kind) {
+  switch (kind) {
+    case TimeoutKind::Header:
+      session_->on_header_timeout(this);
+      return;
+    case TimeoutKind::Body:
+      if (async_) {
+        if (async_->started()) {
+          abort(POUNCE_CLOSE_TIMEOUT);
+        } else {
+          fail(http::ErrorCode::BodyTimeout);
+        }
+        break;
+      }
+      route_ = Route{};
+      respond_error(http::ErrorCode::BodyTimeout, head_ok_ ? &head_ : nullptr);
+      break;
+    case TimeoutKind::ResponseStart:
+      if (relay_) {
+        LOG_WARN(
+            "a blocking handler sent no response within "
+            "--request-timeout");
+        release_app(POUNCE_CLOSE_TIMEOUT);
+        respond_error(http::ErrorCode::ResponseTimeout, &head_);
+        break;
+      }
+      if (job_) {
+        // The handler cannot be stopped; its result is dropped when it
+        // comes back.
+        LOG_WARN("plugin %s: no response within --request-timeout",
+                 job_->plugin_name);
+        release_app(POUNCE_CLOSE_TIMEOUT);
+        respond_error(http::ErrorCode::ResponseTimeout, &head_);
+        break;
+      }
+      if (async_ && !async_->started()) {
+        LOG_WARN("plugin %s: no response within --request-timeout",
+                 async_->mount()->module->name().c_str());
+        fail(http::ErrorCode::ResponseTimeout);
+      }
+      break;
+    case TimeoutKind::WsClose:
+      drop();  // the peer never answered our close frame
+      break;
+    default:
+      break;
+  }
+  session_->send();
+}
+
+void Stream::finish_blocking(BlockingJob* job) {
+  job_ = nullptr;
+  job->owner = nullptr;
+  EventLoop* loop = session_->loop();
+  loop->timeouts().disarm(this);
+  if (job->res.error != http::ErrorCode::None) {
+    respond_error(job->res.error, &job->head);
+  } else {
+    phase_ = Phase::Answered;
+    pipeline::send_response(*this, job->head, job->res);
+  }
+  loop->release_job(job);
+  session_->send();
+}
+
+void Stream::finish_relayed(BlockingJob* job, EventLoop* origin) {
+  if (session_->detached()) {
+    parked_job_ = job;
+    parked_origin_ = origin;
+    return;
+  }
+  relay_.reset();
+  session_->loop()->timeouts().disarm(this);
+  if (job->res.error != http::ErrorCode::None) {
+    respond_error(job->res.error, &job->head);
+  } else {
+    phase_ = Phase::Answered;
+    pipeline::send_response(*this, job->head, job->res);
+  }
+  return_relayed_job(origin, job);
+  session_->send();
+}
+
+}  // namespace pounce::h2
