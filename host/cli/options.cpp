@@ -982,6 +982,15 @@ json setting_value(const OptionDef& def, const Config& c) {
   if (flag == "tls-ticket-rotation") return seconds(c.tls_ticket_rotation_ms);
   if (flag == "tls-session-tickets") return c.tls_session_tickets;
   if (flag == "tls-allow-expired") return c.tls_allow_expired;
+  if (flag == "http2") return c.http2;
+  if (flag == "h2-max-concurrent-streams") return c.h2_max_concurrent_streams;
+  if (flag == "h2-initial-window-size") return c.h2_initial_window_size;
+  if (flag == "h2-max-frame-size") return c.h2_max_frame_size;
+  if (flag == "h2-max-header-list-size") {
+    // Unset means --max-header-size: shown as the value in effect.
+    return c.h2_max_header_list_size ? c.h2_max_header_list_size
+                                     : c.max_header_size;
+  }
   if (flag == "forwarded-allow-ips") return c.forwarded_allow_ips;
   if (flag == "forwarded-hops") return c.forwarded_hops;
   if (flag == "rate-limit") return c.rate_limit;
