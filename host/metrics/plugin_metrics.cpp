@@ -1,5 +1,7 @@
 #include "metrics/plugin_metrics.h"
 
+#include <cstring>
+
 namespace pounce::metrics {
 
 namespace {
@@ -33,7 +35,12 @@ int PluginMetrics::define(std::string_view mount,
     return POUNCE_ERR_INVALID;
   }
   Type type;
-  switch (def.type) {
+  // The plugin may pass any int: read it as one (loading a C++ enum out of
+  // its range is undefined behaviour).
+  int raw_type;
+  static_assert(sizeof raw_type == sizeof def.type);
+  std::memcpy(&raw_type, &def.type, sizeof raw_type);
+  switch (raw_type) {
     case POUNCE_METRIC_COUNTER:
       type = Type::Counter;
       break;
@@ -102,7 +109,7 @@ int PluginMetrics::define(std::string_view mount,
     auto handle = std::make_unique<pounce_metric>();
     handle->family = family.get();
     handle->mount = key;
-    handle->type = def.type;
+    handle->type = static_cast<pounce_metric_type_t>(raw_type);
     handle->label_count = labels.size();
     handle->name = name;
     n.families.emplace(key, std::move(family));

@@ -220,7 +220,9 @@ TEST(ProxyV2, Ipv4WithAlpnAndAuthority) {
          tlv(0x01, "h2") + tlv(0x04, std::string(10, '\0')) +
              tlv(0x02, "www.example.com") + tlv(0x20, std::string(9, 'x')));
   ProxyInfo info;
-  ProxyResult r = parse(h + "PRI * HTTP/2.0", &info);
+  // The TLV views point into the input: it must outlive `info`.
+  const std::string input = h + "PRI * HTTP/2.0";
+  ProxyResult r = parse(input, &info);
   ASSERT_EQ(r.status, ProxyStatus::Done) << proxy_error_text(r.error);
   EXPECT_EQ(r.consumed, h.size());
   EXPECT_EQ(info.version, 2);

@@ -281,7 +281,18 @@ TEST_F(PluginMetricsApi, BadDefinitionsAndUpdatesAreRefused) {
                       {"a", "b", "c", "d", "e", "f", "g", "h", "i"}));
   EXPECT_FALSE(define("/", POUNCE_METRIC_HISTOGRAM, "app_h", {},
                       {1, 1}));  // not ascending
-  EXPECT_FALSE(define("/", static_cast<pounce_metric_type_t>(7), "app_t"));
+  {
+    // A type no enumerator has, as a C plugin may pass (stored as the int
+    // it is: a C++ enum cannot hold 7).
+    pounce_init_args_t a = init_args("/");
+    pounce_metric_def_t d{};
+    d.size = sizeof d;
+    d.name = "app_t";
+    const int seven = 7;
+    std::memcpy(&d.type, &seven, sizeof seven);
+    pounce_metric_t* m = nullptr;
+    EXPECT_EQ(host.metric_define(&a, &d, &m), POUNCE_ERR_INVALID);
+  }
   pounce_metric_t* c = define("/", POUNCE_METRIC_COUNTER, "app_y", {"a"});
   ASSERT_TRUE(c);
   // Same name, another shape.
