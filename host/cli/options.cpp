@@ -1,5 +1,5 @@
-#include "http/forwarded.h"
 #include "cli/options.h"
+#include "http/forwarded.h"
 
 #include <pounce/pounce.h>
 #include <sched.h>
@@ -163,8 +163,8 @@ constexpr OptionDef kOptions[] = {
      "Requests a client may make at once (0 = twice --rate-limit)", 0,
      100000000},
     {"rate-limit-table", Kind::Count, "100000",
-     "Client addresses the rate limit remembers (least recent forgotten)",
-     16, 100000000},
+     "Client addresses the rate limit remembers (least recent forgotten)", 16,
+     100000000},
     {"request-id", Kind::Bool, "on",
      "X-Request-ID on every response (kept from a trusted peer, else "
      "generated)"},

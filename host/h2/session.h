@@ -181,14 +181,14 @@ class Session {
   EventLoop* loop_;
   Transport* transport_;
   nghttp2_session* ng_ = nullptr;
-  int in_ng_ = 0;              // depth of calls into nghttp2
-  bool send_pending_ = false;  // a send was asked for inside nghttp2
-  bool blocked_ = false;       // on_send refused: the socket is full
-  bool closed_ = false;        // the transport is gone
-  bool draining_ = false;      // GOAWAY sent
-  bool moving_ = false;        // waiting to move to an async loop
-  bool finishing_ = false;     // Transport::wire_finish() was called
-  bool detached_ = false;      // see detached()
+  int in_ng_ = 0;                 // depth of calls into nghttp2
+  bool send_pending_ = false;     // a send was asked for inside nghttp2
+  bool blocked_ = false;          // on_send refused: the socket is full
+  bool closed_ = false;           // the transport is gone
+  bool draining_ = false;         // GOAWAY sent
+  bool moving_ = false;           // waiting to move to an async loop
+  bool finishing_ = false;        // Transport::wire_finish() was called
+  bool detached_ = false;         // see detached()
   bool output_progress_ = false;  // see take_output_progress()
   uint64_t read_started_ns_ = 0;
   size_t open_streams_ = 0;

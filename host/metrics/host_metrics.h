@@ -10,9 +10,9 @@
 // the "other" index.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <atomic>
 #include <mutex>
 #include <string>
 #include <string_view>

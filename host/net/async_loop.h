@@ -7,8 +7,8 @@
 #include <mutex>
 #include <vector>
 
-#include "net/handoff.h"
 #include "net/event_loop.h"
+#include "net/handoff.h"
 
 namespace pounce {
 

@@ -1593,10 +1593,9 @@ void Connection::on_timeout(TimeoutKind kind) {
       }
       break;
     case TimeoutKind::Write:
-      LOG_INFO("write timeout: %s stopped reading%s; closing",
-               peer_text().c_str(),
-               h2_ && !write_in_flight_ ? " (its HTTP/2 windows stay closed)"
-                                        : "");
+      LOG_INFO(
+          "write timeout: %s stopped reading%s; closing", peer_text().c_str(),
+          h2_ && !write_in_flight_ ? " (its HTTP/2 windows stay closed)" : "");
       if (stream_) release_stream(POUNCE_CLOSE_TIMEOUT);
       close_now();
       break;

@@ -376,7 +376,7 @@ class Connection final : public TimeoutNode,
   size_t lingered_bytes_ = 0;
   PeerAddress peer_;
   std::unique_ptr<tls::Session> tls_;  // https listeners only
-  bool tls_counted_ = false;  // its handshake is in the metrics
+  bool tls_counted_ = false;           // its handshake is in the metrics
   bool awaiting_tls_ = false;          // https, before the first byte
   bool alpn_checked_ = false;          // https: the ALPN choice was read
 

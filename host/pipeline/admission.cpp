@@ -160,9 +160,8 @@ http::ErrorCode Admission::admit(exchange::Exchange& ex,
         if (r.outcome == http::ForwardedOutcome::Used) {
           PeerAddress client;
           client.addr = r.client;
-          client.len = r.client.ss_family == AF_INET6
-                           ? sizeof(sockaddr_in6)
-                           : sizeof(sockaddr_in);
+          client.len = r.client.ss_family == AF_INET6 ? sizeof(sockaddr_in6)
+                                                      : sizeof(sockaddr_in);
           ex.set_client(client);
         }
       }

@@ -1,5 +1,5 @@
-#include "pipeline/admission.h"
 #include "server/server.h"
+#include "pipeline/admission.h"
 
 #include <signal.h>
 #include <sys/resource.h>

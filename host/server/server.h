@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "net/async_loop.h"
 #include "cli/config.h"
-#include "net/accept_distributor.h"
-#include "net/blocking_pool.h"
 #include "exchange/task_queue.h"
+#include "net/accept_distributor.h"
+#include "net/async_loop.h"
+#include "net/blocking_pool.h"
 #include "net/worker.h"
 #include "plugin/generation.h"
 #include "server/sd_notify.h"

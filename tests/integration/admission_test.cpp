@@ -230,9 +230,10 @@ for line in sys.stdin.read().splitlines():
        std::string("/usr/bin/python3 -c '") + script + "' < " + path});
   unlink(path);
   ASSERT_EQ(r.status, 0) << r.err << "\n" << out;
-  EXPECT_NE(r.out.find("200 GET /x HTTP/1.1 127.0.0.1 32 'evil\", \"status\": "
-                       "999, \"x\": \"\xef\xbf\xbd\xef\xbf\xbd' / None 20 float"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find("200 GET /x HTTP/1.1 127.0.0.1 32 'evil\", \"status\": "
+                 "999, \"x\": \"\xef\xbf\xbd\xef\xbf\xbd' / None 20 float"),
+      std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("'curl/8'"), std::string::npos) << r.out;
 }

@@ -16,8 +16,8 @@
 #include <filesystem>
 #include <string>
 
-#include "plugin/request_response.h"
 #include "plugin/host_api.h"
+#include "plugin/request_response.h"
 #include "tls/session_info.h"
 
 namespace {

@@ -336,7 +336,7 @@ struct pounce_init_args; /* pounce_init_args_t, below */
 
 /* What metric_define reads. The plugin allocates it and sets `size`. */
 typedef struct pounce_metric_def {
-  uint32_t size;              /* sizeof(pounce_metric_def_t) */
+  uint32_t size; /* sizeof(pounce_metric_def_t) */
   pounce_metric_type_t type;
   /* [a-zA-Z_:][a-zA-Z0-9_:]*, not starting with "pounce_" (the host's
    * own); a counter's name should end in "_total". NUL-terminated. */
