@@ -238,6 +238,14 @@ size_t open_descriptors(pid_t pid) {
 // (In reuseport mode libuv accepts and closes the pending connections
 // itself, without a callback, so there is nothing to log: docs/errors.md.)
 TEST(Logging, AcceptOutOfDescriptorsLogsOncePerEpisodeAndRecovers) {
+  if (kAsan) {
+    // The ASan build is also the UBSan build: its vptr check, meeting a
+    // type it has not cached (a Connection, whose Exchange base is
+    // polymorphic), probes the object's memory through a pipe. With every
+    // descriptor taken that pipe cannot open, and UBSan reports "invalid
+    // vptr ... memory cannot be printed" for a sound object (1 run in 5).
+    GTEST_SKIP() << "UBSan's vptr check needs descriptors this test uses up";
+  }
   // The host raises its soft limit to the hard one: lower both.
   constexpr int kLimit = 64;
   HostOptions o;
