@@ -85,7 +85,7 @@ fuzz: deps
 	  -DPOUNCE_FUZZ=ON -DPOUNCE_BUILD_TESTS=OFF -DPOUNCE_BUILD_BENCH=OFF \
 	  -DPOUNCE_FUZZ_RUNS=$(FUZZ_RUNS) -DPOUNCE_FUZZ_SEED=$(FUZZ_SEED) \
 	  -DPOUNCE_TLS_FUZZ_RUNS=$(FUZZ_TLS_RUNS)
-	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target head_parser_fuzz chunked_body_fuzz ws_frame_fuzz tls_session_fuzz
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target head_parser_fuzz chunked_body_fuzz ws_frame_fuzz tls_session_fuzz h2_session_fuzz
 	cmake --build $(FUZZ_BUILD) --target run_fuzzers
 
 bench: build

@@ -5,6 +5,8 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <new>
 
@@ -79,7 +81,11 @@ class RelayOwner final : public BlockingOwner {
 // ---------------------------------------------------------------------------
 // Life cycle
 
-Session::Session(EventLoop* loop, Transport* t) : loop_(loop), transport_(t) {}
+Session::Session(EventLoop* loop, Transport* t)
+    : loop_(loop),
+      transport_(t),
+      last_output_ms_(uv_now(loop->uv())),
+      budget_(uv_now(loop->uv())) {}
 
 std::unique_ptr<Session> Session::create(EventLoop* loop, Transport* t) {
   std::unique_ptr<Session> s(new (std::nothrow) Session(loop, t));
@@ -103,6 +109,9 @@ bool Session::init() {
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
   nghttp2_session_callbacks_set_error_callback2(cb, on_error);
+  nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(
+      cb, on_invalid_frame);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
   nghttp2_option* opt = nullptr;
   if (nghttp2_option_new(&opt) != 0) {
     nghttp2_session_callbacks_del(cb);
@@ -203,20 +212,23 @@ bool Session::wants_read() const {
 void Session::fail(const char* what, int rv) {
   // The peer broke the protocol past what a GOAWAY nghttp2 queued itself
   // can express (a bad preface, a flood), or memory ran out: tell it
-  // (best effort) and close.
-  if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
-    LOG_INFO("HTTP/2 from %s: not a client preface; closing",
-             transport_->describe_peer().c_str());
-  } else {
-    LOG_INFO("HTTP/2 %s from %s: %s; closing", what,
-             transport_->describe_peer().c_str(), nghttp2_strerror(rv));
-  }
-  if (rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
-    // Floods (of control frames to answer, of CONTINUATION frames): the
-    // peer is told to calm down, not that it broke the protocol.
-    nghttp2_session_terminate_session(ng_, NGHTTP2_ENHANCE_YOUR_CALM);
-  } else if (rv != NGHTTP2_ERR_NOMEM && rv != NGHTTP2_ERR_CALLBACK_FAILURE) {
-    nghttp2_session_terminate_session(ng_, NGHTTP2_PROTOCOL_ERROR);
+  // (best effort) and close. After over_budget() (which stopped the input
+  // with a callback failure) it is all done: logged, and GOAWAY queued.
+  if (!stopped_) {
+    if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+      LOG_INFO("HTTP/2 from %s: not a client preface; closing",
+               transport_->describe_peer().c_str());
+    } else {
+      LOG_INFO("HTTP/2 %s from %s: %s; closing", what,
+               transport_->describe_peer().c_str(), nghttp2_strerror(rv));
+    }
+    if (rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
+      // Floods (of control frames to answer, of CONTINUATION frames): the
+      // peer is told to calm down, not that it broke the protocol.
+      nghttp2_session_terminate_session(ng_, NGHTTP2_ENHANCE_YOUR_CALM);
+    } else if (rv != NGHTTP2_ERR_NOMEM && rv != NGHTTP2_ERR_CALLBACK_FAILURE) {
+      nghttp2_session_terminate_session(ng_, NGHTTP2_PROTOCOL_ERROR);
+    }
   }
   ++in_ng_;
   (void)nghttp2_session_send(ng_);
@@ -337,13 +349,40 @@ int Session::on_header(nghttp2_session* ng, const nghttp2_frame* frame,
 int Session::on_frame_recv(nghttp2_session* ng, const nghttp2_frame* frame,
                            void* user) {
   auto* self = static_cast<Session*>(user);
-  if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) {
-    return 0;
+  const bool ack = (frame->hd.flags & NGHTTP2_FLAG_ACK) != 0;
+  const bool end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  switch (frame->hd.type) {
+    case NGHTTP2_RST_STREAM:
+      return self->over_budget(FrameKind::Reset) ? NGHTTP2_ERR_CALLBACK_FAILURE
+                                                 : 0;
+    case NGHTTP2_SETTINGS:
+      return !ack && self->over_budget(FrameKind::Settings)
+                 ? NGHTTP2_ERR_CALLBACK_FAILURE
+                 : 0;
+    case NGHTTP2_PING:
+      return !ack && self->over_budget(FrameKind::Ping)
+                 ? NGHTTP2_ERR_CALLBACK_FAILURE
+                 : 0;
+    case NGHTTP2_PRIORITY:
+      return self->over_budget(FrameKind::Priority)
+                 ? NGHTTP2_ERR_CALLBACK_FAILURE
+                 : 0;
+    case NGHTTP2_DATA:
+      // hd.length counts the padding (and its length byte): a frame of
+      // padding only carries nothing either.
+      if (!end && frame->hd.length <= frame->data.padlen &&
+          self->over_budget(FrameKind::EmptyData)) {
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+      }
+      break;
+    case NGHTTP2_HEADERS:
+      break;
+    default:
+      return 0;
   }
   auto* s = static_cast<Stream*>(
       nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id));
   if (!s || s->phase_ == Stream::Phase::Closed) return 0;
-  const bool end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
   if (frame->hd.type == NGHTTP2_HEADERS &&
       frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
     s->request_ended_ = end;
@@ -397,13 +436,78 @@ int Session::on_stream_close(nghttp2_session* ng, int32_t stream_id,
   return 0;
 }
 
+int Session::on_invalid_frame(nghttp2_session*, const nghttp2_frame*, int,
+                              void* user) {
+  // A frame that nghttp2 answers with a stream error (RST_STREAM): the
+  // peer makes the server reset streams, which costs what a reset of its
+  // own does (the "MadeYouReset" variant of rapid reset): the same budget.
+  auto* self = static_cast<Session*>(user);
+  return self->over_budget(FrameKind::Reset) ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+int Session::on_begin_frame(nghttp2_session* ng, const nghttp2_frame_hd* hd,
+                            void* user) {
+  if (hd->type != NGHTTP2_HEADERS || (hd->stream_id & 1) == 0) return 0;
+  auto* self = static_cast<Session*>(user);
+  const int32_t id = hd->stream_id;
+  if (id > self->highest_stream_id_) {
+    // The ids between the last stream and this one are closed unused
+    // (RFC 9113 §5.1.1): remembered, a few ranges, for the check below.
+    const int32_t lo = self->highest_stream_id_ + 2;
+    if (lo <= id - 2) {
+      self->skipped_[self->skipped_next_++ % kSkippedRanges] = {lo, id - 2};
+    }
+    self->highest_stream_id_ = id;
+    return 0;
+  }
+  // Below the highest id: trailers on an open stream, or a frame on a
+  // stream that closed (nghttp2 ignores it, or answers STREAM_CLOSED). An
+  // id the client skipped was never opened: nghttp2 drops that HEADERS
+  // unanswered, but it is a connection error (RFC 9113 §5.1.1).
+  if (nghttp2_session_get_stream_user_data(ng, id) != nullptr) return 0;
+  for (const IdRange& r : self->skipped_) {
+    if (id >= r.lo && id <= r.hi) {
+      self->stop_input(NGHTTP2_PROTOCOL_ERROR,
+                       "HEADERS on stream %d, an id it skipped (stream %d "
+                       "is open or done)",
+                       id, self->highest_stream_id_);
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+  }
+  return 0;
+}
+
+void Session::stop_input(uint32_t error_code, const char* fmt, ...) {
+  stopped_ = true;
+  char why[160];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  LOG_INFO("HTTP/2 from %s: %s; GOAWAY %s", transport_->describe_peer().c_str(),
+           why, nghttp2_http2_strerror(error_code));
+  nghttp2_session_terminate_session(ng_, error_code);
+}
+
+bool Session::over_budget(FrameKind k) {
+  if (stopped_) return true;
+  if (budget_.take(k, uv_now(loop_->uv()))) return false;
+  const FrameLimit& lim = frame_limit(k);
+  stop_input(NGHTTP2_ENHANCE_YOUR_CALM,
+             "flood of %s frames, past %u at once and %u a second", lim.name,
+             lim.burst, lim.per_second);
+  return true;
+}
+
 int Session::on_frame_send(nghttp2_session* ng, const nghttp2_frame* frame,
                            void* user) {
   if (frame->hd.type == NGHTTP2_GOAWAY &&
       frame->goaway.error_code != NGHTTP2_NO_ERROR) {
     // nghttp2 ended the connection: a protocol error, a flood it caught,
-    // or ours (fail()). One line, with the code the peer got.
+    // or ours (fail()). One line, with the code the peer got; stop_input()
+    // said it already.
     auto* self = static_cast<Session*>(user);
+    if (self->stopped_) return 0;
     LOG_INFO("HTTP/2 GOAWAY to %s: %s (last stream %d)",
              self->transport_->describe_peer().c_str(),
              nghttp2_http2_strerror(frame->goaway.error_code),
@@ -787,27 +891,67 @@ int Session::on_send_data(nghttp2_session*, nghttp2_frame* frame,
   }
   out.commit(n);
   s->out_off_ += len;
-  self->output_progress_ = true;
+  const uint64_t now = uv_now(self->loop_->uv());
+  self->last_output_ms_ = now;
+  s->stall_ms_ = now;
   if (s->out_off_ == s->out_.size()) {
     s->out_.clear();
     s->out_off_ = 0;
+    s->waiting_ = false;  // the rest is END_STREAM, in this frame
   }
   self->stream_output(s);
   return 0;
 }
 
-bool Session::output_stalled() const {
+bool Session::output_waiting(const Stream* s) {
+  return s->queued_output() > 0 ||
+         (s->out_eof_ && !s->end_sent_ && s->response_started_ &&
+          !s->end_with_headers_);
+}
+
+uint64_t Session::output_deadline() const {
+  uint64_t oldest = UINT64_MAX;
   for (const Stream* s : all_) {
-    if (s->queued_output() > 0 ||
-        (s->out_eof_ && !s->end_sent_ && s->response_started_ &&
-         !s->end_with_headers_)) {
-      return true;
-    }
+    if (output_waiting(s) && s->stall_ms_ < oldest) oldest = s->stall_ms_;
   }
-  return false;
+  if (oldest == UINT64_MAX) return 0;
+  return oldest + loop_->timeouts().duration(TimeoutKind::Write);
+}
+
+bool Session::on_write_timeout() {
+  if (closed_) return true;
+  const uint64_t now = uv_now(loop_->uv());
+  const uint64_t limit = loop_->timeouts().duration(TimeoutKind::Write);
+  if (now - last_output_ms_ >= limit) return false;
+  std::vector<Stream*> live = all_;
+  for (Stream* s : live) {
+    if (s->phase_ == Stream::Phase::Closed || !output_waiting(s) ||
+        now - s->stall_ms_ < limit) {
+      continue;
+    }
+    LOG_INFO(
+        "HTTP/2 stream %d of %s: its window stayed closed for "
+        "--write-timeout; RST_STREAM CANCEL",
+        s->id_, transport_->describe_peer().c_str());
+    s->release_app(POUNCE_CLOSE_TIMEOUT);
+    // What it holds will never go: not output that waits any more.
+    s->out_.clear();
+    s->out_off_ = 0;
+    s->out_eof_ = false;
+    s->waiting_ = false;
+    reset_stream(s, NGHTTP2_CANCEL);
+    if (closed_) break;
+  }
+  return true;
 }
 
 void Session::stream_output(Stream* s) {
+  if (!s->waiting_ && s->queued_output() > 0) {
+    // Output starts to wait on the peer: its write timeout counts from
+    // here (and from each DATA frame after).
+    s->waiting_ = true;
+    s->stall_ms_ = uv_now(loop_->uv());
+  }
   if (!s->notify_) {
     s->notify_ = true;
     notify_.push_back(s);

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "h2/frame_budget.h"
 #include "h2/stream.h"
 #include "h2/transport.h"
 
@@ -81,16 +82,16 @@ class Session {
   bool wants_read() const;
   // No stream is open: the connection's idle timeout applies.
   bool idle() const { return open_streams_ == 0; }
-  // Some stream holds output that the peer's windows do not let out: the
-  // connection's write timeout applies (as to a socket the client stopped
-  // reading), counted from the last DATA that went out.
-  bool output_stalled() const;
-  // Whether DATA went out since the last call (progress for that timeout).
-  bool take_output_progress() {
-    const bool p = output_progress_;
-    output_progress_ = false;
-    return p;
-  }
+  // When the connection's write timeout is due: 0 when no stream holds
+  // output that waits on the peer; otherwise the oldest such stream's
+  // wait start (or last DATA frame) plus --write-timeout.
+  uint64_t output_deadline() const;
+  // That timeout expired. A connection that sent no DATA at all for
+  // --write-timeout is stuck (the client stopped reading, or never opens
+  // its connection window): false, the connection closes. Otherwise each
+  // stream starved that long is reset (its window stayed closed while
+  // others' moved) and the connection goes on: true.
+  bool on_write_timeout();
   // The connection idled past --keep-alive-timeout (or sent no request by
   // --header-timeout): GOAWAY, then close.
   void on_idle_timeout();
@@ -160,6 +161,23 @@ class Session {
                            void* user);
   static int on_error(nghttp2_session*, int lib_error_code, const char* msg,
                       size_t len, void* user);
+  static int on_invalid_frame(nghttp2_session*, const nghttp2_frame* frame,
+                              int lib_error_code, void* user);
+  static int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd,
+                            void* user);
+  // Ends the session ourselves from inside a callback: one log line (the
+  // peer, `fmt`'s reason, the code), GOAWAY `error_code`; the caller then
+  // returns NGHTTP2_ERR_CALLBACK_FAILURE, so that nothing more of the
+  // peer's input is processed.
+  void stop_input(uint32_t error_code, const char* fmt, ...)
+      __attribute__((format(printf, 3, 4)));
+
+  // A received frame that draws on a FrameBudget: false while within it.
+  // Past it: stop_input(ENHANCE_YOUR_CALM), and true.
+  bool over_budget(FrameKind k);
+  // The stream's response output waits on the peer (its windows, or the
+  // socket): what output_deadline() watches.
+  static bool output_waiting(const Stream* s);
 
   Stream* new_stream(int32_t id);
   // Frees the streams closed on an earlier turn for reuse.
@@ -181,15 +199,26 @@ class Session {
   EventLoop* loop_;
   Transport* transport_;
   nghttp2_session* ng_ = nullptr;
-  int in_ng_ = 0;                 // depth of calls into nghttp2
-  bool send_pending_ = false;     // a send was asked for inside nghttp2
-  bool blocked_ = false;          // on_send refused: the socket is full
-  bool closed_ = false;           // the transport is gone
-  bool draining_ = false;         // GOAWAY sent
-  bool moving_ = false;           // waiting to move to an async loop
-  bool finishing_ = false;        // Transport::wire_finish() was called
-  bool detached_ = false;         // see detached()
-  bool output_progress_ = false;  // see take_output_progress()
+  int in_ng_ = 0;                  // depth of calls into nghttp2
+  bool send_pending_ = false;      // a send was asked for inside nghttp2
+  bool blocked_ = false;           // on_send refused: the socket is full
+  bool closed_ = false;            // the transport is gone
+  bool draining_ = false;          // GOAWAY sent
+  bool moving_ = false;            // waiting to move to an async loop
+  bool finishing_ = false;         // Transport::wire_finish() was called
+  bool detached_ = false;          // see detached()
+  bool stopped_ = false;           // stop_input(): logged, GOAWAY queued
+  int32_t highest_stream_id_ = 0;  // of the client's HEADERS so far
+  // The last ranges of ids the client skipped (on_begin_frame): a ring;
+  // older ones are forgotten (a HEADERS there is then only ignored).
+  struct IdRange {
+    int32_t lo = 0, hi = -1;
+  };
+  static constexpr size_t kSkippedRanges = 4;
+  IdRange skipped_[kSkippedRanges];
+  size_t skipped_next_ = 0;
+  uint64_t last_output_ms_ = 0;    // the last DATA frame out (or creation)
+  FrameBudget budget_;
   uint64_t read_started_ns_ = 0;
   size_t open_streams_ = 0;
   std::vector<Stream*> notify_;   // streams whose queue fell during a send

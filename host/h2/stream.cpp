@@ -77,6 +77,8 @@ void Stream::reset(int32_t id) {
   trailer_lines_.release();
   notify_ = false;
   end_sent_ = false;
+  waiting_ = false;
+  stall_ms_ = 0;
   head_request_ = false;
   status_ = 0;
   async_ = nullptr;

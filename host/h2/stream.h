@@ -195,6 +195,10 @@ class Stream final : public exchange::Exchange,
   ByteBuffer trailer_lines_;  // end_response's trailers, when any
   bool notify_ = false;       // queued_output() fell: tell the app side
   bool end_sent_ = false;     // our END_STREAM is on the wire
+  // Output that waits on the peer (Session::output_deadline): since when
+  // (the wait's start, or the stream's last DATA frame).
+  bool waiting_ = false;
+  uint64_t stall_ms_ = 0;
   bool head_request_ = false;
   bool admitted_ = false;  // pipeline::Admission ran for this request
   int status_ = 0;

@@ -1150,19 +1150,18 @@ bool Connection::begin_http2() {
 
 void Connection::arm_http2_timeout() {
   if (write_in_flight_) return;  // the write timeout runs
-  const bool progress = h2_->take_output_progress();
   if (h2_->idle()) {
     // From the moment it became idle, not from the last PING.
     if (kind != TimeoutKind::KeepAlive) {
       loop_->timeouts().arm(this, TimeoutKind::KeepAlive);
     }
-  } else if (h2_->output_stalled()) {
+  } else if (const uint64_t due = h2_->output_deadline()) {
     // The socket takes everything, but the client's windows let nothing
     // out (it stopped reading, or never opens them): the same
-    // --write-timeout as a socket the client stopped reading, from the
-    // last DATA that went out.
-    if (kind != TimeoutKind::Write || progress) {
-      loop_->timeouts().arm(this, TimeoutKind::Write);
+    // --write-timeout as a socket the client stopped reading, per stream,
+    // from its last DATA frame (h2::Session::on_write_timeout).
+    if (kind != TimeoutKind::Write || deadline_ms != due) {
+      loop_->timeouts().arm_at(this, TimeoutKind::Write, due);
     }
   } else if (queued()) {
     loop_->timeouts().disarm(this);  // each stream times its own request
@@ -1593,6 +1592,13 @@ void Connection::on_timeout(TimeoutKind kind) {
       }
       break;
     case TimeoutKind::Write:
+      if (h2_ && phase_ == Phase::Http2 && !write_in_flight_ &&
+          h2_->on_write_timeout()) {
+        // Streams starved while others' output moved: reset, the
+        // connection goes on.
+        if (phase_ == Phase::Http2) after_input();
+        break;
+      }
       LOG_INFO(
           "write timeout: %s stopped reading%s; closing", peer_text().c_str(),
           h2_ && !write_in_flight_ ? " (its HTTP/2 windows stay closed)" : "");

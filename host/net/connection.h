@@ -62,7 +62,7 @@
 namespace pounce {
 
 class AsyncStream;
-class BlockingJob;
+struct BlockingJob;
 class EventLoop;
 class WsSession;
 class Generation;

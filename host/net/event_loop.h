@@ -20,7 +20,7 @@
 
 namespace pounce {
 
-class BlockingJob;
+struct BlockingJob;
 class BlockingPool;
 class BlockingReturn;
 class Connection;

@@ -174,6 +174,9 @@ class Conn:
         elif isinstance(ev, h2.events.ConnectionTerminated):
             self.goaway = {"error": int(ev.error_code),
                            "last_stream_id": ev.last_stream_id}
+        elif isinstance(ev, h2.events.PingAckReceived):
+            if ev.ping_data == b"pounce!!":
+                self.ping_acked = True
         elif isinstance(ev, h2.events.RemoteSettingsChanged):
             for k, v in ev.changed_settings.items():
                 self.settings[int(k)] = v.new_value
@@ -734,6 +737,252 @@ def scenario_continuation_flood(port, count="10000"):
         pass
     c.pump(lambda: c.goaway is not None or c.closed, timeout=10)
     return {"sent": sent, "goaway": c.goaway, "closed": c.closed}
+
+
+def settled(port):
+    """A connection whose SETTINGS exchange is done (ours acknowledged)."""
+    c = Conn(port)
+    c.pump(lambda: 3 in c.settings)
+    c.pump(lambda: False, timeout=0.2)  # the server's ACK of ours
+    return c
+
+
+def after_on(c):
+    """A request on `c` after an attack: its status, or None."""
+    if c.closed or c.goaway is not None:
+        return None
+    try:
+        sid = c.request("GET", "/view")
+    except (BrokenPipeError, ConnectionResetError, OSError,
+            h2.exceptions.ProtocolError):
+        return None
+    c.pump(lambda: c.done(sid), timeout=10)
+    return c.stream(sid)["status"]
+
+
+def scenario_frame_flood(port, kind, count):
+    """`count` frames of one kind that carry no request (issue 13 §3):
+    settings, ping, empty-data, priority. Reports the GOAWAY, and whether
+    the connection still serves a request when there was none."""
+    c = settled(port)
+    frames = []
+    sid = None
+    if kind == "empty-data":
+        sid = c.request("POST", "/view", end=False)
+    for i in range(int(count)):
+        if kind == "settings":
+            frames.append(hyperframe.frame.SettingsFrame(0, settings={
+                h2.settings.SettingCodes.ENABLE_PUSH: 0}).serialize())
+        elif kind == "ping":
+            frames.append(hyperframe.frame.PingFrame(
+                0, (i % 256).to_bytes(8, "big")).serialize())
+        elif kind == "empty-data":
+            frames.append(hyperframe.frame.DataFrame(sid).serialize())
+        elif kind == "priority":
+            f = hyperframe.frame.PriorityFrame(1001 + 2 * i)
+            f.depends_on = 0
+            f.stream_weight = 15
+            frames.append(f.serialize())
+    try:
+        c.sock.sendall(b"".join(frames))
+    except (BrokenPipeError, ConnectionResetError, OSError):
+        pass
+    # A PING after the flood: its ACK says the server read it all.
+    c.ping_acked = False
+    try:
+        c.h2.ping(b"pounce!!")
+        c.flush()
+    except (BrokenPipeError, ConnectionResetError, OSError):
+        pass
+    c.pump(lambda: c.ping_acked or c.goaway is not None or c.closed,
+           timeout=10)
+    status = after_on(c)
+    return {"sent": int(count), "goaway": c.goaway, "after": status}
+
+
+class RawConn:
+    """A client that writes frames as given and reads them without a state
+    machine (python3-h2 refuses what these scenarios provoke: answers on
+    streams it never opened, resets of streams it thinks idle)."""
+
+    def __init__(self, port, read_settings=True):
+        import hpack
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+        self.enc = hpack.Encoder()
+        self.dec = hpack.Decoder()
+        self.buf = b""
+        self.goaway = None
+        self.closed = False
+        self.resets = {}    # stream id -> error code
+        self.statuses = {}  # stream id -> :status
+        self.settings_seen = False
+        self.sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" +
+                          hyperframe.frame.SettingsFrame(0).serialize())
+        if read_settings:
+            self.pump(lambda: self.settings_seen)
+            self.pump(lambda: False, timeout=0.2)  # the ACK of ours
+
+    def headers(self, sid, path="/view", method="GET", end=True):
+        f = hyperframe.frame.HeadersFrame(sid)
+        f.data = self.enc.encode([(":method", method), (":scheme", "http"),
+                                  (":authority", "localhost"),
+                                  (":path", path)])
+        f.flags.add("END_HEADERS")
+        if end:
+            f.flags.add("END_STREAM")
+        return f.serialize()
+
+    def send(self, data):
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            self.closed = True
+
+    def pump(self, until, timeout=10):
+        deadline = time.time() + timeout
+        while not until():
+            if self.closed or time.time() > deadline:
+                return False
+            self.sock.settimeout(max(0.05, deadline - time.time()))
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                return False
+            except OSError:
+                data = b""
+            if not data:
+                self.closed = True
+                return until()
+            self.buf += data
+            while len(self.buf) >= 9:
+                f, n = hyperframe.frame.Frame.parse_frame_header(
+                    memoryview(self.buf[:9]))
+                if len(self.buf) < 9 + n:
+                    break
+                f.parse_body(memoryview(self.buf[9:9 + n]))
+                self.buf = self.buf[9 + n:]
+                self.on_frame(f)
+        return True
+
+    def on_frame(self, f):
+        if isinstance(f, hyperframe.frame.SettingsFrame):
+            if "ACK" not in f.flags:
+                self.settings_seen = True
+                self.send(hyperframe.frame.SettingsFrame(
+                    0, flags=["ACK"]).serialize())
+        elif isinstance(f, hyperframe.frame.GoAwayFrame):
+            self.goaway = {"error": f.error_code,
+                           "last_stream_id": f.last_stream_id}
+        elif isinstance(f, hyperframe.frame.RstStreamFrame):
+            self.resets[f.stream_id] = f.error_code
+        elif isinstance(f, hyperframe.frame.HeadersFrame):
+            for k, v in self.dec.decode(f.data):
+                if k in (b":status", ":status"):
+                    self.statuses[f.stream_id] = (
+                        v.decode() if isinstance(v, bytes) else v)
+
+
+def scenario_made_you_reset(port, count):
+    """Requests the server must reset (a :path without '/'), as fast as the
+    socket takes them: the resets it is made to send cost what the
+    client's own do ("MadeYouReset")."""
+    c = RawConn(port)
+    sent = 0
+    while sent < int(count) and c.goaway is None and not c.closed:
+        # A batch, then its resets: the streams it opened are closed before
+        # the next (else nghttp2 counts them against the concurrency limit).
+        n = min(50, int(count) - sent)
+        c.send(b"".join(c.headers(1 + 2 * (sent + i), path="view")
+                        for i in range(n)))
+        sent += n
+        c.pump(lambda: len(c.resets) >= sent or c.goaway is not None,
+               timeout=10)
+    c.pump(lambda: c.goaway is not None or c.closed, timeout=10)
+    return {"sent": int(count), "resets": len(c.resets), "goaway": c.goaway}
+
+
+def scenario_stream_id(port, kind):
+    """Stream-id abuse: an even id (only the server may open one), a lower
+    id after a higher one, or a closed stream's id again."""
+    c = RawConn(port)
+    ids = {"even": [2], "decreasing": [5, 3], "reused": [1, 1]}[kind]
+    for sid in ids:
+        c.send(c.headers(sid))
+        c.pump(lambda: sid in c.statuses or c.goaway is not None, timeout=5)
+    c.pump(lambda: c.goaway is not None or c.closed, timeout=5)
+    c.pump(lambda: c.closed, timeout=5)
+    return {"statuses": c.statuses, "goaway": c.goaway, "closed": c.closed}
+
+
+def scenario_too_many_streams(port, limit, when):
+    """One stream more than SETTINGS_MAX_CONCURRENT_STREAMS, each left open
+    (no END_STREAM): `when` is "before-ack" (all sent with the preface,
+    before the server's SETTINGS are read) or "after-ack"."""
+    limit = int(limit)
+    c = RawConn(port, read_settings=(when == "after-ack"))
+    c.send(b"".join(c.headers(1 + 2 * i, method="POST", end=False)
+                    for i in range(limit + 1)))
+    last = 1 + 2 * limit
+    c.pump(lambda: c.goaway is not None or c.closed or last in c.resets,
+           timeout=5)
+    return {"last_reset": c.resets.get(last), "resets": len(c.resets),
+            "goaway": c.goaway}
+
+
+def scenario_hpack_bomb(port, refs):
+    """One 4 KiB field, indexed into the dynamic table, then referenced
+    `refs` times in the same header block (python3-hpack indexes a repeated
+    field: each later copy is two bytes on the wire). The decoded list is
+    what counts."""
+    c = settled(port)
+    sid = c.request("GET", "/view", headers=[("x-bomb", "b" * 4000)] *
+                    int(refs))
+    c.pump(lambda: c.done(sid) or c.goaway is not None or c.closed,
+           timeout=10)
+    r = c.result(sid)
+    return {"status": r["status"], "reset": r["reset"],
+            "goaway": c.goaway, "after": after_on(c)}
+
+
+def scenario_starved_stream(port, starved_path, live_path, seconds):
+    """Two streams on one connection: the client never opens the window of
+    the first (it keeps the connection's open), and reads the second. The
+    first is reset; the second goes on."""
+    c = Conn(port)
+    c.auto_ack = False
+    starved = c.request("GET", starved_path)
+    live = c.request("GET", live_path)
+    deadline = time.time() + float(seconds)
+    ticks_after_reset = 0
+    while time.time() < deadline and not c.closed:
+        before = len(c.stream(live)["body"])
+        c.sock.settimeout(0.2)
+        try:
+            data = c.sock.recv(65536)
+        except socket.timeout:
+            data = None
+        if data == b"":
+            c.closed = True
+            break
+        if data:
+            for ev in c.h2.receive_data(c.filter_goaway(data)):
+                c.on_event(ev)
+                if isinstance(ev, h2.events.DataReceived):
+                    n = ev.flow_controlled_length
+                    if ev.stream_id == live:
+                        c.h2.acknowledge_received_data(n, live)
+                    elif n:
+                        c.h2.increment_flow_control_window(n)
+            c.flush()
+        if (c.stream(starved)["reset"] is not None and
+                len(c.stream(live)["body"]) > before):
+            ticks_after_reset += 1
+            if ticks_after_reset >= 3:
+                break
+    return {"starved_reset": c.stream(starved)["reset"],
+            "starved_bytes": len(c.stream(starved)["body"]),
+            "live_data_after_reset": ticks_after_reset,
+            "goaway": c.goaway, "closed": c.closed}
 
 
 def main():
