@@ -85,6 +85,7 @@ Session::Session(EventLoop* loop, Transport* t)
     : loop_(loop),
       transport_(t),
       last_output_ms_(uv_now(loop->uv())),
+      idle_since_ms_(uv_now(loop->uv())),
       budget_(uv_now(loop->uv())) {}
 
 std::unique_ptr<Session> Session::create(EventLoop* loop, Transport* t) {
@@ -428,7 +429,9 @@ int Session::on_stream_close(nghttp2_session* ng, int32_t stream_id,
       self->pending_.end());
   self->all_.erase(std::remove(self->all_.begin(), self->all_.end(), s),
                    self->all_.end());
-  --self->open_streams_;
+  if (--self->open_streams_ == 0) {
+    self->idle_since_ms_ = uv_now(self->loop_->uv());
+  }
   // Reused from a later turn only: an exchange outlives the calls on the
   // stack (exchange.h).
   s->next_free_ = self->dead_;

@@ -82,6 +82,9 @@ class Session {
   bool wants_read() const;
   // No stream is open: the connection's idle timeout applies.
   bool idle() const { return open_streams_ == 0; }
+  // Since when it is idle: its last stream's end (or its start). A PING
+  // does not move it; a request does.
+  uint64_t idle_since_ms() const { return idle_since_ms_; }
   // When the connection's write timeout is due: 0 when no stream holds
   // output that waits on the peer; otherwise the oldest such stream's
   // wait start (or last DATA frame) plus --write-timeout.
@@ -217,7 +220,8 @@ class Session {
   static constexpr size_t kSkippedRanges = 4;
   IdRange skipped_[kSkippedRanges];
   size_t skipped_next_ = 0;
-  uint64_t last_output_ms_ = 0;    // the last DATA frame out (or creation)
+  uint64_t last_output_ms_ = 0;  // the last DATA frame out (or creation)
+  uint64_t idle_since_ms_ = 0;   // see idle_since_ms()
   FrameBudget budget_;
   uint64_t read_started_ns_ = 0;
   size_t open_streams_ = 0;

@@ -1151,9 +1151,14 @@ bool Connection::begin_http2() {
 void Connection::arm_http2_timeout() {
   if (write_in_flight_) return;  // the write timeout runs
   if (h2_->idle()) {
-    // From the moment it became idle, not from the last PING.
-    if (kind != TimeoutKind::KeepAlive) {
-      loop_->timeouts().arm(this, TimeoutKind::KeepAlive);
+    // From the moment it became idle (its last stream's end), not from
+    // the last PING. A connection whose requests are all answered within
+    // the read that brought them is idle after each read: its deadline
+    // moves with each of them.
+    const uint64_t due = h2_->idle_since_ms() +
+                         loop_->timeouts().duration(TimeoutKind::KeepAlive);
+    if (kind != TimeoutKind::KeepAlive || deadline_ms != due) {
+      loop_->timeouts().arm_at(this, TimeoutKind::KeepAlive, due);
     }
   } else if (const uint64_t due = h2_->output_deadline()) {
     // The socket takes everything, but the client's windows let nothing

@@ -985,6 +985,23 @@ def scenario_starved_stream(port, starved_path, live_path, seconds):
             "goaway": c.goaway, "closed": c.closed}
 
 
+def scenario_steady(port, path, count, interval_ms):
+    """One connection, one request every interval: every status, and any
+    GOAWAY that came meanwhile."""
+    c = Conn(port)
+    statuses = []
+    for _ in range(int(count)):
+        sid = c.request("GET", path)
+        c.pump(lambda: c.done(sid) or c.goaway is not None or c.closed,
+               timeout=10)
+        statuses.append(c.stream(sid)["status"])
+        if c.goaway is not None or c.closed:
+            break
+        c.pump(lambda: c.goaway is not None or c.closed,
+               timeout=int(interval_ms) / 1000.0)
+    return {"statuses": statuses, "goaway": c.goaway, "closed": c.closed}
+
+
 def main():
     port = int(sys.argv[1])
     name = sys.argv[2].replace("-", "_")

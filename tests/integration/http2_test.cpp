@@ -829,6 +829,19 @@ TEST_F(H2Drain, IdleTimeoutIsGoawayThenClose) {
   EXPECT_TRUE(host_->running());
 }
 
+TEST_F(H2Drain, ABusyConnectionOutlivesTheKeepAliveTimeout) {
+  start({"--keep-alive-timeout", "1"});
+  // A request every 300 ms for 3 s, each answered within the read that
+  // brought it: the connection is idle between them, never for 1 s.
+  std::string r = h2_client(host_->port(), {"steady", "/view", "10", "300"});
+  EXPECT_TRUE(contains(r,
+                       "\"statuses\": [\"200\", \"200\", \"200\", "
+                       "\"200\", \"200\", \"200\", \"200\", \"200\", "
+                       "\"200\", \"200\"]"))
+      << r;
+  EXPECT_TRUE(contains(r, "\"goaway\": null")) << r;
+}
+
 TEST_F(H2Drain, IdleAfterAStreamThatEndedOnATimer) {
   start({"--keep-alive-timeout", "0.3"});
   // The last stream ends on the plugin's timer, not on a read: the
