@@ -1,5 +1,7 @@
 #include "h2/session.h"
+
 #include "admin/readiness.h"
+#include "h2/nghttp2_memory.h"
 #include "pipeline/admission.h"
 
 #include <uv.h>
@@ -118,7 +120,7 @@ bool Session::init() {
     nghttp2_session_callbacks_del(cb);
     return false;
   }
-  int rv = nghttp2_session_server_new2(&ng_, cb, this, opt);
+  int rv = nghttp2_session_server_new3(&ng_, cb, this, opt, session_memory());
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cb);
   if (rv != 0) {

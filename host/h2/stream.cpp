@@ -224,25 +224,35 @@ bool Stream::submit_head(const exchange::ResponseStart& h, bool end_stream) {
   // Everything the names and numbers need, reserved at once: the nv array
   // points into `b`, which must not move while it is built.
   if (!b.reserve(h.headers.size() + 64)) return false;
-  auto add = [&nv](std::string_view name, std::string_view value) {
+  // nghttp2 copies each name and value until the frame is out; a string
+  // literal needs no copy (NO_COPY_*). A value unique to the response
+  // (the request id) is never indexed: it would only push reusable
+  // entries out of the client's HPACK table, at a cost to both sides.
+  auto add = [&nv](std::string_view name, std::string_view value,
+                   uint8_t flags = NGHTTP2_NV_FLAG_NONE) {
     nghttp2_nv v;
     v.name = reinterpret_cast<uint8_t*>(const_cast<char*>(name.data()));
     v.namelen = name.size();
     v.value = reinterpret_cast<uint8_t*>(const_cast<char*>(value.data()));
     v.valuelen = value.size();
-    v.flags = NGHTTP2_NV_FLAG_NONE;
+    v.flags = flags;
     nv.push_back(v);
   };
+  constexpr uint8_t kLiteralName = NGHTTP2_NV_FLAG_NO_COPY_NAME;
+  constexpr uint8_t kLiterals =
+      NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
   char* status = b.prepare(3);
   status[0] = static_cast<char>('0' + h.status / 100 % 10);
   status[1] = static_cast<char>('0' + h.status / 10 % 10);
   status[2] = static_cast<char>('0' + h.status % 10);
   b.commit(3);
-  add(":status", std::string_view(status, 3));
+  add(":status", std::string_view(status, 3), kLiteralName);
   // "Date: <29 characters>\r\n" from the loop's cache.
   std::string_view date = loop()->date().date_header();
-  if (date.size() > 8) add("date", date.substr(6, date.size() - 8));
-  add("server", "pounce");
+  if (date.size() > 8) {
+    add("date", date.substr(6, date.size() - 8), kLiteralName);
+  }
+  add("server", "pounce", kLiterals);
   // The plugin's lines, validated ("Name: value\r\n"); HTTP/2 field names
   // are lower case (RFC 9113 §8.2.1).
   std::string_view lines = h.headers;
@@ -264,16 +274,20 @@ bool Stream::submit_head(const exchange::ResponseStart& h, bool end_stream) {
     lines.remove_prefix(eol + 2);
   }
   if (!h.content_encoding.empty()) {
-    add("content-encoding", h.content_encoding);
+    add("content-encoding", h.content_encoding, kLiteralName);
   }
-  if (h.vary_accept_encoding) add("vary", "accept-encoding");
-  if (!h.server_timing.empty()) add("server-timing", h.server_timing);
-  if (!request_id().empty()) add("x-request-id", request_id());
+  if (h.vary_accept_encoding) add("vary", "accept-encoding", kLiterals);
+  if (!h.server_timing.empty()) {
+    add("server-timing", h.server_timing, kLiteralName);
+  }
+  if (!request_id().empty()) {
+    add("x-request-id", request_id(), kLiteralName | NGHTTP2_NV_FLAG_NO_INDEX);
+  }
   if (h.content_length >= 0 && !bodiless(h.status)) {
     char* digits = b.prepare(20);
     size_t n = format_decimal(digits, static_cast<uint64_t>(h.content_length));
     b.commit(n);
-    add("content-length", std::string_view(digits, n));
+    add("content-length", std::string_view(digits, n), kLiteralName);
   }
   nghttp2_data_provider provider;
   provider.source.ptr = this;
