@@ -11,6 +11,7 @@
 #include "admin/admin_server.h"
 #include "admin/readiness.h"
 #include "cli/options.h"
+#include "log/log_files.h"
 #include "log/log_flusher.h"
 #include "log/logger.h"
 #include "net/listener.h"
@@ -137,6 +138,10 @@ int Server::run() {
   uv_signal_start(&sigterm_, on_signal, SIGTERM);
   uv_signal_start(&sigint_, on_signal, SIGINT);
   uv_signal_start(&sighup_, on_signal, SIGHUP);
+  uv_signal_init(&loop_, &sigusr1_);
+  sigusr1_.data = this;
+  uv_signal_start(&sigusr1_, on_signal, SIGUSR1);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&sigusr1_));
   unblock_forwarded_signals();  // held back by the supervisor until now
   // From here on libuv has SIGHUP; one noted before is not lost.
   bool sighup_while_starting =
@@ -176,7 +181,11 @@ int Server::run() {
   uv_run(&loop_, UV_RUN_DEFAULT);
 
   flusher.close();
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigusr1_), nullptr);
   uv_run(&loop_, UV_RUN_DEFAULT);
+  // Closing the handle restored the default action (exit); a logrotate
+  // while the process exits must not change its exit status.
+  signal(SIGUSR1, SIG_IGN);
   // Supervised, the parent removes the socket files once no child serves.
   if (!supervised_) remove_unix_socket_files(&sockets_);
   LOG_INFO("stopped");
@@ -363,6 +372,10 @@ void Server::notify_supervisor() {
 
 void Server::on_signal(uv_signal_t* s, int signum) {
   auto* self = static_cast<Server*>(s->data);
+  if (signum == SIGUSR1) {
+    log::reopen_log_files("");
+    return;
+  }
   if (signum == SIGHUP) {
     self->on_sighup();
     return;
