@@ -163,7 +163,10 @@ int Server::run() {
   // waits in the backlog.
   admin::set_readiness(admin::Readiness::Ready);
   start_threads();
-  if (admin_) admin_->set_loops(all_loops_);
+  if (admin_) {
+    admin_->set_loops(all_loops_);
+    admin_->set_blocking_pool(blocking_pool_.get());
+  }
   print_startup_line();
   notifier_.send("READY=1\nSTATUS=serving generation " +
                  std::to_string(current_->id()));
@@ -200,6 +203,9 @@ void Server::start_admin() {
   facts.async_threads = config_.async_threads;
   facts.supervisor_restarts = sockets_.restarts;
   facts.supervised = supervised_;
+  for (const ServeListener& l : sockets_.listeners) {
+    facts.listeners.push_back(l.spec.url(l.port));
+  }
   facts.started = started_;
   // The admin server closes the socket with its listener.
   admin_ = std::make_unique<admin::AdminServer>(config_, sockets_.admin_fd,
@@ -309,8 +315,9 @@ void Server::start_threads() {
   for (unsigned i = 0; i < config_.workers; ++i) {
     std::vector<ListenFd> own;
     if (reuseport) {
-      for (const ServeListener& l : sockets_.listeners) {
-        own.push_back(ListenFd{l.fds[i], l.spec.tls});
+      for (size_t k = 0; k < sockets_.listeners.size(); ++k) {
+        const ServeListener& l = sockets_.listeners[k];
+        own.push_back(ListenFd{l.fds[i], l.spec.tls, static_cast<uint16_t>(k)});
       }
     }
     auto w = std::make_unique<Worker>(
@@ -345,8 +352,9 @@ void Server::start_threads() {
     std::vector<Worker*> targets;
     for (auto& w : workers_) targets.push_back(w.get());
     std::vector<ListenFd> fds;
-    for (const ServeListener& l : sockets_.listeners) {
-      fds.push_back(ListenFd{l.fds[0], l.spec.tls});
+    for (size_t k = 0; k < sockets_.listeners.size(); ++k) {
+      const ServeListener& l = sockets_.listeners[k];
+      fds.push_back(ListenFd{l.fds[0], l.spec.tls, static_cast<uint16_t>(k)});
     }
     distributor_ =
         std::make_unique<AcceptDistributor>(std::move(fds), std::move(targets));
@@ -573,6 +581,7 @@ void Server::reload() {
   }
   if (!gen) {
     LOG_ERROR("reload failed: %s", error.c_str());
+    admin::count_reload(false);
     // Still serving the current generation.
     notifier_.send("READY=1\nSTATUS=reload failed; serving generation " +
                    std::to_string(current_->id()));
@@ -657,6 +666,7 @@ void Server::on_published(uint64_t id) {
   std::unique_ptr<Generation> old = std::move(current_);
   current_ = std::move(publishing_);
   LOG_INFO("reloaded generation %llu", static_cast<unsigned long long>(id));
+  admin::count_reload(true);
   if (phase_ == Phase::StoppingMidPublish) {
     // Both generations heard SHUTDOWN in begin_shutdown: the old one only
     // waits for its pins now, within the shutdown's own deadline.
