@@ -227,6 +227,41 @@ TEST(MetricsScrape, TlsFailuresH2StreamsGoawaysAndReloads) {
   EXPECT_EQ(at(after, "pounce_generation{}"), 2);
 }
 
+// A client certificate missing or from another CA, where one is required:
+// reason "certificate", once each.
+TEST(MetricsScrape, ClientCertificateFailuresCountAsCertificate) {
+  OpsTempDir dir;
+  TestPki pki = TestPki::create(dir.path());
+  CertFiles cert = pki.server_cert({"localhost"});
+  CertFiles mallory = pki.client_cert("mallory", /*other_ca=*/true);
+  HostProcess h({"--plugin", plugin_path("hello"), "--workers", "1", "--listen",
+                 "https://127.0.0.1:0", "--tls-cert", cert.cert_path,
+                 "--tls-key", cert.key_path, "--tls-client-ca", pki.ca_cert(),
+                 "--tls-client-auth", "required", "--admin-listen",
+                 "http://127.0.0.1:0"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  const uint16_t admin = admin_port(h);
+  ASSERT_NE(admin, 0);
+  const std::string url = "https://127.0.0.1:" + std::to_string(h.port()) + "/";
+  const auto before = scrape(admin);
+  CommandResult without =
+      run_command({"curl", "-sk", "--http1.1", "--max-time", "10", url});
+  EXPECT_NE(without.status, 0);
+  CommandResult foreign =
+      run_command({"curl", "-sk", "--http1.1", "--max-time", "10", "--cert",
+                   mallory.cert_path, "--key", mallory.key_path, url});
+  EXPECT_NE(foreign.status, 0);
+  ASSERT_TRUE(
+      h.wait_for_stderr("TLS from 127.0.0.1", std::chrono::seconds(10), 2))
+      << h.stderr_text();
+  const auto after = scrape(admin);
+  EXPECT_EQ(
+      at(after, "pounce_tls_handshake_failures_total{reason=certificate}") -
+          at(before, "pounce_tls_handshake_failures_total{reason=certificate}"),
+      2)
+      << dump(after) << h.stderr_text();
+}
+
 // Idle keep-alive connections per loop, open connections per listener, and
 // the blocking pool's queue and busy threads, read when scraped.
 TEST(MetricsScrape, ConnectionGaugesAndTheBlockingPool) {
