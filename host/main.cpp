@@ -3,12 +3,14 @@
 //   pounce-host --plugin ./libhello.so [options]
 //   pounce-host check [options]         validate the configuration
 //   pounce-host config show [options]   print the effective configuration
+#include <csignal>
 #include <cstdio>
 #include <optional>
 #include <string>
 
 #include "bench/bench_main.h"
 #include "cli/options.h"
+#include "log/log_files.h"
 #include "log/logger.h"
 #include "server/config_tool.h"
 #include "server/crash_report.h"
@@ -18,6 +20,9 @@
 int main(int argc, char** argv) {
   // First: a SIGHUP during startup is a reload once ready, not an exit.
   pounce::defer_sighup_until_ready();
+  // SIGUSR1 (reopen the log files) would end the process until a loop
+  // handles it; one that arrives this early has nothing to reopen yet.
+  signal(SIGUSR1, SIG_IGN);
   if (argc > 1 && std::string(argv[1]) == "bench") {
     pounce::restore_default_sighup();
     return pounce::bench::bench_main(argc - 1, argv + 1, "/proc/self/exe");
@@ -45,6 +50,12 @@ int main(int argc, char** argv) {
       return 2;
     case pounce::CliOutcome::Run:
       break;
+  }
+  // Before anything logs: an output's kind is fixed by its first line.
+  if (!pounce::log::open_log_files(config.access_log_file,
+                                   config.error_log_file, &error)) {
+    fprintf(stderr, "pounce-host: %s\n", error.c_str());
+    return 1;
   }
   pounce::log::set_level(config.log_level);
   pounce::ServeSockets sockets;

@@ -10,6 +10,8 @@
 #include "http/error_code.h"
 #include "http/head_parser.h"
 #include "http/status_text.h"
+#include "net/blocking_pool.h"
+#include "net/connection.h"
 #include "net/event_loop.h"
 
 namespace pounce::admin {
@@ -74,6 +76,12 @@ class LoopQuestion {
     s.handed_off = loop->handed_off().load(std::memory_order_relaxed);
     s.streams = loop->handles().live(HandleKind::Stream);
     s.websockets = loop->handles().live(HandleKind::WebSocket);
+    loop->for_each_connection([&s](Connection* c) {
+      if (c->waiting_for_request()) ++s.waiting;
+      const size_t k = c->listener();
+      if (k >= s.by_listener.size()) s.by_listener.resize(k + 1);
+      ++s.by_listener[k];
+    });
     answer(s, true);
   }
 
@@ -213,6 +221,10 @@ void AdminServer::set_loops(std::vector<EventLoop*> loops) {
   });
 }
 
+void AdminServer::set_blocking_pool(BlockingPool* pool) {
+  tasks_.post([this, pool] { blocking_pool_ = pool; });
+}
+
 // ---------------------------------------------------------------------------
 // Gathering per-loop snapshots
 
@@ -220,6 +232,15 @@ void AdminServer::fill_facts(Snapshot* s) const {
   s->facts = facts_;
   s->readiness = readiness();
   s->generation = current_generation();
+  s->reloads_ok = reloads(true);
+  s->reloads_failed = reloads(false);
+  if (blocking_pool_) {
+    const BlockingPool::Stats b = blocking_pool_->stats();
+    s->has_blocking_pool = true;
+    s->blocking_queued = b.queued;
+    s->blocking_busy = b.busy;
+    s->blocking_threads = b.threads;
+  }
   s->uptime_seconds = std::chrono::duration<double>(
                           std::chrono::steady_clock::now() - facts_.started)
                           .count();

@@ -51,6 +51,7 @@
 
 namespace pounce {
 
+class BlockingPool;
 class EventLoop;
 
 namespace admin {
@@ -89,6 +90,9 @@ class AdminServer {
 
   // The loops /status asks, once they run (main thread).
   void set_loops(std::vector<EventLoop*> loops);
+  // The blocking pool /metrics reads (main thread, once it exists; it must
+  // outlive stop()).
+  void set_blocking_pool(BlockingPool* pool);
 
   // Admin thread: asks every loop for its snapshot; `done` runs on the
   // admin thread once all answered or kGatherTimeoutMs passed.
@@ -137,6 +141,7 @@ class AdminServer {
   std::unique_ptr<log::LogSink> error_sink_;
   std::unique_ptr<log::LogSink> access_sink_;
   std::vector<EventLoop*> loops_;
+  BlockingPool* blocking_pool_ = nullptr;
   std::map<uint64_t, std::unique_ptr<Conn>> conns_;
   uint64_t next_conn_id_ = 1;
   std::vector<std::shared_ptr<Gathering>> gatherings_;

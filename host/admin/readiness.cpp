@@ -13,6 +13,10 @@ namespace {
 // ordinary request.
 std::atomic<Readiness> g_readiness{Readiness::Starting};
 std::atomic<uint64_t> g_generation{0};
+// Reloads by outcome: written by the main thread once per reload, read by
+// scrapes; plain counters that guard nothing else.
+std::atomic<uint64_t> g_reloads_ok{0};
+std::atomic<uint64_t> g_reloads_failed{0};
 
 }  // namespace
 
@@ -22,6 +26,15 @@ void set_readiness(Readiness r) {
 
 void set_current_generation(uint64_t id) {
   g_generation.store(id, std::memory_order_relaxed);
+}
+
+void count_reload(bool ok) {
+  (ok ? g_reloads_ok : g_reloads_failed)
+      .fetch_add(1, std::memory_order_relaxed);
+}
+
+uint64_t reloads(bool ok) {
+  return (ok ? g_reloads_ok : g_reloads_failed).load(std::memory_order_relaxed);
 }
 
 Readiness readiness() {

@@ -19,10 +19,13 @@ enum class Readiness : uint8_t { Starting, Ready, Draining };
 // Main thread.
 void set_readiness(Readiness r);
 void set_current_generation(uint64_t id);
+// A SIGHUP reload ended: published (ok) or refused (failed).
+void count_reload(bool ok);
 
 // Any thread.
 Readiness readiness();
 uint64_t current_generation();
+uint64_t reloads(bool ok);
 
 // The readiness answer: 200 {"status":"ready","generation":N} when Ready,
 // else 503 {"status":"starting"} or {"status":"draining"}, each with a

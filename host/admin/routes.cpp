@@ -90,11 +90,35 @@ std::string metrics_text(const Snapshot& s) {
   snprintf(line, sizeof line, "pounce_generation %llu\n",
            static_cast<unsigned long long>(s.generation));
   out += line;
+  gauge("pounce_reloads_total", "SIGHUP reloads, by result (ok, failed)",
+        "counter");
+  snprintf(line, sizeof line,
+           "pounce_reloads_total{result=\"ok\"} %llu\n"
+           "pounce_reloads_total{result=\"failed\"} %llu\n",
+           static_cast<unsigned long long>(s.reloads_ok),
+           static_cast<unsigned long long>(s.reloads_failed));
+  out += line;
   gauge("pounce_supervisor_restarts_total",
         "Restarts of the serving process by the supervisor", "counter");
   snprintf(line, sizeof line, "pounce_supervisor_restarts_total %u\n",
            s.facts.supervisor_restarts);
   out += line;
+  if (s.has_blocking_pool) {
+    gauge("pounce_blocking_queue_depth",
+          "Blocking handlers waiting for a pool thread", "gauge");
+    snprintf(line, sizeof line, "pounce_blocking_queue_depth %llu\n",
+             static_cast<unsigned long long>(s.blocking_queued));
+    out += line;
+    gauge("pounce_blocking_threads_busy",
+          "Blocking-pool threads running a handler", "gauge");
+    snprintf(line, sizeof line, "pounce_blocking_threads_busy %llu\n",
+             static_cast<unsigned long long>(s.blocking_busy));
+    out += line;
+    gauge("pounce_blocking_threads", "Blocking-pool threads started", "gauge");
+    snprintf(line, sizeof line, "pounce_blocking_threads %llu\n",
+             static_cast<unsigned long long>(s.blocking_threads));
+    out += line;
+  }
   struct Series {
     const char* name;
     const char* help;
@@ -107,6 +131,10 @@ std::string metrics_text(const Snapshot& s) {
        &LoopSnapshot::streams},
       {"pounce_websockets_open", "WebSockets open, by loop",
        &LoopSnapshot::websockets},
+      {"pounce_connections_idle",
+       "Connections waiting for a request (keep-alive, HTTP/2 without a "
+       "stream), by loop",
+       &LoopSnapshot::waiting},
   };
   for (const Series& m : series) {
     gauge(m.name, m.help, "gauge");
@@ -117,6 +145,31 @@ std::string metrics_text(const Snapshot& s) {
                static_cast<unsigned long long>(l.*m.field));
       out += line;
     }
+  }
+  // By listener: summed over the loops that answered.
+  std::vector<uint64_t> by_listener(s.facts.listeners.size());
+  for (const LoopSnapshot& l : s.loops) {
+    if (!l.answered) continue;
+    for (size_t k = 0; k < l.by_listener.size() && k < by_listener.size();
+         ++k) {
+      by_listener[k] += l.by_listener[k];
+    }
+  }
+  gauge("pounce_listener_connections_open",
+        "Open connections, by listener (its URL)", "gauge");
+  for (size_t k = 0; k < by_listener.size(); ++k) {
+    // A Unix socket's path may hold any byte: escaped as a label value.
+    std::string label;
+    for (char c : s.facts.listeners[k]) {
+      if (c == '\\' || c == '"') label += '\\';
+      if (c == '\n') {
+        label += "\\n";
+        continue;
+      }
+      label += c;
+    }
+    out += "pounce_listener_connections_open{listener=\"" + label + "\"} " +
+           std::to_string(by_listener[k]) + "\n";
   }
   gauge("pounce_loop_responding",
         "0 when a loop did not answer the scrape in time", "gauge");

@@ -19,6 +19,9 @@ struct ProcessFacts {
   // Restarts of the serving process by the supervisor before this one.
   unsigned supervisor_restarts = 0;
   bool supervised = false;
+  // The main listeners' URLs (real ports), in --listen order: the
+  // `listener` label.
+  std::vector<std::string> listeners;
   std::chrono::steady_clock::time_point started{};
 };
 
@@ -35,6 +38,11 @@ struct LoopSnapshot {
   int64_t handed_off = 0;
   uint64_t streams = 0;     // async streams open (SSE, chunked, ...)
   uint64_t websockets = 0;  // WebSockets open
+  // Connections waiting for a request: HTTP/1.1 keep-alive between
+  // requests, HTTP/2 with no stream open.
+  uint64_t waiting = 0;
+  // Open connections by listener (index in --listen order).
+  std::vector<uint64_t> by_listener;
 };
 
 struct Snapshot {
@@ -42,6 +50,14 @@ struct Snapshot {
   Readiness readiness = Readiness::Starting;
   uint64_t generation = 0;
   double uptime_seconds = 0;
+  uint64_t reloads_ok = 0;
+  uint64_t reloads_failed = 0;
+  // The blocking pool (POUNCE_MODE_BLOCKING), read when asked; absent
+  // before the pool exists.
+  bool has_blocking_pool = false;
+  uint64_t blocking_queued = 0;     // jobs waiting for a thread
+  uint64_t blocking_busy = 0;       // threads running a handler
+  uint64_t blocking_threads = 0;    // threads started
   std::vector<LoopSnapshot> loops;  // workers first, then async loops
 };
 

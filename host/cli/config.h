@@ -174,6 +174,10 @@ struct Config {
   // "combined" (today's line) or a template of $variables
   // (host/log/access_format.h), checked by the options parser.
   std::string access_log_format = "combined";
+  // --access-log-file / --error-log-file: "" = stdout / stderr
+  // (host/log/log_files.h).
+  std::string access_log_file;
+  std::string error_log_file;
   log::Level log_level = log::Level::Info;
 
   bool operator==(const Config&) const = default;

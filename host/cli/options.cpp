@@ -172,6 +172,12 @@ constexpr OptionDef kOptions[] = {
     {"access-log-format", Kind::Text, "combined",
      "combined, or a template of $variables such as $tls_version "
      "(docs/configuration.md)"},
+    {"access-log-file", Kind::Text, "",
+     "Append the access log to this file instead of stdout (SIGUSR1 "
+     "reopens it)"},
+    {"error-log-file", Kind::Text, "",
+     "Append the error log to this file instead of stderr (SIGUSR1 reopens "
+     "it)"},
     {"supervise", Kind::Bool, "on",
      "Run the server as the child of a supervisor that restarts it"},
     {"restart-backoff-max", Kind::Seconds, "30",
@@ -575,6 +581,12 @@ bool apply_key(const std::string& key, const json& value, Config* c,
     }
     c->access_log_format = s;
     return true;
+  }
+  if (flag == "access-log-file") {
+    return get_string(value, key, &c->access_log_file, error);
+  }
+  if (flag == "error-log-file") {
+    return get_string(value, key, &c->error_log_file, error);
   }
   if (flag == "admin-listen") {
     if (!get_string(value, key, &s, error)) return false;
@@ -999,6 +1011,8 @@ json setting_value(const OptionDef& def, const Config& c) {
   if (flag == "request-id") return c.request_id;
   if (flag == "access-log") return c.access_log;
   if (flag == "access-log-format") return c.access_log_format;
+  if (flag == "access-log-file") return c.access_log_file;
+  if (flag == "error-log-file") return c.error_log_file;
   if (flag == "supervise") return c.supervise;
   if (flag == "restart-backoff-max") return seconds(c.restart_backoff_max_ms);
   if (flag == "log-level") return std::string(log::level_name(c.log_level));

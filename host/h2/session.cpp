@@ -257,6 +257,7 @@ int Session::on_begin_headers(nghttp2_session* ng, const nghttp2_frame* frame,
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM
   }
   nghttp2_session_set_stream_user_data(ng, frame->hd.stream_id, s);
+  self->loop_->counters().h2_streams.add(1);
   // A header block left unfinished holds the whole connection (no other
   // frame may come before its END_HEADERS): --header-timeout bounds it.
   self->loop_->timeouts().arm(s, TimeoutKind::Header);
@@ -506,6 +507,9 @@ bool Session::over_budget(FrameKind k) {
 
 int Session::on_frame_send(nghttp2_session* ng, const nghttp2_frame* frame,
                            void* user) {
+  if (frame->hd.type == NGHTTP2_GOAWAY) {
+    static_cast<Session*>(user)->loop_->counters().h2_goaways.add(1);
+  }
   if (frame->hd.type == NGHTTP2_GOAWAY &&
       frame->goaway.error_code != NGHTTP2_NO_ERROR) {
     // nghttp2 ended the connection: a protocol error, a flood it caught,

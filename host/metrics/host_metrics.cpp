@@ -180,11 +180,27 @@ void write_request_metrics(TextWriter& w,
   w.sample(
       "pounce_tls_handshakes_total", {"kind"}, {"resumed"},
       sum([](const LoopCounters& l) -> const Cell& { return l.tls_resumed; }));
-  w.family("pounce_tls_handshake_failures_total", "TLS handshakes that failed.",
+  w.family("pounce_tls_handshake_failures_total",
+           "TLS handshakes that failed, by reason.", Type::Counter);
+  for (size_t k = 0; k < tls::kHandshakeFailures; ++k) {
+    w.sample(
+        "pounce_tls_handshake_failures_total", {"reason"},
+        {tls::handshake_failure_name(static_cast<tls::HandshakeFailure>(k))},
+        sum([&](const LoopCounters& l) -> const Cell& {
+          return l.tls_failed[k];
+        }));
+  }
+
+  w.family("pounce_h2_streams_total", "HTTP/2 streams opened by clients.",
            Type::Counter);
   w.sample(
-      "pounce_tls_handshake_failures_total", {}, {},
-      sum([](const LoopCounters& l) -> const Cell& { return l.tls_failed; }));
+      "pounce_h2_streams_total", {}, {},
+      sum([](const LoopCounters& l) -> const Cell& { return l.h2_streams; }));
+  w.family("pounce_h2_goaways_sent_total", "HTTP/2 GOAWAY frames sent.",
+           Type::Counter);
+  w.sample(
+      "pounce_h2_goaways_sent_total", {}, {},
+      sum([](const LoopCounters& l) -> const Cell& { return l.h2_goaways; }));
 }
 
 }  // namespace pounce::metrics

@@ -20,6 +20,7 @@
 
 #include "metrics/metrics.h"
 #include "metrics/prometheus.h"
+#include "tls/session.h"
 
 namespace pounce::metrics {
 
@@ -78,10 +79,14 @@ struct LoopCounters {
   // Host error responses by X-Pounce-Error code (http::ErrorCode values).
   static constexpr size_t kErrorCodes = 64;
   Cell rejected[kErrorCodes];
-  // TLS handshakes: full, resumed, failed.
+  // TLS handshakes: full, resumed, and failed by reason
+  // (tls::HandshakeFailure).
   Cell tls_full;
   Cell tls_resumed;
-  Cell tls_failed;
+  Cell tls_failed[tls::kHandshakeFailures];
+  // HTTP/2: streams the clients opened, GOAWAY frames sent.
+  Cell h2_streams;
+  Cell h2_goaways;
 };
 
 // One request's count, on its loop's thread. `duration_ns` 0: not timed.

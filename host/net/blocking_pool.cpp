@@ -239,6 +239,17 @@ void BlockingPool::start_thread() {
   slots_.push_back(std::move(slot));
 }
 
+BlockingPool::Stats BlockingPool::stats() {
+  std::lock_guard lock(mutex_);
+  Stats out;
+  out.queued = queued_;
+  out.threads = static_cast<unsigned>(slots_.size());
+  for (const auto& s : slots_) {
+    if (s->running && !s->exited) ++out.busy;
+  }
+  return out;
+}
+
 void BlockingPool::thread_main(Slot* slot) {
   char name[16];
   snprintf(name, sizeof name, "pounce-block%u", slot->index);

@@ -156,6 +156,16 @@ class BlockingPool {
   // process, as their code and memory may still be in use.
   size_t stop(std::chrono::steady_clock::time_point deadline);
 
+  // What /metrics shows: jobs waiting for a thread, threads running a
+  // handler, threads started. Any thread (the admin's, when scraped);
+  // takes the pool's lock.
+  struct Stats {
+    size_t queued = 0;
+    unsigned busy = 0;
+    unsigned threads = 0;
+  };
+  Stats stats();
+
  private:
   struct Slot {
     std::thread thread;

@@ -62,7 +62,7 @@ bool Connection::init_socket() {
 }
 
 Connection* Connection::accept_from(EventLoop* loop, uv_stream_t* server,
-                                    bool tls) {
+                                    bool tls, uint16_t listener) {
   auto* c = new Connection(loop);
   if (!c->init_socket()) {
     delete c;
@@ -76,11 +76,12 @@ Connection* Connection::accept_from(EventLoop* loop, uv_stream_t* server,
              [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
     return nullptr;
   }
-  c->start(tls);
+  c->start(tls, listener);
   return c;
 }
 
-Connection* Connection::adopt_fd(EventLoop* loop, int fd, bool tls) {
+Connection* Connection::adopt_fd(EventLoop* loop, int fd, bool tls,
+                                 uint16_t listener) {
   auto* c = new Connection(loop);
   if (!c->init_socket()) {
     ::close(fd);
@@ -96,11 +97,12 @@ Connection* Connection::adopt_fd(EventLoop* loop, int fd, bool tls) {
              [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
     return nullptr;
   }
-  c->start(tls);
+  c->start(tls, listener);
   return c;
 }
 
-void Connection::start(bool tls) {
+void Connection::start(bool tls, uint16_t listener) {
+  listener_ = listener;
   loop_->add_connection(this);
   // The session is made at the first byte (begin_tls): a connection that
   // never sends one costs no SSL object.
@@ -173,6 +175,11 @@ void Connection::begin_drain() {
   }
   // In flight: the response will carry Connection: close (the loop says it
   // is draining), and the connection closes after it.
+}
+
+bool Connection::waiting_for_request() {
+  if (phase_ == Phase::Http2) return h2_ && h2_->idle();
+  return phase_ == Phase::Idle && !write_in_flight_ && !ws_ && !input_pending();
 }
 
 void Connection::force_close() {
@@ -474,11 +481,16 @@ void Connection::fail_tls() {
   // Scanners and clients that reject our certificate end handshakes all
   // day: info, not warn, with the reason OpenSSL gave.
   LOG_INFO("TLS from %s: %s", peer_text().c_str(), tls_->error().c_str());
-  if (!tls_->handshake_done()) loop_->counters().tls_failed.add(1);
+  if (!tls_->handshake_done()) {
+    loop_->counters().tls_failed[static_cast<size_t>(tls_->failure())].add(1);
+  }
   close_now();
 }
 
 void Connection::refuse_plain_http() {
+  loop_->counters()
+      .tls_failed[static_cast<size_t>(tls::HandshakeFailure::PlainHttp)]
+      .add(1);
   // The connection stays clear text (no session was made): the 400 must be
   // readable. respond_error logs it (HTTP_TO_HTTPS_PORT).
   phase_ = Phase::Head;
@@ -1555,6 +1567,11 @@ void Connection::on_timeout(TimeoutKind kind) {
   }
   switch (kind) {
     case TimeoutKind::Header:
+      if (tls_ && !tls_->handshake_done()) {
+        loop_->counters()
+            .tls_failed[static_cast<size_t>(tls::HandshakeFailure::Timeout)]
+            .add(1);
+      }
       if (phase_ == Phase::Head && !in_.empty()) {
         respond_error(http::ErrorCode::HeaderTimeout, nullptr);
         after_input();

@@ -82,16 +82,23 @@ class Connection final : public TimeoutNode,
   // Accepts a pending connection from `server` onto `loop`; `tls` when
   // the listener is https. Returns nullptr when the accept failed (already
   // logged).
-  static Connection* accept_from(EventLoop* loop, uv_stream_t* server,
-                                 bool tls);
+  // `listener`: its index in --listen order (the metrics' label).
+  static Connection* accept_from(EventLoop* loop, uv_stream_t* server, bool tls,
+                                 uint16_t listener);
   // Adopts an accepted socket (the accept distributor hands these over).
-  static Connection* adopt_fd(EventLoop* loop, int fd, bool tls);
+  static Connection* adopt_fd(EventLoop* loop, int fd, bool tls,
+                              uint16_t listener);
   // Adopts a connection a worker handed to this async loop.
   static void adopt_handoff(EventLoop* loop, Handoff&& handoff);
 
   // The loop is draining: close when idle, otherwise finish the request in
   // flight with Connection: close.
   void begin_drain();
+  // For /metrics, on the loop's thread: the listener it came from, and
+  // whether it waits for a request (keep-alive between requests, or
+  // HTTP/2 with no stream open).
+  uint16_t listener() const { return listener_; }
+  bool waiting_for_request();
   // The shutdown deadline passed: streams get their final chunk, the rest
   // is closed now.
   void force_close();
@@ -186,7 +193,7 @@ class Connection final : public TimeoutNode,
   ~Connection();
   bool init_socket();
   // `tls`: the connection came from an https listener; starts its session.
-  void start(bool tls);
+  void start(bool tls, uint16_t listener);
 
   // libuv callbacks
   static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
@@ -326,6 +333,7 @@ class Connection final : public TimeoutNode,
   bool write_in_flight_ = false;
   bool close_after_write_ = false;  // then linger and close
   bool keep_alive_ = true;          // of the request being served
+  uint16_t listener_ = 0;           // its --listen index
   bool http10_ = false;             // the request being served is HTTP/1.0
   bool forced_ = false;             // the shutdown deadline passed
   bool in_input_ = false;           // inside handle_read (no re-entry)

@@ -65,6 +65,7 @@ void Connection::perform_handoff() {
   h.fd = dup_fd;
   h.bytes = std::move(in_);
   h.pin = std::move(handoff_pin_);
+  h.listener = listener_;
   h.peer = peer_;
   h.tls = std::move(tls_);
   if (h2_) {
@@ -108,6 +109,7 @@ void Connection::adopt_handoff(EventLoop* loop, Handoff&& h) {
     return;
   }
   c->peer_ = h.peer;
+  c->listener_ = h.listener;
   c->origin_count_ = h.origin_count;
   c->handoff_pin_ = std::move(pin);
   c->in_ = std::move(h.bytes);

@@ -35,6 +35,7 @@ struct Handoff {
   // The sending worker's count of its connections living on async loops,
   // decremented when this one closes (--max-connections counts them).
   std::atomic<int64_t>* origin_count = nullptr;
+  uint16_t listener = 0;  // the connection's --listen index
 };
 
 }  // namespace pounce

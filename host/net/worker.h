@@ -19,6 +19,7 @@ namespace pounce {
 struct ListenFd {
   int fd = -1;
   bool tls = false;
+  uint16_t listener = 0;  // its --listen index (the metrics' label)
 };
 
 class Worker : public EventLoop {
@@ -33,7 +34,7 @@ class Worker : public EventLoop {
 
   // Gives an accepted socket to this worker; `tls` when it came from an
   // https listener. Any thread.
-  void hand_off(int fd, bool tls);
+  void hand_off(int fd, bool tls, uint16_t listener);
 
   // Connections accepted so far, for tests and the bench (any thread).
   uint64_t accepted() const {
@@ -52,6 +53,7 @@ class Worker : public EventLoop {
     uv_tcp_t tcp{};
     Worker* worker = nullptr;
     bool tls = false;
+    uint16_t listener = 0;
   };
   // One per listener; unique_ptr so that the handles never move.
   std::vector<std::unique_ptr<Listening>> listeners_;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/options.h"
+#include "log/log_files.h"
 #include "log/logger.h"
 #include "plugin/generation.h"
 #include "plugin/host_api.h"
@@ -49,6 +50,12 @@ int check_main(int argc, char** argv) {
   if (!parse("check", argc, argv, &config, &rc)) return rc;
   log::set_level(config.log_level);
   std::string error;
+  // The log files, as the server opens them at start (none is created).
+  if (!log::check_log_file("--access-log-file", config.access_log_file,
+                           &error) ||
+      !log::check_log_file("--error-log-file", config.error_log_file, &error)) {
+    return fail(error);
+  }
   // The certificates, as the server opens them at start and on SIGHUP.
   if (config.any_tls()) {
     std::shared_ptr<tls::TicketKeys> keys;

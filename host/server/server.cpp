@@ -11,6 +11,7 @@
 #include "admin/admin_server.h"
 #include "admin/readiness.h"
 #include "cli/options.h"
+#include "log/log_files.h"
 #include "log/log_flusher.h"
 #include "log/logger.h"
 #include "net/listener.h"
@@ -137,6 +138,10 @@ int Server::run() {
   uv_signal_start(&sigterm_, on_signal, SIGTERM);
   uv_signal_start(&sigint_, on_signal, SIGINT);
   uv_signal_start(&sighup_, on_signal, SIGHUP);
+  uv_signal_init(&loop_, &sigusr1_);
+  sigusr1_.data = this;
+  uv_signal_start(&sigusr1_, on_signal, SIGUSR1);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&sigusr1_));
   unblock_forwarded_signals();  // held back by the supervisor until now
   // From here on libuv has SIGHUP; one noted before is not lost.
   bool sighup_while_starting =
@@ -158,7 +163,10 @@ int Server::run() {
   // waits in the backlog.
   admin::set_readiness(admin::Readiness::Ready);
   start_threads();
-  if (admin_) admin_->set_loops(all_loops_);
+  if (admin_) {
+    admin_->set_loops(all_loops_);
+    admin_->set_blocking_pool(blocking_pool_.get());
+  }
   print_startup_line();
   notifier_.send("READY=1\nSTATUS=serving generation " +
                  std::to_string(current_->id()));
@@ -176,7 +184,11 @@ int Server::run() {
   uv_run(&loop_, UV_RUN_DEFAULT);
 
   flusher.close();
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigusr1_), nullptr);
   uv_run(&loop_, UV_RUN_DEFAULT);
+  // Closing the handle restored the default action (exit); a logrotate
+  // while the process exits must not change its exit status.
+  signal(SIGUSR1, SIG_IGN);
   // Supervised, the parent removes the socket files once no child serves.
   if (!supervised_) remove_unix_socket_files(&sockets_);
   LOG_INFO("stopped");
@@ -191,6 +203,9 @@ void Server::start_admin() {
   facts.async_threads = config_.async_threads;
   facts.supervisor_restarts = sockets_.restarts;
   facts.supervised = supervised_;
+  for (const ServeListener& l : sockets_.listeners) {
+    facts.listeners.push_back(l.spec.url(l.port));
+  }
   facts.started = started_;
   // The admin server closes the socket with its listener.
   admin_ = std::make_unique<admin::AdminServer>(config_, sockets_.admin_fd,
@@ -300,8 +315,9 @@ void Server::start_threads() {
   for (unsigned i = 0; i < config_.workers; ++i) {
     std::vector<ListenFd> own;
     if (reuseport) {
-      for (const ServeListener& l : sockets_.listeners) {
-        own.push_back(ListenFd{l.fds[i], l.spec.tls});
+      for (size_t k = 0; k < sockets_.listeners.size(); ++k) {
+        const ServeListener& l = sockets_.listeners[k];
+        own.push_back(ListenFd{l.fds[i], l.spec.tls, static_cast<uint16_t>(k)});
       }
     }
     auto w = std::make_unique<Worker>(
@@ -336,8 +352,9 @@ void Server::start_threads() {
     std::vector<Worker*> targets;
     for (auto& w : workers_) targets.push_back(w.get());
     std::vector<ListenFd> fds;
-    for (const ServeListener& l : sockets_.listeners) {
-      fds.push_back(ListenFd{l.fds[0], l.spec.tls});
+    for (size_t k = 0; k < sockets_.listeners.size(); ++k) {
+      const ServeListener& l = sockets_.listeners[k];
+      fds.push_back(ListenFd{l.fds[0], l.spec.tls, static_cast<uint16_t>(k)});
     }
     distributor_ =
         std::make_unique<AcceptDistributor>(std::move(fds), std::move(targets));
@@ -363,6 +380,10 @@ void Server::notify_supervisor() {
 
 void Server::on_signal(uv_signal_t* s, int signum) {
   auto* self = static_cast<Server*>(s->data);
+  if (signum == SIGUSR1) {
+    log::reopen_log_files("");
+    return;
+  }
   if (signum == SIGHUP) {
     self->on_sighup();
     return;
@@ -560,6 +581,7 @@ void Server::reload() {
   }
   if (!gen) {
     LOG_ERROR("reload failed: %s", error.c_str());
+    admin::count_reload(false);
     // Still serving the current generation.
     notifier_.send("READY=1\nSTATUS=reload failed; serving generation " +
                    std::to_string(current_->id()));
@@ -644,6 +666,7 @@ void Server::on_published(uint64_t id) {
   std::unique_ptr<Generation> old = std::move(current_);
   current_ = std::move(publishing_);
   LOG_INFO("reloaded generation %llu", static_cast<unsigned long long>(id));
+  admin::count_reload(true);
   if (phase_ == Phase::StoppingMidPublish) {
     // Both generations heard SHUTDOWN in begin_shutdown: the old one only
     // waits for its pins now, within the shutdown's own deadline.

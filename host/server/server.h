@@ -114,6 +114,9 @@ class Server {
   uv_loop_t loop_{};
   TaskQueue tasks_;
   uv_signal_t sigterm_{}, sigint_{}, sighup_{};
+  // SIGUSR1 (reopen the log files): unreferenced, and closed only once the
+  // loop has ended, so that logrotate works through a drain too.
+  uv_signal_t sigusr1_{};
   uv_timer_t shutdown_timer_{};
   uv_timer_t retire_timer_{};
   std::unique_ptr<log::LogSink> error_sink_;

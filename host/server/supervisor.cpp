@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "cli/options.h"
+#include "log/log_files.h"
 #include "log/logger.h"
 #include "net/listener.h"
 #include "server/socket_activation.h"
@@ -41,6 +42,7 @@ sigset_t forwarded_signals() {
   sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGUSR1);  // reopen the log files
   return set;
 }
 
@@ -104,6 +106,9 @@ bool Supervisor::run() {
   sigaddset(&mask, SIGCHLD);
   sigprocmask(SIG_BLOCK, &mask, &old_mask_);
   signal(SIGPIPE, SIG_IGN);
+  // main() ignores SIGUSR1 until a loop handles it; an ignored signal never
+  // reaches the signalfd. Blocked, the default action cannot end us.
+  signal(SIGUSR1, SIG_DFL);
   signal_fd_ = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (signal_fd_ < 0) {
     LOG_ERROR("supervisor: signalfd: %s", strerror(errno));
@@ -179,7 +184,7 @@ bool Supervisor::spawn() {
     // SIGCHLD as it was; the forwarded signals blocked until the server's
     // handlers exist (unblock_forwarded_signals).
     sigset_t mask = old_mask_;
-    for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&mask, sig);
+    for (int sig : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&mask, sig);
     sigprocmask(SIG_SETMASK, &mask, nullptr);
     sockets_->ready_fd = ready[1];
     sockets_->restarts = restarts_;
@@ -242,6 +247,12 @@ void Supervisor::on_signal(int sig) {
       if (pid == child_) on_child_exit(status);
       if (done_) return;
     }
+    return;
+  }
+  if (sig == SIGUSR1) {
+    // Ours first, then the child's: each process holds its own descriptors.
+    log::reopen_log_files("supervisor: ");
+    if (child_ > 0) kill(child_, SIGUSR1);
     return;
   }
   if (sig == SIGHUP) {

@@ -61,8 +61,8 @@ void remove_unix_socket_files(ServeSockets* sockets);
 // plugin entries re-read from the config file when the child is a restart.
 std::optional<int> supervise(Config* config, ServeSockets* sockets);
 
-// The serving process keeps SIGHUP, SIGTERM and SIGINT blocked until its
-// handlers exist, so that a signal forwarded before then is not lost (or
+// The serving process keeps SIGHUP, SIGTERM, SIGINT and SIGUSR1 blocked until
+// its handlers exist, so that a signal forwarded before then is not lost (or
 // fatal); the server calls this once they do.
 void unblock_forwarded_signals();
 

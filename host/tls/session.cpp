@@ -140,9 +140,87 @@ long Session::bio_ctrl(BIO*, int cmd, long, void*) {
   }
 }
 
+namespace {
+
+// The reason an OpenSSL error `e` gives, sorted into HandshakeFailure.
+HandshakeFailure classify(unsigned long e) {
+  if (e == 0 || ERR_GET_LIB(e) != ERR_LIB_SSL) return HandshakeFailure::Other;
+  const int reason = ERR_GET_REASON(e);
+  // A fatal alert from the peer: SSL_AD_REASON_OFFSET + its code.
+  if (reason > SSL_AD_REASON_OFFSET && reason < SSL_AD_REASON_OFFSET + 256) {
+    switch (reason - SSL_AD_REASON_OFFSET) {
+      case SSL_AD_BAD_CERTIFICATE:
+      case SSL_AD_UNSUPPORTED_CERTIFICATE:
+      case SSL_AD_CERTIFICATE_REVOKED:
+      case SSL_AD_CERTIFICATE_EXPIRED:
+      case SSL_AD_CERTIFICATE_UNKNOWN:
+      case SSL_AD_UNKNOWN_CA:
+      case SSL_AD_CERTIFICATE_REQUIRED:
+        return HandshakeFailure::Certificate;
+      case SSL_AD_PROTOCOL_VERSION:
+        return HandshakeFailure::Version;
+      case SSL_AD_HANDSHAKE_FAILURE:
+      case SSL_AD_INSUFFICIENT_SECURITY:
+      case SSL_AD_NO_APPLICATION_PROTOCOL:
+        return HandshakeFailure::NoSharedCipher;
+      default:
+        return HandshakeFailure::Alert;
+    }
+  }
+  switch (reason) {
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_WRONG_VERSION_NUMBER:
+    case SSL_R_VERSION_TOO_LOW:
+    case SSL_R_VERSION_TOO_HIGH:
+    case SSL_R_UNKNOWN_PROTOCOL:
+    case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+      return HandshakeFailure::Version;
+    case SSL_R_NO_SHARED_CIPHER:
+    case SSL_R_NO_SHARED_GROUPS:
+    case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+    case SSL_R_NO_APPLICATION_PROTOCOL:
+    case SSL_R_NO_CIPHERS_AVAILABLE:
+      return HandshakeFailure::NoSharedCipher;
+    case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+    case SSL_R_CERTIFICATE_VERIFY_FAILED:
+      return HandshakeFailure::Certificate;
+    case SSL_R_HTTP_REQUEST:
+    case SSL_R_HTTPS_PROXY_REQUEST:
+      return HandshakeFailure::PlainHttp;
+    default:
+      return HandshakeFailure::Protocol;
+  }
+}
+
+}  // namespace
+
+const char* handshake_failure_name(HandshakeFailure f) {
+  switch (f) {
+    case HandshakeFailure::Version:
+      return "version";
+    case HandshakeFailure::NoSharedCipher:
+      return "no_shared_cipher";
+    case HandshakeFailure::Certificate:
+      return "certificate";
+    case HandshakeFailure::Alert:
+      return "alert";
+    case HandshakeFailure::Protocol:
+      return "protocol";
+    case HandshakeFailure::PlainHttp:
+      return "plain_http";
+    case HandshakeFailure::Timeout:
+      return "timeout";
+    case HandshakeFailure::Other:
+    case HandshakeFailure::Count:
+      break;
+  }
+  return "other";
+}
+
 void Session::record_error(const char* what) {
   failed_ = true;
   unsigned long e = ERR_peek_last_error();
+  failure_ = classify(e);
   char buf[256];
   if (e != 0) {
     ERR_error_string_n(e, buf, sizeof buf);

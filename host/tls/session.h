@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,25 @@
 namespace pounce::tls {
 
 class ContextSet;
+
+// Why a handshake failed, as /metrics counts it
+// (pounce_tls_handshake_failures_total{reason}): a small fixed set, from
+// the OpenSSL error that ended it, or from where the host ended it.
+enum class HandshakeFailure : uint8_t {
+  Version,         // no protocol version in common (too old, too new, not TLS)
+  NoSharedCipher,  // no cipher, group, signature algorithm or ALPN in common
+  Certificate,     // the client's certificate, or the client rejected ours
+  Alert,           // the client sent another fatal alert
+  Protocol,        // a malformed or unexpected handshake message
+  PlainHttp,       // clear-text HTTP on a TLS listener (answered with a 400)
+  Timeout,         // not done within --header-timeout
+  Other,           // anything else (out of memory, a library error)
+  Count
+};
+inline constexpr size_t kHandshakeFailures =
+    static_cast<size_t>(HandshakeFailure::Count);
+// The label value of a reason ("version", "no_shared_cipher", ...).
+const char* handshake_failure_name(HandshakeFailure f);
 
 class Session final : public InfoSource {
  public:
@@ -73,6 +93,9 @@ class Session final : public InfoSource {
   bool resumed() const;
   // The reason of the last failure, for the log.
   const std::string& error() const { return error_; }
+  // Why the handshake failed, once read() returned Failed before
+  // handshake_done().
+  HandshakeFailure failure() const { return failure_; }
   SSL* ssl() const { return ssl_; }
 
   // What plugins and the access log learn of this connection, read from
@@ -99,6 +122,7 @@ class Session final : public InfoSource {
   bool shut_down_ = false;
   bool failed_ = false;  // a fatal error: the session must not resume
   std::string error_;
+  HandshakeFailure failure_ = HandshakeFailure::Other;
   std::shared_ptr<const SessionInfo> info_;
 };
 

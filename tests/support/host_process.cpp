@@ -108,10 +108,17 @@ HostProcess::HostProcess(HostOptions options)
   const bool not_reopenable =
       options.stdout_kind == HostOptions::Stdout::PipeNotReopenable;
   if (not_reopenable) fchmod(out_pipe[1], 0);
+  int life_pipe[2] = {-1, -1};
+  constexpr int kLifeFd = 100;
+  if (!options.error_log_file.empty()) {
+    if (pipe2(life_pipe, O_CLOEXEC) != 0) return;
+    end_sink_ = &life_;
+  }
   pid_ = fork();
   if (pid_ == 0) {
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
+    if (life_pipe[1] >= 0) dup2(life_pipe[1], kLifeFd);  // inherited
     if (not_reopenable && geteuid() == 0) {
       // Root bypasses the pipe's mode: become nobody, like the host started
       // with sudo -u by a user whose pipe it writes to.
@@ -128,9 +135,18 @@ HostProcess::HostProcess(HostOptions options)
   }
   close(out_pipe[1]);
   close(err_pipe[1]);
+  if (life_pipe[1] >= 0) {
+    close(life_pipe[1]);
+    life_thread_ =
+        std::thread(&HostProcess::reader, this, life_pipe[0], &life_);
+  }
   out_fd_ = out_pipe[0];
   if (options.drain_stdout) resume_stdout();
   err_thread_ = std::thread(&HostProcess::reader, this, err_pipe[0], &err_);
+  if (!options.error_log_file.empty()) {
+    file_thread_ =
+        std::thread(&HostProcess::follow_file, this, options.error_log_file);
+  }
 
   // One startup line per listener, in --listen order.
   const std::string marker = "pounce-host: listening on ";
@@ -183,6 +199,8 @@ HostProcess::~HostProcess() {
   if (!out_thread_.joinable() && out_fd_ >= 0) close(out_fd_);
   if (out_thread_.joinable()) out_thread_.join();
   if (err_thread_.joinable()) err_thread_.join();
+  if (life_thread_.joinable()) life_thread_.join();
+  if (file_thread_.joinable()) file_thread_.join();
   std::string report = crash_expected_ ? "" : sanitizer_report(err_);
   if (!report.empty()) {
     ADD_FAILURE() << "pounce-host (pid " << pid_
@@ -207,8 +225,55 @@ void HostProcess::reader(int fd, std::string* sink) {
   }
   close(fd);
   std::lock_guard lock(mutex_);
-  if (sink == &err_) err_closed_ = true;
+  if (sink == end_sink_) err_closed_ = true;
   cv_.notify_all();
+}
+
+void HostProcess::follow_file(const std::string& path) {
+  int fd = -1;
+  ino_t inode = 0;
+  std::string partial;  // a line not yet complete
+  auto drain = [&] {
+    char buf[4096];
+    for (;;) {
+      ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : 0;
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      partial.append(buf, static_cast<size_t>(n));
+      const size_t end = partial.rfind('\n');
+      if (end == std::string::npos) continue;
+      std::lock_guard lock(mutex_);
+      err_.append(partial, 0, end + 1);
+      partial.erase(0, end + 1);
+      cv_.notify_all();
+    }
+  };
+  for (;;) {
+    drain();
+    // A new file at the path (the old one renamed, the host reopened):
+    // what the old one still has first, then the new one.
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 && (fd < 0 || st.st_ino != inode)) {
+      int next = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (next >= 0) {
+        drain();
+        if (fd >= 0) close(fd);
+        fd = next;
+        inode = st.st_ino;
+        continue;
+      }
+    }
+    std::unique_lock lock(mutex_);
+    // A file has no end-of-stream to wait for: look again shortly, until
+    // the process tree is gone (its stderr closed), then read what is left.
+    if (cv_.wait_for(lock, std::chrono::milliseconds(5),
+                     [&] { return err_closed_; })) {
+      lock.unlock();
+      drain();
+      break;
+    }
+  }
+  if (fd >= 0) close(fd);
 }
 
 bool HostProcess::wait_for(std::string* sink, const std::string& needle,
@@ -268,6 +333,8 @@ int HostProcess::wait_exit(std::chrono::milliseconds timeout) {
       exit_status_ = decode_status(status);
       if (out_thread_.joinable()) out_thread_.join();
       if (err_thread_.joinable()) err_thread_.join();
+      if (life_thread_.joinable()) life_thread_.join();
+      if (file_thread_.joinable()) file_thread_.join();
       return exit_status_;
     }
     if (std::chrono::steady_clock::now() >= deadline) return -1;

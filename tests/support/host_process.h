@@ -40,6 +40,11 @@ struct HostOptions {
   // (under socket activation the inherited sockets decide); 0: one per
   // --listen.
   size_t startup_lines = 0;
+  // The host writes its error log to this file (--error-log-file, which the
+  // test passes itself): its lines are followed there, by path (through a
+  // rename and reopen, as tail -F does), and join what stderr_text() and
+  // wait_for_stderr() see, whole lines at a time.
+  std::string error_log_file;
 };
 
 class HostProcess {
@@ -101,6 +106,7 @@ class HostProcess {
     return o;
   }
   void reader(int fd, std::string* sink);
+  void follow_file(const std::string& path);
   bool wait_for(std::string* sink, const std::string& needle,
                 std::chrono::milliseconds timeout, size_t count);
 
@@ -116,7 +122,13 @@ class HostProcess {
   std::string err_;
   std::thread out_thread_;
   std::thread err_thread_;
-  int out_fd_ = -1;  // stdout pipe, while nobody reads it
+  std::thread file_thread_;  // follows HostOptions::error_log_file
+  // With an error-log file the host's stderr closes at its start: a pipe it
+  // inherits on a high descriptor tells when the process tree is gone.
+  std::thread life_thread_;
+  std::string life_;               // what arrives on it: nothing
+  std::string* end_sink_ = &err_;  // whose EOF means the tree is gone
+  int out_fd_ = -1;                // stdout pipe, while nobody reads it
   bool crash_expected_ = false;
   bool err_closed_ = false;  // the stderr reader saw EOF (guarded by mutex_)
 };
