@@ -80,12 +80,13 @@ class Connection final : public TimeoutNode,
                          public h2::Transport {
  public:
   // Accepts a pending connection from `server` onto `loop`; `tls` when
-  // the listener is https. Returns nullptr when the accept failed (already
-  // logged).
-  static Connection* accept_from(EventLoop* loop, uv_stream_t* server,
-                                 bool tls);
+  // the listener is https, `proxy` when its connections start with a PROXY
+  // protocol header (?proxy-protocol=1). Returns nullptr when the accept
+  // failed (already logged).
+  static Connection* accept_from(EventLoop* loop, uv_stream_t* server, bool tls,
+                                 bool proxy);
   // Adopts an accepted socket (the accept distributor hands these over).
-  static Connection* adopt_fd(EventLoop* loop, int fd, bool tls);
+  static Connection* adopt_fd(EventLoop* loop, int fd, bool tls, bool proxy);
   // Adopts a connection a worker handed to this async loop.
   static void adopt_handoff(EventLoop* loop, Handoff&& handoff);
 
@@ -186,7 +187,8 @@ class Connection final : public TimeoutNode,
   ~Connection();
   bool init_socket();
   // `tls`: the connection came from an https listener; starts its session.
-  void start(bool tls);
+  // `proxy`: a PROXY protocol header comes first (read_proxy_header).
+  void start(bool tls, bool proxy);
 
   // libuv callbacks
   static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
@@ -199,6 +201,13 @@ class Connection final : public TimeoutNode,
   // partial, else behind the partial request in in_ (grown as a declared
   // body needs). base == nullptr when in_ could not grow.
   uv_buf_t input_room();
+  // PROXY protocol listeners, before anything else is read (not TLS, not
+  // the HTTP/2 preface): parses the header from the bytes read so far, the
+  // header split across reads or not. true when the header is complete:
+  // *data and *len then hold what followed it in this read (the client's
+  // first bytes, possibly none). false when more is needed, or when the
+  // connection was closed (a missing or malformed header, logged).
+  bool read_proxy_header(char** data, size_t* len);
   // Plaintext arrived in `base` (input_room()'s buffer): serve it.
   void deliver_input(char* base, size_t len);
   void handle_read(char* data, size_t len, bool owned);
@@ -379,6 +388,11 @@ class Connection final : public TimeoutNode,
   bool tls_counted_ = false;           // its handshake is in the metrics
   bool awaiting_tls_ = false;          // https, before the first byte
   bool alpn_checked_ = false;          // https: the ALPN choice was read
+  // A PROXY protocol listener's connection whose header has not been read
+  // yet, and the header's bytes so far when it came split (at most
+  // ProxyLimits::max_v2_length; released once it is complete).
+  bool awaiting_proxy_ = false;
+  ByteBuffer proxy_in_;
 
   // HTTP/2 (phase Http2). `served_`: a request was routed, so the client
   // preface can no longer start HTTP/2 (it must open the connection).

@@ -17,6 +17,7 @@ Worker::Worker(const Config& config, unsigned index,
     auto l = std::make_unique<Listening>();
     l->worker = this;
     l->tls = lf.tls;
+    l->proxy = lf.proxy;
     uv_tcp_init(uv(), &l->tcp);
     l->tcp.data = l.get();
     int rc = uv_tcp_open(&l->tcp, lf.fd);
@@ -48,16 +49,16 @@ void Worker::on_connection(uv_stream_t* server, int status) {
     return;
   }
   w->accept_errors_.succeeded();
-  if (Connection::accept_from(w, server, l->tls)) {
+  if (Connection::accept_from(w, server, l->tls, l->proxy)) {
     w->accepted_.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
-void Worker::hand_off(int fd, bool tls) {
+void Worker::hand_off(int fd, bool tls, bool proxy) {
   {
     std::lock_guard lock(handoff_mutex_);
     if (!handoff_closed_) {
-      handoff_fds_.push_back(ListenFd{fd, tls});
+      handoff_fds_.push_back(ListenFd{fd, tls, proxy});
       uv_async_send(&handoff_async_);
       return;
     }
@@ -77,7 +78,7 @@ void Worker::on_handoff(uv_async_t* a) {
       close(lf.fd);
       continue;
     }
-    if (Connection::adopt_fd(w, lf.fd, lf.tls)) {
+    if (Connection::adopt_fd(w, lf.fd, lf.tls, lf.proxy)) {
       w->accepted_.fetch_add(1, std::memory_order_relaxed);
     }
   }

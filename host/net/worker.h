@@ -19,6 +19,7 @@ namespace pounce {
 struct ListenFd {
   int fd = -1;
   bool tls = false;
+  bool proxy = false;  // ?proxy-protocol=1: a PROXY header comes first
 };
 
 class Worker : public EventLoop {
@@ -32,8 +33,8 @@ class Worker : public EventLoop {
   ~Worker() override;
 
   // Gives an accepted socket to this worker; `tls` when it came from an
-  // https listener. Any thread.
-  void hand_off(int fd, bool tls);
+  // https listener, `proxy` from a PROXY protocol one. Any thread.
+  void hand_off(int fd, bool tls, bool proxy);
 
   // Connections accepted so far, for tests and the bench (any thread).
   uint64_t accepted() const {
@@ -52,6 +53,7 @@ class Worker : public EventLoop {
     uv_tcp_t tcp{};
     Worker* worker = nullptr;
     bool tls = false;
+    bool proxy = false;
   };
   // One per listener; unique_ptr so that the handles never move.
   std::vector<std::unique_ptr<Listening>> listeners_;

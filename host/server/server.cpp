@@ -301,7 +301,7 @@ void Server::start_threads() {
     std::vector<ListenFd> own;
     if (reuseport) {
       for (const ServeListener& l : sockets_.listeners) {
-        own.push_back(ListenFd{l.fds[i], l.spec.tls});
+        own.push_back(ListenFd{l.fds[i], l.spec.tls, l.spec.proxy_protocol});
       }
     }
     auto w = std::make_unique<Worker>(
@@ -337,7 +337,7 @@ void Server::start_threads() {
     for (auto& w : workers_) targets.push_back(w.get());
     std::vector<ListenFd> fds;
     for (const ServeListener& l : sockets_.listeners) {
-      fds.push_back(ListenFd{l.fds[0], l.spec.tls});
+      fds.push_back(ListenFd{l.fds[0], l.spec.tls, l.spec.proxy_protocol});
     }
     distributor_ =
         std::make_unique<AcceptDistributor>(std::move(fds), std::move(targets));
