@@ -107,10 +107,23 @@ class Exchange {
   std::string_view request_id() const {
     return std::string_view(request_id_, request_id_len_);
   }
+  // Whether the client's request was https: TLS on this connection, unless
+  // a trusted proxy said how its client came in (Forwarded proto=,
+  // X-Forwarded-Proto; pipeline/admission.h). The scheme plugins see (the
+  // request view's `scheme`) and the access log's $scheme. request_tls
+  // still describes this connection's own TLS.
+  bool https() {
+    return forwarded_proto_ ? forwarded_https_ : tls_source() != nullptr;
+  }
   // Set by the admission of each request (pipeline/admission.h).
   void reset_request_facts() {
     has_client_ = false;
+    forwarded_proto_ = false;
     request_id_len_ = 0;
+  }
+  void set_forwarded_proto(bool https) {
+    forwarded_proto_ = true;
+    forwarded_https_ = https;
   }
   void set_client(const PeerAddress& client) {
     client_ = client;
@@ -215,6 +228,8 @@ class Exchange {
  private:
   PeerAddress client_;
   bool has_client_ = false;
+  bool forwarded_proto_ = false;  // forwarded_https_ holds a proxy's word
+  bool forwarded_https_ = false;
   uint8_t request_id_len_ = 0;
   uint32_t retry_after_s_ = 0;
   char request_id_[kMaxRequestId];

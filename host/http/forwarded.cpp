@@ -216,8 +216,24 @@ ForwardedResult resolve_forwarded(const ForwardedHeaders& headers,
         break;  // only empty lines: fall through to X-Forwarded-For
     }
   }
-  if (headers.x_forwarded_for.empty()) return {};
   ForwardedResult r;
+  if (headers.x_forwarded_for.empty()) {
+    // X-Forwarded-Proto alone: the proxy tells the scheme, not the client
+    // (a balancer that gives the address by the PROXY protocol).
+    std::string_view proto;
+    if (headers.x_forwarded_proto.empty()) return r;
+    switch (pick_from_right(headers.x_forwarded_proto, hops, &proto)) {
+      case Pick::Malformed:
+        return malformed();
+      case Pick::Empty:
+        return r;
+      case Pick::Found:
+        if (!parse_proto(proto, &r.https)) return malformed();
+        r.proto_given = true;
+        return r;
+    }
+    return r;
+  }
   switch (pick_from_right(headers.x_forwarded_for, hops, &element)) {
     case Pick::Malformed:
       return malformed();

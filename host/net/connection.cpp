@@ -922,7 +922,8 @@ void Connection::start_blocking(const http::RequestHead& head,
   // and the connection's scheme and TLS facts (a snapshot: the connection
   // may close while the handler runs).
   job->view.mount_prefix = {mount.prefix.data(), mount.prefix.size()};
-  job->view.scheme = tls_ ? pounce_str_t{"https", 5} : pounce_str_t{"http", 4};
+  job->view.scheme =
+      https() ? pounce_str_t{"https", 5} : pounce_str_t{"http", 4};
   job->view.authority = {job->head.host.data(), job->head.host.size()};
   job->tls.reset(tls_ ? tls_->info() : nullptr);
   job->req.tls = tls_ ? &job->tls : nullptr;

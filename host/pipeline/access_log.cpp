@@ -84,7 +84,7 @@ void write_line(exchange::Exchange& ex, std::string_view request_line,
     f.request_time = secs;
     tls::InfoSource* tls = ex.tls_source();
     f.tls = tls ? tls->tls_info() : nullptr;
-    f.scheme = f.tls ? "https" : "http";
+    f.scheme = ex.https() ? "https" : "http";
     f.request_id = ex.request_id();
     f.mount = metrics::MountTable::instance().label(mount);
     f.user_agent = user_agent(head);
