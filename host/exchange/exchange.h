@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "http/byte_buffer.h"
@@ -58,6 +59,16 @@ struct Handshake;
 struct PeerAddress {
   sockaddr_storage addr{};
   socklen_t len = 0;
+};
+
+// What a PROXY protocol v2 header's TLVs said about the client's
+// connection to the balancer (host/http/proxy_header.h): the ALPN protocol
+// it negotiated there and the authority (SNI) it asked for. Empty when the
+// TLV was absent. For the access log ($proxy_protocol_tlv_alpn,
+// $proxy_protocol_tlv_authority, as nginx names them), never for routing.
+struct ProxyTlvs {
+  std::string alpn;
+  std::string authority;
 };
 
 namespace exchange {
@@ -98,6 +109,9 @@ class Exchange {
   // The TLS facts of the connection (request_tls, $tls_* in the access log);
   // null on cleartext.
   virtual tls::InfoSource* tls_source() = 0;
+  // The PROXY protocol TLVs of the connection, or null (no such header, or
+  // one without them).
+  virtual const ProxyTlvs* proxy_tlvs() { return nullptr; }
 
   // The client of the current request: the peer, unless trusted forwarding
   // headers said otherwise (pipeline/admission.h). What request_addr, the

@@ -439,6 +439,13 @@ bool Connection::read_proxy_header(char** data, size_t* len) {
           info.authority.empty() ? "-" : info.authority.data());
     }
   }
+  if (!info.alpn.empty() || !info.authority.empty()) {
+    // Copied out: the views point into this read's buffer. Bounded by the
+    // header's 4 KiB.
+    proxy_tlvs_ = std::make_unique<ProxyTlvs>();
+    proxy_tlvs_->alpn = info.alpn;
+    proxy_tlvs_->authority = info.authority;
+  }
   // The header ended in this read (it was incomplete before it): what
   // follows it is the tail of this read.
   const size_t skip = r.consumed - before;

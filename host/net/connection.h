@@ -108,6 +108,7 @@ class Connection final : public TimeoutNode,
   const PeerAddress& peer() override;
   bool local_address(PeerAddress* out) override;
   tls::InfoSource* tls_source() override;
+  const ProxyTlvs* proxy_tlvs() override { return proxy_tlvs_.get(); }
   bool respond(const exchange::ResponseStart& head,
                std::string_view body) override;
   void respond_error(http::ErrorCode code,
@@ -393,6 +394,8 @@ class Connection final : public TimeoutNode,
   // ProxyLimits::max_v2_length; released once it is complete).
   bool awaiting_proxy_ = false;
   ByteBuffer proxy_in_;
+  // The header's ALPN and authority TLVs, when it had either.
+  std::unique_ptr<ProxyTlvs> proxy_tlvs_;
 
   // HTTP/2 (phase Http2). `served_`: a request was routed, so the client
   // preface can no longer start HTTP/2 (it must open the connection).

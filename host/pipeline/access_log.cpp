@@ -87,6 +87,10 @@ void write_line(exchange::Exchange& ex, std::string_view request_line,
     f.scheme = ex.https() ? "https" : "http";
     f.request_id = ex.request_id();
     f.mount = metrics::MountTable::instance().label(mount);
+    if (const ProxyTlvs* p = ex.proxy_tlvs()) {
+      f.proxy_alpn = p->alpn;
+      f.proxy_authority = p->authority;
+    }
     f.user_agent = user_agent(head);
     char custom[2048];
     log::access(

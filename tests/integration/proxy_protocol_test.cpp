@@ -416,6 +416,73 @@ TEST(ProxyProtocol, IsReadBeforeTheHttp2Preface) {
       << h.stdout_text();
 }
 
+// The ALPN and authority TLVs are the access log's
+// $proxy_protocol_tlv_alpn and $proxy_protocol_tlv_authority (nginx's
+// names), over HTTP/1.1 and HTTP/2, for the connection's every request;
+// absent ones print "-".
+TEST(ProxyProtocol, TlvsReachTheAccessLog) {
+  HostProcess h({"--listen", "http://127.0.0.1:0?proxy-protocol=1", "--plugin",
+                 test_plugin_path("inspect"), "--workers", "1",
+                 "--access-log-format",
+                 "$remote_addr alpn=$proxy_protocol_tlv_alpn "
+                 "authority=$proxy_protocol_tlv_authority $server_protocol"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  {
+    RawClient c(h.port());
+    ASSERT_TRUE(
+        c.send(v2(0x21, 0x11, ipv4_block("203.0.113.5", "10.0.0.2", 40000, 443),
+                  tlv(0x01, "h2") + tlv(0x02, "shop.example")) +
+               kGet + kGet));
+    ASSERT_TRUE(c.read_response());
+    ASSERT_TRUE(c.read_response());
+  }
+  EXPECT_TRUE(h.wait_for_stdout(
+      "203.0.113.5 alpn=h2 authority=shop.example HTTP/1.1", 10s, 2))
+      << h.stdout_text();
+  // Only the authority, and none.
+  ask(h.port(), v2(0x21, 0x11, ipv4_block("203.0.113.6", "10.0.0.2", 1, 2),
+                   tlv(0x02, "api.example")));
+  EXPECT_TRUE(
+      h.wait_for_stdout("203.0.113.6 alpn=- authority=api.example HTTP/1.1"))
+      << h.stdout_text();
+  ask(h.port(), "PROXY TCP4 198.51.100.7 10.0.0.1 5555 80\r\n");
+  EXPECT_TRUE(h.wait_for_stdout("198.51.100.7 alpn=- authority=- HTTP/1.1"))
+      << h.stdout_text();
+  CommandResult r = run_command(
+      {"/usr/bin/python3", "-c", kH2cClient, std::to_string(h.port()),
+       hex(v2(0x21, 0x11, ipv4_block("203.0.113.7", "10.0.0.2", 1, 443),
+              tlv(0x01, "h2") + tlv(0x02, "h2.example")))});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(
+      h.wait_for_stdout("203.0.113.7 alpn=h2 authority=h2.example HTTP/2"))
+      << h.stdout_text();
+}
+
+// An async request moves the connection to an async loop, a blocking one
+// runs on the pool: the client and the TLVs go along.
+TEST(ProxyProtocol, AsyncAndBlockingRequestsKeepTheClient) {
+  HostProcess h({"--listen", "http://127.0.0.1:0?proxy-protocol=1", "--plugin",
+                 test_plugin_path("h2_probe"), "--workers", "1",
+                 "--access-log-format",
+                 "$remote_addr authority=$proxy_protocol_tlv_authority "
+                 "$request_uri"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  RawClient c(h.port());
+  ASSERT_TRUE(
+      c.send(v2(0x21, 0x11, ipv4_block("203.0.113.50", "10.0.0.2", 1, 443),
+                tlv(0x02, "moved.example"))));
+  for (const std::string path :
+       {"/async/view", "/blocking/view", "/async/view", "/view"}) {
+    ASSERT_TRUE(c.send("GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n"));
+    auto r = c.read_response();
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 200) << path;
+    EXPECT_TRUE(h.wait_for_stdout("203.0.113.50 authority=moved.example " +
+                                  path + "\n"))
+        << h.stdout_text();
+  }
+}
+
 TEST(ProxyProtocol, ListenOptionsAreChecked) {
   CommandResult bad =
       run_command({host_binary(), "check", "--plugin", plugin_path("hello"),
