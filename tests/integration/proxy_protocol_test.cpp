@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -481,6 +482,54 @@ TEST(ProxyProtocol, AsyncAndBlockingRequestsKeepTheClient) {
                                   path + "\n"))
         << h.stdout_text();
   }
+}
+
+// Over a Unix socket listener (a balancer on the same machine): sends
+// `bytes`, returns all that comes back until the server closes.
+std::string unix_exchange(const std::string& path, const std::string& bytes) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(bytes.size())) {
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[4096];
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
+      out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  return out;
+}
+
+TEST(ProxyProtocol, OnAUnixSocketListener) {
+  char tmpl[] = "/tmp/pounce-pp-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  const std::string path = dir + "/pp.sock";
+  HostProcess h({"--listen", "unix:" + path + "?proxy-protocol=1", "--plugin",
+                 test_plugin_path("inspect"), "--workers", "1",
+                 "--access-log-format", "json"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  const std::string close_get =
+      "GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+  std::string out = unix_exchange(
+      path, "PROXY TCP4 198.51.100.90 10.0.0.1 5555 80\r\n" + close_get);
+  EXPECT_NE(out.find("remote=198.51.100.90\n"), std::string::npos) << out;
+  EXPECT_TRUE(h.wait_for_stdout("\"client\":\"198.51.100.90\""))
+      << h.stdout_text();
+  out = unix_exchange(
+      path, v2(0x21, 0x21, ipv6_block("2001:db8::90", "2001:db8::1", 1, 2)) +
+                close_get);
+  EXPECT_NE(out.find("remote=2001:db8::90\n"), std::string::npos) << out;
+  // Without the header: closed unanswered, with the log line.
+  EXPECT_EQ(unix_exchange(path, close_get), "");
+  EXPECT_TRUE(h.wait_for_stderr("no PROXY protocol header")) << h.stderr_text();
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ProxyProtocol, ListenOptionsAreChecked) {
