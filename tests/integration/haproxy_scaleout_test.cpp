@@ -410,8 +410,9 @@ TEST(HaproxyScaleOut, DrainRestartReloadAndCrashBehindHaproxy) {
             count_of(logs, "\"client\":\"127.0.0.2\""));
   RecordProperty("requests_ok", std::to_string(tally.ok.load()));
   RecordProperty("failures_after_kill", std::to_string(after_kill));
-  std::printf("load: %llu ok, %zu failed (all after the SIGKILL)\n",
-              static_cast<unsigned long long>(tally.ok.load()), after_kill);
+  std::printf("load: %llu ok; failed: %zu in steps 1-3, %zu after the kill\n",
+              static_cast<unsigned long long>(tally.ok.load()),
+              failures_before_kill, after_kill);
 
   std::filesystem::remove_all(dir);
 }
