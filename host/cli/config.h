@@ -33,6 +33,9 @@ struct ListenSpec {
   // ?fd-name=NAME: under socket activation, the inherited socket whose
   // LISTEN_FDNAMES entry (FileDescriptorName= in the .socket unit) is NAME.
   std::string fd_name;
+  // ?proxy-protocol=1: every connection starts with a PROXY protocol header
+  // (v1 or v2) whose source address becomes the client's.
+  bool proxy_protocol = false;
   bool is_unix() const { return !unix_path.empty(); }
   // "https://127.0.0.1:8443" with the given port (or `real_port` when set);
   // "unix:/run/pounce.sock" for a Unix socket.
@@ -42,7 +45,8 @@ struct ListenSpec {
 };
 
 // Parses "http://HOST:PORT", "https://HOST:PORT" ("[::1]" for IPv6) or
-// "unix:PATH", each optionally followed by "?fd-name=NAME".
+// "unix:PATH", each optionally followed by options as a query:
+// "?fd-name=NAME&proxy-protocol=1".
 bool parse_listen_url(const std::string& text, ListenSpec* out,
                       std::string* error);
 
@@ -86,6 +90,9 @@ struct Config {
   // believed only from these peers ("" = none), for this many hops.
   std::string forwarded_allow_ips;
   unsigned forwarded_hops = 1;
+  // --proxy-protocol: the default listener (--host/--port) expects a PROXY
+  // protocol header; --listen entries say it with ?proxy-protocol=1.
+  bool proxy_protocol = false;
   // Requests per second per client (0 = off), the bucket (0 = 2 × the
   // rate), and the clients remembered.
   uint64_t rate_limit = 0;

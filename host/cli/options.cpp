@@ -152,6 +152,9 @@ constexpr OptionDef kOptions[] = {
     {"forwarded-allow-ips", Kind::Text, "",
      "Peers (addresses, CIDR ranges, \"unix\") whose X-Forwarded-For, "
      "X-Forwarded-Proto, Forwarded and X-Request-ID are believed"},
+    {"proxy-protocol", Kind::Bool, "off",
+     "The default listener expects a PROXY protocol header (v1 or v2) first; "
+     "--listen entries: ?proxy-protocol=1"},
     {"forwarded-hops", Kind::Count, "1",
      "How many trusted proxies stand in front: the client is the Nth "
      "address from the right",
@@ -509,6 +512,8 @@ bool apply_key(const std::string& key, const json& value, Config* c,
       c->tls_allow_expired = b;
     else if (flag == "request-id")
       c->request_id = b;
+    else if (flag == "proxy-protocol")
+      c->proxy_protocol = b;
     return true;
   }
   std::string flag = def->flag;
@@ -600,6 +605,12 @@ bool apply_key(const std::string& key, const json& value, Config* c,
         *error = setting_name(*def) +
                  ": the admin listener speaks plain "
                  "HTTP (http://HOST:PORT or unix:PATH)";
+        return false;
+      }
+      if (c->admin.proxy_protocol) {
+        // Probes come straight from the balancer or the kubelet.
+        *error = setting_name(*def) +
+                 ": the admin listener takes no PROXY protocol header";
         return false;
       }
     }
@@ -829,7 +840,14 @@ bool validate(Config* c, std::string* error) {
     spec.tls = !c->tls_certs.empty();
     spec.host = c->host;
     spec.port = c->port;
+    spec.proxy_protocol = c->proxy_protocol;
     c->listens = {spec};
+  } else if (c->proxy_protocol) {
+    // Which of several listeners would it mean? Each says it itself.
+    *error =
+        "--proxy-protocol applies to the default listener; with --listen, "
+        "add ?proxy-protocol=1 to the entries that expect it";
+    return false;
   }
   if (c->tls_certs.size() != c->tls_keys.size()) {
     *error = "--tls-cert and --tls-key pair up in order: " +
@@ -1009,6 +1027,7 @@ json setting_value(const OptionDef& def, const Config& c) {
   if (flag == "rate-limit-burst") return c.rate_limit_burst;
   if (flag == "rate-limit-table") return c.rate_limit_table;
   if (flag == "request-id") return c.request_id;
+  if (flag == "proxy-protocol") return c.proxy_protocol;
   if (flag == "access-log") return c.access_log;
   if (flag == "access-log-format") return c.access_log_format;
   if (flag == "access-log-file") return c.access_log_file;
@@ -1064,13 +1083,19 @@ std::string ListenSpec::url(uint16_t real_port) const {
 
 std::string ListenSpec::text() const {
   std::string t = url();
-  if (!fd_name.empty()) t += "?fd-name=" + fd_name;
+  char separator = '?';
+  if (!fd_name.empty()) {
+    t += separator + ("fd-name=" + fd_name);
+    separator = '&';
+  }
+  if (proxy_protocol) t += separator + std::string("proxy-protocol=1");
   return t;
 }
 
 namespace {
 
-// The options after '?': "fd-name=NAME" ('&' between several).
+// The options after '?': "fd-name=NAME", "proxy-protocol=1|0" ('&' between
+// several).
 bool parse_listen_options(const std::string& text, const std::string& query,
                           ListenSpec* spec, std::string* error) {
   size_t start = 0;
@@ -1093,9 +1118,15 @@ bool parse_listen_options(const std::string& text, const std::string& query,
         return false;
       }
       spec->fd_name = value;
+    } else if (name == "proxy-protocol") {
+      if (value != "1" && value != "0") {
+        *error = "--listen " + text + ": proxy-protocol must be 1 or 0";
+        return false;
+      }
+      spec->proxy_protocol = value == "1";
     } else {
       *error = "--listen " + text + ": unknown option \"" + name +
-               "\" (known: fd-name)";
+               "\" (known: fd-name, proxy-protocol)";
       return false;
     }
     start = end + 1;

@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "http/byte_buffer.h"
@@ -58,6 +59,16 @@ struct Handshake;
 struct PeerAddress {
   sockaddr_storage addr{};
   socklen_t len = 0;
+};
+
+// What a PROXY protocol v2 header's TLVs said about the client's
+// connection to the balancer (host/http/proxy_header.h): the ALPN protocol
+// it negotiated there and the authority (SNI) it asked for. Empty when the
+// TLV was absent. For the access log ($proxy_protocol_tlv_alpn,
+// $proxy_protocol_tlv_authority, as nginx names them), never for routing.
+struct ProxyTlvs {
+  std::string alpn;
+  std::string authority;
 };
 
 namespace exchange {
@@ -98,6 +109,9 @@ class Exchange {
   // The TLS facts of the connection (request_tls, $tls_* in the access log);
   // null on cleartext.
   virtual tls::InfoSource* tls_source() = 0;
+  // The PROXY protocol TLVs of the connection, or null (no such header, or
+  // one without them).
+  virtual const ProxyTlvs* proxy_tlvs() { return nullptr; }
 
   // The client of the current request: the peer, unless trusted forwarding
   // headers said otherwise (pipeline/admission.h). What request_addr, the
@@ -107,10 +121,23 @@ class Exchange {
   std::string_view request_id() const {
     return std::string_view(request_id_, request_id_len_);
   }
+  // Whether the client's request was https: TLS on this connection, unless
+  // a trusted proxy said how its client came in (Forwarded proto=,
+  // X-Forwarded-Proto; pipeline/admission.h). The scheme plugins see (the
+  // request view's `scheme`) and the access log's $scheme. request_tls
+  // still describes this connection's own TLS.
+  bool https() {
+    return forwarded_proto_ ? forwarded_https_ : tls_source() != nullptr;
+  }
   // Set by the admission of each request (pipeline/admission.h).
   void reset_request_facts() {
     has_client_ = false;
+    forwarded_proto_ = false;
     request_id_len_ = 0;
+  }
+  void set_forwarded_proto(bool https) {
+    forwarded_proto_ = true;
+    forwarded_https_ = https;
   }
   void set_client(const PeerAddress& client) {
     client_ = client;
@@ -215,6 +242,8 @@ class Exchange {
  private:
   PeerAddress client_;
   bool has_client_ = false;
+  bool forwarded_proto_ = false;  // forwarded_https_ holds a proxy's word
+  bool forwarded_https_ = false;
   uint8_t request_id_len_ = 0;
   uint32_t retry_after_s_ = 0;
   char request_id_[kMaxRequestId];

@@ -789,14 +789,16 @@ void Session::start_blocking(Stream* s) {
   job->mount = &mount;
   job->view.mount_prefix = {mount.prefix.data(), mount.prefix.size()};
   tls::InfoSource* tls = transport_->tls_source();
-  job->view.scheme = tls ? pounce_str_t{"https", 5} : pounce_str_t{"http", 4};
+  job->view.scheme =
+      s->https() ? pounce_str_t{"https", 5} : pounce_str_t{"http", 4};
   job->view.authority = {job->head.host.data(), job->head.host.size()};
   job->tls.reset(transport_->tls_snapshot());
   job->req.tls = tls ? &job->tls : nullptr;
   job->plugin_name = mount.module->name().c_str();
   job->res.reset(job->plugin_name);
   job->pin = r.pin ? std::move(r.pin) : GenerationPin(r.generation);
-  job->peer = transport_->peer();
+  // The stream's client: a trusted proxy's word (admission) is in it.
+  job->peer = s->client();
   if (!transport_->local_address(&job->local)) job->local.len = 0;
   job->owner = s;
   BlockingPool* pool = loop_->blocking_pool();

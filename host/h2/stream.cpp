@@ -216,6 +216,10 @@ tls::InfoSource* Stream::tls_source() {
   return session_->transport()->tls_source();
 }
 
+const ProxyTlvs* Stream::proxy_tlvs() {
+  return session_->transport()->proxy_tlvs();
+}
+
 bool Stream::submit_head(const exchange::ResponseStart& h, bool end_stream) {
   ByteBuffer& b = session_->nv_scratch();
   std::vector<nghttp2_nv>& nv = session_->nv_array();

@@ -81,6 +81,7 @@ class Stream final : public exchange::Exchange,
   const PeerAddress& peer() override;
   bool local_address(PeerAddress* out) override;
   tls::InfoSource* tls_source() override;
+  const ProxyTlvs* proxy_tlvs() override;
   bool respond(const exchange::ResponseStart& head,
                std::string_view body) override;
   void respond_error(http::ErrorCode code,

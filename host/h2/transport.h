@@ -35,6 +35,7 @@ class Transport {
   virtual const PeerAddress& peer() = 0;
   virtual bool local_address(PeerAddress* out) = 0;
   virtual tls::InfoSource* tls_source() = 0;
+  virtual const ProxyTlvs* proxy_tlvs() = 0;
   // The TLS facts, kept alive for a blocking handler; null on cleartext.
   virtual std::shared_ptr<const tls::SessionInfo> tls_snapshot() = 0;
   virtual std::string describe_peer() = 0;

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "http/address_text.h"
+
 namespace pounce::http {
 namespace {
 
@@ -134,37 +136,6 @@ bool parse_proto(std::string_view value, bool* https) {
   return false;
 }
 
-bool parse_port(std::string_view text, uint16_t* port) {
-  if (text.empty() || text.size() > 5) return false;
-  uint32_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + static_cast<uint32_t>(c - '0');
-  }
-  if (value > 65535) return false;
-  *port = static_cast<uint16_t>(value);
-  return true;
-}
-
-bool parse_ip(std::string_view text, bool ipv6, sockaddr_storage* out,
-              uint16_t port) {
-  char buffer[INET6_ADDRSTRLEN];
-  if (text.empty() || text.size() >= sizeof(buffer)) return false;
-  std::memcpy(buffer, text.data(), text.size());
-  buffer[text.size()] = '\0';
-  *out = {};
-  if (ipv6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(out);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    return inet_pton(AF_INET6, buffer, &a->sin6_addr) == 1;
-  }
-  auto* a = reinterpret_cast<sockaddr_in*>(out);
-  a->sin_family = AF_INET;
-  a->sin_port = htons(port);
-  return inet_pton(AF_INET, buffer, &a->sin_addr) == 1;
-}
-
 ForwardedResult malformed() {
   ForwardedResult r;
   r.outcome = ForwardedOutcome::Malformed;
@@ -219,16 +190,16 @@ bool parse_forwarded_address(std::string_view text, sockaddr_storage* out) {
         (rest.front() != ':' || !parse_port(rest.substr(1), &port))) {
       return false;
     }
-    return parse_ip(text.substr(1, close - 1), true, out, port);
+    return parse_ip(text.substr(1, close - 1), true, port, out);
   }
   const size_t colon = text.find(':');
   if (colon != std::string_view::npos &&
       text.find(':', colon + 1) == std::string_view::npos) {
     // One colon: IPv4 with a port.
     if (!parse_port(text.substr(colon + 1), &port)) return false;
-    return parse_ip(text.substr(0, colon), false, out, port);
+    return parse_ip(text.substr(0, colon), false, port, out);
   }
-  return parse_ip(text, colon != std::string_view::npos, out, 0);
+  return parse_ip(text, colon != std::string_view::npos, 0, out);
 }
 
 ForwardedResult resolve_forwarded(const ForwardedHeaders& headers,
@@ -245,8 +216,24 @@ ForwardedResult resolve_forwarded(const ForwardedHeaders& headers,
         break;  // only empty lines: fall through to X-Forwarded-For
     }
   }
-  if (headers.x_forwarded_for.empty()) return {};
   ForwardedResult r;
+  if (headers.x_forwarded_for.empty()) {
+    // X-Forwarded-Proto alone: the proxy tells the scheme, not the client
+    // (a balancer that gives the address by the PROXY protocol).
+    std::string_view proto;
+    if (headers.x_forwarded_proto.empty()) return r;
+    switch (pick_from_right(headers.x_forwarded_proto, hops, &proto)) {
+      case Pick::Malformed:
+        return malformed();
+      case Pick::Empty:
+        return r;
+      case Pick::Found:
+        if (!parse_proto(proto, &r.https)) return malformed();
+        r.proto_given = true;
+        return r;
+    }
+    return r;
+  }
   switch (pick_from_right(headers.x_forwarded_for, hops, &element)) {
     case Pick::Malformed:
       return malformed();
@@ -290,7 +277,7 @@ bool AddressSet::parse(std::string_view list, std::string* error) {
     if (slash != std::string_view::npos) address = entry.substr(0, slash);
     sockaddr_storage parsed{};
     const bool ipv6 = address.find(':') != std::string_view::npos;
-    if (!parse_ip(address, ipv6, &parsed, 0)) {
+    if (!parse_ip(address, ipv6, 0, &parsed)) {
       ok = false;
       *error = "not an address or CIDR range: '" + std::string(entry) + "'";
       return false;

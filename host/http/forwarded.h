@@ -67,7 +67,9 @@ enum class ForwardedOutcome : uint8_t {
 struct ForwardedResult {
   ForwardedOutcome outcome = ForwardedOutcome::NotPresent;
   sockaddr_storage client{};  // when Used: port 0 unless the header gave one
-  // When Used and the header gave a protocol: whether it was https.
+  // Whether a header gave the protocol (with a Used client, or
+  // X-Forwarded-Proto alone: then the outcome is NotPresent), and whether
+  // it was https.
   bool proto_given = false;
   bool https = false;
 };

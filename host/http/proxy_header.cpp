@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "http/address_text.h"
+
 namespace pounce::http {
 namespace {
 
@@ -36,40 +38,12 @@ bool matches_prefix(std::string_view input, std::string_view signature) {
   return input.substr(0, n) == signature.substr(0, n);
 }
 
-// A port: 1 to 5 decimal digits, at most 65535.
-bool parse_port(std::string_view text, uint16_t* port) {
-  if (text.empty() || text.size() > 5) return false;
-  uint32_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + static_cast<uint32_t>(c - '0');
-  }
-  if (value > 65535) return false;
-  *port = static_cast<uint16_t>(value);
-  return true;
-}
-
 // Fills `out` from an address in text and a port; false when either is bad
 // for the family.
 bool parse_address(std::string_view text, std::string_view port_text, bool ipv6,
                    sockaddr_storage* out) {
-  char buffer[INET6_ADDRSTRLEN];
-  if (text.empty() || text.size() >= sizeof(buffer)) return false;
-  std::memcpy(buffer, text.data(), text.size());
-  buffer[text.size()] = '\0';
   uint16_t port = 0;
-  if (!parse_port(port_text, &port)) return false;
-  *out = {};
-  if (ipv6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(out);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    return inet_pton(AF_INET6, buffer, &a->sin6_addr) == 1;
-  }
-  auto* a = reinterpret_cast<sockaddr_in*>(out);
-  a->sin_family = AF_INET;
-  a->sin_port = htons(port);
-  return inet_pton(AF_INET, buffer, &a->sin_addr) == 1;
+  return parse_port(port_text, &port) && parse_ip(text, ipv6, port, out);
 }
 
 ProxyResult parse_v1(std::string_view input, ProxyInfo* info) {

@@ -209,6 +209,8 @@ bool AccessFormat::lookup(std::string_view name, Var* out) {
       {"request_id", Var::RequestId},
       {"mount", Var::Mount},
       {"time_iso8601", Var::TimeIso8601},
+      {"proxy_protocol_tlv_alpn", Var::ProxyAlpn},
+      {"proxy_protocol_tlv_authority", Var::ProxyAuthority},
   };
   for (const auto& v : kVars) {
     if (v.name == name) {
@@ -428,6 +430,12 @@ size_t AccessFormat::render(const AccessFields& f, char* buf,
         break;
       case Var::Mount:
         str(f.mount);
+        break;
+      case Var::ProxyAlpn:
+        str(f.proxy_alpn);
+        break;
+      case Var::ProxyAuthority:
+        str(f.proxy_authority);
         break;
       case Var::TimeIso8601: {
         char iso[32];

@@ -33,6 +33,9 @@ struct AccessFields {
   std::string_view user_agent;  // empty when the request has none
   std::string_view request_id;  // X-Request-ID, kept or generated
   std::string_view mount;       // the plugin's mount prefix, or empty
+  // The PROXY protocol v2 TLVs of the connection, or empty.
+  std::string_view proxy_alpn;
+  std::string_view proxy_authority;
   int status = 0;
   size_t body_bytes_sent = 0;
   double request_time = 0;                // seconds
@@ -104,6 +107,8 @@ class AccessFormat {
     RequestId,
     Mount,
     TimeIso8601,
+    ProxyAlpn,
+    ProxyAuthority,
   };
   struct Op {
     Var var;

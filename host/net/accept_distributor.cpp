@@ -90,7 +90,7 @@ bool AcceptDistributor::accept_pending(const ListenFd& l,
       return poll(&wake, 1, 10) <= 0;
     }
     errors->succeeded();
-    workers_[next_]->hand_off(fd, l.tls, l.listener);
+    workers_[next_]->hand_off(fd, l.tls, l.proxy, l.listener);
     next_ = (next_ + 1) % workers_.size();
   }
 }

@@ -10,6 +10,7 @@
 #include "async/stream.h"
 #include "async/ws_session.h"
 #include "h2/session.h"
+#include "http/proxy_header.h"
 #include "http/status_text.h"
 #include "log/logger.h"
 #include "net/blocking_pool.h"
@@ -62,7 +63,7 @@ bool Connection::init_socket() {
 }
 
 Connection* Connection::accept_from(EventLoop* loop, uv_stream_t* server,
-                                    bool tls, uint16_t listener) {
+                                    bool tls, bool proxy, uint16_t listener) {
   auto* c = new Connection(loop);
   if (!c->init_socket()) {
     delete c;
@@ -76,11 +77,11 @@ Connection* Connection::accept_from(EventLoop* loop, uv_stream_t* server,
              [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
     return nullptr;
   }
-  c->start(tls, listener);
+  c->start(tls, proxy, listener);
   return c;
 }
 
-Connection* Connection::adopt_fd(EventLoop* loop, int fd, bool tls,
+Connection* Connection::adopt_fd(EventLoop* loop, int fd, bool tls, bool proxy,
                                  uint16_t listener) {
   auto* c = new Connection(loop);
   if (!c->init_socket()) {
@@ -97,16 +98,17 @@ Connection* Connection::adopt_fd(EventLoop* loop, int fd, bool tls,
              [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
     return nullptr;
   }
-  c->start(tls, listener);
+  c->start(tls, proxy, listener);
   return c;
 }
 
-void Connection::start(bool tls, uint16_t listener) {
+void Connection::start(bool tls, bool proxy, uint16_t listener) {
   listener_ = listener;
   loop_->add_connection(this);
   // The session is made at the first byte (begin_tls): a connection that
   // never sends one costs no SSL object.
   awaiting_tls_ = tls;
+  awaiting_proxy_ = proxy;
   // Responses are written whole; Nagle would only delay the last segment.
   uv_tcp_nodelay(&tcp_, 1);
   const size_t limit = loop_->connection_limit();
@@ -370,15 +372,93 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   }
   if (c->phase_ == Phase::Closing) return;
   c->loop_->counters().bytes_in.add(static_cast<uint64_t>(nread));
-  if (c->awaiting_tls_ &&
-      !c->begin_tls(buf->base, static_cast<size_t>(nread))) {
-    return;
+  char* data = buf->base;
+  size_t len = static_cast<size_t>(nread);
+  if (c->awaiting_proxy_) {
+    if (!c->read_proxy_header(&data, &len) || len == 0) return;
+    // Clear text is served from the start of the loop's read buffer (the
+    // lent buffer deliver_input recognizes); TLS takes any pointer.
+    if (!c->awaiting_tls_ && data != c->loop_->read_buffer()) {
+      memmove(c->loop_->read_buffer(), data, len);
+      data = c->loop_->read_buffer();
+    }
   }
+  if (c->awaiting_tls_ && !c->begin_tls(data, len)) return;
   if (c->tls_) {
-    c->read_tls(buf->base, static_cast<size_t>(nread));
+    c->read_tls(data, len);
     return;
   }
-  c->deliver_input(buf->base, static_cast<size_t>(nread));
+  c->deliver_input(data, len);
+}
+
+bool Connection::read_proxy_header(char** data, size_t* len) {
+  const size_t before = proxy_in_.size();
+  std::string_view input(*data, *len);
+  if (before != 0) {
+    if (!proxy_in_.append(*data, *len)) {
+      LOG_ERROR("out of memory for the PROXY header of %s; closing",
+                peer_text().c_str());
+      close_now();
+      return false;
+    }
+    input = proxy_in_.view();
+  }
+  http::ProxyInfo info;
+  const http::ProxyResult r = http::parse_proxy_header(input, &info);
+  if (r.status == http::ProxyStatus::NeedMore) {
+    // Bounded by the parser: a v1 line ends within 107 bytes, a v2 header
+    // within ProxyLimits::max_v2_length, or it is refused.
+    if (before == 0 && !proxy_in_.append(*data, *len)) {
+      LOG_ERROR("out of memory for the PROXY header of %s; closing",
+                peer_text().c_str());
+      close_now();
+      return false;
+    }
+    return false;
+  }
+  if (r.status == http::ProxyStatus::Invalid) {
+    // The listener expects a balancer: anything else is its misconfiguration
+    // or someone bypassing it, which the operator wants to see.
+    LOG_WARN("PROXY protocol: closing the connection from %s: %s",
+             peer_text().c_str(), http::proxy_error_text(r.error));
+    close_now();
+    return false;
+  }
+  awaiting_proxy_ = false;
+  if (!info.local) {
+    // The balancer's view of the connection replaces the socket's: the
+    // client is what request_addr, the access log, the rate limit and the
+    // --forwarded-allow-ips check see from now on.
+    const std::string balancer =
+        log::enabled(log::Level::Debug) ? peer_text() : std::string();
+    peer_.addr = info.source;
+    peer_.len = info.source.ss_family == AF_INET6 ? sizeof(sockaddr_in6)
+                                                  : sizeof(sockaddr_in);
+    if (log::enabled(log::Level::Debug)) {
+      LOG_DEBUG(
+          "PROXY v%u from %s: client %s, ALPN %.*s, authority %.*s",
+          static_cast<unsigned>(info.version), balancer.c_str(),
+          peer_text().c_str(),
+          info.alpn.empty() ? 1 : static_cast<int>(info.alpn.size()),
+          info.alpn.empty() ? "-" : info.alpn.data(),
+          info.authority.empty() ? 1 : static_cast<int>(info.authority.size()),
+          info.authority.empty() ? "-" : info.authority.data());
+    }
+  }
+  if (!info.alpn.empty() || !info.authority.empty()) {
+    // Copied out: the views point into this read's buffer. Bounded by the
+    // header's 4 KiB.
+    proxy_tlvs_ = std::make_unique<ProxyTlvs>();
+    proxy_tlvs_->alpn = info.alpn;
+    proxy_tlvs_->authority = info.authority;
+  }
+  // The header ended in this read (it was incomplete before it): what
+  // follows it is the tail of this read.
+  const size_t skip = r.consumed - before;
+  *data += skip;
+  *len -= skip;
+  proxy_in_.release();
+  return true;
 }
 
 void Connection::deliver_input(char* base, size_t len) {
@@ -860,7 +940,8 @@ void Connection::start_blocking(const http::RequestHead& head,
   // and the connection's scheme and TLS facts (a snapshot: the connection
   // may close while the handler runs).
   job->view.mount_prefix = {mount.prefix.data(), mount.prefix.size()};
-  job->view.scheme = tls_ ? pounce_str_t{"https", 5} : pounce_str_t{"http", 4};
+  job->view.scheme =
+      https() ? pounce_str_t{"https", 5} : pounce_str_t{"http", 4};
   job->view.authority = {job->head.host.data(), job->head.host.size()};
   job->tls.reset(tls_ ? tls_->info() : nullptr);
   job->req.tls = tls_ ? &job->tls : nullptr;
@@ -1572,7 +1653,13 @@ void Connection::on_timeout(TimeoutKind kind) {
             .tls_failed[static_cast<size_t>(tls::HandshakeFailure::Timeout)]
             .add(1);
       }
-      if (phase_ == Phase::Head && !in_.empty()) {
+      if (awaiting_proxy_) {
+        LOG_WARN(
+            "PROXY protocol: closing the connection from %s: no complete "
+            "header within --header-timeout",
+            peer_text().c_str());
+        close_now();
+      } else if (phase_ == Phase::Head && !in_.empty()) {
         respond_error(http::ErrorCode::HeaderTimeout, nullptr);
         after_input();
       } else {

@@ -80,13 +80,14 @@ class Connection final : public TimeoutNode,
                          public h2::Transport {
  public:
   // Accepts a pending connection from `server` onto `loop`; `tls` when
-  // the listener is https. Returns nullptr when the accept failed (already
-  // logged).
+  // the listener is https, `proxy` when its connections start with a PROXY
+  // protocol header (?proxy-protocol=1). Returns nullptr when the accept
+  // failed (already logged).
   // `listener`: its index in --listen order (the metrics' label).
   static Connection* accept_from(EventLoop* loop, uv_stream_t* server, bool tls,
-                                 uint16_t listener);
+                                 bool proxy, uint16_t listener);
   // Adopts an accepted socket (the accept distributor hands these over).
-  static Connection* adopt_fd(EventLoop* loop, int fd, bool tls,
+  static Connection* adopt_fd(EventLoop* loop, int fd, bool tls, bool proxy,
                               uint16_t listener);
   // Adopts a connection a worker handed to this async loop.
   static void adopt_handoff(EventLoop* loop, Handoff&& handoff);
@@ -114,6 +115,7 @@ class Connection final : public TimeoutNode,
   const PeerAddress& peer() override;
   bool local_address(PeerAddress* out) override;
   tls::InfoSource* tls_source() override;
+  const ProxyTlvs* proxy_tlvs() override { return proxy_tlvs_.get(); }
   bool respond(const exchange::ResponseStart& head,
                std::string_view body) override;
   void respond_error(http::ErrorCode code,
@@ -193,7 +195,8 @@ class Connection final : public TimeoutNode,
   ~Connection();
   bool init_socket();
   // `tls`: the connection came from an https listener; starts its session.
-  void start(bool tls, uint16_t listener);
+  // `proxy`: a PROXY protocol header comes first (read_proxy_header).
+  void start(bool tls, bool proxy, uint16_t listener);
 
   // libuv callbacks
   static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
@@ -206,6 +209,13 @@ class Connection final : public TimeoutNode,
   // partial, else behind the partial request in in_ (grown as a declared
   // body needs). base == nullptr when in_ could not grow.
   uv_buf_t input_room();
+  // PROXY protocol listeners, before anything else is read (not TLS, not
+  // the HTTP/2 preface): parses the header from the bytes read so far, the
+  // header split across reads or not. true when the header is complete:
+  // *data and *len then hold what followed it in this read (the client's
+  // first bytes, possibly none). false when more is needed, or when the
+  // connection was closed (a missing or malformed header, logged).
+  bool read_proxy_header(char** data, size_t* len);
   // Plaintext arrived in `base` (input_room()'s buffer): serve it.
   void deliver_input(char* base, size_t len);
   void handle_read(char* data, size_t len, bool owned);
@@ -387,6 +397,13 @@ class Connection final : public TimeoutNode,
   bool tls_counted_ = false;           // its handshake is in the metrics
   bool awaiting_tls_ = false;          // https, before the first byte
   bool alpn_checked_ = false;          // https: the ALPN choice was read
+  // A PROXY protocol listener's connection whose header has not been read
+  // yet, and the header's bytes so far when it came split (at most
+  // ProxyLimits::max_v2_length; released once it is complete).
+  bool awaiting_proxy_ = false;
+  ByteBuffer proxy_in_;
+  // The header's ALPN and authority TLVs, when it had either.
+  std::unique_ptr<ProxyTlvs> proxy_tlvs_;
 
   // HTTP/2 (phase Http2). `served_`: a request was routed, so the client
   // preface can no longer start HTTP/2 (it must open the connection).

@@ -67,6 +67,7 @@ void Connection::perform_handoff() {
   h.pin = std::move(handoff_pin_);
   h.listener = listener_;
   h.peer = peer_;
+  h.proxy_tlvs = std::move(proxy_tlvs_);
   h.tls = std::move(tls_);
   if (h2_) {
     h2_->detach(loop_, target);
@@ -110,6 +111,7 @@ void Connection::adopt_handoff(EventLoop* loop, Handoff&& h) {
   }
   c->peer_ = h.peer;
   c->listener_ = h.listener;
+  c->proxy_tlvs_ = std::move(h.proxy_tlvs);
   c->origin_count_ = h.origin_count;
   c->handoff_pin_ = std::move(pin);
   c->in_ = std::move(h.bytes);

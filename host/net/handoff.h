@@ -26,6 +26,8 @@ struct Handoff {
   // loop, on its counter: the sum stays exact).
   GenerationPin pin;
   PeerAddress peer;
+  // The PROXY protocol TLVs the connection's header gave, if any.
+  std::unique_ptr<ProxyTlvs> proxy_tlvs;
   // The connection's TLS state (https), with what it holds of the input;
   // null on cleartext.
   std::unique_ptr<tls::Session> tls;

@@ -17,6 +17,7 @@ Worker::Worker(const Config& config, unsigned index,
     auto l = std::make_unique<Listening>();
     l->worker = this;
     l->tls = lf.tls;
+    l->proxy = lf.proxy;
     l->listener = lf.listener;
     uv_tcp_init(uv(), &l->tcp);
     l->tcp.data = l.get();
@@ -49,16 +50,16 @@ void Worker::on_connection(uv_stream_t* server, int status) {
     return;
   }
   w->accept_errors_.succeeded();
-  if (Connection::accept_from(w, server, l->tls, l->listener)) {
+  if (Connection::accept_from(w, server, l->tls, l->proxy, l->listener)) {
     w->accepted_.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
-void Worker::hand_off(int fd, bool tls, uint16_t listener) {
+void Worker::hand_off(int fd, bool tls, bool proxy, uint16_t listener) {
   {
     std::lock_guard lock(handoff_mutex_);
     if (!handoff_closed_) {
-      handoff_fds_.push_back(ListenFd{fd, tls, listener});
+      handoff_fds_.push_back(ListenFd{fd, tls, proxy, listener});
       uv_async_send(&handoff_async_);
       return;
     }
@@ -78,7 +79,7 @@ void Worker::on_handoff(uv_async_t* a) {
       close(lf.fd);
       continue;
     }
-    if (Connection::adopt_fd(w, lf.fd, lf.tls, lf.listener)) {
+    if (Connection::adopt_fd(w, lf.fd, lf.tls, lf.proxy, lf.listener)) {
       w->accepted_.fetch_add(1, std::memory_order_relaxed);
     }
   }

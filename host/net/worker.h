@@ -19,6 +19,7 @@ namespace pounce {
 struct ListenFd {
   int fd = -1;
   bool tls = false;
+  bool proxy = false;     // ?proxy-protocol=1: a PROXY header comes first
   uint16_t listener = 0;  // its --listen index (the metrics' label)
 };
 
@@ -33,8 +34,9 @@ class Worker : public EventLoop {
   ~Worker() override;
 
   // Gives an accepted socket to this worker; `tls` when it came from an
-  // https listener. Any thread.
-  void hand_off(int fd, bool tls, uint16_t listener);
+  // https listener, `proxy` from a PROXY protocol one, `listener` its
+  // --listen index. Any thread.
+  void hand_off(int fd, bool tls, bool proxy, uint16_t listener);
 
   // Connections accepted so far, for tests and the bench (any thread).
   uint64_t accepted() const {
@@ -53,6 +55,7 @@ class Worker : public EventLoop {
     uv_tcp_t tcp{};
     Worker* worker = nullptr;
     bool tls = false;
+    bool proxy = false;
     uint16_t listener = 0;
   };
   // One per listener; unique_ptr so that the handles never move.

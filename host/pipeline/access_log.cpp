@@ -84,9 +84,13 @@ void write_line(exchange::Exchange& ex, std::string_view request_line,
     f.request_time = secs;
     tls::InfoSource* tls = ex.tls_source();
     f.tls = tls ? tls->tls_info() : nullptr;
-    f.scheme = f.tls ? "https" : "http";
+    f.scheme = ex.https() ? "https" : "http";
     f.request_id = ex.request_id();
     f.mount = metrics::MountTable::instance().label(mount);
+    if (const ProxyTlvs* p = ex.proxy_tlvs()) {
+      f.proxy_alpn = p->alpn;
+      f.proxy_authority = p->authority;
+    }
     f.user_agent = user_agent(head);
     char custom[2048];
     log::access(

@@ -164,6 +164,7 @@ http::ErrorCode Admission::admit(exchange::Exchange& ex,
                                                       : sizeof(sockaddr_in);
           ex.set_client(client);
         }
+        if (r.proto_given) ex.set_forwarded_proto(r.https);
       }
       if (a->request_id_ && acceptable_id(request_id)) {
         ex.set_request_id(request_id);

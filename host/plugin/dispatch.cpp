@@ -34,7 +34,8 @@ void fill_view(exchange::Exchange& ex, const http::RequestHead& head,
   view->trailer_count = 0;
   view->handle = &req;
   // ABI 1.1: what HTTP/2 carries as :scheme and :authority.
-  view->scheme = req.tls ? pounce_str_t{"https", 5} : pounce_str_t{"http", 4};
+  view->scheme =
+      ex.https() ? pounce_str_t{"https", 5} : pounce_str_t{"http", 4};
   view->authority = {head.host.data(), head.host.size()};
 }
 

@@ -317,7 +317,8 @@ void Server::start_threads() {
     if (reuseport) {
       for (size_t k = 0; k < sockets_.listeners.size(); ++k) {
         const ServeListener& l = sockets_.listeners[k];
-        own.push_back(ListenFd{l.fds[i], l.spec.tls, static_cast<uint16_t>(k)});
+        own.push_back(ListenFd{l.fds[i], l.spec.tls, l.spec.proxy_protocol,
+                               static_cast<uint16_t>(k)});
       }
     }
     auto w = std::make_unique<Worker>(
@@ -354,7 +355,8 @@ void Server::start_threads() {
     std::vector<ListenFd> fds;
     for (size_t k = 0; k < sockets_.listeners.size(); ++k) {
       const ServeListener& l = sockets_.listeners[k];
-      fds.push_back(ListenFd{l.fds[0], l.spec.tls, static_cast<uint16_t>(k)});
+      fds.push_back(ListenFd{l.fds[0], l.spec.tls, l.spec.proxy_protocol,
+                             static_cast<uint16_t>(k)});
     }
     distributor_ =
         std::make_unique<AcceptDistributor>(std::move(fds), std::move(targets));

@@ -218,6 +218,22 @@ TEST(XForwardedProto, GivesTheScheme) {
   EXPECT_EQ(r.resolve(1).outcome, ForwardedOutcome::Malformed);
 }
 
+TEST(XForwardedProto, AloneGivesTheSchemeAndNoClient) {
+  Request r;
+  r.xfp = {"http, https"};
+  ForwardedResult f = r.resolve(1);
+  EXPECT_EQ(f.outcome, ForwardedOutcome::NotPresent);
+  EXPECT_TRUE(f.proto_given);
+  EXPECT_TRUE(f.https);
+  f = r.resolve(2);
+  EXPECT_TRUE(f.proto_given);
+  EXPECT_FALSE(f.https);
+  r.xfp = {"gopher"};
+  EXPECT_EQ(r.resolve(1).outcome, ForwardedOutcome::Malformed);
+  r.xfp = {""};
+  EXPECT_FALSE(r.resolve(1).proto_given);
+}
+
 TEST(Forwarded, Rfc7239Examples) {
   Request r;
   r.forwarded = {"for=192.0.2.60;proto=http;by=203.0.113.43"};

@@ -26,6 +26,7 @@ class Inspect : public pounce::Plugin {
     line("path_info", pounce::to_sv(req.c_view()->path_info));
     line("query", req.query());
     line("version", req.version_minor() ? "1.1" : "1.0");
+    line("scheme", req.scheme());
     line("config", config_);
     line("init_prefix", prefix_);
     line("host", req.header("host").value_or("-"));
@@ -51,4 +52,10 @@ class Inspect : public pounce::Plugin {
 
 }  // namespace
 
-POUNCE_CPP_PLUGIN(Inspect, pounce::PluginInfo{.name = "inspect"})
+// Built a second time as inspect_blocking (INSPECT_MODE=POUNCE_MODE_BLOCKING):
+// the same report from the blocking pool.
+#ifndef INSPECT_MODE
+#define INSPECT_MODE POUNCE_MODE_SYNC
+#endif
+POUNCE_CPP_PLUGIN(Inspect,
+                  pounce::PluginInfo{.name = "inspect", .mode = INSPECT_MODE})

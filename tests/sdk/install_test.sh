@@ -25,10 +25,16 @@ gxx=$(pkg-config --variable=gxx_flags pounce-sdk)
 [[ -f $work/prefix/include/pounce/pounce.h ]] || { echo "FAIL: headers not installed"; exit 1; }
 
 serve() {  # serve LIB PATH EXPECTED
-  local log="$work/host.log" port=""
+  # A fresh log per host, made before the host starts: the background
+  # job's redirection may open it only after the loop below first reads it
+  # (sed on a missing file fails, and set -e ends the script), and a shared
+  # name would still hold the previous host's port.
+  local log port=""
+  log=$(mktemp "$work/host.XXXXXX.log")
   "$host" --plugin "$1" --port 0 --no-access-log 2>"$log" &
   pids+=($!)
-  for _ in $(seq 100); do
+  # Up to 30 s: a sanitizer build starts slowly on a busy machine.
+  for _ in $(seq 600); do
     port=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\) .*/\1/p' "$log")
     [[ -n $port ]] && break
     sleep 0.05
