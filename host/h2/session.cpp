@@ -894,7 +894,9 @@ int Session::on_send_data(nghttp2_session*, nghttp2_frame* frame,
   memcpy(p, framehd, 9);
   size_t n = 9;
   if (pad > 0) p[n++] = static_cast<char>(pad - 1);
-  memcpy(p + n, s->out_.data() + s->out_off_, len);
+  // An empty DATA frame (END_STREAM after a body that is all out) has no
+  // bytes, and the stream's buffer may have none either (memcpy from null).
+  if (len > 0) memcpy(p + n, s->out_.data() + s->out_off_, len);
   n += len;
   if (pad > 1) {
     memset(p + n, 0, pad - 1);

@@ -51,6 +51,7 @@ class StubTransport final : public h2::Transport {
     return true;
   }
   tls::InfoSource* tls_source() override { return nullptr; }
+  const ProxyTlvs* proxy_tlvs() override { return nullptr; }
   std::shared_ptr<const tls::SessionInfo> tls_snapshot() override {
     return nullptr;
   }
