@@ -155,13 +155,14 @@ int Server::run() {
   uv_timer_init(&loop_, &watchdog_timer_);
   watchdog_timer_.data = this;
 
+  // Every listener and plugin is up; the workers that start next take what
+  // waits in the backlog. Ready before the parent hears it: the parent's
+  // startup line ("listening on") must not come before /readyz says so.
+  admin::set_readiness(admin::Readiness::Ready);
   // Supervised, "ready" goes to the parent before the threads start: a
   // process that may take a request is ready, also when that request kills
   // it (the supervisor then restarts it at once).
   notify_supervisor();
-  // Every listener and plugin is up; the workers that start next take what
-  // waits in the backlog.
-  admin::set_readiness(admin::Readiness::Ready);
   start_threads();
   if (admin_) {
     admin_->set_loops(all_loops_);
