@@ -269,8 +269,9 @@ json make_artifact(const RunRecord& run, const std::string& self) {
   a["connection_mode"] = connection_mode(run.options);
   a["protocol"] = protocol_of(run.options);
   if (run.options.tls) {
-    json tls{{"client_version",
-              run.options.tls_version == "1.2" ? "TLSv1.2" : "TLSv1.3"},
+    json tls{{"client_version", run.options.h2 ? "h2load's default offer"
+                                : run.options.tls_version == "1.2" ? "TLSv1.2"
+                                                                   : "TLSv1.3"},
              {"resume", run.options.tls_resume},
              {"library", OpenSSL_version(OPENSSL_VERSION)},
              {"client_verifies_certificate", false}};

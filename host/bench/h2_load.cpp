@@ -115,6 +115,12 @@ H2LoadOutput parse_h2load_output(const std::string& text) {
     if (w.empty()) continue;
     if (starts_with(line, "Application protocol:") && w.size() >= 3) {
       out.protocol = w[2];
+    } else if (starts_with(line, "TLS Protocol:") && w.size() >= 3) {
+      out.tls_version = w[2];
+    } else if (starts_with(line, "Cipher:") && w.size() >= 2) {
+      out.tls_cipher = w[1];
+    } else if (starts_with(line, "Server Temp Key:") && w.size() >= 4) {
+      out.tls_group = w[3];
     } else if (starts_with(line, "finished in") && w.size() >= 3) {
       out.finished_s = parse_h2load_duration_us(w[2]) / 1e6;
     } else if (starts_with(line, "requests:")) {
@@ -173,6 +179,10 @@ LoadResult load_result_of(const H2LoadOutput& out, double duration_s,
   if (out.protocol != "h2" && out.protocol != "h2c") c.protocol_errors += 1;
   if (out.done == 0) c.connect_errors += 1;
   r.connected = c.connect_errors == 0 && c.protocol_errors == 0;
+  r.tls.version = out.tls_version;
+  r.tls.cipher = out.tls_cipher;
+  r.tls.group = out.tls_group;
+  r.tls.alpn = out.tls_version.empty() ? "" : out.protocol;
   c.bytes_read = out.traffic_bytes;
   c.response_bytes = out.header_bytes + out.data_bytes;
   // h2load does not look at bodies: their size must add up. Streams still

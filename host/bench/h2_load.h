@@ -41,6 +41,8 @@ struct H2LoadConfig {
 struct H2LoadOutput {
   bool parsed = false;   // the "requests:" line was there
   std::string protocol;  // "Application protocol: h2" / "h2c"
+  // With TLS: "TLS Protocol:", "Cipher:" and "Server Temp Key:".
+  std::string tls_version, tls_cipher, tls_group;
   double finished_s = 0;
   uint64_t total = 0, started = 0, done = 0, succeeded = 0, failed = 0;
   uint64_t errored = 0, timeout = 0;

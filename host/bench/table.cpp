@@ -169,14 +169,17 @@ std::string render_table(const RunRecord& run) {
     std::string agreed;
     for (const Sample& s : run.samples) {
       if (s.tls_version.empty()) continue;
-      agreed = s.tls_version + " " + s.tls_cipher + " " + s.tls_group +
-               ", server key " + s.tls_peer_key;
+      agreed = s.tls_version + " " + s.tls_cipher + " " + s.tls_group;
+      if (!s.tls_peer_key.empty()) agreed += ", server key " + s.tls_peer_key;
       break;
     }
     out += "TLS: every server over https";
     if (run.certificate)
       out += " with one throwaway " + run.certificate->description;
-    out += "; client pinned to TLS " + run.options.tls_version;
+    out += run.options.h2 ? std::string(
+                                "; client h2load with its own TLS "
+                                "offer")
+                          : "; client pinned to TLS " + run.options.tls_version;
     if (!agreed.empty()) out += " (" + agreed + ")";
     out += ". CPU us/req includes the TLS work.\n";
   }
