@@ -41,6 +41,11 @@ std::string transport_of(const BenchOptions& o) {
   return o.tls ? "https" : "http";
 }
 
+std::string protocol_of(const BenchOptions& o) {
+  if (!o.h2) return "http/1.1";
+  return o.tls ? "h2" : "h2c";
+}
+
 std::string connection_mode(const BenchOptions& o) {
   if (!o.new_conn) return "keep-alive";
   return o.tls_resume ? "new connection per request, TLS resumed"
@@ -85,6 +90,15 @@ json sample_json(const Sample& s) {
          {"peak_rss_kib", s.peak_rss_kib},
          {"all_connected", s.all_connected},
          {"load_cpu_percent", s.load_cpu_percent}};
+  j["protocol"] = s.protocol;
+  if (s.idle_bytes_per_conn >= 0 || s.workload == "idle") {
+    j["idle"] = {{"connections", s.completed},
+                 {"rss_before_kib", s.idle_rss_before_kib},
+                 {"rss_after_kib", s.idle_rss_after_kib}};
+    j["idle"]["bytes_per_connection"] = s.idle_bytes_per_conn >= 0
+                                            ? json(s.idle_bytes_per_conn)
+                                            : json(nullptr);
+  }
   j["cpu_us_per_req"] =
       s.cpu_us_per_req >= 0 ? json(s.cpu_us_per_req) : json(nullptr);
   if (!s.tls_version.empty() || s.tls_handshakes || !s.tls_error.empty()) {
@@ -145,6 +159,9 @@ json config_json(const BenchOptions& o) {
               {"tls_version", o.tls ? o.tls_version : ""},
               {"new_conn", o.new_conn},
               {"tls_resume", o.tls_resume},
+              {"h2", o.h2},
+              {"streams", o.h2 ? o.streams : 0},
+              {"protocol", protocol_of(o)},
               {"connection_mode", connection_mode(o)}};
 }
 
@@ -154,7 +171,10 @@ json summary_json(const RunRecord& run, const std::vector<Group>& groups,
   s["samples"] = run.samples.size();
   s["rounds"] = run.options.repeat;
   bool thin = run.options.repeat < 2;
-  for (const Group& g : groups) thin = thin || g.insufficient();
+  // idle is measured once, on fresh servers (runner.cpp).
+  for (const Group& g : groups) {
+    if (g.workload != "idle") thin = thin || g.insufficient();
+  }
   s["insufficient_evidence"] = thin;
   s["evidence"] =
       thin ? "insufficient: one sample per server and workload proves "
@@ -247,9 +267,11 @@ json make_artifact(const RunRecord& run, const std::string& self) {
   // baseline rule checks these two).
   a["transport"] = transport_of(run.options);
   a["connection_mode"] = connection_mode(run.options);
+  a["protocol"] = protocol_of(run.options);
   if (run.options.tls) {
-    json tls{{"client_version",
-              run.options.tls_version == "1.2" ? "TLSv1.2" : "TLSv1.3"},
+    json tls{{"client_version", run.options.h2 ? "h2load's default offer"
+                                : run.options.tls_version == "1.2" ? "TLSv1.2"
+                                                                   : "TLSv1.3"},
              {"resume", run.options.tls_resume},
              {"library", OpenSSL_version(OPENSSL_VERSION)},
              {"client_verifies_certificate", false}};
@@ -270,11 +292,22 @@ json make_artifact(const RunRecord& run, const std::string& self) {
     tls["negotiated"] = negotiated;
     a["tls"] = tls;
   }
-  a["load_tool"] = {{"name", "pounce-host bench"},
-                    {"kind", "built-in load generator (libuv, keep-alive)"},
-                    {"version", POUNCE_VERSION},
-                    {"libuv", uv_version_string()},
-                    {"threads", run.options.load_threads}};
+  if (run.options.h2) {
+    a["load_tool"] = {{"name", "h2load"},
+                      {"kind", "nghttp2's h2load, one run per sample"},
+                      {"version", run.h2load_version},
+                      {"connections", run.options.connections},
+                      {"streams_per_connection", run.options.streams},
+                      {"threads", run.options.load_threads},
+                      {"body_check", "size of the DATA received"},
+                      {"latency_percentiles", false}};
+  } else {
+    a["load_tool"] = {{"name", "pounce-host bench"},
+                      {"kind", "built-in load generator (libuv, keep-alive)"},
+                      {"version", POUNCE_VERSION},
+                      {"libuv", uv_version_string()},
+                      {"threads", run.options.load_threads}};
+  }
   json targets = json::array();
   json comparison = json::array();
   for (const Target& t : run.targets) {

@@ -30,6 +30,8 @@ bool read_json_file(const std::string& path, nlohmann::json* j,
 
 // "https" with --tls, else "http".
 std::string transport_of(const BenchOptions& o);
+// "http/1.1", or with --h2 "h2c" (cleartext) / "h2" (TLS).
+std::string protocol_of(const BenchOptions& o);
 // "keep-alive", "new connection per request" or "new connection per
 // request, TLS resumed".
 std::string connection_mode(const BenchOptions& o);

@@ -46,11 +46,14 @@ BaselineVerdict compare_with_baseline(const json& baseline,
   bool regressed = false;
 
   // TLS figures against cleartext ones (or new connections against
-  // keep-alive) would show a "regression" that is only the protocol.
-  // Artifacts from before these fields were cleartext keep-alive.
-  for (const char* field : {"transport", "connection_mode"}) {
-    const std::string fallback =
-        std::string(field) == "transport" ? "http" : "keep-alive";
+  // keep-alive, or HTTP/2 against HTTP/1.1) would show a "regression" that is
+  // only the protocol. Artifacts from before these fields were cleartext
+  // keep-alive.
+  for (const char* field : {"transport", "connection_mode", "protocol"}) {
+    const std::string f = field;
+    const std::string fallback = f == "transport"  ? "http"
+                                 : f == "protocol" ? "http/1.1"
+                                                   : "keep-alive";
     std::string before = baseline.value(field, fallback);
     std::string now = current.value(field, fallback);
     if (before == now) continue;

@@ -26,6 +26,7 @@ std::string format_count(double v) {
 
 std::string format_latency_us(double us) {
   char buf[32];
+  if (us < 0) return "n/a";  // not measured (h2load gives no percentiles)
   if (us < 1000) {
     snprintf(buf, sizeof buf, "%.0fus", us);
   } else if (us < 1'000'000) {

@@ -21,6 +21,10 @@ enum class ClientKind {
   Http,         // request/response, pipelined
   EventStream,  // one GET, then a text/event-stream of stamped events
   WebSocket,    // one upgrade, then echoed messages, pipelined
+  // Connections that are opened (with --h2: the HTTP/2 preface and
+  // SETTINGS exchanged) and then left idle, to measure the server's memory
+  // per idle connection (idle_probe.h). Not a load: no LoadGenerator run.
+  Idle,
 };
 
 struct LoadConfig {

@@ -30,8 +30,8 @@ cxxopts::Options build() {
   // One option per group of lines; clang-format would chain them unreadably.
   // clang-format off
   o.add_options()
-      ("workload", "hello|json|echo|sse|ws|all, or a comma list; ws is "
-                   "ws-64,ws-512,ws-64-deflate,ws-512-deflate",
+      ("workload", "hello|json|echo|big|sse|ws|idle|all, or a comma list; "
+                   "ws is ws-64,ws-512,ws-64-deflate,ws-512-deflate",
        cxxopts::value<std::string>()->default_value("hello"))
       ("workers", "Worker threads (processes for nginx) of every server",
        cxxopts::value<unsigned>()->default_value("1"))
@@ -80,6 +80,11 @@ cxxopts::Options build() {
                    "hello/json/echo only")
       ("tls-resume", "With --tls --new-conn: resume each connection's "
                      "previous session (ticket) instead of a full handshake")
+      ("h2", "Every workload over HTTP/2 with h2load (Debian "
+             "nghttp2-client): h2c with prior knowledge, or ALPN h2 with "
+             "--tls; nginx and h2o configured for HTTP/2")
+      ("streams", "With --h2: concurrent streams per connection (h2load -m)",
+       cxxopts::value<unsigned>()->default_value("32"))
       ("url", "Load a running server at http[s]://IPV4:PORT/PATH instead of "
               "starting any (no --compare)",
        cxxopts::value<std::string>()->default_value(""))
@@ -98,8 +103,11 @@ bool expand_workloads(const std::string& spec, std::vector<std::string>* out,
                       std::string* error) {
   for (const std::string& name : split_list(spec)) {
     if (name == "all") {
+      // Idle measures memory, not a load: asked for by name only.
       for (const Workload& w : all_workloads()) {
-        if (w.implemented) out->push_back(w.name);
+        if (w.implemented && w.client != ClientKind::Idle) {
+          out->push_back(w.name);
+        }
       }
     } else if (find_workload(name)) {
       out->push_back(name);
@@ -107,7 +115,8 @@ bool expand_workloads(const std::string& spec, std::vector<std::string>* out,
       out->insert(out->end(), group.begin(), group.end());
     } else {
       *error = "unknown workload '" + name +
-               "' (hello|json|echo|sse|ws|all, or one of ws's rows)";
+               "' (hello|json|echo|big|sse|ws|idle|all, or one of ws's "
+               "rows)";
       return false;
     }
   }
@@ -132,6 +141,8 @@ ParseOutcome parse_bench_options(int argc, char** argv, BenchOptions* out,
                                  std::string* text) {
   cxxopts::Options options = build();
   BenchOptions o;
+  bool tls_version_given = false;
+  bool streams_given = false;
   o.command.push_back("pounce-host");
   for (int i = 0; i < argc; ++i) o.command.push_back(argv[i]);
   try {
@@ -173,6 +184,10 @@ ParseOutcome parse_bench_options(int argc, char** argv, BenchOptions* out,
     o.tls_version = r["tls-version"].as<std::string>();
     o.new_conn = r.count("new-conn") > 0;
     o.tls_resume = r.count("tls-resume") > 0;
+    o.h2 = r.count("h2") > 0;
+    o.streams = r["streams"].as<unsigned>();
+    tls_version_given = r.count("tls-version") > 0;
+    streams_given = r.count("streams") > 0;
   } catch (const cxxopts::exceptions::exception& e) {
     *text = e.what();
     return ParseOutcome::Error;
@@ -205,6 +220,20 @@ ParseOutcome parse_bench_options(int argc, char** argv, BenchOptions* out,
   }
   if (o.tls_resume && !(o.tls && o.new_conn)) {
     bad = "--tls-resume needs --tls and --new-conn";
+  }
+  // h2load keeps `streams` requests in flight per connection, closed loop,
+  // over keep-alive connections, and offers TLS as its build does.
+  if (o.streams == 0) bad = "--streams must be at least 1";
+  if (streams_given && !o.h2) bad = "--streams needs --h2";
+  if (o.h2 && o.new_conn) bad = "--new-conn is HTTP/1 only (not with --h2)";
+  if (o.h2 && o.pipeline != 1) {
+    bad = "--pipeline is HTTP/1 only; with --h2 use --streams";
+  }
+  if (o.h2 && o.rate > 0) bad = "--rate is not available with --h2";
+  if (o.h2 && tls_version_given) {
+    bad =
+        "--tls-version is not available with --h2 (h2load offers its "
+        "own TLS versions; it negotiates TLS 1.3 with every server here)";
   }
   if (bad) {
     *text = bad;

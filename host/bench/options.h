@@ -42,6 +42,11 @@ struct BenchOptions {
   // --tls-resume (with --new-conn): each connection offers the session
   // ticket of its previous one, measuring resumed handshakes.
   bool tls_resume = false;
+  // --h2: every workload over HTTP/2, driven by Debian's h2load (h2c with
+  // prior knowledge, or ALPN h2 with --tls), `streams` concurrent streams
+  // per connection (h2load -m).
+  bool h2 = false;
+  unsigned streams = 32;
 
   // The command as typed, for the artifact.
   std::vector<std::string> command;

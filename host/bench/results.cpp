@@ -5,9 +5,9 @@
 
 namespace pounce::bench {
 
-const char* const kMetricNames[7] = {
-    "req_per_s", "p50_us",         "p95_us",      "p99_us",
-    "p99_9_us",  "cpu_us_per_req", "peak_rss_kib"};
+const char* const kMetricNames[8] = {
+    "req_per_s", "p50_us",         "p95_us",       "p99_us",
+    "p99_9_us",  "cpu_us_per_req", "peak_rss_kib", "idle_bytes_per_conn"};
 
 double metric_of(const Sample& s, const std::string& name) {
   if (name == "req_per_s") return s.per_second;
@@ -17,6 +17,7 @@ double metric_of(const Sample& s, const std::string& name) {
   if (name == "p99_9_us") return s.p999_us;
   if (name == "cpu_us_per_req") return s.cpu_us_per_req;
   if (name == "peak_rss_kib") return static_cast<double>(s.peak_rss_kib);
+  if (name == "idle_bytes_per_conn") return s.idle_bytes_per_conn;
   return 0;
 }
 

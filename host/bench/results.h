@@ -30,6 +30,12 @@ struct Sample {
   uint64_t connect_errors = 0, read_errors = 0, write_errors = 0;
   uint64_t protocol_errors = 0;
   double cpu_us_per_req = -1;  // < 0: unknown
+  // The idle workload: the server's RSS growth per idle connection, in
+  // bytes (< 0: not an idle sample), and how it was read.
+  double idle_bytes_per_conn = -1;
+  uint64_t idle_rss_before_kib = 0, idle_rss_after_kib = 0;
+  // The application protocol the load spoke: "http/1.1", "h2c", "h2".
+  std::string protocol = "http/1.1";
   uint64_t peak_rss_kib = 0;
   uint64_t unsent = 0;     // open loop backlog at the end
   uint64_t abandoned = 0;  // open loop: recorded up to when given up on
@@ -65,7 +71,7 @@ struct Spread {
 Spread spread_of(std::vector<double> values);
 
 // The metrics a Group summarizes, in table order.
-extern const char* const kMetricNames[7];
+extern const char* const kMetricNames[8];
 double metric_of(const Sample& s, const std::string& name);
 
 struct Group {

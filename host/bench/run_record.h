@@ -27,6 +27,7 @@ struct RunRecord {
   // --tls: the run's throwaway certificate (its files are gone after the
   // run; the fingerprint stays in the artifact).
   std::optional<TlsCertificate> certificate;
+  std::string h2load_version;      // --h2: `h2load --version`
   std::vector<std::string> notes;  // said once, on stderr and in the summary
   bool aborted = false;            // SIGINT during the run
   double wall_s = 0;

@@ -1,12 +1,16 @@
 #include "bench/runner.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 
 #include "bench/format.h"
+#include "bench/h2_load.h"
+#include "bench/idle_probe.h"
 #include "bench/load_generator.h"
 #include "bench/proc_stats.h"
 #include "bench/tls_cert.h"
@@ -20,6 +24,103 @@ constexpr auto kStartupTimeout = std::chrono::seconds(20);
 
 // A load thread this busy may be what limits the figure.
 constexpr double kClientBoundPercent = 90;
+
+// CPU time of this process's reaped children (h2load), in microseconds.
+uint64_t children_cpu_us() {
+  rusage u{};
+  getrusage(RUSAGE_CHILDREN, &u);
+  auto us = [](const timeval& t) {
+    return static_cast<uint64_t>(t.tv_sec) * 1'000'000 +
+           static_cast<uint64_t>(t.tv_usec);
+  };
+  return us(u.ru_utime) + us(u.ru_stime);
+}
+
+// One --h2 sample: h2load with the workload's request, read back into the
+// HTTP/1 figures. Latency percentiles stay unknown (h2load prints none);
+// the mean and max are h2load's "time for request".
+Sample h2_sample(const BenchOptions& o, const Workload& w,
+                 const WorkloadParams& params, const Target& target,
+                 const std::string& work_dir,
+                 const std::function<void(bool)>& server_window,
+                 const int64_t* cpu_us, const std::string& label,
+                 ProgressLine* progress) {
+  H2LoadConfig c;
+  c.scheme = target.tls ? "https" : "http";
+  c.host = target.host;
+  c.port = target.port;
+  c.request = w.request(params);
+  if (w.expected_body && target.path.empty()) {
+    c.expected_body = w.expected_body(params);
+  }
+  c.connections = o.connections;
+  c.streams = o.streams;
+  c.threads = o.load_threads;
+  c.warmup_s = o.warmup_s;
+  c.duration_s = o.duration_s;
+  c.pin_cpu = o.pin ? 1 : -1;
+  c.work_dir = work_dir;
+  // h2load is reaped before the window closes: its CPU is in RUSAGE_CHILDREN
+  // by then (the warm-up run's before the window opens).
+  uint64_t load_before = 0, load_after = 0;
+  auto window = [&](bool opening) {
+    if (opening) {
+      load_before = children_cpu_us();
+    } else {
+      load_after = children_cpu_us();
+    }
+    server_window(opening);
+  };
+  progress->update(label, 0, o.duration_s, 0, w.unit);
+  H2LoadOutput out;
+  std::string error;
+  LoadResult r = run_h2load(c, window, &out, &error);
+  progress->clear();
+  if (!error.empty()) fprintf(stderr, "%s: %s\n", label.c_str(), error.c_str());
+  const unsigned threads = std::max(1u, std::min(c.threads, c.connections));
+  r.load_cpu_percent = static_cast<double>(load_after - load_before) / 1e4 /
+                       o.duration_s / threads;
+  Sample s = sample_of(r, *cpu_us);
+  s.p50_us = s.p95_us = s.p99_us = s.p999_us = -1;
+  s.mean_us = out.request_mean_us;
+  s.max_us = out.request_max_us;
+  s.latency_samples = out.done;
+  s.protocol = out.protocol.empty() ? "none" : out.protocol;
+  return s;
+}
+
+// The idle workload: --connections idle connections, the server's RSS
+// growth over them.
+Sample idle_sample(const BenchOptions& o, const Target& target, pid_t pid) {
+  Sample s;
+  if (pid <= 0) {
+    s.protocol_errors = 1;  // nothing to read the memory of
+    return s;
+  }
+  IdleConfig c;
+  c.host = target.host;
+  c.port = target.port;
+  c.connections = o.connections;
+  c.h2 = o.h2;
+  c.tls = target.tls;
+  IdleResult r = measure_idle(c, pid);
+  s.p50_us = s.p95_us = s.p99_us = s.p999_us = -1;
+  s.protocol = r.protocol;
+  s.completed = r.opened;
+  s.good = r.opened - std::min(r.opened, r.closed);
+  s.connect_errors = r.failed;
+  s.read_errors = r.closed;
+  s.all_connected = r.failed == 0;
+  s.idle_bytes_per_conn = r.bytes_per_connection;
+  s.idle_rss_before_kib = r.rss_before_kib;
+  s.idle_rss_after_kib = r.rss_after_kib;
+  s.peak_rss_kib = r.rss_after_kib;
+  if (!r.error.empty()) {
+    fprintf(stderr, "pounce-host bench: idle %s: %s\n", target.name.c_str(),
+            r.error.c_str());
+  }
+  return s;
+}
 
 }  // namespace
 
@@ -117,6 +218,21 @@ void Runner::plan(RunRecord* run) {
       t.workloads = std::move(keep);
     }
   }
+  if (o.h2) {
+    // What h2load cannot drive is said, not dropped.
+    for (Target& t : run->targets) {
+      std::vector<std::string> keep;
+      for (const std::string& w : t.workloads) {
+        const Workload* wl = find_workload(w);
+        if (wl && wl->h2_unavailable) {
+          t.missing.emplace_back(w, std::string("--h2: ") + wl->h2_unavailable);
+        } else {
+          keep.push_back(w);
+        }
+      }
+      t.workloads = std::move(keep);
+    }
+  }
   for (const std::string& w : o.workloads) {
     const Workload* wl = find_workload(w);
     for (const Target& t : run->targets) {
@@ -178,36 +294,30 @@ Sample Runner::measure(const RunRecord& run, const std::string& workload,
   params.echo_body_size = o.echo_body_size;
   params.sse_interval_ms = o.sse_interval_ms;
   params.close_connection = o.new_conn;
+  std::string label = "round " + std::to_string(round) + "/" +
+                      std::to_string(o.repeat) + " " + workload + " " +
+                      target.name;
 
-  LoadConfig config;
-  config.host = target.host;
-  config.port = target.port;
-  config.kind = w.client;
-  config.request = w.request(params);
-  // --url: the server is whatever the user runs; its bodies are unknown.
-  if (w.expected_body && target.path.empty()) {
-    config.expected_body = w.expected_body(params);
+  if (w.client == ClientKind::Idle) {
+    Sample s = idle_sample(o, target, pid);
+    s.workload = workload;
+    s.server = target.name;
+    s.round = round;
+    s.order = order;
+    fprintf(
+        stderr, "%s: %u %s connections idle, RSS %s -> %s: %s bytes/conn%s%s\n",
+        label.c_str(), static_cast<unsigned>(s.completed), s.protocol.c_str(),
+        format_kib(s.idle_rss_before_kib).c_str(),
+        format_kib(s.idle_rss_after_kib).c_str(),
+        s.idle_bytes_per_conn >= 0 ? format_count(s.idle_bytes_per_conn).c_str()
+                                   : "n/a",
+        s.errors() ? "  ERRORS " : "",
+        s.errors() ? std::to_string(s.errors()).c_str() : "");
+    return s;
   }
-  config.connections = o.connections;
-  // An event stream has nothing to pipeline and no request rate.
-  const bool streams = w.client == ClientKind::EventStream;
-  // One request per connection has nothing to pipeline either.
-  config.pipeline = streams || o.new_conn ? 1 : o.pipeline;
-  config.tls = target.tls;
-  config.tls_options.version = tls_version_from_text(o.tls_version);
-  config.tls_options.resume = o.tls_resume;
-  config.new_conn = o.new_conn;
-  config.threads = o.load_threads;
-  config.rate = streams ? 0 : o.rate;
-  config.ws_message_size = w.ws_message_size;
-  config.ws_deflate = w.ws_deflate;
-  config.stagger_ms = streams && !o.sse_burst ? o.sse_interval_ms : 0;
-  config.warmup_s = o.warmup_s;
-  config.duration_s = o.duration_s;
-  config.pin_cpu = o.pin ? 1 : -1;
 
-  // Called when the load threads have opened and closed their windows
-  // (after the warm-up). The tree is read again at the end (CpuWindow).
+  // Called when the load has opened and closed its window (after the
+  // warm-up). The tree is read again at the end (CpuWindow).
   CpuWindow cpu;
   int64_t cpu_us = -1;
   auto window = [&](bool opening) {
@@ -219,18 +329,48 @@ Sample Runner::measure(const RunRecord& run, const std::string& workload,
       cpu_us = cpu.close();
     }
   };
-  std::string label = "round " + std::to_string(round) + "/" +
-                      std::to_string(o.repeat) + " " + workload + " " +
-                      target.name;
-  LoadGenerator generator(config);
-  LoadResult r = generator.run(
-      [&](double elapsed, uint64_t done) {
-        progress->update(label, elapsed, o.duration_s, done, w.unit);
-      },
-      abort_, window);
-  progress->clear();
 
-  Sample s = sample_of(r, cpu_us);
+  Sample s;
+  if (o.h2) {
+    s = h2_sample(o, w, params, target, work_dir_, window, &cpu_us, label,
+                  progress);
+  } else {
+    LoadConfig config;
+    config.host = target.host;
+    config.port = target.port;
+    config.kind = w.client;
+    config.request = w.request(params);
+    // --url: the server is whatever the user runs; its bodies are unknown.
+    if (w.expected_body && target.path.empty()) {
+      config.expected_body = w.expected_body(params);
+    }
+    config.connections = o.connections;
+    // An event stream has nothing to pipeline and no request rate.
+    const bool streams = w.client == ClientKind::EventStream;
+    // One request per connection has nothing to pipeline either.
+    config.pipeline = streams || o.new_conn ? 1 : o.pipeline;
+    config.tls = target.tls;
+    config.tls_options.version = tls_version_from_text(o.tls_version);
+    config.tls_options.resume = o.tls_resume;
+    config.new_conn = o.new_conn;
+    config.threads = o.load_threads;
+    config.rate = streams ? 0 : o.rate;
+    config.ws_message_size = w.ws_message_size;
+    config.ws_deflate = w.ws_deflate;
+    config.stagger_ms = streams && !o.sse_burst ? o.sse_interval_ms : 0;
+    config.warmup_s = o.warmup_s;
+    config.duration_s = o.duration_s;
+    config.pin_cpu = o.pin ? 1 : -1;
+
+    LoadGenerator generator(config);
+    LoadResult r = generator.run(
+        [&](double elapsed, uint64_t done) {
+          progress->update(label, elapsed, o.duration_s, done, w.unit);
+        },
+        abort_, window);
+    progress->clear();
+    s = sample_of(r, cpu_us);
+  }
   s.workload = workload;
   s.server = target.name;
   s.round = round;
@@ -245,7 +385,7 @@ Sample Runner::measure(const RunRecord& run, const std::string& workload,
       s.cpu_us_per_req >= 0 ? format_fixed(s.cpu_us_per_req, 2).c_str() : "n/a",
       w.unit, format_kib(s.peak_rss_kib).c_str(), s.load_cpu_percent,
       s.errors() ? ("  ERRORS " + std::to_string(s.errors())).c_str() : "");
-  if (target.tls) {
+  if (target.tls && !o.h2) {
     fprintf(stderr,
             "%s: %s %s %s, server key %s, %llu handshakes (%llu resumed)\n",
             label.c_str(),
@@ -280,6 +420,21 @@ bool Runner::run(RunRecord* run, std::string* error) {
     }
     run->certificate = cert;
   }
+  if (run->options.h2) {
+    bool load =
+        std::any_of(run->options.workloads.begin(),
+                    run->options.workloads.end(), [](const std::string& w) {
+                      const Workload* wl = find_workload(w);
+                      return wl && wl->client != ClientKind::Idle;
+                    });
+    run->h2load_version = h2load_version();
+    if (load && run->h2load_version.empty()) {
+      *error =
+          "--h2 needs h2load in PATH (Debian package nghttp2-client; make "
+          "deps installs it)";
+      return false;
+    }
+  }
   plan(run);
   bool runnable = false;
   for (const std::string& w : run->options.workloads) {
@@ -307,7 +462,19 @@ bool Runner::run(RunRecord* run, std::string* error) {
     std::rotate(order.begin(),
                 order.begin() + (round - 1) % std::max<size_t>(1, up.size()),
                 order.end());
+    // idle runs once, first, on servers that have served nothing yet:
+    // memory that earlier connections freed would be reused by the idle
+    // ones and hide their cost.
+    std::vector<std::string> workloads;
+    if (round == 1 &&
+        std::find(run->options.workloads.begin(), run->options.workloads.end(),
+                  "idle") != run->options.workloads.end()) {
+      workloads.push_back("idle");
+    }
     for (const std::string& w : run->options.workloads) {
+      if (w != "idle") workloads.push_back(w);
+    }
+    for (const std::string& w : workloads) {
       unsigned position = 0;
       for (size_t i : order) {
         if (abort_->load()) {

@@ -79,7 +79,26 @@ Row group_row(const Group& g, const std::vector<Ratio>& ratios) {
   auto rps = g.metrics.find("req_per_s");
   // Fewer than 10,000 values: fewer than ten lie above the p99.9.
   std::string p999 = lat("p99_9_us");
-  if (g.latency_samples < kP999MinSamples) p999 += "*";
+  if (g.latency_samples < kP999MinSamples && median(g, "p99_9_us") >= 0) {
+    p999 += "*";
+  }
+  // The idle workload's figure is memory, shown where req/s would be.
+  auto idle = g.metrics.find("idle_bytes_per_conn");
+  if (idle != g.metrics.end()) {
+    return {g.workload,
+            g.server,
+            format_count(idle->second.median) + " B/conn",
+            spread_text(idle->second),
+            "-",
+            "-",
+            "-",
+            "-",
+            errors_text(g),
+            "-",
+            "-",
+            format_kib(static_cast<uint64_t>(median(g, "peak_rss_kib"))),
+            ""};
+  }
   return {g.workload,
           g.server,
           format_count(median(g, "req_per_s")) + unit,
@@ -150,16 +169,30 @@ std::string render_table(const RunRecord& run) {
     std::string agreed;
     for (const Sample& s : run.samples) {
       if (s.tls_version.empty()) continue;
-      agreed = s.tls_version + " " + s.tls_cipher + " " + s.tls_group +
-               ", server key " + s.tls_peer_key;
+      agreed = s.tls_version + " " + s.tls_cipher + " " + s.tls_group;
+      if (!s.tls_peer_key.empty()) agreed += ", server key " + s.tls_peer_key;
       break;
     }
     out += "TLS: every server over https";
     if (run.certificate)
       out += " with one throwaway " + run.certificate->description;
-    out += "; client pinned to TLS " + run.options.tls_version;
+    out += run.options.h2 ? std::string(
+                                "; client h2load with its own TLS "
+                                "offer")
+                          : "; client pinned to TLS " + run.options.tls_version;
     if (!agreed.empty()) out += " (" + agreed + ")";
     out += ". CPU us/req includes the TLS work.\n";
+  }
+  if (run.options.h2) {
+    out += std::string("HTTP/2: every workload over ") +
+           (run.options.tls ? "h2 (TLS, ALPN h2)"
+                            : "h2c (cleartext, prior knowledge)") +
+           ", load by " +
+           (run.h2load_version.empty() ? "h2load" : run.h2load_version) +
+           " with " + std::to_string(run.options.connections) +
+           " connections x " + std::to_string(run.options.streams) +
+           " streams. Latency percentiles n/a (h2load prints none); bodies "
+           "checked by size.\n";
   }
   if (run.options.new_conn) {
     out += "NEW CONNECTION PER REQUEST";
@@ -195,11 +228,21 @@ std::string render_table(const RunRecord& run) {
       "pounce/peer: median of per-round ratios. resp B: mean bytes of one "
       "response, head included.\n";
   bool thin = false;
-  for (const Group& g : groups)
-    thin = thin || g.latency_samples < kP999MinSamples;
+  for (const Group& g : groups) {
+    thin = thin || (g.latency_samples < kP999MinSamples &&
+                    g.metrics.count("p99_9_us") > 0);
+  }
   if (thin) {
     out += "*: fewer than " + format_count(kP999MinSamples) +
            " latency values in a round; the p99.9 rests on fewer than ten.\n";
+  }
+  if (std::find(run.options.workloads.begin(), run.options.workloads.end(),
+                "idle") != run.options.workloads.end()) {
+    out +=
+        "idle: the req/s column is the server's resident memory (VmRSS of "
+        "its process tree) grown per idle connection, over --connections "
+        "connections opened one by one, measured once, first, on servers "
+        "that have served nothing yet; peak RSS is with them all open.\n";
   }
   if (run.options.rate > 0) {
     out +=

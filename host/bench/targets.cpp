@@ -19,6 +19,22 @@ namespace {
 constexpr char kHelloBody[] = "Hello, World!";
 constexpr char kJsonBody[] = "{\"message\":\"Hello, World!\"}";
 
+// The hello plugin's /big (65,536 bytes, 'a'..'z' repeated), which the
+// peers serve as a static file.
+std::string big_body() {
+  std::string body(65536, 'a');
+  for (size_t i = 0; i < body.size(); ++i) {
+    body[i] = static_cast<char>('a' + i % 26);
+  }
+  return body;
+}
+
+// What a peer adds to HTTP/1.1 responses that pounce does not send; over
+// HTTP/2 there is no Connection field.
+std::string keep_alive_note(const BenchOptions& o) {
+  return o.h2 ? "" : "; adds Connection: keep-alive";
+}
+
 bool exists(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0;
@@ -34,6 +50,18 @@ int server_cpu(const BenchOptions& o) {
   return o.pin ? 0 : -1;
 }
 
+// The idle workload opens its connections one by one (with --tls, a
+// handshake each) and then reads memory: that can take longer than a
+// server's default idle timeout (pounce 5 s, h2o 10 s), and a server that
+// closed connections would look cheap. Every server then gets nginx's
+// default, 75 s.
+constexpr int kIdleTimeoutS = 75;
+
+bool measures_idle(const BenchOptions& o) {
+  return std::find(o.workloads.begin(), o.workloads.end(), "idle") !=
+         o.workloads.end();
+}
+
 // nginx: `return 200` answers from memory, with default_type as the
 // Content-Type. Everything that would cost per request and that the other
 // servers do not do (access log, keep-alive request limit) is off, and the
@@ -42,9 +70,16 @@ int server_cpu(const BenchOptions& o) {
 // With --tls: the same listener with `ssl`, the run's certificate, the
 // versions pounce accepts by default (the client pins one), and stateless
 // session tickets as pounce has them (nginx's default; no session cache).
+// With --h2: `http2` on the listener (nginx 1.22's syntax): ALPN h2 with
+// `ssl`, and h2c with prior knowledge without it (such a listener speaks
+// nothing but h2c). keepalive_requests bounds HTTP/2 requests per
+// connection too since nginx 1.19.7.
+// /big is a static file, without ETag and ranges (pounce sends neither);
+// nginx cannot drop its Last-Modified without a module.
 Target nginx_target(Target t, const BenchOptions& o, const std::string& dir,
                     const TlsCertificate* cert) {
   std::string conf_path = dir + "/nginx.conf";
+  std::string big_path = dir + "/big.txt";
   std::string tls;
   if (cert) {
     tls = "    ssl_certificate " + cert->cert_path +
@@ -56,7 +91,10 @@ Target nginx_target(Target t, const BenchOptions& o, const std::string& dir,
           "    ssl_session_tickets on;\n";
   }
   std::string conf =
-      "worker_processes " + std::to_string(o.workers) +
+      // As root, nginx's workers would drop to `nobody`, who cannot read
+      // the private work directory that holds /big.
+      std::string(geteuid() == 0 ? "user root;\n" : "") + "worker_processes " +
+      std::to_string(o.workers) +
       ";\n"
       "daemon off;\n"
       "pid " +
@@ -72,27 +110,35 @@ Target nginx_target(Target t, const BenchOptions& o, const std::string& dir,
       "  keepalive_requests 10000000;\n"
       "  server {\n"
       "    listen 127.0.0.1:" +
-      std::to_string(t.port) + (cert ? " ssl" : "") + " reuseport;\n" + tls +
+      std::to_string(t.port) + (cert ? " ssl" : "") + (o.h2 ? " http2" : "") +
+      " reuseport;\n" + tls +
       "    location = /hello { default_type text/plain; return 200 \"" +
       kHelloBody +
       "\"; }\n"
       "    location = /json { default_type application/json; return 200 '" +
       kJsonBody +
       "'; }\n"
+      "    location = /big { alias " +
+      big_path +
+      "; default_type text/plain; etag off; max_ranges 0; }\n"
       "  }\n"
       "}\n";
-  if (!write_file(conf_path, conf)) {
+  if (!write_file(conf_path, conf) || !write_file(big_path, big_body())) {
     t.available = false;
     t.unavailable_reason = "cannot write " + conf_path;
     return t;
   }
+  const std::string ka = keep_alive_note(o);
   t.differences = {
-      {"hello",
-       "answers from its config (no handler call per request); adds "
-       "Connection: keep-alive"},
+      {"hello", "answers from its config (no handler call per request)" + ka},
       {"json",
        "returns a constant string where pounce serializes the object per "
-       "request; adds Connection: keep-alive"}};
+       "request" +
+           ka},
+      {"big",
+       "serves a static file (pounce: a plugin's memory); adds "
+       "Last-Modified" +
+           ka}};
   // -e: nginx opens its compiled-in error log before reading the config.
   t.command.argv = {t.binary, "-c", conf_path,         "-p",
                     dir,      "-e", dir + "/error.log"};
@@ -130,7 +176,9 @@ std::string h2o_path(bool mruby, const std::string& file,
 // typed by extension (.txt text/plain, .json application/json).
 // With --tls: the listener gets `ssl` with the run's certificate and
 // pounce's default minimum version; session resumption is h2o's default
-// (cache and tickets).
+// (cache and tickets). HTTP/2 needs nothing: h2o offers ALPN h2 on TLS and
+// takes h2c with prior knowledge on a plain listener. /big is a static
+// file.
 Target h2o_target(Target t, const BenchOptions& o, const std::string& dir,
                   const TlsCertificate* cert) {
   std::string www = dir + "/www";
@@ -160,22 +208,34 @@ Target h2o_target(Target t, const BenchOptions& o, const std::string& dir,
       "pid-file: " +
       dir +
       "/h2o.pid\n"
-      "server-name: h2o\n"
+      "server-name: h2o\n" +
+      (measures_idle(o)
+           ? "http1-request-timeout: " + std::to_string(kIdleTimeoutS) +
+                 "\n"
+                 "http2-idle-timeout: " +
+                 std::to_string(kIdleTimeoutS) + "\n"
+           : std::string()) +
       "hosts:\n"
       "  default:\n"
       "    paths:\n"
       "      /hello:\n" +
       h2o_path(mruby, www + "/hello.txt", "text/plain", kHelloBody) +
       "      /json:\n" +
-      h2o_path(mruby, www + "/hello.json", "application/json", kJsonBody);
+      h2o_path(mruby, www + "/hello.json", "application/json", kJsonBody) +
+      "      /big:\n" + h2o_path(false, www + "/big.txt", "text/plain", "");
   const std::string how =
       mruby ? "answers from an mruby handler"
             : "serves a file (opened per request; no mruby in this h2o)";
+  const std::string ka = keep_alive_note(o);
   t.differences = {
-      {"hello", how + "; adds Connection: keep-alive"},
-      {"json", how + " with a constant string where pounce serializes the "
-                     "object per request; adds Connection: keep-alive"}};
+      {"hello", how + ka},
+      {"json", how +
+                   " with a constant string where pounce serializes the "
+                   "object per request" +
+                   ka},
+      {"big", "serves a static file (pounce: a plugin's memory)" + ka}};
   if (!write_file(www + "/hello.txt", kHelloBody) ||
+      !write_file(www + "/big.txt", big_body()) ||
       !write_file(www + "/hello.json", kJsonBody) ||
       !write_file(conf_path, conf)) {
     t.available = false;
@@ -239,6 +299,11 @@ Target pounce_target(const std::string& self, const std::string& plugin_dir,
         std::string("--no-access-log")}) {
     t.command.argv.push_back(a);
   }
+  if (measures_idle(o)) {
+    t.command.argv.push_back("--keep-alive-timeout");
+    t.command.argv.push_back(std::to_string(kIdleTimeoutS));
+  }
+  // Last, so that they override what the bench chose.
   for (const std::string& a : o.server_args) t.command.argv.push_back(a);
   for (const Workload& w : all_workloads()) {
     if (!w.implemented) {

@@ -5,6 +5,9 @@
 //
 // A group name stands for several rows: "ws" is the WebSocket echo at
 // 64 B and 512 B, each with and without permessage-deflate.
+//
+// With --h2 the same request goes over HTTP/2 through h2load (h2_load.h):
+// its method, target, body and content type, taken from the HTTP/1 bytes.
 #pragma once
 
 #include <string>
@@ -45,6 +48,9 @@ struct Workload {
   // ClientKind::WebSocket: the message size and the deflate offer.
   size_t ws_message_size = 0;
   bool ws_deflate = false;
+  // --h2: why h2load cannot run it (the row says n/a with this), or null
+  // when it runs over HTTP/2 too.
+  const char* h2_unavailable = nullptr;
 };
 
 const std::vector<Workload>& all_workloads();

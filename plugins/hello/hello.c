@@ -3,12 +3,14 @@
  *
  *   GET /, GET /hello  -> 200 text/plain        "Hello, World!"
  *   GET /json          -> 200 application/json  {"message":"Hello, World!"}
+ *   GET /big           -> 200 text/plain        65,536 bytes, 'a'..'z' repeated
  *   anything else      -> 404
  *
  * HEAD is answered like GET (the host drops the body). Paths are relative to
  * the mount, so `--plugin /greet=libhello.so` serves /greet/hello.
  */
 #include <pounce/pounce.h>
+#include <stdlib.h>
 #include <string.h>
 
 POUNCE_DECLARE_PLUGIN_ABI();
@@ -16,6 +18,14 @@ POUNCE_DECLARE_PLUGIN_ABI();
 static const pounce_host_api_t* host;
 
 static const char kMessage[] = "Hello, World!";
+
+/* The body of /big: a response larger than HTTP/2's default stream window
+ * (65,535), so that a benchmark of it has flow control in play. Built once
+ * per mount at init (the instance is that buffer: no state shared between
+ * mounts or reloads); varied letters so that nothing that dedups or
+ * compresses makes it unrealistically cheap. `pounce-host bench --workload
+ * big` checks it byte for byte. */
+#define BIG_SIZE 65536
 
 static int str_eq(pounce_str_t s, const char* lit) {
   size_t n = strlen(lit);
@@ -51,13 +61,21 @@ static size_t json_string(char* out, size_t cap, const char* text) {
 }
 
 static void* hello_init(const pounce_init_args_t* args) {
-  (void)args;
-  /* No per-mount state; any non-NULL pointer is a valid instance. */
-  return (void*)&host;
+  size_t i;
+  char* big = (char*)malloc(BIG_SIZE);
+  if (!big) {
+    if (args->error && args->error_cap > 0) {
+      strncpy(args->error, "out of memory", args->error_cap - 1);
+      args->error[args->error_cap - 1] = '\0';
+    }
+    return NULL;
+  }
+  for (i = 0; i < BIG_SIZE; ++i) big[i] = (char)('a' + i % 26);
+  return big;
 }
 
 static void hello_shutdown(void* instance) {
-  (void)instance;
+  free(instance);
 }
 
 static int hello_handle(void* instance, const pounce_request_view_t* req,
@@ -86,6 +104,11 @@ static int hello_handle(void* instance, const pounce_request_view_t* req,
     body[n++] = '}';
     host->response_header(res, content_type, json);
     return host->response_body(res, body, n);
+  }
+  if (is_get && str_eq(path, "/big")) {
+    static const pounce_str_t text = POUNCE_STR("text/plain");
+    host->response_header(res, content_type, text);
+    return host->response_body(res, instance, BIG_SIZE);
   }
   {
     static const pounce_str_t text = POUNCE_STR("text/plain");

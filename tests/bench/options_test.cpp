@@ -34,8 +34,8 @@ TEST(BenchOptions, AllMeansEveryImplementedWorkload) {
   std::string text;
   ASSERT_EQ(parse({"--workload", "all"}, &o, &text), ParseOutcome::Run);
   EXPECT_EQ(o.workloads, (std::vector<std::string>{
-                             "hello", "json", "echo", "sse", "ws-64", "ws-512",
-                             "ws-64-deflate", "ws-512-deflate"}));
+                             "hello", "json", "echo", "big", "sse", "ws-64",
+                             "ws-512", "ws-64-deflate", "ws-512-deflate"}));
 }
 
 TEST(BenchOptions, SseStreamsAreStaggeredUnlessBurstIsAsked) {
@@ -107,4 +107,35 @@ TEST(BenchOptions, RejectsNonsense) {
   EXPECT_EQ(parse({"--repeat", "0"}, &o, &text), ParseOutcome::Error);
   EXPECT_EQ(parse({"--duration", "0"}, &o, &text), ParseOutcome::Error);
   EXPECT_EQ(parse({"stray"}, &o, &text), ParseOutcome::Error);
+}
+
+TEST(BenchOptions, H2TakesStreamsAndRefusesHttp1OnlyModes) {
+  BenchOptions o;
+  std::string text;
+  ASSERT_EQ(parse({"--h2"}, &o, &text), ParseOutcome::Run) << text;
+  EXPECT_TRUE(o.h2);
+  EXPECT_EQ(o.streams, 32u);
+  ASSERT_EQ(parse({"--h2", "--tls", "--streams", "8"}, &o, &text),
+            ParseOutcome::Run)
+      << text;
+  EXPECT_EQ(o.streams, 8u);
+  EXPECT_TRUE(o.tls);
+  for (std::vector<std::string> bad :
+       {std::vector<std::string>{"--streams", "8"},
+        {"--h2", "--streams", "0"},
+        {"--h2", "--new-conn"},
+        {"--h2", "--pipeline", "4"},
+        {"--h2", "--rate", "1000"},
+        {"--h2", "--tls", "--tls-version", "1.2"}}) {
+    EXPECT_EQ(parse(bad, &o, &text), ParseOutcome::Error) << bad.back();
+  }
+}
+
+TEST(BenchOptions, IdleIsNamedOnlyNeverPartOfAll) {
+  BenchOptions o;
+  std::string text;
+  ASSERT_EQ(parse({"--workload", "all"}, &o, &text), ParseOutcome::Run);
+  for (const std::string& w : o.workloads) EXPECT_NE(w, "idle");
+  ASSERT_EQ(parse({"--workload", "idle"}, &o, &text), ParseOutcome::Run);
+  EXPECT_EQ(o.workloads, std::vector<std::string>{"idle"});
 }
