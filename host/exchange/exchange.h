@@ -89,6 +89,11 @@ struct ResponseStart {
   std::string_view content_encoding;  // "zstd", "gzip", or empty
   bool vary_accept_encoding = false;
   std::string_view server_timing;  // the header's value, or empty
+  // The buffer that holds exactly respond()'s body, when the caller can
+  // give it away: a protocol that keeps the body until the peer takes it
+  // (HTTP/2's flow control) swaps it for its own buffer instead of copying
+  // it. Null: the body is only a view.
+  ByteBuffer* body_owner = nullptr;
 };
 
 class Exchange {

@@ -363,7 +363,13 @@ bool Stream::respond(const exchange::ResponseStart& h, std::string_view body) {
   const bool end_stream = body.empty();
   out_.clear();
   out_off_ = 0;
-  if (!end_stream && !out_.append(body)) {
+  if (!end_stream && h.body_owner && h.body_owner->size() == body.size() &&
+      h.body_owner->data() == body.data()) {
+    // The body waits here until the windows let it out: take the caller's
+    // buffer, and leave it ours (empty) to reuse, rather than copy.
+    out_.swap(*h.body_owner);
+    h.body_owner->clear();
+  } else if (!end_stream && !out_.append(body)) {
     out_.forget_failure();
     return false;
   }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
+#include <utility>
 
 namespace pounce {
 
@@ -152,6 +153,14 @@ class ByteBuffer {
   // what it failed to build after it with truncate(mark): the buffer is
   // whole again.
   void forget_failure() { failed_ = false; }
+  // Exchanges contents and storage with `o` (no copy): a body handed from
+  // one owner to another, each keeping a buffer to reuse.
+  void swap(ByteBuffer& o) noexcept {
+    std::swap(data_, o.data_);
+    std::swap(len_, o.len_);
+    std::swap(cap_, o.cap_);
+    std::swap(failed_, o.failed_);
+  }
 
  private:
   char* data_ = nullptr;

@@ -23,6 +23,7 @@ void send_response(exchange::Exchange& ex, const http::RequestHead& head,
   // the Content-Length of the body it does not get.
   const bool bodiless_status = status == 204 || status == 304;
   std::string_view body = res.body.view();
+  ByteBuffer* body_owner = &res.body;  // the buffer `body` views
 
   exchange::ResponseStart h;
   h.status = status;
@@ -54,6 +55,7 @@ void send_response(exchange::Exchange& ex, const http::RequestHead& head,
           loop.counters().compressed_in[k].add(body.size());
           loop.counters().compressed_out[k].add(z.size());
           body = z.view();
+          body_owner = &z;
           h.content_encoding = coding_name(c);
           weaken_etag(&res);
         }
@@ -66,6 +68,7 @@ void send_response(exchange::Exchange& ex, const http::RequestHead& head,
   }
   h.headers = res.headers.view();
   h.content_length = static_cast<int64_t>(body.size());
+  h.body_owner = body_owner;
   char timing[96];
   if (cfg.server_timing && ex.request_start_ns()) {
     uint64_t now = uv_hrtime();
