@@ -418,7 +418,12 @@ TEST_F(StreamingTest, ClientLeavingMidStreamFiresOnClose) {
 }
 
 TEST_F(StreamingTest, SlowReaderGetsBackpressureAndEverything) {
-  RawClient c(port());
+  // A small receive buffer: with the kernel's autotuning (up to
+  // tcp_rmem's max, 32 MiB on some kernels) the 4 MiB flood could fit in
+  // the sockets' buffers, and no backpressure would ever reach the plugin.
+  ClientSocketOptions small;
+  small.receive_buffer = 32 * 1024;
+  RawClient c(port(), small);
   c.send(request("/probe/flood?mode=polite"));
   // Do not read: the plugin must see the high-water mark and pause.
   ASSERT_TRUE(host_->wait_for_stderr("high water"));
