@@ -215,7 +215,7 @@ bool Session::wants_read() const {
 void Session::fail(const char* what, int rv) {
   // The peer broke the protocol past what a GOAWAY nghttp2 queued itself
   // can express (a bad preface, a flood), or memory ran out: tell it
-  // (best effort) and close. After over_budget() (which stopped the input
+  // (best effort) and close. After stop_input() (which stopped the input
   // with a callback failure) it is all done: logged, and GOAWAY queued.
   if (!stopped_) {
     if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
@@ -355,34 +355,36 @@ int Session::on_frame_recv(nghttp2_session* ng, const nghttp2_frame* frame,
   auto* self = static_cast<Session*>(user);
   const bool ack = (frame->hd.flags & NGHTTP2_FLAG_ACK) != 0;
   const bool end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  // The frames that carry no request draw on their budget.
+  FrameKind kind = FrameKind::Count;
   switch (frame->hd.type) {
     case NGHTTP2_RST_STREAM:
-      return self->over_budget(FrameKind::Reset) ? NGHTTP2_ERR_CALLBACK_FAILURE
-                                                 : 0;
+      kind = FrameKind::Reset;
+      break;
     case NGHTTP2_SETTINGS:
-      return !ack && self->over_budget(FrameKind::Settings)
-                 ? NGHTTP2_ERR_CALLBACK_FAILURE
-                 : 0;
+      if (!ack) kind = FrameKind::Settings;
+      break;
     case NGHTTP2_PING:
-      return !ack && self->over_budget(FrameKind::Ping)
-                 ? NGHTTP2_ERR_CALLBACK_FAILURE
-                 : 0;
+      if (!ack) kind = FrameKind::Ping;
+      break;
     case NGHTTP2_PRIORITY:
-      return self->over_budget(FrameKind::Priority)
-                 ? NGHTTP2_ERR_CALLBACK_FAILURE
-                 : 0;
+      kind = FrameKind::Priority;
+      break;
     case NGHTTP2_DATA:
       // hd.length counts the padding (and its length byte): a frame of
       // padding only carries nothing either.
-      if (!end && frame->hd.length <= frame->data.padlen &&
-          self->over_budget(FrameKind::EmptyData)) {
-        return NGHTTP2_ERR_CALLBACK_FAILURE;
+      if (!end && frame->hd.length <= frame->data.padlen) {
+        kind = FrameKind::EmptyData;
       }
       break;
-    case NGHTTP2_HEADERS:
-      break;
     default:
-      return 0;
+      break;
+  }
+  if (kind != FrameKind::Count && self->over_budget(kind)) {
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  }
+  if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) {
+    return 0;
   }
   auto* s = static_cast<Stream*>(
       nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id));
