@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <utility>
 
@@ -146,7 +147,9 @@ bool Compressor::prepare_igzip() {
     igzip_ = static_cast<isal_zstream*>(malloc(bytes));
     if (!igzip_) return false;
     igzip_bytes_ = bytes;
-    *igzip_ = isal_zstream{};  // fields isal_deflate_init leaves alone
+    // Zeroes the fields isal_deflate_init leaves alone (in place: the
+    // struct is 80 KiB, too big for a temporary on a loop's stack).
+    memset(igzip_, 0, sizeof *igzip_);
     isal_deflate_init(igzip_);
   } else {
     isal_deflate_reset(igzip_);
