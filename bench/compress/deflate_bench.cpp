@@ -211,16 +211,17 @@ BENCHMARK(Libdeflate)
     ->ArgsProduct({{1, 2, 3, 4, 5, 6}, {0}});
 BENCHMARK(Isal)->ArgNames({"level", "chunk"})->ArgsProduct({{0, 1, 2, 3}, {0}});
 BENCHMARK(Zstd)->ArgNames({"level", "chunk"})->ArgsProduct({{1, 3}, {0}});
-// Streamed: 1 KiB and 16 KiB chunks, each sync-flushed.
+// Streamed: 64 B (an SSE event), 1 KiB and 16 KiB chunks, each
+// sync-flushed.
 BENCHMARK(Zlib)
     ->ArgNames({"level", "chunk"})
-    ->ArgsProduct({{1}, {1024, 16384}});
+    ->ArgsProduct({{1}, {64, 1024, 16384}});
 BENCHMARK(Isal)
     ->ArgNames({"level", "chunk"})
-    ->ArgsProduct({{0, 1, 2, 3}, {1024, 16384}});
+    ->ArgsProduct({{0, 1, 2, 3}, {64, 1024, 16384}});
 BENCHMARK(Zstd)
     ->ArgNames({"level", "chunk"})
-    ->ArgsProduct({{3}, {1024, 16384}});
+    ->ArgsProduct({{3}, {64, 1024, 16384}});
 BENCHMARK_CAPTURE(Host, gzip, pounce::pipeline::Coding::Gzip);
 BENCHMARK_CAPTURE(Host, zstd, pounce::pipeline::Coding::Zstd);
 
