@@ -1,19 +1,23 @@
 // One response's compression state: zstd, or gzip by two encoders, with
 // its contexts reused across responses (ARCHITECTURE.md §5).
 //
-// gzip (RFC 1952, what "Content-Encoding: gzip" means) is produced by:
-// - libdeflate for a whole body (compress_whole: sync and blocking
-//   responses), one whole-buffer call: at level 1 it spent less than half of
-//   zlib level 1's CPU on a 58 KiB JSON body for 10% less output
-//   (bench/compress/deflate_bench.cpp, docs/performance.md);
-// - ISA-L igzip for a stream (begin / compress_chunk / finish), each chunk
-//   ended by a sync flush so that it decodes on arrival; libdeflate has no
-//   streaming API, and igzip is several times cheaper than zlib there too.
+// gzip (RFC 1952, what "Content-Encoding: gzip" means) is produced by ISA-L
+// igzip or libdeflate, never zlib (bench/compress/deflate_bench.cpp,
+// docs/performance.md "Response compression"; on a 58 KiB JSON body, CPU
+// and bytes against zlib level 1, nginx's default):
+// - a stream (begin / compress_chunk / finish): igzip, each chunk ended by
+//   a sync flush so that it decodes on arrival. 0.36x zlib's CPU in 16 KiB
+//   chunks, 0.68x in 1 KiB ones, but 1.4x in 64-byte ones (its per-block
+//   Huffman tables), at about zlib's size. libdeflate cannot stream.
+// - a whole body (compress_whole: sync and blocking responses): at level 1
+//   igzip too (0.25x the CPU, 0.95x the bytes); at levels 2-9, where a
+//   smaller body is asked for, libdeflate at that level in one call
+//   (level 1 would be 0.44x, 0.90x).
 // zlib is left to WebSocket permessage-deflate (raw deflate with context
 // takeover, host/ws/), which neither library offers.
 //
-// The levels come from --gzip-level (1-9: libdeflate's level of the same
-// number; igzip has levels 1-3, see igzip_level()) and --zstd-level.
+// The levels come from --gzip-level (1-9; igzip has levels 1-3, see
+// igzip_level()) and --zstd-level.
 //
 // Streaming contexts are window-limited so that a stream costs little
 // memory and a decoder never needs more than the window: zstd windowLog 17
@@ -82,9 +86,9 @@ class Compressor {
   // gzip, the trailer. After it, only begin() is accepted.
   bool finish(ByteBuffer& out);
 
-  // The whole body at once, with no intermediate flush: gzip by libdeflate,
-  // zstd as begin(c) + the body + finish, whose frame then records the
-  // content size. Only begin() is accepted after it.
+  // The whole body at once, with no intermediate flush: gzip by igzip (level
+  // 1) or libdeflate, zstd as begin(c) + the body + finish, whose frame then
+  // records the content size. Only begin() is accepted after it.
   bool compress_whole(Coding c, std::string_view in, ByteBuffer& out);
   // The same in the coding of the last begin() or bind().
   bool compress_whole(std::string_view in, ByteBuffer& out);
@@ -127,7 +131,7 @@ class Compressor {
   // level buffer of igzip_bytes_ - sizeof(isal_zstream) bytes.
   isal_zstream* igzip_ = nullptr;
   size_t igzip_bytes_ = 0;
-  libdeflate_compressor* libdeflate_ = nullptr;  // whole bodies
+  libdeflate_compressor* libdeflate_ = nullptr;  // whole bodies, level > 1
   size_t libdeflate_bytes_ = 0;  // what libdeflate allocated for it
 };
 
