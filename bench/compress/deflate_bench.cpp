@@ -5,9 +5,9 @@
 // host sets it up. Libraries are called directly, with their context kept
 // between responses as a server keeps it, so the figures are the codecs'.
 //
-// - Whole/<lib>/<level>: one complete body, as a sync or blocking response
-//   is compressed (libdeflate: one whole-buffer call).
-// - Chunked/<lib>/<level>/<chunk>: the same body in chunks, each ended by a
+// - <Lib>/level:L/chunk:0: one complete body, as a sync or blocking
+//   response is compressed (libdeflate: one whole-buffer call).
+// - <Lib>/level:L/chunk:N: the same body in N-byte chunks, each ended by a
 //   sync flush (every chunk decodable on arrival), then the trailer: what a
 //   streamed response costs. libdeflate has no streaming API.
 // - Host/<coding>: pounce::pipeline::Compressor::compress_whole, the code a
