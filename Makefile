@@ -23,7 +23,8 @@ PORT ?= 8000
 # Debian 12 packages the build, the tests and the benchmarks use.
 DEB_PACKAGES := \
   cmake g++ make pkg-config \
-  libuv1-dev libzstd-dev zlib1g-dev nlohmann-json3-dev libcxxopts-dev \
+  libuv1-dev libzstd-dev zlib1g-dev libdeflate-dev libisal-dev \
+  nlohmann-json3-dev libcxxopts-dev \
   libgtest-dev libbenchmark-dev libssl-dev libhttp-parser-dev \
   clang-14 libclang-rt-14-dev \
   curl python3 python3-h11 python3-websockets nodejs node-ws \

@@ -139,6 +139,11 @@ struct Config {
 
   bool compression = true;
   size_t compression_min_size = 500;
+  // Levels of response compression (sync, blocking and streamed). gzip 1
+  // as nginx's gzip_comp_level: level 6 spent 2.6x nginx's CPU on a 58 KiB
+  // JSON body for 4% less output (issue 15, docs/performance.md).
+  int gzip_level = 1;
+  int zstd_level = 3;
   bool server_timing = false;
 
   uint64_t ws_max_message_size = 16777216;

@@ -112,6 +112,10 @@ constexpr OptionDef kOptions[] = {
     {"compression", Kind::Bool, "on", "zstd/gzip response compression"},
     {"compression-min-size", Kind::Bytes, "500",
      "Smaller known-length bodies are not compressed", 0, kGiB},
+    {"gzip-level", Kind::Count, "1",
+     "gzip level of response compression, 1 (fastest) to 9", 1, 9},
+    {"zstd-level", Kind::Count, "3",
+     "zstd level of response compression, 1 (fastest) to 19", 1, 19},
     {"server-timing", Kind::Bool, "off", "Add a Server-Timing header"},
     {"ws-max-message-size", Kind::Bytes, "16777216",
      "WebSocket message bytes, after decompression", 125, kGiB},
@@ -746,6 +750,10 @@ bool apply_key(const std::string& key, const json& value, Config* c,
     c->h2_max_header_list_size = u;
   } else if (flag == "compression-min-size") {
     c->compression_min_size = u;
+  } else if (flag == "gzip-level") {
+    c->gzip_level = static_cast<int>(u);
+  } else if (flag == "zstd-level") {
+    c->zstd_level = static_cast<int>(u);
   } else if (flag == "ws-max-message-size") {
     c->ws_max_message_size = u;
   } else if (flag == "ws-compression-level") {
@@ -990,6 +998,8 @@ json setting_value(const OptionDef& def, const Config& c) {
   if (flag == "stream-max-buffer") return c.stream_max_buffer;
   if (flag == "compression") return c.compression;
   if (flag == "compression-min-size") return c.compression_min_size;
+  if (flag == "gzip-level") return c.gzip_level;
+  if (flag == "zstd-level") return c.zstd_level;
   if (flag == "server-timing") return c.server_timing;
   if (flag == "ws-max-message-size") return c.ws_max_message_size;
   if (flag == "ws-ping-interval") return seconds(c.ws_ping_interval_ms);

@@ -24,6 +24,7 @@ Loop::Loop(const Config& config, unsigned index, const char* role)
       index_(index),
       role_(role),
       handles_(index),
+      compressors_({}, {.gzip = config.gzip_level, .zstd = config.zstd_level}),
       ws_message_budget_(config.ws_buffer_budget) {
   uv_loop_init(&loop_);
   loop_.data = this;

@@ -9,7 +9,9 @@
 
 namespace pounce::pipeline {
 
-CompressorPool::CompressorPool(CompressorPoolLimits limits) : limits_(limits) {
+CompressorPool::CompressorPool(CompressorPoolLimits limits,
+                               CompressionLevels levels)
+    : limits_(limits), levels_(levels) {
   busy_.reserve(limits_.max_streams);
 }
 
@@ -19,9 +21,9 @@ Compressor& CompressorPool::sync_context(Coding c) {
   if (c == Coding::Identity) c = Coding::Zstd;
   std::unique_ptr<Compressor>& ctx = sync_[slot(c)];
   if (!ctx) {
-    ctx = std::make_unique<Compressor>();
-    // Binds the coding; a failure here shows up in compress_whole().
-    ctx->begin(c);
+    ctx = std::make_unique<Compressor>(levels_);
+    // Whole bodies need no stream state: compress_whole() sets up its codec.
+    ctx->bind(c);
   }
   return *ctx;
 }
@@ -34,7 +36,7 @@ Compressor* CompressorPool::acquire(Coding c) {
     ctx = std::move(idle.back());
     idle.pop_back();
   } else {
-    ctx = std::make_unique<Compressor>();
+    ctx = std::make_unique<Compressor>(levels_);
   }
   if (!ctx->begin(c)) return nullptr;  // out of memory: ctx is freed
   Compressor* p = ctx.get();

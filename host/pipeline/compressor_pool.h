@@ -9,8 +9,10 @@
 //   steady stream rate allocates nothing; beyond that they are freed.
 //
 // Measured (bench/compress, ctx_KiB): a streaming context holds about
-// 1.06 MiB for zstd (level 3, windowLog 17) and 262 KiB for gzip (level 6,
-// windowBits 15, memLevel 8) once it has compressed a chunk.
+// 1.06 MiB for zstd (level 3, windowLog 17) and 165 KiB for gzip (igzip
+// level 1: its stream and "small" level buffer) once it has compressed a
+// chunk. A sync context for gzip is the same igzip state at level 1, and
+// libdeflate's compressor (653 KiB) at levels 2-9.
 //
 // Single-threaded: the pool and its contexts belong to the loop that owns
 // it. A context still acquired when the pool dies is freed with it.
@@ -26,7 +28,7 @@ namespace pounce::pipeline {
 
 struct CompressorPoolLimits {
   // Streaming contexts in use at once, all codings together. At worst (all
-  // zstd) 64 streams hold about 68 MiB per loop; all gzip, about 17 MiB.
+  // zstd) 64 streams hold about 68 MiB per loop; all gzip, about 10.5 MiB.
   size_t max_streams = 64;
   // Released contexts kept for reuse, per coding.
   size_t max_idle = 4;
@@ -34,7 +36,9 @@ struct CompressorPoolLimits {
 
 class CompressorPool {
  public:
-  explicit CompressorPool(CompressorPoolLimits limits = {});
+  // Every context the pool makes compresses at `levels`.
+  explicit CompressorPool(CompressorPoolLimits limits = {},
+                          CompressionLevels levels = {});
   ~CompressorPool();
   CompressorPool(const CompressorPool&) = delete;
   CompressorPool& operator=(const CompressorPool&) = delete;
@@ -62,6 +66,7 @@ class CompressorPool {
   static size_t slot(Coding c) { return c == Coding::Zstd ? 0 : 1; }
 
   CompressorPoolLimits limits_;
+  CompressionLevels levels_;
   size_t in_use_ = 0;
   std::unique_ptr<Compressor> sync_[2];
   std::vector<std::unique_ptr<Compressor>> idle_[2];

@@ -78,6 +78,8 @@ const RangeCase kRanges[] = {
      {"--stream-high-water", "256"}},
     {"compression-min-size", "-1", "0", "1073741824", "1073741825",
      "0 to 1073741824"},
+    {"gzip-level", "0", "1", "9", "10", "1 to 9"},
+    {"zstd-level", "0", "1", "19", "20", "1 to 19"},
     {"ws-max-message-size",
      "124",
      "125",
