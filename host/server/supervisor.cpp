@@ -6,12 +6,15 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <algorithm>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdio>
@@ -133,11 +136,19 @@ bool Supervisor::run() {
     }
     if (ready_fd_ >= 0 && fds[1].revents) on_ready_pipe();
     if (fds[0].revents) {
+      // Every pending signal first: signalfd hands them over by number, not
+      // by arrival (SIGHUP before SIGTERM). A stop that came with a reload
+      // is acted on first, and the reload then finds the process stopping.
+      int pending[64];
+      size_t n = 0;
       signalfd_siginfo si;
-      while (read(signal_fd_, &si, sizeof si) == sizeof si) {
-        on_signal(static_cast<int>(si.ssi_signo));
-        if (done_) break;
+      while (n < 64 && read(signal_fd_, &si, sizeof si) == sizeof si) {
+        pending[n++] = static_cast<int>(si.ssi_signo);
       }
+      std::stable_partition(pending, pending + n, [](int sig) {
+        return sig == SIGTERM || sig == SIGINT;
+      });
+      for (size_t i = 0; i < n && !done_; ++i) on_signal(pending[i]);
     }
     if (!done_ && restart_at_ms_ && child_ < 0 && now_ms() >= restart_at_ms_) {
       restart_at_ms_ = 0;
@@ -256,6 +267,11 @@ void Supervisor::on_signal(int sig) {
     return;
   }
   if (sig == SIGHUP) {
+    if (stopping_) {
+      // The child drains and will not reload; nothing to restart either.
+      LOG_INFO("SIGHUP during shutdown: ignored");
+      return;
+    }
     if (child_ > 0) {
       kill(child_, SIGHUP);  // the in-process reload: no restart
     } else if (restart_at_ms_) {
