@@ -268,8 +268,11 @@ void Supervisor::on_signal(int sig) {
   }
   if (sig == SIGHUP) {
     if (stopping_) {
-      // The child drains and will not reload; nothing to restart either.
-      LOG_INFO("SIGHUP during shutdown: ignored");
+      // The child drains and would not reload (it says the same); not
+      // forwarded, because the kernel hands a child its pending signals
+      // lowest number first: sent after SIGTERM, SIGHUP could still be
+      // taken before it.
+      LOG_INFO("SIGHUP ignored: shutting down");
       return;
     }
     if (child_ > 0) {
