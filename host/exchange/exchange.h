@@ -39,6 +39,7 @@
 #include <string>
 #include <string_view>
 
+#include "exchange/open_file.h"
 #include "http/byte_buffer.h"
 #include "http/error_code.h"
 
@@ -169,6 +170,24 @@ class Exchange {
   // false when the memory was not there: nothing was queued, and the caller
   // answers with respond_error(OutOfMemory) instead.
   virtual bool respond(const ResponseStart& head, std::string_view body) = 0;
+  // A whole response whose body is `parts`, in order: a file, or a
+  // multipart/byteranges body (static files, a plugin's response_file).
+  // head.content_length is the sum of the parts' lengths; for a HEAD, 204
+  // or 304 the caller passes no parts. Every file part gets its own
+  // reference, so the caller may drop its own after the call. false when
+  // the memory was not there: nothing was queued, as respond().
+  //
+  // The protocol sends file parts without reading them through user space
+  // where it can (sendfile on cleartext HTTP/1.1), otherwise in pieces
+  // into its own buffers as the peer takes them: never the whole file at
+  // once. A file that turns out shorter than its part (it shrank while
+  // being sent) ends the connection or stream with a log line, never with
+  // padding.
+  //
+  // The default reads the parts whole into a buffer and calls respond():
+  // correct, but neither zero-copy nor bounded; every protocol overrides it.
+  virtual bool respond_parts(const ResponseStart& head, const BodyPart* parts,
+                             size_t count);
   // Answers with the host's error response for `code` (the error table,
   // docs/errors.md) and logs it. `request` is the request's head when it
   // was parsed.
@@ -180,6 +199,11 @@ class Exchange {
   // what they queued, in order, as one write where it can.
   virtual void start_response(const ResponseStart& head) = 0;
   virtual void write_body(std::string_view bytes) = 0;
+  // The next `length` bytes of the streamed body are `file`'s from
+  // `offset` (stream_write_file): queued like write_body, with its own
+  // reference to the file, and counted in queued_output() as they are
+  // until sent. The default reads them into write_body.
+  virtual void write_file(OpenFile* file, uint64_t offset, uint64_t length);
   // The end of the body, with `trailers` ("Name: value\r\n" lines, or
   // empty) when trailers_allowed().
   virtual void end_response(std::string_view trailers) = 0;
