@@ -31,7 +31,8 @@ DEB_PACKAGES := \
   wrk apache2-utils valgrind zstd util-linux \
   nginx h2o \
   openssl python3-h2 nghttp2-client chromium \
-  python3-prometheus-client systemd libnghttp2-dev haproxy
+  python3-prometheus-client systemd libnghttp2-dev haproxy \
+  media-types
 
 .PHONY: deps build run test test-sanitize test-tsan fuzz bench format clean
 
