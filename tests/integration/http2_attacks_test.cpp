@@ -14,25 +14,13 @@
 #include <thread>
 #include <vector>
 
+#include "h2_client.h"
 #include "host_process.h"
 
 using namespace pounce::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string h2_client(uint16_t port, std::vector<std::string> args) {
-  std::vector<std::string> argv = {"/usr/bin/python3", POUNCE_H2_CLIENT,
-                                   std::to_string(port)};
-  for (auto& a : args) argv.push_back(std::move(a));
-  CommandResult r = run_command(argv, 60s);
-  EXPECT_EQ(r.status, 0) << r.out << r.err;
-  return r.out;
-}
-
-bool contains(const std::string& hay, const std::string& needle) {
-  return hay.find(needle) != std::string::npos;
-}
 
 // The number after `"key": ` in a JSON line; -1 when absent.
 long json_number(const std::string& json, const std::string& key) {

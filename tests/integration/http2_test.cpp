@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "h2_client.h"
 #include "host_process.h"
 #include "raw_client.h"
 #include "test_certs.h"
@@ -62,24 +63,6 @@ struct Certs {
   std::unique_ptr<TestPki> pki;
   CertFiles server;
 };
-
-std::string h2_client_script() {
-  return POUNCE_H2_CLIENT;
-}
-
-// Runs a scenario of h2_client.py; its JSON line.
-std::string h2_client(uint16_t port, std::vector<std::string> args) {
-  std::vector<std::string> argv = {"/usr/bin/python3", h2_client_script(),
-                                   std::to_string(port)};
-  for (auto& a : args) argv.push_back(std::move(a));
-  CommandResult r = run_command(argv, 60s);
-  EXPECT_EQ(r.status, 0) << r.out << r.err;
-  return r.out;
-}
-
-bool contains(const std::string& hay, const std::string& needle) {
-  return hay.find(needle) != std::string::npos;
-}
 
 std::string lower(std::string s) {
   for (char& c : s)
