@@ -1413,9 +1413,12 @@ bool reload_plugin_entries(const Config& current, Config* next,
   if (!build_config(json::parse(current.cli_json), &fresh, error)) return false;
   next->plugins = fresh.plugins;
   next->plugin_configs = fresh.plugin_configs;
+  // Static mounts are routes of the generation too.
+  next->statics = fresh.statics;
   // Everything else needs a restart: compare it with what is running.
   fresh.plugins = current.plugins;
   fresh.plugin_configs = current.plugin_configs;
+  fresh.statics = current.statics;
   *restart_needed = !(fresh == current);
   return true;
 }

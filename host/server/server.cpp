@@ -602,6 +602,7 @@ void Server::reload() {
   ++next_generation_id_;
   config_.plugins = next.plugins;
   config_.plugin_configs = next.plugin_configs;
+  config_.statics = next.statics;
   phase_ = Phase::Publishing;
   publish(std::move(gen));
 }

@@ -699,3 +699,29 @@ TEST(StaticFiles, ReloadKeepsStaticMountsAndChangesAreSeen) {
   }
   EXPECT_EQ(body, "body { color: blue }\n");
 }
+
+// Static mounts come from the --config file like plugins, and a reload
+// re-reads them.
+TEST(StaticFiles, ConfigFileMountsReloadOnSighup) {
+  StaticSite site;
+  const fs::path config =
+      fs::temp_directory_path() /
+      ("pounce-static-config-" + std::to_string(getpid()) + ".json");
+  write_file(config, "{\"static\": [\"/s=" + site.dir() +
+                         "\"], \"static_cache_control\": \"no-cache\"}");
+  HostProcess h({"--config", config.string(), "--workers", "1"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  Reply r = curl({h.url("/s/style.css")});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("cache-control"), "no-cache");
+  EXPECT_EQ(curl({h.url("/t/style.css")}).status, 404);
+  write_file(config, "{\"static\": [\"/t=" + site.dir() +
+                         "\"], \"static_cache_control\": \"no-cache\"}");
+  h.signal(SIGHUP);
+  ASSERT_TRUE(h.wait_for_stderr("reloaded generation")) << h.stderr_text();
+  EXPECT_EQ(curl({h.url("/t/style.css")}).status, 200);
+  EXPECT_EQ(curl({h.url("/s/style.css")}).status, 404);
+  EXPECT_EQ(h.stderr_text().find("restart to apply"), std::string::npos)
+      << h.stderr_text();
+  fs::remove(config);
+}
