@@ -279,6 +279,13 @@ TEST(StaticFiles, OnlyGetAndHead) {
     EXPECT_EQ(r.status, 405) << method;
     EXPECT_EQ(r.header("allow"), "GET, HEAD") << method;
   }
+  // No WebSocket on a static mount.
+  Reply ws = curl(
+      {"-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H",
+       "Sec-WebSocket-Version: 13", "-H",
+       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", h.url("/s/style.css")});
+  EXPECT_EQ(ws.status, 400);
+  EXPECT_EQ(ws.header("x-pounce-error"), "WEBSOCKET_UNSUPPORTED");
 }
 
 // Every spelling of a climb, an encoded separator, a backslash, a NUL and an
