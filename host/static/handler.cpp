@@ -144,7 +144,7 @@ void validators(pounce_response& res, const Config& cfg,
 }
 
 void serve_file(exchange::Exchange& ex, const RequestHead& head, const Route& r,
-                const CacheEntry& e, bool is_head, uint64_t app_start_ns) {
+                const CacheEntry& e, bool is_head) {
   const Config& cfg = ex.loop()->config();
   Scratch& s = scratch();
   RequestFields f;
@@ -322,6 +322,9 @@ void serve_file(exchange::Exchange& ex, const RequestHead& head, const Route& r,
   validators(res, cfg, rep, rep.etag_view());
   header(res, "Accept-Ranges", "bytes");
 
+  // As for a plugin: "app" is the time to decide the response (finding
+  // the file, the conditionals), "encode" the time to hand it over.
+  const uint64_t app_done_ns = cfg.server_timing ? uv_hrtime() : 0;
   exchange::ResponseStart h;
   h.status = res.status;
   h.headers = res.headers.view();
@@ -334,8 +337,8 @@ void serve_file(exchange::Exchange& ex, const RequestHead& head, const Route& r,
     const uint64_t parse_end = ex.request_start_ns() + ex.parse_ns();
     h.server_timing = pipeline::format_server_timing(
         timing, sizeof timing, ex.parse_ns(),
-        app_start_ns > parse_end ? app_start_ns - parse_end : 0,
-        static_cast<int64_t>(now - app_start_ns));
+        app_done_ns > parse_end ? app_done_ns - parse_end : 0,
+        static_cast<int64_t>(now - app_done_ns));
   }
   if (!ex.respond_parts(h, is_head ? nullptr : parts, is_head ? 0 : count)) {
     ex.respond_error(http::ErrorCode::OutOfMemory, &head);
@@ -349,7 +352,6 @@ void serve_file(exchange::Exchange& ex, const RequestHead& head, const Route& r,
 
 void serve(exchange::Exchange& ex, const RequestHead& head, const Route& r) {
   const Config& cfg = ex.loop()->config();
-  const uint64_t app_start_ns = cfg.server_timing ? uv_hrtime() : 0;
   const StaticRoot& root = *r.mount->static_root;
   const bool is_head = head.method == "HEAD";
   if (!is_head && head.method != "GET") {
@@ -397,7 +399,7 @@ void serve(exchange::Exchange& ex, const RequestHead& head, const Route& r) {
     answer_status(ex, head, r, 404);
     return;
   }
-  serve_file(ex, head, r, *e, is_head, app_start_ns);
+  serve_file(ex, head, r, *e, is_head);
 }
 
 }  // namespace pounce::static_files

@@ -732,3 +732,20 @@ TEST(StaticFiles, ConfigFileMountsReloadOnSighup) {
       << h.stderr_text();
   fs::remove(config);
 }
+
+// Server-Timing and the per-mount request metrics, as for a plugin.
+TEST(StaticFiles, ServerTimingAndAccessLog) {
+  StaticSite site;
+  HostProcess h = start(site, {"--server-timing"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  for (const char* path : {"/s/big.bin", "/s/plain.txt", "/s/missing"}) {
+    Reply r = curl({"-H", "Accept-Encoding: gzip", h.url(path)});
+    EXPECT_EQ(r.header("server-timing").rfind("parse;dur=", 0), 0u)
+        << path << "\n"
+        << r.raw_head;
+  }
+  EXPECT_TRUE(h.wait_for_stdout("\"GET /s/big.bin HTTP/1.1\" 200 100000"))
+      << h.stdout_text();
+  EXPECT_TRUE(h.wait_for_stdout("\"GET /s/missing HTTP/1.1\" 404"))
+      << h.stdout_text();
+}
