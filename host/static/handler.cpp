@@ -73,6 +73,13 @@ void answer(exchange::Exchange& ex, const RequestHead& head,
     header(res, "Content-Type", "text/plain; charset=utf-8");
     res.body.append(text);
   }
+  // A field add_response_header refused (a Location built from a target
+  // the parser let through but a field value may not hold) is a 500, as
+  // for a plugin, never a response without it.
+  if (res.error != http::ErrorCode::None) {
+    ex.respond_error(res.error, &head);
+    return;
+  }
   pipeline::send_response(ex, head, res);
 }
 
