@@ -139,8 +139,8 @@ int choose_variant(const CacheEntry& e, const AcceptEncoding& ae) {
   return best;
 }
 
-// Content-Type, Last-Modified, ETag, Cache-Control, Accept-Ranges: the
-// fields of a 200 and of each 206 (and, but Content-Type, of a 304).
+// Last-Modified, ETag and Cache-Control: the fields a 200, a 206 and a
+// 304 share.
 void validators(pounce_response& res, const Config& cfg,
                 const Representation& rep, std::string_view etag) {
   header(res, "Last-Modified", rep.last_modified_view());
@@ -179,9 +179,13 @@ void serve_file(exchange::Exchange& ex, const RequestHead& head, const Route& r,
                             !ranged && size >= cfg.compression_min_size &&
                             size <= kMaxCompressOnTheFly &&
                             pipeline::is_compressible_type(e.content_type);
+  // Whether Accept-Encoding chooses among representations of this file (so
+  // every answer for it, a 206 or 304 included, says so).
+  const uint64_t file_size = e.identity.size();
   const bool vary =
       cfg.compression &&
-      (e.has_variant() || (e.identity.size() >= cfg.compression_min_size &&
+      (e.has_variant() || (file_size >= cfg.compression_min_size &&
+                           file_size <= kMaxCompressOnTheFly &&
                            pipeline::is_compressible_type(e.content_type)));
   const Coding fly = compressible ? ae.choose() : Coding::Identity;
 
