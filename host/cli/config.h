@@ -20,6 +20,13 @@ struct PluginSpec {
   std::string path;    // the .so path as given
 };
 
+// One --static mount: PREFIX=DIR (host/static/, docs/static-files.md).
+struct StaticSpec {
+  bool operator==(const StaticSpec&) const = default;
+  std::string prefix;  // normalized, as PluginSpec's
+  std::string dir;     // as given
+};
+
 // One listening address (--listen, or --host/--port): every worker serves
 // every listener.
 struct ListenSpec {
@@ -57,6 +64,12 @@ struct Config {
   // Per-prefix JSON text for init(); mounts without one get "{}".
   std::vector<std::pair<std::string, std::string>> plugin_configs;
   std::string config_file;
+  // Static file mounts; they route with the plugins' (longest prefix wins).
+  std::vector<StaticSpec> statics;
+  std::string static_cache_control = "public, max-age=3600";
+  bool static_follow_symlinks = false;
+  // Open files kept per worker (0: none, every request opens its file).
+  uint64_t static_cache_entries = 1024;
   // Whether the plugin entries came from the command line, which a reload
   // does not override with the file's entries.
   bool plugins_from_cli = false;
@@ -197,6 +210,11 @@ struct Config {
   // The JSON text given to init() for the mount at `prefix`.
   const std::string& plugin_config_for(const std::string& prefix) const;
 };
+
+// Turns "PREFIX=DIR" into a StaticSpec. Returns false with *error set when
+// the prefix is malformed or the directory is missing.
+bool parse_static_spec(const std::string& text, StaticSpec* out,
+                       std::string* error);
 
 // Turns "[PREFIX=]PATH" into a PluginSpec. Returns false with *error set when
 // the prefix is malformed.

@@ -56,6 +56,14 @@ constexpr OptionDef kOptions[] = {
     {"plugin-config", Kind::List, "{}",
      "JSON config for the plugin at PREFIX: PREFIX=JSON (repeatable)"},
     {"config", Kind::Text, "", "Read options from a JSON file"},
+    {"static", Kind::List, "",
+     "Serve the files of DIR at PREFIX: PREFIX=DIR (repeatable)"},
+    {"static-cache-control", Kind::Text, "public, max-age=3600",
+     "Cache-Control of static files (\"\" = none)"},
+    {"static-follow-symlinks", Kind::Bool, "off",
+     "Follow symlinks that leave a --static directory"},
+    {"static-cache-entries", Kind::Count, "1024",
+     "Open static files kept per worker (0 = none)", 0, 1000000},
     {"listen", Kind::List, "",
      "Listen on http://HOST:PORT or https://HOST:PORT (repeatable; replaces "
      "--host/--port)"},
@@ -518,6 +526,8 @@ bool apply_key(const std::string& key, const json& value, Config* c,
       c->request_id = b;
     else if (flag == "proxy-protocol")
       c->proxy_protocol = b;
+    else if (flag == "static-follow-symlinks")
+      c->static_follow_symlinks = b;
     return true;
   }
   std::string flag = def->flag;
@@ -527,6 +537,27 @@ bool apply_key(const std::string& key, const json& value, Config* c,
   if (flag == "plugin-config") {
     return get_list(value, key, &list, error) &&
            apply_plugin_configs(list, c, error);
+  }
+  if (flag == "static") {
+    if (!get_list(value, key, &list, error)) return false;
+    c->statics.clear();
+    for (const std::string& item : list) {
+      StaticSpec spec;
+      if (!parse_static_spec(item, &spec, error)) return false;
+      c->statics.push_back(std::move(spec));
+    }
+    return true;
+  }
+  if (flag == "static-cache-control") {
+    if (!get_string(value, key, &s, error)) return false;
+    for (unsigned char ch : s) {
+      if (ch < 0x20 || ch == 0x7f) {
+        *error = setting_name(*def) + ": a control character in the value";
+        return false;
+      }
+    }
+    c->static_cache_control = s;
+    return true;
   }
   if (flag == "listen") {
     if (!get_list(value, key, &list, error)) return false;
@@ -760,6 +791,8 @@ bool apply_key(const std::string& key, const json& value, Config* c,
     c->ws_compression_level = static_cast<int>(u);
   } else if (flag == "ws-buffer-budget") {
     c->ws_buffer_budget = u;
+  } else if (flag == "static-cache-entries") {
+    c->static_cache_entries = u;
   }
   return true;
 }
@@ -822,9 +855,28 @@ size_t top_level_key_line(const std::string& text, const std::string& key) {
 }
 
 bool validate(Config* c, std::string* error) {
-  if (c->plugins.empty()) {
-    *error = "no plugin given: use --plugin [PREFIX=]PATH";
+  if (c->plugins.empty() && c->statics.empty()) {
+    *error =
+        "no plugin given: use --plugin [PREFIX=]PATH (or --static "
+        "PREFIX=DIR)";
     return false;
+  }
+  // Plugins and static mounts share one routing table.
+  for (size_t i = 0; i < c->statics.size(); ++i) {
+    for (size_t j = i + 1; j < c->statics.size(); ++j) {
+      if (c->statics[i].prefix == c->statics[j].prefix) {
+        *error = "duplicate mount prefix " + c->statics[i].prefix + " (" +
+                 c->statics[i].dir + " and " + c->statics[j].dir + ")";
+        return false;
+      }
+    }
+    for (const PluginSpec& p : c->plugins) {
+      if (p.prefix == c->statics[i].prefix) {
+        *error = "duplicate mount prefix " + p.prefix + " (" + p.path +
+                 " and --static " + c->statics[i].dir + ")";
+        return false;
+      }
+    }
   }
   for (size_t i = 0; i < c->plugins.size(); ++i) {
     for (size_t j = i + 1; j < c->plugins.size(); ++j) {
@@ -970,6 +1022,15 @@ json setting_value(const OptionDef& def, const Config& c) {
       a.push_back(prefix + "=" + text);
     return a;
   }
+  if (flag == "static") {
+    json a = json::array();
+    for (const StaticSpec& st : c.statics)
+      a.push_back(st.prefix + "=" + st.dir);
+    return a;
+  }
+  if (flag == "static-cache-control") return c.static_cache_control;
+  if (flag == "static-follow-symlinks") return c.static_follow_symlinks;
+  if (flag == "static-cache-entries") return c.static_cache_entries;
   if (flag == "listen") return listen_texts(c.listens);
   if (flag == "host") return c.host;
   if (flag == "port") return c.port;
@@ -1246,6 +1307,22 @@ bool normalize_mount_prefix(const std::string& text, std::string* out) {
   return true;
 }
 
+bool parse_static_spec(const std::string& text, StaticSpec* out,
+                       std::string* error) {
+  const size_t eq = text.find('=');
+  if (text.empty() || text[0] != '/' || eq == std::string::npos ||
+      eq + 1 >= text.size()) {
+    *error = "--static " + text + ": expected PREFIX=DIR";
+    return false;
+  }
+  if (!normalize_mount_prefix(text.substr(0, eq), &out->prefix)) {
+    *error = "--static " + text + ": bad prefix " + text.substr(0, eq);
+    return false;
+  }
+  out->dir = text.substr(eq + 1);
+  return true;
+}
+
 bool parse_plugin_spec(const std::string& text, PluginSpec* out,
                        std::string* error) {
   // "PREFIX=PATH" when the text starts with '/' and has a '='; otherwise the
@@ -1336,9 +1413,12 @@ bool reload_plugin_entries(const Config& current, Config* next,
   if (!build_config(json::parse(current.cli_json), &fresh, error)) return false;
   next->plugins = fresh.plugins;
   next->plugin_configs = fresh.plugin_configs;
+  // Static mounts are routes of the generation too.
+  next->statics = fresh.statics;
   // Everything else needs a restart: compare it with what is running.
   fresh.plugins = current.plugins;
   fresh.plugin_configs = current.plugin_configs;
+  fresh.statics = current.statics;
   *restart_needed = !(fresh == current);
   return true;
 }

@@ -18,8 +18,9 @@ enum class CliOutcome { Run, Exit, Error };
 CliOutcome parse_command_line(int argc, char** argv, Config* config,
                               std::string* error);
 
-// Re-reads the plugin entries (`plugin`, `plugin_config`) of the --config
-// file for a reload. Entries given on the command line stay as they are.
+// Re-reads the plugin entries (`plugin`, `plugin_config`) and the static
+// mounts (`static`) of the --config file for a reload. Entries given on the
+// command line stay as they are.
 // *restart_needed tells whether the file also changed settings that only a
 // restart applies (listeners, workers, limits). Returns false with *error set
 // when the file cannot be used.

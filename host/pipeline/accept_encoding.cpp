@@ -23,12 +23,14 @@ constexpr int16_t kMalformed = -2;
 
 using http::iequals;
 
-enum class Named : uint8_t { Other, Zstd, Gzip, Identity, Any };
+enum class Named : uint8_t { Other, Zstd, Gzip, Br, Identity, Any };
 
 Named classify(std::string_view token) {
   switch (token.size()) {
     case 1:
       return token[0] == '*' ? Named::Any : Named::Other;
+    case 2:
+      return iequals(token, "br") ? Named::Br : Named::Other;
     case 4:
       if (iequals(token, "gzip")) return Named::Gzip;
       if (iequals(token, "zstd")) return Named::Zstd;
@@ -187,6 +189,9 @@ void AcceptEncoding::add(std::string_view v) {
         break;
       case Named::Gzip:
         merge(&gzip_, weight);
+        break;
+      case Named::Br:
+        merge(&br_, weight);
         break;
       case Named::Identity:
         merge(&identity_, weight);

@@ -65,12 +65,23 @@ class AcceptEncoding {
   int16_t weight_gzip() const { return gzip_; }
   int16_t weight_identity() const { return identity_; }
   int16_t weight_any() const { return any_; }
+  // br is never produced on the fly; it is read for the precompressed
+  // variants of static files (host/static/), which pick among zstd, br and
+  // gzip with accepts() below.
+  int16_t weight_br() const { return br_; }
+  // The weight a coding named with `named` (one of the weight_*() values)
+  // effectively has: its own, else that of "*", else 0.
+  int16_t accepts(int16_t named) const {
+    if (named != kUnlisted) return named;
+    return any_ != kUnlisted ? any_ : int16_t{0};
+  }
 
  private:
   int16_t zstd_ = kUnlisted;
   int16_t gzip_ = kUnlisted;
   int16_t identity_ = kUnlisted;
   int16_t any_ = kUnlisted;  // "*"
+  int16_t br_ = kUnlisted;
   bool present_ = false;
 };
 

@@ -6,6 +6,7 @@
 #include "pipeline/response.h"
 #include "plugin/request_response.h"
 #include "server/crash_report.h"
+#include "static/handler.h"
 
 namespace pounce {
 
@@ -42,6 +43,10 @@ void fill_view(exchange::Exchange& ex, const http::RequestHead& head,
 void call_sync(exchange::Exchange& ex, const http::RequestHead& head,
                const Route& r, std::string_view body,
                const pounce_header_t* trailers, size_t trailer_count) {
+  if (r.mount->static_root) {
+    static_files::serve(ex, head, r);
+    return;
+  }
   pounce_request_view_t view;
   fill_view(ex, head, r, body, &view);
   view.trailers = trailers;

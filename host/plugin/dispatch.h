@@ -66,6 +66,13 @@ inline http::ErrorCode resolve_route(const http::RequestHead& head,
   r->mount =
       r->generation ? r->generation->route(r->path, &r->path_info) : nullptr;
   if (!r->mount) return http::ErrorCode::NoRoute;
+  if (r->mount->static_root) {
+    // Files are answered inline on the loop (static/handler.h).
+    if (head.upgrade_websocket) return http::ErrorCode::WebSocketUnsupported;
+    r->async = false;
+    r->blocking = false;
+    return http::ErrorCode::None;
+  }
   const PluginModule& module = *r->mount->module;
   if (head.upgrade_websocket && !module.has_websocket()) {
     return http::ErrorCode::WebSocketUnsupported;

@@ -6,6 +6,8 @@
 #include "metrics/host_metrics.h"
 #include "plugin/instance_registry.h"
 #include "server/crash_report.h"
+#include "static/mime_types.h"
+#include "static/static_root.h"
 
 namespace pounce {
 
@@ -65,6 +67,24 @@ std::unique_ptr<Generation> Generation::build(const Config& config, uint64_t id,
     mount.instance = instance;
     instance_registry().add(instance, mount.module->name());
   }
+
+  // Static mounts route like plugins. Opened after every init succeeded,
+  // so that a failure here has instances to shut down only through
+  // ~Generation, as above.
+  for (const StaticSpec& spec : config.statics) {
+    std::unique_ptr<static_files::StaticRoot> root =
+        static_files::StaticRoot::open(spec.prefix, spec.dir,
+                                       config.static_follow_symlinks, error);
+    if (!root) return nullptr;
+    Mount m{spec.prefix, nullptr, nullptr, g.get(),
+            metrics::MountTable::instance().intern(spec.prefix)};
+    m.static_root = root.get();
+    g->mounts_.push_back(std::move(m));
+    g->static_roots_.push_back(std::move(root));
+  }
+  // The content-type table, read here (the main thread) rather than by the
+  // first request on a loop.
+  if (!config.statics.empty()) (void)static_files::MimeTypes::global();
 
   std::stable_sort(g->mounts_.begin(), g->mounts_.end(),
                    [](const Mount& a, const Mount& b) {

@@ -21,16 +21,22 @@ namespace pounce {
 namespace tls {
 class ContextSet;
 }
+namespace static_files {
+class StaticRoot;
+}
 
 class Generation;
 
 struct Mount {
-  std::string prefix;  // normalized
-  PluginModule* module;
-  void* instance;
+  std::string prefix;    // normalized
+  PluginModule* module;  // null for a static mount
+  void* instance;        // null for a static mount
   Generation* generation;
   // The prefix's label index in the request metrics (metrics::MountTable).
   uint16_t metrics_index = 0;
+  // A --static mount: the host serves its files (static/handler.h) where a
+  // plugin's on_handle would be called.
+  const static_files::StaticRoot* static_root = nullptr;
 };
 
 // A pin count owned by one loop. Only that loop's thread changes `count`, so
@@ -169,6 +175,8 @@ class Generation {
   uint64_t id_ = 0;
   std::vector<std::unique_ptr<PluginModule>> modules_;
   std::vector<Mount> mounts_;  // longest prefix first
+  // The directories of the static mounts, opened once per generation.
+  std::vector<std::unique_ptr<static_files::StaticRoot>> static_roots_;
   std::unique_ptr<LoopPins[]> pins_;
   unsigned loop_count_ = 0;
   // Pins taken or dropped by threads that run no loop, and pins of calls

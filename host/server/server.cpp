@@ -127,6 +127,10 @@ int Server::run() {
   admin::set_current_generation(current_->id());
   ++next_generation_id_;
   for (const Mount& m : current_->mounts()) {
+    if (!m.module) {
+      LOG_INFO("serving static files at %s", m.prefix.c_str());
+      continue;
+    }
     LOG_INFO("mounted %s %s at %s", m.module->name().c_str(),
              m.module->version().c_str(), m.prefix.c_str());
   }
@@ -598,6 +602,7 @@ void Server::reload() {
   ++next_generation_id_;
   config_.plugins = next.plugins;
   config_.plugin_configs = next.plugin_configs;
+  config_.statics = next.statics;
   phase_ = Phase::Publishing;
   publish(std::move(gen));
 }
