@@ -243,7 +243,7 @@ int AsyncStream::after_write() {
   const Config& cfg = loop_->config();
   size_t q = ex_->queued_output();
   loop_->handles().publish_queued(handle_, static_cast<int64_t>(q));
-  if (q > cfg.stream_max_buffer) {
+  if (q - ex_->queued_file_output() > cfg.stream_max_buffer) {
     LOG_WARN(
         "plugin %s: stream over --stream-max-buffer (%zu bytes queued); "
         "closing it",

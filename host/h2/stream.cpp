@@ -413,6 +413,7 @@ bool Stream::respond_parts(const exchange::ResponseStart& h,
         q.offset = p.offset;
         q.length = p.length;
         pending_bytes_ += p.length;
+        pending_file_bytes_ += p.length;
         total += p.length;
       } else if (p.bytes_len > 0) {
         const std::string_view b(p.bytes, p.bytes_len);
@@ -455,6 +456,7 @@ void Stream::write_file(exchange::OpenFile* file, uint64_t offset,
     q.offset = offset;
     q.length = length;
     pending_bytes_ += length;
+    pending_file_bytes_ += length;
   } catch (const std::bad_alloc&) {
     LOG_ERROR("out of memory for an HTTP/2 stream of %s; resetting it",
               session_->transport()->describe_peer().c_str());
@@ -477,6 +479,7 @@ bool Stream::pending_bytes_append(std::string_view bytes) {
 void Stream::drop_pending() {
   pending_.clear();
   pending_bytes_ = 0;
+  pending_file_bytes_ = 0;
 }
 
 bool Stream::fill_from_pending(size_t want) {
@@ -541,6 +544,7 @@ bool Stream::fill_from_pending(size_t want) {
     q.offset += static_cast<uint64_t>(n);
     q.length -= static_cast<uint64_t>(n);
     pending_bytes_ -= static_cast<uint64_t>(n);
+    pending_file_bytes_ -= static_cast<uint64_t>(n);
     if (q.length == 0) pending_.pop_front();
   }
   return true;

@@ -101,6 +101,9 @@ class Stream final : public exchange::Exchange,
   size_t queued_output() const override {
     return out_.size() - out_off_ + static_cast<size_t>(pending_bytes_);
   }
+  size_t queued_file_output() const override {
+    return static_cast<size_t>(pending_file_bytes_);
+  }
   void complete() override;
   void fail(http::ErrorCode code) override;
   void abort(pounce_close_reason_t reason) override;
@@ -214,7 +217,8 @@ class Stream final : public exchange::Exchange,
     ByteBuffer bytes;
   };
   std::deque<PendingPart> pending_;
-  uint64_t pending_bytes_ = 0;  // their bytes: part of queued_output()
+  uint64_t pending_bytes_ = 0;       // their bytes: part of queued_output()
+  uint64_t pending_file_bytes_ = 0;  // of those, the files' (not in memory)
   bool response_started_ = false;
   bool out_eof_ = false;   // no more body after out_
   bool deferred_ = false;  // nghttp2 waits for resume()

@@ -137,6 +137,7 @@ class Connection final : public TimeoutNode,
   void flush() override { send_output(); }
   // Bytes accepted but not yet taken by the kernel.
   size_t queued_output() const override;
+  size_t queued_file_output() const override;
   void complete() override { finish_stream(); }
   void fail(http::ErrorCode code) override { fail_stream(code); }
   void abort(pounce_close_reason_t reason) override { abort_stream(reason); }

@@ -110,6 +110,7 @@ void Connection::queue_file_part(exchange::OpenFile* file, uint64_t offset,
     seg.offset = offset;
     seg.length = length;
     files_->pending += length;
+    files_->file_bytes += length;
   } catch (const std::bad_alloc&) {
     fail_output_memory();
     return;
@@ -178,6 +179,7 @@ bool Connection::send_file_piece() {
         seg.offset += static_cast<uint64_t>(n);
         seg.length -= static_cast<uint64_t>(n);
         files_->pending -= static_cast<uint64_t>(n);
+        files_->file_bytes -= static_cast<uint64_t>(n);
         progress = true;
         continue;
       }
@@ -224,8 +226,13 @@ bool Connection::send_file_piece() {
   seg.offset += static_cast<uint64_t>(n);
   seg.length -= static_cast<uint64_t>(n);
   files_->pending -= static_cast<uint64_t>(n);
+  files_->file_bytes -= static_cast<uint64_t>(n);
   send_plain(piece);
   return phase_ != Phase::Closing;
+}
+
+size_t Connection::queued_file_output() const {
+  return files_ ? static_cast<size_t>(files_->file_bytes) : 0;
 }
 
 void Connection::fail_file(int err) {

@@ -25,6 +25,7 @@ struct Connection::FileOutput {
   std::deque<Segment> segments;
   // Bytes left in all segments: part of queued_output().
   uint64_t pending = 0;
+  uint64_t file_bytes = 0;  // of `pending`, the files' (queued_file_output)
   // TLS: the piece read from the file, to be encrypted (bounded).
   ByteBuffer piece;
 };

@@ -570,7 +570,7 @@ typedef struct pounce_host_api {
    *
    * One body per response: POUNCE_ERR_INVALID when response_body added
    * bytes before, or response_file was called before; response_body after
-   * response_file returns POUNCE_ERR_INVALID too. Every
+   * response_file returns POUNCE_ERR_INVALID too (and a 500). Every
    * POUNCE_ERR_INVALID of this call makes the response a 500 (logged), as
    * an invalid status does. POUNCE_ERR_NOMEM when out of memory (the
    * descriptor is closed; the response is unchanged). The hook's thread,
@@ -582,9 +582,13 @@ typedef struct pounce_host_api {
    * Ownership of `fd` and the checks on it (a regular file, a range within
    * its size) are response_file's: the host closes it in every case. The
    * returns and the backpressure are stream_write's: the bytes count
-   * against --stream-high-water and --stream-max-buffer until sent, so
-   * POUNCE_HIGH_WATER says to wait for on_writable; they also count
-   * against a declared content_length (more than it: POUNCE_ERR_INVALID).
+   * against --stream-high-water until sent, so POUNCE_HIGH_WATER says to
+   * wait for on_writable (a whole file in one call is fine: it is read as
+   * the client takes it); not against --stream-max-buffer, a bound on
+   * memory they do not use. They count against a declared content_length
+   * (more than it: POUNCE_ERR_INVALID). From another thread a refusal
+   * decided on the loop (a compressed stream, more than the declared
+   * length) cannot be returned: the stream is aborted instead.
    * A compressed stream (the host chose gzip or zstd at stream_start)
    * refuses file bytes with POUNCE_ERR_UNSUPPORTED, since they would have
    * to be read into memory to be compressed: write them with stream_write,
