@@ -425,6 +425,23 @@ TEST_F(FileBodiesHttp1, StreamWriteFileObeysTheHighWaterMark) {
   EXPECT_TRUE(host_->wait_for_stderr("file_body: writable"));
 }
 
+TEST_F(FileBodiesHttp1, AClientThatStopsReadingMeetsTheWriteTimeout) {
+  // sendfile writes behind libuv's back: the write timeout must still be
+  // armed while the socket is full, and restarted by each piece it takes.
+  HostProcess host({"--plugin", "/f=" + test_plugin_path("file_body"),
+                    "--write-timeout", "1", "--workers", "1"});
+  ASSERT_TRUE(host.ok()) << host.stderr_text();
+  const std::string path = *dir_ + "/never-read";
+  make_sparse(path, 64 << 20);
+  RawClient c(host.port(), ClientSocketOptions{32768, 0});
+  ASSERT_TRUE(
+      c.send("GET /f/file?path=" + path + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_TRUE(host.wait_for_stderr("write timeout: ", 20s))
+      << host.stderr_text();
+  EXPECT_TRUE(c.wait_closed(20s));
+  std::filesystem::remove(path);
+}
+
 TEST_F(FileBodiesHttp1, ACompressedStreamRefusesFileBytes) {
   // text/plain of unknown length, gzip accepted: the host compresses the
   // stream, so file bytes would have to be read to be compressed.
