@@ -5,6 +5,7 @@
 #include "async/timers.h"
 #include "exchange/exchange.h"
 #include "exchange/loop.h"
+#include "exchange/open_file.h"
 #include "log/logger.h"
 #include "pipeline/access_log.h"
 #include "pipeline/content_type_rules.h"
@@ -202,11 +203,47 @@ int AsyncStream::write(const void* data, size_t len) {
     ex_->write_body(std::string_view(bytes, len));
   }
   ex_->flush();
+  return after_write();
+}
+
+int AsyncStream::write_file(exchange::OpenFile* file, uint64_t offset,
+                            uint64_t length) {
+  if (!ex_) return POUNCE_ERR_CLOSED;
+  PluginCallDepth::Scope scope(calls_);
+  if (state_ == State::Waiting) return POUNCE_ERR_STATE;
+  if (state_ == State::Ended && head_request_) return POUNCE_OK;  // see start()
+  if (state_ != State::Started) return POUNCE_ERR_STATE;
+  if (declared_length_ >= 0 &&
+      (length > static_cast<uint64_t>(declared_length_) ||
+       body_written_ + length > static_cast<uint64_t>(declared_length_))) {
+    LOG_ERROR("plugin %s: wrote more than the declared length %lld",
+              mount_->module->name().c_str(),
+              static_cast<long long>(declared_length_));
+    return POUNCE_ERR_INVALID;
+  }
+  if (compressor_) {
+    // Compressing would read the range through memory, unbounded: the
+    // plugin reads it itself (stream_write) if it wants that.
+    LOG_ERROR(
+        "plugin %s: stream_write_file on a compressed stream is refused "
+        "(POUNCE_ERR_UNSUPPORTED)",
+        mount_->module->name().c_str());
+    return POUNCE_ERR_UNSUPPORTED;
+  }
+  body_written_ += length;
+  if (head_request_ || bodiless_ || length == 0) return POUNCE_OK;
+  ex_->write_file(file, offset, length);
+  if (!ex_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
+  ex_->flush();
+  return after_write();
+}
+
+int AsyncStream::after_write() {
   if (!ex_ || state_ == State::Closed) return POUNCE_ERR_CLOSED;
   const Config& cfg = loop_->config();
   size_t q = ex_->queued_output();
   loop_->handles().publish_queued(handle_, static_cast<int64_t>(q));
-  if (q > cfg.stream_max_buffer) {
+  if (q - ex_->queued_file_output() > cfg.stream_max_buffer) {
     LOG_WARN(
         "plugin %s: stream over --stream-max-buffer (%zu bytes queued); "
         "closing it",

@@ -30,6 +30,7 @@ namespace pounce {
 
 namespace exchange {
 class Exchange;
+class OpenFile;
 }  // namespace exchange
 class Loop;
 class Generation;
@@ -57,6 +58,10 @@ class AsyncStream {
   int start(int status, const pounce_header_t* headers, size_t count,
             int64_t content_length);
   int write(const void* data, size_t len);
+  // stream_write_file: `length` bytes of `file` from `offset` (checked
+  // against its size by the caller), with write()'s answers;
+  // POUNCE_ERR_UNSUPPORTED on a compressed stream.
+  int write_file(exchange::OpenFile* file, uint64_t offset, uint64_t length);
   int end(const pounce_header_t* trailers, size_t count);
   int abort();
 
@@ -74,6 +79,9 @@ class AsyncStream {
   // Ends the stream by the host (drain deadline, timeout): a final chunk
   // when it can, else an error response or a close.
   void end_by_host(pounce_close_reason_t reason);
+  // The queue's level after a write: POUNCE_OK, POUNCE_HIGH_WATER, or
+  // POUNCE_ERR_CLOSED past --stream-max-buffer (the stream is aborted).
+  int after_write();
   // The exchange lets go of `s`: its access-log line, then on_close(reason)
   // (on a later turn when inside one of the plugin's calls), then it is
   // freed. Every later call of the plugin answers POUNCE_ERR_CLOSED.

@@ -215,6 +215,10 @@ class Exchange {
   // Bytes accepted but not yet taken by the peer: the app side's
   // backpressure (--stream-high-water, --stream-max-buffer).
   virtual size_t queued_output() const = 0;
+  // Of queued_output(), the bytes of file ranges not read yet
+  // (write_file): backpressure, but no memory, so --stream-max-buffer does
+  // not count them.
+  virtual size_t queued_file_output() const { return 0; }
   // The response ended and its last byte is out: the app side is done. The
   // protocol releases it (on_close(DONE)) and goes on with its next request.
   virtual void complete() = 0;

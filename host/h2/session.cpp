@@ -429,6 +429,7 @@ int Session::on_stream_close(nghttp2_session* ng, int32_t stream_id,
                      : POUNCE_CLOSE_RESET);
   s->phase_ = Stream::Phase::Closed;
   s->route_ = Route{};
+  s->drop_pending();  // the files it was sending close now
   self->pending_.erase(
       std::remove(self->pending_.begin(), self->pending_.end(), s),
       self->pending_.end());
@@ -912,7 +913,8 @@ int Session::on_send_data(nghttp2_session*, nghttp2_frame* frame,
   if (s->out_off_ == s->out_.size()) {
     s->out_.clear();
     s->out_off_ = 0;
-    s->waiting_ = false;  // the rest is END_STREAM, in this frame
+    // The rest is END_STREAM, in this frame, unless file parts wait.
+    if (s->pending_bytes_ == 0) s->waiting_ = false;
   }
   self->stream_output(s);
   return 0;
@@ -952,6 +954,7 @@ bool Session::on_write_timeout() {
     // What it holds will never go: not output that waits any more.
     s->out_.clear();
     s->out_off_ = 0;
+    s->drop_pending();
     s->out_eof_ = false;
     s->waiting_ = false;
     reset_stream(s, NGHTTP2_CANCEL);

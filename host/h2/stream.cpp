@@ -3,7 +3,11 @@
 
 #include <uv.h>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
+#include <new>
 
 #include "async/stream.h"
 #include "async/ws_session.h"
@@ -70,6 +74,7 @@ void Stream::reset(int32_t id) {
   path_copy_.release();
   trim(out_);
   out_off_ = 0;
+  drop_pending();
   response_started_ = false;
   out_eof_ = false;
   deferred_ = false;
@@ -302,14 +307,19 @@ bool Stream::submit_head(const exchange::ResponseStart& h, bool end_stream) {
 }
 
 ssize_t Stream::read_body(size_t length, uint32_t* flags) {
-  const size_t avail = queued_output();
-  if (avail == 0 && !out_eof_) {
+  if (pending_bytes_ > 0 && out_.size() - out_off_ < length &&
+      !fill_from_pending(length)) {
+    // RST_STREAM INTERNAL_ERROR: the body is cut, never padded.
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  }
+  const size_t avail = out_.size() - out_off_;
+  if (avail == 0 && pending_bytes_ == 0 && !out_eof_) {
     deferred_ = true;
     return NGHTTP2_ERR_DEFERRED;
   }
   const size_t n = avail < length ? avail : length;
   *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-  if (n == avail && out_eof_) {
+  if (n == avail && pending_bytes_ == 0 && out_eof_) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
     if (!trailer_lines_.empty()) {
       *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -382,6 +392,161 @@ bool Stream::respond(const exchange::ResponseStart& h, std::string_view body) {
   response_started_ = true;
   phase_ = Phase::Answered;
   session_->stream_output(this);
+  return true;
+}
+
+bool Stream::respond_parts(const exchange::ResponseStart& h,
+                           const exchange::BodyPart* parts, size_t count) {
+  if (phase_ == Phase::Closed) return true;  // the client reset it: dropped
+  out_.clear();
+  out_off_ = 0;
+  drop_pending();
+  uint64_t total = 0;
+  try {
+    for (size_t i = 0; i < count; ++i) {
+      const exchange::BodyPart& p = parts[i];
+      if (p.file) {
+        if (p.length == 0) continue;
+        PendingPart& q = pending_.emplace_back();
+        p.file->ref();
+        q.file = exchange::FileRef(p.file);
+        q.offset = p.offset;
+        q.length = p.length;
+        pending_bytes_ += p.length;
+        pending_file_bytes_ += p.length;
+        total += p.length;
+      } else if (p.bytes_len > 0) {
+        const std::string_view b(p.bytes, p.bytes_len);
+        if (!(pending_.empty() ? out_.append(b) : pending_bytes_append(b))) {
+          out_.forget_failure();
+          out_.clear();
+          drop_pending();
+          return false;
+        }
+        total += p.bytes_len;
+      }
+    }
+  } catch (const std::bad_alloc&) {
+    out_.clear();
+    drop_pending();
+    return false;
+  }
+  out_eof_ = true;
+  status_ = h.status;
+  if (!submit_head(h, total == 0)) {
+    out_.clear();
+    drop_pending();
+    return false;
+  }
+  response_started_ = true;
+  phase_ = Phase::Answered;
+  session_->stream_output(this);
+  return true;
+}
+
+void Stream::write_file(exchange::OpenFile* file, uint64_t offset,
+                        uint64_t length) {
+  if (end_with_headers_ || out_eof_ || phase_ == Phase::Closed || length == 0) {
+    return;
+  }
+  try {
+    PendingPart& q = pending_.emplace_back();
+    file->ref();
+    q.file = exchange::FileRef(file);
+    q.offset = offset;
+    q.length = length;
+    pending_bytes_ += length;
+    pending_file_bytes_ += length;
+  } catch (const std::bad_alloc&) {
+    LOG_ERROR("out of memory for an HTTP/2 stream of %s; resetting it",
+              session_->transport()->describe_peer().c_str());
+    abort(POUNCE_CLOSE_ERROR);
+    return;
+  }
+  resume();
+}
+
+bool Stream::pending_bytes_append(std::string_view bytes) {
+  if (pending_.empty() || pending_.back().file) pending_.emplace_back();
+  if (!pending_.back().bytes.append(bytes)) {
+    pending_.back().bytes.forget_failure();
+    return false;
+  }
+  pending_bytes_ += bytes.size();
+  return true;
+}
+
+void Stream::drop_pending() {
+  pending_.clear();
+  pending_bytes_ = 0;
+  pending_file_bytes_ = 0;
+}
+
+bool Stream::fill_from_pending(size_t want) {
+  // A piece of at least this much per read: few system calls per DATA
+  // frame, and little memory per stream whose window is closed.
+  constexpr size_t kPiece = 32 * 1024;
+  if (out_off_ == out_.size()) {
+    out_.clear();
+    out_off_ = 0;
+  } else if (out_off_ > 0) {
+    out_.consume(out_off_);
+    out_off_ = 0;
+  }
+  while (!pending_.empty() && out_.size() < want) {
+    PendingPart& q = pending_.front();
+    if (!q.file) {
+      if (!out_.append(q.bytes.view())) {
+        out_.forget_failure();
+        LOG_ERROR("out of memory for an HTTP/2 stream of %s; resetting it",
+                  session_->transport()->describe_peer().c_str());
+        return false;
+      }
+      pending_bytes_ -= q.bytes.size();
+      pending_.pop_front();
+      continue;
+    }
+    const size_t room =
+        want - out_.size() > kPiece ? want - out_.size() : kPiece;
+    const size_t n_want =
+        static_cast<size_t>(q.length < room ? q.length : room);
+    char* p = out_.prepare(n_want);
+    if (!p) {
+      out_.forget_failure();
+      LOG_ERROR("out of memory for an HTTP/2 stream of %s; resetting it",
+                session_->transport()->describe_peer().c_str());
+      return false;
+    }
+    ssize_t n;
+    do {
+      n = ::pread(q.file->fd(), p, n_want, static_cast<off_t>(q.offset));
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+      const unsigned long long at = q.offset;
+      const unsigned long long end = q.offset + q.length;
+      if (n == 0) {
+        LOG_WARN(
+            "file response to %s, stream %d: the file (fd %d) ended at byte "
+            "%llu of %llu; resetting the stream",
+            session_->transport()->describe_peer().c_str(), id_, q.file->fd(),
+            at, end);
+      } else {
+        LOG_WARN(
+            "file response to %s, stream %d: reading the file (fd %d) at "
+            "byte %llu of %llu failed: %s; resetting the stream",
+            session_->transport()->describe_peer().c_str(), id_, q.file->fd(),
+            at, end, strerror(errno));
+      }
+      drop_pending();
+      return false;
+    }
+    out_.commit(static_cast<size_t>(n));
+    q.offset += static_cast<uint64_t>(n);
+    q.length -= static_cast<uint64_t>(n);
+    pending_bytes_ -= static_cast<uint64_t>(n);
+    pending_file_bytes_ -= static_cast<uint64_t>(n);
+    if (q.length == 0) pending_.pop_front();
+  }
   return true;
 }
 
@@ -458,6 +623,17 @@ void Stream::start_response(const exchange::ResponseStart& h) {
 void Stream::write_body(std::string_view bytes) {
   if (end_with_headers_ || out_eof_ || phase_ == Phase::Closed ||
       bytes.empty()) {
+    return;
+  }
+  if (!pending_.empty()) {
+    // Behind a file part: in order, after it.
+    if (!pending_bytes_append(bytes)) {
+      LOG_ERROR("out of memory for an HTTP/2 stream of %s; resetting it",
+                session_->transport()->describe_peer().c_str());
+      abort(POUNCE_CLOSE_ERROR);
+      return;
+    }
+    resume();
     return;
   }
   if (out_off_ == out_.size()) {

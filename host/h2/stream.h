@@ -27,6 +27,7 @@
 #include <pounce/pounce.h>
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -84,6 +85,12 @@ class Stream final : public exchange::Exchange,
   const ProxyTlvs* proxy_tlvs() override;
   bool respond(const exchange::ResponseStart& head,
                std::string_view body) override;
+  // File parts wait in pending_ and are read (pread, a piece at a time)
+  // as nghttp2 asks for DATA: flow control is the backpressure.
+  bool respond_parts(const exchange::ResponseStart& head,
+                     const exchange::BodyPart* parts, size_t count) override;
+  void write_file(exchange::OpenFile* file, uint64_t offset,
+                  uint64_t length) override;
   void respond_error(http::ErrorCode code,
                      const http::RequestHead* request) override;
   void start_response(const exchange::ResponseStart& head) override;
@@ -91,7 +98,12 @@ class Stream final : public exchange::Exchange,
   void end_response(std::string_view trailers) override;
   bool trailers_allowed() const override { return !end_with_headers_; }
   void flush() override;
-  size_t queued_output() const override { return out_.size() - out_off_; }
+  size_t queued_output() const override {
+    return out_.size() - out_off_ + static_cast<size_t>(pending_bytes_);
+  }
+  size_t queued_file_output() const override {
+    return static_cast<size_t>(pending_file_bytes_);
+  }
   void complete() override;
   void fail(http::ErrorCode code) override;
   void abort(pounce_close_reason_t reason) override;
@@ -152,6 +164,14 @@ class Stream final : public exchange::Exchange,
   void resume();
   // Trailer lines ("Name: value\r\n") as a trailing HEADERS frame.
   void submit_trailers();
+  // Moves pending parts into out_ until it holds `want` bytes (or they
+  // are all in): file bytes read a piece at a time. False when a file
+  // ended early or could not be read (logged): the stream is to be reset.
+  bool fill_from_pending(size_t want);
+  // Queues bytes behind pending parts. False when out of memory.
+  bool pending_bytes_append(std::string_view bytes);
+  // Drops what waits (the stream is gone): the files' references go.
+  void drop_pending();
   std::string_view span(Span s) const {
     return {fields_.data() + s.off, s.len};
   }
@@ -188,6 +208,17 @@ class Stream final : public exchange::Exchange,
   // ---- the response ----
   ByteBuffer out_;  // body bytes not yet framed (from out_off_)
   size_t out_off_ = 0;
+  // Body parts behind out_ not read yet: file ranges (respond_parts,
+  // write_file) and the bytes queued after them, in order.
+  struct PendingPart {
+    exchange::FileRef file;  // null: `bytes`
+    uint64_t offset = 0;
+    uint64_t length = 0;
+    ByteBuffer bytes;
+  };
+  std::deque<PendingPart> pending_;
+  uint64_t pending_bytes_ = 0;       // their bytes: part of queued_output()
+  uint64_t pending_file_bytes_ = 0;  // of those, the files' (not in memory)
   bool response_started_ = false;
   bool out_eof_ = false;   // no more body after out_
   bool deferred_ = false;  // nghttp2 waits for resume()

@@ -153,6 +153,9 @@ bool BlockingJob::capture_fields(const http::RequestHead& h,
 
 void BlockingJob::recycle() {
   pin.reset();
+  // A response_file an abandoned job carried: closed now, not when the
+  // job is next used.
+  res.file.reset();
   tls.reset();
   owner = nullptr;
   http_major = 1;

@@ -15,6 +15,7 @@
 #include "log/logger.h"
 #include "net/blocking_pool.h"
 #include "net/event_loop.h"
+#include "net/file_output.h"
 #include "net/response_head.h"
 #include "pipeline/access_log.h"
 #include "pipeline/admission.h"
@@ -146,6 +147,7 @@ void Connection::close_now() {
   if (h2_) h2_->on_transport_closed();
   handoff_pin_.reset();  // a hand-off that will not happen (or a spare one)
   if (input_scheduled) loop_->cancel_input(this);
+  if (watch_) close_watch();
   phase_ = Phase::Closing;
   loop_->timeouts().disarm(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
@@ -171,7 +173,7 @@ void Connection::begin_drain() {
     ws_->go_away();  // close 1001, then wait for the peer's answer
     return;
   }
-  if (phase_ == Phase::Idle && !write_in_flight_ && !input_pending()) {
+  if (phase_ == Phase::Idle && !output_busy() && !input_pending()) {
     close_gracefully();
     return;
   }
@@ -181,7 +183,7 @@ void Connection::begin_drain() {
 
 bool Connection::waiting_for_request() {
   if (phase_ == Phase::Http2) return h2_ && h2_->idle();
-  return phase_ == Phase::Idle && !write_in_flight_ && !ws_ && !input_pending();
+  return phase_ == Phase::Idle && !output_busy() && !ws_ && !input_pending();
 }
 
 void Connection::force_close() {
@@ -235,7 +237,7 @@ void Connection::close_gracefully() {
 }
 
 void Connection::send_close_notify() {
-  if (!tls_ || write_in_flight_ || phase_ == Phase::Closing) return;
+  if (!tls_ || output_busy() || phase_ == Phase::Closing) return;
   // Best effort, and only when nothing is queued before it: the socket is
   // about to close, and a peer that does not read gets no alert.
   ByteBuffer& wire = loop_->tls_wire();
@@ -278,7 +280,7 @@ bool Connection::may_read() const {
       return h2_->wants_read() && queued_output() < kOutputHighWater;
     default:
       // No new requests while the client does not read our responses.
-      return !write_in_flight_;
+      return !output_busy();
   }
 }
 
@@ -653,6 +655,9 @@ size_t Connection::serve_requests(char* data, size_t len, bool owned) {
       // Input behind an async or a parked request waits in in_.
       return phase_ == Phase::Async || phase_ == Phase::Blocking ? off : len;
     }
+    // Behind a file body still being sent, as behind a write the socket
+    // would not take: served once it is out (output_done).
+    if (files_) return off;
     if (loop_->out().size() >= kOutputHighWater) {
       flush_output();
       if (write_in_flight_) break;  // resume when the socket took it
@@ -991,7 +996,7 @@ void Connection::finish_blocking(BlockingJob* job) {
   if (phase_ == Phase::Closing) return;
   // Requests pipelined behind it waited in in_; with a write in flight,
   // on_write serves them once it completes.
-  if (!close_after_write_ && !write_in_flight_ && !in_.empty()) {
+  if (!close_after_write_ && !output_busy() && !in_.empty()) {
     handle_read(in_.data(), in_.size(), true);
     return;
   }
@@ -1306,8 +1311,8 @@ void Connection::after_input() {
   }
   flush_output();
   if (phase_ == Phase::Closing) return;
-  if (write_in_flight_) {
-    update_reading();  // on_write continues
+  if (output_busy()) {
+    update_reading();  // on_write (or the file pump) continues
     return;
   }
   if (phase_ == Phase::HandingOff) {
@@ -1361,7 +1366,7 @@ void Connection::after_input() {
 
 void Connection::send_output() {
   flush_output();
-  if (write_in_flight_ || phase_ == Phase::Closing) return;
+  if (output_busy() || phase_ == Phase::Closing) return;
   if (corked_ && !held_.empty()) return;  // uncork() finishes the job
   if (close_after_write_ && no_linger_) {
     close_now();  // the last frame is out
@@ -1372,7 +1377,8 @@ void Connection::send_output() {
 
 size_t Connection::queued_output() const {
   return (write_in_flight_ ? writing_.size() - write_off_ : 0) +
-         queued_.size() + held_.size();
+         queued_.size() + held_.size() +
+         (files_ ? static_cast<size_t>(files_->pending) : 0);
 }
 
 // Corked bytes, then whatever the loop's buffer holds, become the loop's
@@ -1411,6 +1417,13 @@ void Connection::flush_output() {
     fail_output_memory();
     return;
   }
+  if (files_) {
+    // Behind a file body still being sent: in order, after it.
+    const bool ok = queue_file_bytes(out.data(), out.size());
+    out.clear();
+    if (!ok) fail_output_memory();
+    return;
+  }
   if (corked_ && !write_in_flight_) {
     if (!held_.append(out.data(), out.size())) {
       out.clear();
@@ -1432,6 +1445,10 @@ void Connection::flush_output() {
       return;
     }
   }
+  send_plain(out);
+}
+
+void Connection::send_plain(ByteBuffer& out) {
   if (!tls_) {
     write_wire(out);
     return;
@@ -1533,45 +1550,58 @@ void Connection::on_write(uv_write_t* req, int status) {
   }
   c->writing_.release();
   c->queued_.release();
-  c->loop_->timeouts().disarm(c);
-  if (c->phase_ == Phase::Lingering) return;
-  if (c->phase_ == Phase::HandingOff) {
-    c->perform_handoff();
+  if (c->files_) {
+    // A file body follows what was written.
+    c->pump_files();
+    if (c->phase_ == Phase::Closing) return;
+    if (c->output_busy()) {
+      if (c->stream_) c->stream_->on_output(c->queued_output());
+      return;
+    }
+  }
+  c->output_done();
+}
+
+void Connection::output_done() {
+  loop_->timeouts().disarm(this);
+  if (phase_ == Phase::Lingering) return;
+  if (phase_ == Phase::HandingOff) {
+    perform_handoff();
     return;
   }
-  if (c->close_after_write_) {
-    if (c->forced_ || c->no_linger_) {
-      c->close_now();
+  if (close_after_write_) {
+    if (forced_ || no_linger_) {
+      close_now();
     } else {
-      c->start_lingering();
+      start_lingering();
     }
     return;
   }
-  if (c->ws_) {
-    if (c->ws_->state() == WsSession::State::Closing) {
-      c->await_websocket_close();  // the write timeout had replaced it
+  if (ws_) {
+    if (ws_->state() == WsSession::State::Closing) {
+      await_websocket_close();  // the write timeout had replaced it
     }
-    c->ws_->on_output(0);
-    if (c->phase_ == Phase::WebSocket) c->after_input();
+    ws_->on_output(0);
+    if (phase_ == Phase::WebSocket) after_input();
     return;
   }
-  if (c->stream_) {
-    c->stream_->on_output(0);  // may finish the stream
-    if (c->phase_ == Phase::Async) c->after_input();
+  if (stream_) {
+    stream_->on_output(0);  // may finish the stream
+    if (phase_ == Phase::Async) after_input();
     return;
   }
-  if (c->phase_ == Phase::Http2) {
-    c->h2_->on_writable();  // frames nghttp2 kept while the socket was full
-    if (c->phase_ == Phase::Http2) c->after_input();
+  if (phase_ == Phase::Http2) {
+    h2_->on_writable();  // frames nghttp2 kept while the socket was full
+    if (phase_ == Phase::Http2) after_input();
     return;
   }
-  // Requests that arrived while the socket was full are still in in_.
-  if (!c->in_.empty() && c->phase_ != Phase::Body &&
-      c->phase_ != Phase::Blocking) {
-    c->handle_read(c->in_.data(), c->in_.size(), true);
+  // Requests that arrived while the socket was full (or behind a file
+  // body) are still in in_.
+  if (!in_.empty() && phase_ != Phase::Body && phase_ != Phase::Blocking) {
+    handle_read(in_.data(), in_.size(), true);
     return;
   }
-  c->after_input();
+  after_input();
 }
 
 void Connection::fail_no_memory() {

@@ -118,6 +118,12 @@ class Connection final : public TimeoutNode,
   const ProxyTlvs* proxy_tlvs() override { return proxy_tlvs_.get(); }
   bool respond(const exchange::ResponseStart& head,
                std::string_view body) override;
+  // File parts go out with sendfile(2) on cleartext and in bounded pread
+  // pieces over TLS (connection_file.cpp).
+  bool respond_parts(const exchange::ResponseStart& head,
+                     const exchange::BodyPart* parts, size_t count) override;
+  void write_file(exchange::OpenFile* file, uint64_t offset,
+                  uint64_t length) override;
   void respond_error(http::ErrorCode code,
                      const http::RequestHead* request) override {
     respond_error(code, request, true);
@@ -131,6 +137,7 @@ class Connection final : public TimeoutNode,
   void flush() override { send_output(); }
   // Bytes accepted but not yet taken by the kernel.
   size_t queued_output() const override;
+  size_t queued_file_output() const override;
   void complete() override { finish_stream(); }
   void fail(http::ErrorCode code) override { fail_stream(code); }
   void abort(pounce_close_reason_t reason) override { abort_stream(reason); }
@@ -304,6 +311,39 @@ class Connection final : public TimeoutNode,
                          size_t head_off, size_t len);
   void release_ws();
 
+  // ---- file bodies (connection_file.cpp) ----
+  // Output that has not reached the socket yet: a write in flight, or a
+  // file body being sent (files_).
+  bool output_busy() const { return write_in_flight_ || files_ != nullptr; }
+  // Queues `length` bytes of `file` from `offset` behind everything queued
+  // so far (what the loop's buffer holds is handed on first), then sends
+  // what the socket takes.
+  void queue_file_part(exchange::OpenFile* file, uint64_t offset,
+                       uint64_t length);
+  // Plaintext that must follow the file parts queued (flush_output, while
+  // files_ is set). False when the memory was not there.
+  bool queue_file_bytes(const char* data, size_t len);
+  // Sends the file queue's segments in order while the socket takes them
+  // and no write is in flight; stops when it would block (a write in
+  // flight, or writability awaited) or the queue is empty (files_ reset).
+  // Never runs the completion (output_done): its callers do.
+  void pump_files();
+  // Cleartext: one segment's file bytes through sendfile(2). TLS: one
+  // bounded piece read and encrypted. False when the pump must stop.
+  bool send_file_piece();
+  // The file ended before its part did, or reading it failed: logged, and
+  // the connection (with its stream) ends short of its framing.
+  void fail_file(int err);
+  // sendfile met a full socket: wait for writability (watch_).
+  void await_writable();
+  static void on_writable(uv_poll_t* p, int status, int events);
+  void close_watch();
+  // Everything queued reached the socket: what on_write does after its
+  // last byte (the next request, the stream's on_output, lingering...).
+  void output_done();
+
+  // Plaintext to the wire: encrypted first on TLS. May close.
+  void send_plain(ByteBuffer& plain);
   void after_input();   // flush, then arm the right timeout / read state
   void flush_output();  // hands the loop's output buffer to the socket
   // Sends bytes as they go on the wire (ciphertext on TLS), after any in
@@ -387,6 +427,16 @@ class Connection final : public TimeoutNode,
   // that came with the hand-off, until the first request's route() takes it.
   GenerationPin handoff_pin_;
   std::atomic<int64_t>* origin_count_ = nullptr;
+
+  // File bodies (connection_file.cpp): the queue of what follows the
+  // bytes in flight, while a file part is in it; null otherwise (the hot
+  // path pays one test).
+  struct FileOutput;
+  std::unique_ptr<FileOutput> files_;
+  // Writability of the socket for sendfile, opened at the first EAGAIN and
+  // kept until the connection closes (see connection_file.cpp).
+  struct WritableWatch;
+  WritableWatch* watch_ = nullptr;
 
   // The framing start_response chose for the stream's body.
   http1::Framing response_framing_ = http1::Framing::Chunked;

@@ -223,7 +223,7 @@ size_t Connection::feed_stream_body(char* data, size_t len) {
 
 void Connection::arm_async_timeout() {
   if (!stream_) return;
-  if (write_in_flight_) return;  // the write timeout runs
+  if (output_busy()) return;  // the write timeout runs
   if (!stream_body_done_) {
     if (kind != TimeoutKind::Body)
       loop_->timeouts().arm(this, TimeoutKind::Body);

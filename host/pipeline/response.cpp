@@ -12,6 +12,46 @@
 
 namespace pounce::pipeline {
 
+namespace {
+
+// A response_file body (ABI 1.1): sent as it is, never compressed (it
+// would have to be read through memory), as a file part the protocol sends
+// without copying where it can.
+void send_file_response(exchange::Exchange& ex, const http::RequestHead& head,
+                        pounce_response& res, uint64_t app_done_ns) {
+  const Config& cfg = ex.loop()->config();
+  const int status = res.status;
+  const bool no_body = status == 204 || status == 304 || head.method == "HEAD";
+  exchange::ResponseStart h;
+  h.status = status;
+  h.headers = res.headers.view();
+  h.content_length = static_cast<int64_t>(res.file_length);
+  char timing[96];
+  if (cfg.server_timing && ex.request_start_ns()) {
+    uint64_t now = uv_hrtime();
+    uint64_t parse_end = ex.request_start_ns() + ex.parse_ns();
+    h.server_timing = format_server_timing(
+        timing, sizeof timing, ex.parse_ns(),
+        app_done_ns > parse_end ? app_done_ns - parse_end : 0,
+        static_cast<int64_t>(now - app_done_ns));
+  }
+  exchange::BodyPart part;
+  part.file = res.file.get();
+  part.offset = res.file_offset;
+  part.length = res.file_length;
+  const bool parts = !no_body && part.length > 0;
+  const bool ok = ex.respond_parts(h, parts ? &part : nullptr, parts ? 1 : 0);
+  res.file.reset();  // the protocol holds its own reference
+  if (!ok) {
+    ex.respond_error(http::ErrorCode::OutOfMemory, &head);
+    return;
+  }
+  record_response(ex, &head, res.metrics_mount, status,
+                  static_cast<size_t>(res.file_length));
+}
+
+}  // namespace
+
 void send_response(exchange::Exchange& ex, const http::RequestHead& head,
                    pounce_response& res) {
   Loop& loop = *ex.loop();
@@ -22,6 +62,10 @@ void send_response(exchange::Exchange& ex, const http::RequestHead& head,
   // No body and no Content-Length for 204 and 304 (RFC 9110 §8.6); HEAD keeps
   // the Content-Length of the body it does not get.
   const bool bodiless_status = status == 204 || status == 304;
+  if (res.file) {
+    send_file_response(ex, head, res, app_done_ns);
+    return;
+  }
   std::string_view body = res.body.view();
   ByteBuffer* body_owner = &res.body;  // the buffer `body` views
 

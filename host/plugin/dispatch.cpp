@@ -74,6 +74,9 @@ void call_sync(exchange::Exchange& ex, const http::RequestHead& head,
     res.error = http::ErrorCode::PluginError;
   }
   if (res.error != http::ErrorCode::None) {
+    // A response_file of a failed response is closed now, not at the
+    // loop's next request.
+    if (res.file) res.file.reset();
     ex.respond_error(res.error, &head);
     return;
   }

@@ -1,5 +1,7 @@
 #include "plugin/host_api.h"
 
+#include <unistd.h>
+
 #include <ctime>
 #include <string>
 
@@ -118,12 +120,57 @@ int api_response_header(pounce_response_t* res, pounce_str_t name,
   return add_response_header(res, name, value);
 }
 
+// A response whose body the plugin set twice (response_file and
+// response_body, or two files): a 500, as an invalid status is.
+int reject_second_body(pounce_response_t* res, const char* call) {
+  if (res->error == http::ErrorCode::None) {
+    res->error = http::ErrorCode::PluginError;
+    LOG_ERROR(
+        "plugin %s: %s on a response that has a body already; "
+        "answering 500",
+        res->plugin_name, call);
+  }
+  return POUNCE_ERR_INVALID;
+}
+
 int api_response_body(pounce_response_t* res, const void* data, size_t len) {
   if (!res || (!data && len)) return POUNCE_ERR_INVALID;
+  if (res->file) return reject_second_body(res, "response_body");
   if (!res->body.append(data, len)) {
     res->body.forget_failure();  // the body so far is intact
     return POUNCE_ERR_NOMEM;
   }
+  return POUNCE_OK;
+}
+
+int api_response_file(pounce_response_t* res, int fd, uint64_t offset,
+                      uint64_t length) {
+  if (!res) {
+    if (fd >= 0) ::close(fd);  // ours in every case (pounce.h)
+    return POUNCE_ERR_INVALID;
+  }
+  if (res->file || !res->body.empty()) {
+    if (fd >= 0) ::close(fd);
+    return reject_second_body(res, "response_file");
+  }
+  exchange::OpenFile* file = nullptr;
+  const char* why = nullptr;
+  const int rc = adopt_plugin_file(fd, offset, length, &file, &why);
+  if (rc == POUNCE_ERR_INVALID) {
+    if (res->error == http::ErrorCode::None) {
+      res->error = http::ErrorCode::PluginError;
+      LOG_ERROR(
+          "plugin %s: response_file with %s (fd %d, offset %llu, "
+          "length %llu); answering 500",
+          res->plugin_name, why, fd, static_cast<unsigned long long>(offset),
+          static_cast<unsigned long long>(length));
+    }
+    return rc;
+  }
+  if (rc != POUNCE_OK) return rc;
+  res->file = exchange::FileRef(file);
+  res->file_offset = offset;
+  res->file_length = length;
   return POUNCE_OK;
 }
 
@@ -150,6 +197,7 @@ pounce_host_api_t make_table() {
   t.request_header_at = api_request_header_at;
   t.request_tls = api_request_tls;
   fill_metrics_api(&t);
+  t.response_file = api_response_file;
   return t;
 }
 

@@ -1,6 +1,8 @@
 #include "plugin/request_response.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdio>
@@ -170,6 +172,37 @@ int add_response_header(pounce_response* res, pounce_str_t name,
     res->etag_len = static_cast<uint32_t>(v.size());
   }
   return POUNCE_OK;
+}
+
+int adopt_plugin_file(int fd, uint64_t offset, uint64_t length,
+                      exchange::OpenFile** out, const char** why) {
+  *out = nullptr;
+  *why = nullptr;
+  if (fd < 0) {
+    *why = "a negative file descriptor";
+    return POUNCE_ERR_INVALID;
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    *why = "a descriptor fstat() refuses";
+    return POUNCE_ERR_INVALID;
+  }
+  // Only a regular file has a size to frame the body with and a page cache
+  // for sendfile to read from: a pipe or a socket would block the loop.
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    *why = S_ISDIR(st.st_mode) ? "a directory" : "not a regular file";
+    return POUNCE_ERR_INVALID;
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (offset > size || length > size - offset) {
+    ::close(fd);
+    *why = "a range past the end of the file";
+    return POUNCE_ERR_INVALID;
+  }
+  *out = exchange::OpenFile::adopt(fd, st);  // closes fd when it fails
+  return *out ? POUNCE_OK : POUNCE_ERR_NOMEM;
 }
 
 }  // namespace pounce

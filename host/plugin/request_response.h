@@ -63,6 +63,12 @@ struct pounce_response {
   // The Content-Type value, as an offset into `headers`.
   uint32_t content_type_offset = 0;
   uint32_t content_type_len = 0;
+  // response_file (ABI 1.1): the body is file_length bytes of `file` from
+  // file_offset instead of `body`. Carried with the response to the loop
+  // (a blocking job's response travels whole).
+  pounce::exchange::FileRef file;
+  uint64_t file_offset = 0;
+  uint64_t file_length = 0;
 
   void reset(const char* name, uint16_t mount = 0) {
     metrics_mount = mount;
@@ -74,6 +80,7 @@ struct pounce_response {
     has_content_encoding = false;
     has_content_type = false;
     has_etag = false;
+    if (file) file.reset();  // a test, not a call, on the common path
   }
   std::string_view content_type() const {
     return has_content_type
@@ -89,5 +96,14 @@ namespace pounce {
 // Returns a pounce_result_t.
 int add_response_header(pounce_response* res, pounce_str_t name,
                         pounce_str_t value);
+
+// Takes ownership of a plugin's `fd` for a file body of `length` bytes
+// from `offset` (response_file, stream_write_file): fstat()s it and
+// checks that it is a regular file that holds the range. On POUNCE_OK
+// *out holds the one reference; on an error the descriptor is closed and
+// *why says what was wrong (POUNCE_ERR_INVALID) or POUNCE_ERR_NOMEM is
+// returned. Any thread.
+int adopt_plugin_file(int fd, uint64_t offset, uint64_t length,
+                      exchange::OpenFile** out, const char** why);
 
 }  // namespace pounce

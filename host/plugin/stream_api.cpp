@@ -1,5 +1,7 @@
 #include "plugin/stream_api.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
@@ -12,6 +14,7 @@
 #include "exchange/loop.h"
 #include "log/logger.h"
 #include "plugin/generation.h"
+#include "plugin/request_response.h"
 
 namespace pounce {
 
@@ -161,6 +164,72 @@ int api_stream_write(pounce_stream_t stream, const void* data, size_t len) {
                                   [](AsyncStream* s, const std::string& bytes) {
                                     return s->write(bytes.data(), bytes.size());
                                   });
+}
+
+// The descriptor is adopted (and checked) on the calling thread, whatever
+// it is: the plugin gave it away with the call. From another thread the
+// range is counted in transit, as stream_write's bytes are, and the
+// reference travels in the queued task (moved, never copied: OpenFile's
+// count is not atomic, and the queue orders this thread's last touch before
+// the loop's first).
+int api_stream_write_file(pounce_stream_t stream, int fd, uint64_t offset,
+                          uint64_t length) {
+  Loop* loop = owning_loop(stream, HandleKind::Stream);
+  if (!loop) {
+    if (fd >= 0) ::close(fd);  // ours in every case (pounce.h)
+    return POUNCE_ERR_INVALID;
+  }
+  exchange::OpenFile* opened = nullptr;
+  const char* why = nullptr;
+  if (int rc = adopt_plugin_file(fd, offset, length, &opened, &why);
+      rc != POUNCE_OK) {
+    if (why) {
+      LOG_ERROR(
+          "plugin: stream_write_file with %s (fd %d, offset %llu, "
+          "length %llu)",
+          why, fd, static_cast<unsigned long long>(offset),
+          static_cast<unsigned long long>(length));
+    }
+    return rc;
+  }
+  exchange::FileRef file(opened);
+  if (Loop::current() == loop) {
+    AsyncStream* s = stream_here(loop, stream);
+    return s ? s->write_file(file.get(), offset, length) : POUNCE_ERR_CLOSED;
+  }
+  HandleTable& handles = loop->handles();
+  if (!handles.alive(stream, HandleKind::Stream)) return POUNCE_ERR_CLOSED;
+  // Counted in transit up to what the backlog can say: a range larger than
+  // int64_t's range is over any mark anyway.
+  const int64_t n = length > static_cast<uint64_t>(INT64_MAX)
+                        ? INT64_MAX
+                        : static_cast<int64_t>(length);
+  handles.add_in_transit(stream, n);
+  const bool posted = loop->post([loop, stream, n, offset, length,
+                                  file = std::move(file)]() mutable {
+    loop->handles().add_in_transit(stream, -n);
+    // A refusal here cannot reach the plugin, which was told
+    // POUNCE_OK: a body with a piece missing must not look complete.
+    AsyncStream* s = stream_here(loop, stream);
+    if (s && s->write_file(file.get(), offset, length) < 0 && s->exchange()) {
+      s->abort();
+    }
+    file.reset();  // on the loop, before the task is freed
+  });
+  if (!posted) {
+    handles.add_in_transit(stream, -n);
+    return POUNCE_ERR_CLOSED;
+  }
+  if (handles.backlog(stream) <=
+      static_cast<int64_t>(loop->config().stream_high_water)) {
+    return POUNCE_OK;
+  }
+  // As queue_write: the loop must know to send on_writable.
+  with_stream(stream, [](AsyncStream* s) {
+    s->want_writable();
+    return POUNCE_OK;
+  });
+  return POUNCE_HIGH_WATER;
 }
 
 int api_stream_end(pounce_stream_t stream, const pounce_header_t* trailers,
@@ -333,6 +402,7 @@ void fill_stream_api(pounce_host_api_t* t) {
   t->stream_end = api_stream_end;
   t->stream_set_user = api_stream_set_user;
   t->stream_abort = api_stream_abort;
+  t->stream_write_file = api_stream_write_file;
   t->ws_send = api_ws_send;
   t->ws_ping = api_ws_ping;
   t->ws_close = api_ws_close;

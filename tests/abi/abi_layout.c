@@ -111,6 +111,8 @@ int main(void) {
   FIELD(pounce_host_api_t, metric_add);
   FIELD(pounce_host_api_t, metric_set);
   FIELD(pounce_host_api_t, metric_observe);
+  FIELD(pounce_host_api_t, response_file);
+  FIELD(pounce_host_api_t, stream_write_file);
 #endif
 
   SIZE(pounce_init_args_t);

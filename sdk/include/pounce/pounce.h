@@ -544,6 +544,60 @@ typedef struct pounce_host_api {
                     size_t label_count, double value);
   int (*metric_observe)(pounce_metric_t* metric, const pounce_str_t* labels,
                         size_t label_count, double value);
+
+  /* ---- file bodies (1.1): POUNCE_HOST_HAS(host, response_file) ---- */
+
+  /* The body of a sync or blocking response is `length` bytes of the open
+   * file `fd`, from `offset`. The host sends them without copying them
+   * through memory where it can (sendfile on cleartext HTTP/1.1; over TLS
+   * and HTTP/2 it reads them in pieces as the client takes them): a large
+   * download costs neither the plugin nor the host its size in memory.
+   *
+   * The host takes ownership of `fd` in every case: it closes it once the
+   * body is sent, and also when the call fails. The plugin must not use or
+   * close it after the call. The host fstat()s it: a descriptor that is not
+   * a regular file (a directory, a pipe, a socket), or a range that ends
+   * past the file's size, returns POUNCE_ERR_INVALID. A file that shrinks
+   * while it is being sent ends the connection (HTTP/1) or the stream
+   * (HTTP/2) short of the Content-Length, with a log line; it is never
+   * padded.
+   *
+   * The response's Content-Length is `length`. The body is sent as it is:
+   * never compressed on the fly (store a compressed variant and set
+   * Content-Encoding to serve one). A HEAD gets the Content-Length and no
+   * body; a 204 or 304 gets neither, and the file is closed unread. Ranges
+   * (206) are the plugin's to decide: Content-Range is its header.
+   *
+   * One body per response: POUNCE_ERR_INVALID when response_body added
+   * bytes before, or response_file was called before; response_body after
+   * response_file returns POUNCE_ERR_INVALID too (and a 500). Every
+   * POUNCE_ERR_INVALID of this call makes the response a 500 (logged), as
+   * an invalid status does. POUNCE_ERR_NOMEM when out of memory (the
+   * descriptor is closed; the response is unchanged). The hook's thread,
+   * during on_handle. */
+  int (*response_file)(pounce_response_t* res, int fd, uint64_t offset,
+                       uint64_t length);
+  /* Async streams: the next `length` bytes of the started response are the
+   * open file `fd`'s, from `offset`, sent as response_file sends them.
+   * Ownership of `fd` and the checks on it (a regular file, a range within
+   * its size) are response_file's: the host closes it in every case. The
+   * returns and the backpressure are stream_write's: the bytes count
+   * against --stream-high-water until sent, so POUNCE_HIGH_WATER says to
+   * wait for on_writable (a whole file in one call is fine: it is read as
+   * the client takes it); not against --stream-max-buffer, a bound on
+   * memory they do not use. They count against a declared content_length
+   * (more than it: POUNCE_ERR_INVALID). From another thread a refusal
+   * decided on the loop (a compressed stream, more than the declared
+   * length) cannot be returned: the stream is aborted instead.
+   * A compressed stream (the host chose gzip or zstd at stream_start)
+   * refuses file bytes with POUNCE_ERR_UNSUPPORTED, since they would have
+   * to be read into memory to be compressed: write them with stream_write,
+   * or start the stream with a Content-Encoding (e.g. "identity") or a
+   * type the host does not compress. Any thread: from another thread the
+   * descriptor is checked (and fstat()ed) on the calling thread and the
+   * write queued to the owning loop, as stream_write's bytes are. */
+  int (*stream_write_file)(pounce_stream_t stream, int fd, uint64_t offset,
+                           uint64_t length);
 } pounce_host_api_t;
 
 /* True when the host's table is new enough to contain `fn`. */

@@ -28,6 +28,7 @@
 #define POUNCE_POUNCE_HPP
 
 #include <pounce/pounce.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -234,6 +235,18 @@ class Response {
     host().response_body(r_, data.data(), data.size());
     return *this;
   }
+  // 1.1: the body is `length` bytes of the open file `fd` from `offset`,
+  // sent without copying (pounce.h: response_file). The host owns `fd`
+  // from here on, and closes it even when this fails. Returns POUNCE_OK,
+  // POUNCE_ERR_INVALID (the response becomes a 500), POUNCE_ERR_NOMEM, or
+  // POUNCE_ERR_UNSUPPORTED from a host older than 1.1 (fd closed too).
+  int file(int fd, uint64_t offset, uint64_t length) {
+    if (!POUNCE_HOST_HAS(&host(), response_file)) {
+      if (fd >= 0) ::close(fd);
+      return POUNCE_ERR_UNSUPPORTED;
+    }
+    return host().response_file(r_, fd, offset, length);
+  }
 
  private:
   pounce_response_t* r_;
@@ -273,6 +286,18 @@ class Stream {
   // POUNCE_OK, POUNCE_HIGH_WATER (wait for on_writable) or an error.
   int write(std::string_view data) const {
     return host().stream_write(h_, data.data(), data.size());
+  }
+  // 1.1: the next `length` bytes are the open file `fd`'s from `offset`
+  // (pounce.h: stream_write_file). The host owns `fd` from here on, and
+  // closes it even when this fails. Returns as write(), or
+  // POUNCE_ERR_UNSUPPORTED (a compressed stream, or a host older than 1.1;
+  // fd closed too).
+  int write_file(int fd, uint64_t offset, uint64_t length) const {
+    if (!POUNCE_HOST_HAS(&host(), stream_write_file)) {
+      if (fd >= 0) ::close(fd);
+      return POUNCE_ERR_UNSUPPORTED;
+    }
+    return host().stream_write_file(h_, fd, offset, length);
   }
   int end() const { return host().stream_end(h_, nullptr, 0); }
   int end(std::initializer_list<Header> trailers) const {
