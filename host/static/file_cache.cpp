@@ -84,6 +84,43 @@ bool same_entry(const CacheEntry& a, const CacheEntry& b) {
 
 }  // namespace
 
+void FileCache::keep_small(Representation* r) {
+  r->small.clear();
+  if (capacity_ == 0 || !*r) return;  // nothing is kept: no gain
+  const uint64_t size = r->size();
+  if (size == 0 || size > kSmallFileMax ||
+      small_bytes_ + size > kSmallFileBudget) {
+    return;
+  }
+  r->small.resize(size);
+  uint64_t got = 0;
+  while (got < size) {
+    const ssize_t n = pread(r->file->fd(), r->small.data() + got, size - got,
+                            static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<uint64_t>(n);
+  }
+  // Changed while being read (shorter, or longer than its stat said):
+  // sent from the descriptor, where the sender checks as it goes.
+  char extra;
+  if (got != size ||
+      pread(r->file->fd(), &extra, 1, static_cast<off_t>(size)) != 0) {
+    r->small.clear();
+    r->small.shrink_to_fit();
+  }
+}
+
+void FileCache::account(const CacheEntry& e, int sign) {
+  uint64_t n = e.identity.small.size();
+  for (const auto& v : e.variants) n += v.small.size();
+  if (sign > 0) {
+    small_bytes_ += n;
+  } else {
+    small_bytes_ -= n;
+  }
+}
+
 uint64_t monotonic_ms() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
@@ -101,6 +138,7 @@ void FileCache::fill(const StaticRoot& root, std::string_view rel,
   const int fd = open_regular(root, rel, &st, &e->kind);
   if (fd < 0) return;
   describe(fd, st, &e->identity);
+  keep_small(&e->identity);
   e->content_type = MimeTypes::global().for_name(rel);
   if (!variants) return;
   for (size_t i = 0; i < static_cast<size_t>(Variant::Count); ++i) {
@@ -119,6 +157,7 @@ void FileCache::fill(const StaticRoot& root, std::string_view rel,
       continue;
     }
     describe(vfd, vst, &e->variants[i]);
+    keep_small(&e->variants[i]);
   }
 }
 
@@ -145,20 +184,23 @@ const CacheEntry* FileCache::lookup(const StaticRoot& root,
     fill(root, rel, variants, &uncached_);
     if (uncached_.kind != EntryKind::File &&
         uncached_.kind != EntryKind::Directory) {
+      account(e, -1);
       map_.erase(it);
       lru_.erase(node);
       return &uncached_;
     }
     if (!same_entry(e, uncached_)) {
+      account(e, -1);
       e.kind = uncached_.kind;
       e.identity = std::move(uncached_.identity);
       for (size_t i = 0; i < static_cast<size_t>(Variant::Count); ++i) {
         e.variants[i] = std::move(uncached_.variants[i]);
       }
       e.content_type = uncached_.content_type;
+      account(e, +1);
     }
-    uncached_.identity.file.reset();
-    for (auto& v : uncached_.variants) v.file.reset();
+    uncached_.identity = Representation();
+    for (auto& v : uncached_.variants) v = Representation();
     e.checked_ms = now_ms;
     return &e;
   }
@@ -170,6 +212,7 @@ const CacheEntry* FileCache::lookup(const StaticRoot& root,
     return &uncached_;
   }
   if (lru_.size() >= capacity_) {
+    account(lru_.back(), -1);
     map_.erase(lru_.back().key);
     lru_.pop_back();
   }
@@ -183,6 +226,7 @@ const CacheEntry* FileCache::lookup(const StaticRoot& root,
   }
   e.content_type = uncached_.content_type;
   e.checked_ms = now_ms;
+  account(e, +1);
   map_.emplace(e.key, lru_.begin());
   return &e;
 }

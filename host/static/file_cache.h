@@ -28,6 +28,12 @@ class StaticRoot;
 // One file as sent: the file itself, or one of its precompressed variants.
 struct Representation {
   exchange::FileRef file;  // null: absent
+  // The whole content of a small file (kSmallFileMax), read when it was
+  // opened: sent from memory with the head, in one write and one TCP
+  // segment, where a sendfile would cost a system call and a second
+  // segment. Empty for larger files, or when the cache's budget for them
+  // (kSmallFileBudget) is spent: those are sent from `file`.
+  std::string small;
   char etag[kMaxEtagLen];
   uint8_t etag_len = 0;
   char last_modified[kHttpDateLen];
@@ -69,6 +75,11 @@ struct CacheEntry {
   }
 };
 
+// Files up to this size are kept in memory too (Representation::small)...
+constexpr uint64_t kSmallFileMax = 16 * 1024;
+// ...up to this many bytes per cache (per loop thread).
+constexpr uint64_t kSmallFileBudget = 8 * 1024 * 1024;
+
 class FileCache {
  public:
   // `capacity` 0: nothing is kept; every lookup opens the file.
@@ -83,6 +94,8 @@ class FileCache {
                            bool variants, uint64_t now_ms);
 
   size_t size() const { return lru_.size(); }
+  // Bytes of small files held in memory (at most kSmallFileBudget).
+  uint64_t small_bytes() const { return small_bytes_; }
   // Opens and stats done so far (hits cost none): for the tests.
   uint64_t fills() const { return fills_; }
 
@@ -93,9 +106,14 @@ class FileCache {
  private:
   void fill(const StaticRoot& root, std::string_view rel, bool variants,
             CacheEntry* e);
+  // Reads a small file into r->small while the budget allows.
+  void keep_small(Representation* r);
+  // Adds (+1) or removes (-1) an entry's small files from the budget.
+  void account(const CacheEntry& e, int sign);
 
   size_t capacity_;
   uint64_t fills_ = 0;
+  uint64_t small_bytes_ = 0;   // of the entries in lru_
   std::list<CacheEntry> lru_;  // most recent first
   // Keys view the entries' own `key` strings (list nodes do not move).
   std::unordered_map<std::string_view, std::list<CacheEntry>::iterator> map_;

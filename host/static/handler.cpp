@@ -115,6 +115,20 @@ void make_boundary(Scratch& s, char* out /* 24 bytes */) {
   out[23] = '\0';
 }
 
+// `length` bytes of `rep` from `first`: from the memory of a small file,
+// else from its descriptor.
+void set_file_part(const Representation& rep, uint64_t first, uint64_t length,
+                   exchange::BodyPart* part) {
+  if (!rep.small.empty()) {
+    part->bytes = rep.small.data() + first;
+    part->bytes_len = static_cast<size_t>(length);
+    return;
+  }
+  part->file = rep.file.get();
+  part->offset = first;
+  part->length = length;
+}
+
 // Which precompressed variant of `e` the client's Accept-Encoding takes
 // (kIdentity: none): the highest weight wins, ties in kVariant order, and
 // an identity the client weighs higher than all of them keeps the file.
@@ -299,10 +313,9 @@ void serve_file(exchange::Exchange& ex, const RequestHead& head, const Route& r,
       text.bytes = m.data() + offsets[i];
       text.bytes_len = offsets[i + 1] - offsets[i];
       exchange::BodyPart& file = parts[count++];
-      file.file = rep.file.get();
-      file.offset = ranges.ranges[i].first;
-      file.length = ranges.ranges[i].length;
-      length += text.bytes_len + file.length;
+      set_file_part(rep, ranges.ranges[i].first, ranges.ranges[i].length,
+                    &file);
+      length += text.bytes_len + ranges.ranges[i].length;
     }
     exchange::BodyPart& end = parts[count++];
     end.bytes = m.data() + offsets[ranges.count];
@@ -324,10 +337,7 @@ void serve_file(exchange::Exchange& ex, const RequestHead& head, const Route& r,
       header(res, "Content-Range", std::string_view(cr, n));
     }
     if (length > 0) {
-      exchange::BodyPart& file = parts[count++];
-      file.file = rep.file.get();
-      file.offset = first;
-      file.length = length;
+      set_file_part(rep, first, length, &parts[count++]);
     }
   }
   validators(res, cfg, rep, rep.etag_view());

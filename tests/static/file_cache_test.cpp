@@ -170,3 +170,44 @@ TEST_F(FileCacheTest, VariantsBesideTheFile) {
   // Without variants asked for, none are looked for.
   EXPECT_FALSE(cache.lookup(*r, "app.js", false, 0)->has_variant());
 }
+
+// Small files are kept in memory (sent with the head in one write), within
+// the per-cache budget; what leaves the cache leaves the budget.
+TEST_F(FileCacheTest, SmallFilesAreKeptInMemoryWithinTheBudget) {
+  write(dir_ / "big.bin", std::string(kSmallFileMax + 1, 'x'));
+  auto r = root();
+  FileCache cache(1);
+  const CacheEntry* e = cache.lookup(*r, "a.txt", false, 0);
+  ASSERT_EQ(e->kind, EntryKind::File);
+  EXPECT_EQ(e->identity.small, "hello");
+  EXPECT_EQ(cache.small_bytes(), 5u);
+  // Past kSmallFileMax: sent from the descriptor only. The small file was
+  // evicted (capacity 1), and its bytes with it.
+  e = cache.lookup(*r, "big.bin", false, 0);
+  ASSERT_EQ(e->kind, EntryKind::File);
+  EXPECT_TRUE(e->identity.small.empty());
+  EXPECT_EQ(cache.small_bytes(), 0u);
+  // A change seen at revalidation replaces the bytes.
+  e = cache.lookup(*r, "a.txt", false, 0);
+  EXPECT_EQ(cache.small_bytes(), 5u);
+  write(dir_ / "a.txt", "hello, world");
+  struct timeval later[2] = {{2000000000, 0}, {2000000000, 0}};
+  ASSERT_EQ(utimes((dir_ / "a.txt").c_str(), later), 0);
+  e = cache.lookup(*r, "a.txt", false, 5000);
+  EXPECT_EQ(e->identity.small, "hello, world");
+  EXPECT_EQ(cache.small_bytes(), 12u);
+  // Gone: out of the cache and the budget.
+  fs::remove(dir_ / "a.txt");
+  e = cache.lookup(*r, "a.txt", false, 10000);
+  EXPECT_EQ(e->kind, EntryKind::NotFound);
+  EXPECT_EQ(cache.small_bytes(), 0u);
+}
+
+// Without a cache nothing is kept: every request opens the file anyway.
+TEST_F(FileCacheTest, NoCacheKeepsNoBytes) {
+  auto r = root();
+  FileCache cache(0);
+  const CacheEntry* e = cache.lookup(*r, "a.txt", false, 0);
+  ASSERT_EQ(e->kind, EntryKind::File);
+  EXPECT_TRUE(e->identity.small.empty());
+}
