@@ -72,6 +72,19 @@ class RelayOwner final : public BlockingOwner {
     delete this;
   }
 
+  // The stream's new loop sends them; posted ahead of the answer, which
+  // travels the same queue.
+  void send_early_hints(std::string_view lines) override {
+    std::shared_ptr<JobRelay> relay = relay_;
+    try {
+      target_->post([relay, l = std::string(lines)] {
+        if (relay->stream) relay->stream->send_early_hints(l);
+      });
+    } catch (const std::bad_alloc&) {
+      // Advisory: dropped.
+    }
+  }
+
  private:
   std::shared_ptr<JobRelay> relay_;
   EventLoop* origin_;

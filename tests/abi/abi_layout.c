@@ -111,6 +111,7 @@ int main(void) {
   FIELD(pounce_host_api_t, metric_add);
   FIELD(pounce_host_api_t, metric_set);
   FIELD(pounce_host_api_t, metric_observe);
+  FIELD(pounce_host_api_t, response_early_hints);
 #endif
 
   SIZE(pounce_init_args_t);
