@@ -350,10 +350,10 @@ void Stream::send_early_hints(std::string_view lines) {
                              nv.data(), nv.size(), nullptr) < 0) {
     return;
   }
-  // Outside nghttp2's callbacks (a blocking handler's hints, from the
-  // loop) the frame goes out now; a sync handler runs inside one, where
-  // nghttp2 may not send: its hints leave when the read is processed.
-  session_->send();
+  // Now, while the handler still works: sync handlers run outside
+  // nghttp2's callbacks (Session::run_ready), blocking ones' hints come
+  // from the loop.
+  session_->send_now();
 }
 
 ssize_t Stream::read_body(size_t length, uint32_t* flags) {

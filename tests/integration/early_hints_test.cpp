@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "host_process.h"
 #include "raw_client.h"
 #include "test_certs.h"
@@ -263,6 +265,51 @@ TEST_P(EarlyHints, CurlSeesTheHintThenTheResponse) {
     ASSERT_NE(done, std::string::npos) << r.err;
     EXPECT_LT(hint, link);
     EXPECT_LT(link, done);
+  }
+}
+
+// HTTP/2, h2c (prior knowledge) and TLS (ALPN h2): a HEADERS frame with
+// :status 103 and the link while the handler waits at its gate, then the
+// final HEADERS and the body.
+TEST_P(EarlyHints, Http2HintArrivesWhileTheHandlerWorks) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  TempCert cert;
+  ASSERT_TRUE(cert.ok()) << cert.error();
+  std::vector<std::string> args = {"--listen",
+                                   "http://127.0.0.1:0",
+                                   "--listen",
+                                   "https://127.0.0.1:0",
+                                   "--plugin",
+                                   test_plugin_path("early_hints"),
+                                   "--plugin-config",
+                                   config(dir)};
+  for (const std::string& a : cert.host_args()) args.push_back(a);
+  HostProcess host(args);
+  ASSERT_TRUE(host.ok()) << host.stderr_text();
+  ASSERT_EQ(host.ports().size(), 2u);
+  for (const bool tls : {false, true}) {
+    SCOPED_TRACE(tls ? "TLS" : "h2c");
+    const std::string name = tls ? "h2tls" : "h2c";
+    Gate gate(dir, name);
+    ASSERT_TRUE(gate.made());
+    std::vector<std::string> argv = {
+        "/usr/bin/python3", POUNCE_EARLY_HINTS_H2,
+        std::to_string(host.ports()[tls ? 1 : 0]),
+        route(blocking(), "/hint?" + name), "--gate", dir / name};
+    if (tls) argv.push_back("--tls");
+    CommandResult r = run_command(argv, 60s);
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << r.out;
+    EXPECT_EQ(j.value("gate", ""), "opened") << r.out;
+    EXPECT_FALSE(j.contains("error")) << r.out;
+    ASSERT_EQ(j["events"].size(), 2u) << r.out;
+    EXPECT_EQ(j["events"][0].value("status", ""), "103") << r.out;
+    EXPECT_EQ(j["events"][0].value("link", ""), kLink) << r.out;
+    EXPECT_EQ(j["events"][1].value("status", ""), "200") << r.out;
+    EXPECT_FALSE(j["events"][1].contains("link")) << r.out;
+    EXPECT_EQ(j.value("body", ""), "done\n") << r.out;
   }
 }
 
