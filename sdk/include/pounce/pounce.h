@@ -550,10 +550,11 @@ typedef struct pounce_host_api {
    * fetching what the page will need (`Link: </style.css>; rel=preload;
    * as=style`) while the handler still works. Sync and blocking handlers,
    * during on_handle, on the thread running it. Each call sends one 103,
-   * at once: HTTP/1.1 writes it to the socket before the call returns
-   * (sync) or as soon as the connection's loop takes it (blocking: the call
-   * queues it and returns); HTTP/2 sends a HEADERS frame with :status 103
-   * (a sync handler's goes out with the final response: see docs/abi.md).
+   * at once, while the handler goes on: a sync handler's is handed to the
+   * socket before the call returns; a blocking handler's is queued to the
+   * connection's loop, which sends it at once (the call returns without
+   * waiting). HTTP/1.1 sends `HTTP/1.1 103 Early Hints`, HTTP/2 a HEADERS
+   * frame with :status 103 (browsers act on hints over HTTP/2 only).
    * Hints are advisory: one may be lost with its connection, and the final
    * response does not repeat them (send the Link headers again with
    * response_header if the final response should carry them).
