@@ -777,10 +777,11 @@ void Session::on_request_end(Stream* s) {
 
 void Session::defer_sync(Stream* s) {
   Route& r = s->route_;
-  // The route must hold until run_ready(): its generation pinned, and a
-  // normalized path out of the loop's buffer, which the next request
-  // reuses (as for a body that arrives later, in route_and_start).
-  if (!r.pin) r.pin = GenerationPin(r.generation);
+  // The route must hold until run_ready(). Its generation needs no pin:
+  // run_ready() runs in the same loop callback (feed), and a reload swaps
+  // generations only between callbacks (docs/architecture.md). A
+  // normalized path must leave the loop's buffer, which the read's next
+  // request reuses (as for a body that arrives later, in route_and_start).
   if (r.path.data() == loop_->path_buffer()) {
     s->path_copy_.clear();
     if (!s->path_copy_.append(r.path)) {
