@@ -276,14 +276,11 @@ TEST_P(EarlyHints, Http2HintArrivesWhileTheHandlerWorks) {
   ASSERT_FALSE(dir.path().empty());
   TempCert cert;
   ASSERT_TRUE(cert.ok()) << cert.error();
-  std::vector<std::string> args = {"--listen",
-                                   "http://127.0.0.1:0",
-                                   "--listen",
-                                   "https://127.0.0.1:0",
-                                   "--plugin",
-                                   test_plugin_path("early_hints"),
-                                   "--plugin-config",
-                                   config(dir)};
+  std::vector<std::string> args = {
+      "--listen",        "http://127.0.0.1:0",
+      "--listen",        "https://127.0.0.1:0",
+      "--plugin",        test_plugin_path("early_hints"),
+      "--plugin-config", config(dir)};
   for (const std::string& a : cert.host_args()) args.push_back(a);
   HostProcess host(args);
   ASSERT_TRUE(host.ok()) << host.stderr_text();
@@ -293,10 +290,12 @@ TEST_P(EarlyHints, Http2HintArrivesWhileTheHandlerWorks) {
     const std::string name = tls ? "h2tls" : "h2c";
     Gate gate(dir, name);
     ASSERT_TRUE(gate.made());
-    std::vector<std::string> argv = {
-        "/usr/bin/python3", POUNCE_EARLY_HINTS_H2,
-        std::to_string(host.ports()[tls ? 1 : 0]),
-        route(blocking(), "/hint?" + name), "--gate", dir / name};
+    std::vector<std::string> argv = {"/usr/bin/python3",
+                                     POUNCE_EARLY_HINTS_H2,
+                                     std::to_string(host.ports()[tls ? 1 : 0]),
+                                     route(blocking(), "/hint?" + name),
+                                     "--gate",
+                                     dir / name};
     if (tls) argv.push_back("--tls");
     CommandResult r = run_command(argv, 60s);
     ASSERT_EQ(r.status, 0) << r.err;
@@ -311,6 +310,25 @@ TEST_P(EarlyHints, Http2HintArrivesWhileTheHandlerWorks) {
     EXPECT_FALSE(j["events"][1].contains("link")) << r.out;
     EXPECT_EQ(j.value("body", ""), "done\n") << r.out;
   }
+}
+
+// pounce::Response::early_hints, the C++ wrapper.
+TEST(EarlyHintsCpp, ResponseEarlyHintsSendsA103) {
+  HostProcess host({"--plugin", test_plugin_path("early_hints_cpp")});
+  ASSERT_TRUE(host.ok()) << host.stderr_text();
+  RawClient c(host.port());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto hint = c.read_response(false, 20s);
+  ASSERT_TRUE(hint);
+  EXPECT_EQ(hint->status, 103);
+  EXPECT_EQ(hint->header("Link").value_or(""),
+            "</app.js>; rel=preload; as=script");
+  auto r = c.read_response(false, 20s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "cpp\n");
+  EXPECT_EQ(r->header("X-Hints-Rc").value_or(""), "0");
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, EarlyHints, ::testing::Bool(),
