@@ -8,7 +8,10 @@
 // The handler therefore never touches loop memory, and the loop keeps
 // serving every other connection with its shared per-loop objects. The
 // finished job comes back through the loop's BlockingReturn (a queue plus a
-// uv_async_t); the loop then writes the response like a sync one.
+// uv_async_t); the loop then writes the response like a sync one. A 103
+// Early Hints the handler sends meanwhile travels the same way, ahead of its
+// job (BlockingReturn::push_hints), and the loop hands it to the owner,
+// which writes it while the handler goes on.
 //
 // Jobs are recycled through a per-loop free list (EventLoop::acquire_job),
 // so that the steady state allocates nothing. A connection that closes
