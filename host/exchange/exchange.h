@@ -97,7 +97,22 @@ struct ResponseStart {
   ByteBuffer* body_owner = nullptr;
 };
 
-class Exchange {
+// Where a sync or blocking handler's 103 Early Hints go while on_handle
+// runs (response_early_hints): the exchange itself, on its loop, or a
+// blocking job, which hands them to its loop (net/blocking_pool.h).
+class HintsSink {
+ public:
+  // `header_lines`: validated "Name: value\r\n" lines, at least one. Sends
+  // one 103 before the final response, or nothing where the protocol has
+  // no interim responses (HTTP/1.0) or the exchange is gone. Hints are
+  // advisory: one that cannot be sent (no memory) is dropped.
+  virtual void send_early_hints(std::string_view header_lines) = 0;
+
+ protected:
+  ~HintsSink() = default;
+};
+
+class Exchange : public HintsSink {
  public:
   // ---- the request ----
   Loop* loop() const { return exchange_loop_; }
@@ -188,6 +203,10 @@ class Exchange {
   // correct, but neither zero-copy nor bounded; every protocol overrides it.
   virtual bool respond_parts(const ResponseStart& head, const BodyPart* parts,
                              size_t count);
+  // A 103 Early Hints before the response (HintsSink): HTTP/1.1 writes it
+  // at once, HTTP/2 submits a HEADERS frame with :status 103. The default
+  // sends nothing.
+  void send_early_hints(std::string_view) override {}
   // Answers with the host's error response for `code` (the error table,
   // docs/errors.md) and logs it. `request` is the request's head when it
   // was parsed.

@@ -72,6 +72,19 @@ class RelayOwner final : public BlockingOwner {
     delete this;
   }
 
+  // The stream's new loop sends them; posted ahead of the answer, which
+  // travels the same queue.
+  void send_early_hints(std::string_view lines) override {
+    std::shared_ptr<JobRelay> relay = relay_;
+    try {
+      target_->post([relay, l = std::string(lines)] {
+        if (relay->stream) relay->stream->send_early_hints(l);
+      });
+    } catch (const std::bad_alloc&) {
+      // Advisory: dropped.
+    }
+  }
+
  private:
   std::shared_ptr<JobRelay> relay_;
   EventLoop* origin_;
@@ -200,11 +213,14 @@ void Session::feed(const char* data, size_t len, uint64_t read_started_ns) {
   ssize_t rv = nghttp2_session_mem_recv(
       ng_, reinterpret_cast<const uint8_t*>(data), len);
   --in_ng_;
-  if (closed_) return;
-  if (rv < 0) {
-    fail("input", static_cast<int>(rv));
+  if (closed_ || rv < 0) {
+    // Not served: the connection ends.
+    for (Stream* s : ready_) s->route_ = Route{};
+    ready_.clear();
+    if (!closed_) fail("input", static_cast<int>(rv));
     return;
   }
+  if (!ready_.empty()) run_ready();
   send();
 }
 
@@ -760,7 +776,56 @@ void Session::on_request_end(Stream* s) {
   }
 }
 
+void Session::defer_sync(Stream* s) {
+  Route& r = s->route_;
+  // The route must hold until run_ready(). Its generation needs no pin:
+  // run_ready() runs in the same loop callback (feed), and a reload swaps
+  // generations only between callbacks (docs/architecture.md). A
+  // normalized path must leave the loop's buffer, which the read's next
+  // request reuses (as for a body that arrives later, in route_and_start).
+  if (r.path.data() == loop_->path_buffer()) {
+    s->path_copy_.clear();
+    if (!s->path_copy_.append(r.path)) {
+      s->route_ = Route{};
+      s->respond_error(http::ErrorCode::OutOfMemory, &s->head_);
+      return;
+    }
+    const size_t info = r.path_info.size();
+    r.path = s->path_copy_.view();
+    r.path_info = r.path.substr(r.path.size() - info);
+  }
+  s->phase_ = Stream::Phase::Body;  // complete, waiting for its handler
+  ready_.push_back(s);
+}
+
+void Session::run_ready() {
+  running_.swap(ready_);
+  batching_ = true;
+  for (Stream* s : running_) {
+    // A stream the peer reset meanwhile (or a session that closed, through
+    // a 103's send) is not served.
+    if (closed_ || s->phase_ != Stream::Phase::Body) {
+      s->route_ = Route{};
+      continue;
+    }
+    dispatch(s);
+  }
+  batching_ = false;
+  running_.clear();
+}
+
+void Session::send_now() {
+  const bool batching = batching_;
+  batching_ = false;
+  send();
+  batching_ = batching;
+}
+
 void Session::dispatch(Stream* s) {
+  if (in_ng_ > 0 && !s->route_.blocking) {
+    defer_sync(s);
+    return;
+  }
   Route r = std::move(s->route_);
   std::string_view body = s->body_.view();
   const pounce_header_t* trailers =
@@ -979,7 +1044,7 @@ void Session::stream_output(Stream* s) {
 
 void Session::send() {
   if (closed_) return;
-  if (in_ng_ > 0) {
+  if (in_ng_ > 0 || batching_) {
     send_pending_ = true;
     return;
   }

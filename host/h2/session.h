@@ -129,6 +129,10 @@ class Session {
   // ---- for streams ----
   // A stream's output changed: send (now, or once nghttp2 returns).
   void stream_output(Stream* s);
+  // Sends what is queued now, also amid a read's batch of sync handlers
+  // (a 103 must not wait for the handler); inside nghttp2's callbacks it
+  // waits as send() does.
+  void send_now();
   // The stream's app side went away before the response ended.
   void reset_stream(Stream* s, uint32_t error_code);
   void route_and_start(Stream* s);
@@ -189,8 +193,14 @@ class Session {
   void on_request_head(Stream* s);
   void on_request_end(Stream* s);
   void on_request_data(Stream* s, const char* data, size_t len);
-  // A complete sync or blocking request: runs its handler.
+  // A complete sync or blocking request: runs its handler. Inside
+  // nghttp2's callbacks a sync one waits for run_ready() instead.
   void dispatch(Stream* s);
+  // Sync requests completed by a read run once nghttp2 has returned (a
+  // handler may then send, for its 103 Early Hints; nghttp2 forbids a send
+  // from its callbacks), in arrival order, batched as one send.
+  void defer_sync(Stream* s);
+  void run_ready();
   void start_blocking(Stream* s);
   void start_async(Stream* s, Route& r);
   void start_websocket(Stream* s, Route& r);
@@ -204,6 +214,7 @@ class Session {
   nghttp2_session* ng_ = nullptr;
   int in_ng_ = 0;                  // depth of calls into nghttp2
   bool send_pending_ = false;      // a send was asked for inside nghttp2
+  bool batching_ = false;          // run_ready(): one send at its end
   bool blocked_ = false;           // on_send refused: the socket is full
   bool closed_ = false;            // the transport is gone
   bool draining_ = false;          // GOAWAY sent
@@ -227,6 +238,8 @@ class Session {
   size_t open_streams_ = 0;
   std::vector<Stream*> notify_;   // streams whose queue fell during a send
   std::vector<Stream*> pending_;  // Phase::Pending, in arrival order
+  std::vector<Stream*> ready_;    // see defer_sync(), in arrival order
+  std::vector<Stream*> running_;  // run_ready()'s scratch
   std::vector<Stream*> all_;      // every live stream object (for drains)
   Stream* free_ = nullptr;        // reusable
   Stream* dead_ = nullptr;        // closed during this turn

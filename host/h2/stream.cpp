@@ -306,6 +306,61 @@ bool Stream::submit_head(const exchange::ResponseStart& h, bool end_stream) {
   return rv == 0;
 }
 
+void Stream::send_early_hints(std::string_view lines) {
+  // Interim responses go before the final one only (RFC 9113 §8.1), on a
+  // stream that is still open, of a session on its loop.
+  if (phase_ == Phase::Closed || response_started_ || session_->detached()) {
+    return;
+  }
+  ByteBuffer& b = session_->nv_scratch();
+  std::vector<nghttp2_nv>& nv = session_->nv_array();
+  b.clear();
+  nv.clear();
+  // The nv array points into `b`, which must not move while it is built.
+  if (!b.reserve(lines.size())) return;  // advisory: dropped
+  auto add = [&nv](std::string_view name, std::string_view value,
+                   uint8_t flags) {
+    nghttp2_nv v;
+    v.name = reinterpret_cast<uint8_t*>(const_cast<char*>(name.data()));
+    v.namelen = name.size();
+    v.value = reinterpret_cast<uint8_t*>(const_cast<char*>(value.data()));
+    v.valuelen = value.size();
+    v.flags = flags;
+    nv.push_back(v);
+  };
+  add(":status", "103",
+      NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE);
+  // Validated lines (format_early_hints); HTTP/2 names are lower case.
+  while (!lines.empty()) {
+    const size_t colon = lines.find(':');
+    const size_t eol = lines.find("\r\n");
+    if (colon == std::string_view::npos || eol == std::string_view::npos ||
+        colon > eol) {
+      break;
+    }
+    std::string_view name = lines.substr(0, colon);
+    char* lower = b.prepare(name.size());
+    for (size_t i = 0; i < name.size(); ++i) {
+      lower[i] = http::ascii_lower(name[i]);
+    }
+    b.commit(name.size());
+    add(std::string_view(lower, name.size()),
+        lines.substr(colon + 2, eol - colon - 2), NGHTTP2_NV_FLAG_NONE);
+    lines.remove_prefix(eol + 2);
+  }
+  // nghttp2 copies the fields. A 1xx HEADERS frame leaves the stream
+  // waiting for its final response, which nghttp2 then sends as a second
+  // HEADERS frame (NGHTTP2_HCAT_HEADERS).
+  if (nghttp2_submit_headers(session_->ng(), NGHTTP2_FLAG_NONE, id_, nullptr,
+                             nv.data(), nv.size(), nullptr) < 0) {
+    return;
+  }
+  // Now, while the handler still works: sync handlers run outside
+  // nghttp2's callbacks (Session::run_ready), blocking ones' hints come
+  // from the loop.
+  session_->send_now();
+}
+
 ssize_t Stream::read_body(size_t length, uint32_t* flags) {
   if (pending_bytes_ > 0 && out_.size() - out_off_ < length &&
       !fill_from_pending(length)) {

@@ -93,6 +93,9 @@ class Stream final : public exchange::Exchange,
                   uint64_t length) override;
   void respond_error(http::ErrorCode code,
                      const http::RequestHead* request) override;
+  // A HEADERS frame with :status 103 (not END_STREAM), before the
+  // response's. Also the BlockingOwner's.
+  void send_early_hints(std::string_view header_lines) override;
   void start_response(const exchange::ResponseStart& head) override;
   void write_body(std::string_view bytes) override;
   void end_response(std::string_view trailers) override;

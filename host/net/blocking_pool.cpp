@@ -4,6 +4,7 @@
 #include <uv.h>
 
 #include <cstring>
+#include <new>
 
 #include "log/logger.h"
 #include "net/event_loop.h"
@@ -151,6 +152,16 @@ bool BlockingJob::capture_fields(const http::RequestHead& h,
   return true;
 }
 
+void BlockingJob::send_early_hints(std::string_view header_lines) {
+  // HTTP/1.0 has no interim responses (RFC 9110 §15.2): a 1.0 client would
+  // take the 103 for the response.
+  if (http_major == 1 && head.version_minor == 0) return;
+  // Nobody waits for this request any more (a hint only, as in
+  // thread_main).
+  if (abandoned.load(std::memory_order_relaxed)) return;
+  ret->push_hints(this, header_lines);
+}
+
 void BlockingJob::recycle() {
   pin.reset();
   // A response_file an abandoned job carried: closed now, not when the
@@ -183,15 +194,33 @@ bool BlockingReturn::push(BlockingJob* job) {
   return true;
 }
 
-void BlockingReturn::take(std::vector<BlockingJob*>* out) {
+void BlockingReturn::push_hints(BlockingJob* job, std::string_view lines) {
+  BlockingHints h;
+  try {
+    h.job = job;
+    h.lines.assign(lines);
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    hints_.push_back(std::move(h));
+    uv_async_send(async_);
+  } catch (const std::bad_alloc&) {
+    // Hints are advisory: without the memory, this one is not sent.
+  }
+}
+
+void BlockingReturn::take(std::vector<BlockingJob*>* out,
+                          std::vector<BlockingHints>* hints) {
   out->clear();
+  hints->clear();
   std::lock_guard lock(mutex_);
   out->swap(done_);
+  hints->swap(hints_);
 }
 
 std::vector<BlockingJob*> BlockingReturn::close() {
   std::lock_guard lock(mutex_);
   closed_ = true;
+  hints_.clear();  // their connections are gone with the loop
   std::vector<BlockingJob*> left;
   left.swap(done_);
   return left;
@@ -299,6 +328,7 @@ void BlockingPool::run_handler(BlockingJob* job) {
   try {
     crash::PluginCallScope scope(&mount, "on_handle", job->head.method,
                                  job->route_path);
+    res.hints = job;
     rc = mount.module->desc().on_handle(mount.instance, &job->view, &res);
   } catch (...) {
     // As on a worker (Connection::call_sync): exceptions must not cross
@@ -307,6 +337,7 @@ void BlockingPool::run_handler(BlockingJob* job) {
               job->plugin_name);
     rc = -1;
   }
+  res.hints = nullptr;
   if (rc != 0 && res.error == http::ErrorCode::None) {
     if (rc != -1) {
       LOG_ERROR("plugin %s: on_handle returned %d; answering 500",

@@ -8,7 +8,10 @@
 // The handler therefore never touches loop memory, and the loop keeps
 // serving every other connection with its shared per-loop objects. The
 // finished job comes back through the loop's BlockingReturn (a queue plus a
-// uv_async_t); the loop then writes the response like a sync one.
+// uv_async_t); the loop then writes the response like a sync one. A 103
+// Early Hints the handler sends meanwhile travels the same way, ahead of its
+// job (BlockingReturn::push_hints), and the loop hands it to the owner,
+// which writes it while the handler goes on.
 //
 // Jobs are recycled through a per-loop free list (EventLoop::acquire_job),
 // so that the steady state allocates nothing. A connection that closes
@@ -21,6 +24,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -45,15 +49,24 @@ class BlockingOwner {
   // The handler returned; the job is back on the owner's loop. The owner
   // answers and releases the job (EventLoop::release_job).
   virtual void finish_blocking(BlockingJob* job) = 0;
+  // The handler sent a 103 Early Hints (response_early_hints) and it is on
+  // the owner's loop now, ahead of the job's finish_blocking. The default
+  // drops it.
+  virtual void send_early_hints(std::string_view) {}
 
  protected:
   ~BlockingOwner() = default;
 };
 
-struct BlockingJob {
+struct BlockingJob final : exchange::HintsSink {
   BlockingJob(size_t max_headers, std::shared_ptr<BlockingReturn> ret);
   BlockingJob(const BlockingJob&) = delete;
   BlockingJob& operator=(const BlockingJob&) = delete;
+  virtual ~BlockingJob() = default;
+
+  // The pool thread, while the handler runs (res.hints): queues the 103
+  // for the loop, which hands it to the owner before the job comes back.
+  void send_early_hints(std::string_view header_lines) override;
 
   // Copies the request into `bytes` and points the head, the view and the
   // request object at the copy. False when the memory was not there.
@@ -111,6 +124,12 @@ struct BlockingJob {
                  const char* body_base, size_t trailer_count);
 };
 
+// A running handler's 103 Early Hints, on its way to the job's loop.
+struct BlockingHints {
+  BlockingJob* job = nullptr;
+  std::string lines;
+};
+
 // The way back from the pool to one loop.
 class BlockingReturn {
  public:
@@ -118,9 +137,16 @@ class BlockingReturn {
   // Pool threads: queues `job` for the loop and wakes it. False once the
   // loop has closed the channel; the caller then disposes of the job.
   bool push(BlockingJob* job);
+  // Pool threads, while `job`'s handler runs: queues its hints for the
+  // loop and wakes it. Dropped once the loop has closed the channel, or
+  // without the memory.
+  void push_hints(BlockingJob* job, std::string_view lines);
   // Loop thread: takes every finished job (swapped into `out`, whose
-  // capacity is kept, so that this allocates nothing once warm).
-  void take(std::vector<BlockingJob*>* out);
+  // capacity is kept, so that this allocates nothing once warm), and the
+  // hints queued so far, at the same moment: a job's hints were queued
+  // before the job, so they are in `hints` when the job is in `out`, or in
+  // an earlier take. Handle `hints` first.
+  void take(std::vector<BlockingJob*>* out, std::vector<BlockingHints>* hints);
   // Loop thread, when the loop ends: refuses later pushes. Returns the jobs
   // that arrived before; the caller then closes the uv_async_t.
   std::vector<BlockingJob*> close();
@@ -130,6 +156,7 @@ class BlockingReturn {
   // loop closed it: pool threads push, the loop takes.
   std::mutex mutex_;
   std::vector<BlockingJob*> done_;
+  std::vector<BlockingHints> hints_;  // also guarded by mutex_
   bool closed_ = false;
   uv_async_s* async_;
 };

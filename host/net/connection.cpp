@@ -1097,6 +1097,25 @@ void Connection::end_response(std::string_view trailers) {
   out.append("\r\n");
 }
 
+void Connection::send_early_hints(std::string_view header_lines) {
+  // HTTP/1.0 has no interim responses (RFC 9110 §15.2): a 1.0 client would
+  // take the 103 for the response. A connection that closes sends nothing
+  // more; and only a request being handled gets hints (a blocking job
+  // whose connection answered already was detached: no owner).
+  if (http10_ || phase_ == Phase::Closing || phase_ == Phase::Lingering ||
+      close_after_write_) {
+    return;
+  }
+  // Behind whatever earlier pipelined responses wait in the loop's buffer,
+  // and written now rather than with the final response: the client is to
+  // have it while the handler still works.
+  ByteBuffer& out = loop_->out();
+  out.append("HTTP/1.1 103 Early Hints\r\n");
+  out.append(header_lines);
+  out.append("\r\n");
+  flush_output();
+}
+
 bool Connection::accept_websocket(const ws::Handshake& hs,
                                   int chosen_protocol) {
   return ws::append_101_response(loop_->out(), hs, chosen_protocol);

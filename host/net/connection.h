@@ -128,6 +128,10 @@ class Connection final : public TimeoutNode,
                      const http::RequestHead* request) override {
     respond_error(code, request, true);
   }
+  // "HTTP/1.1 103 Early Hints", written now (sync: before on_handle
+  // returns; blocking: from the loop while the handler runs). Also the
+  // BlockingOwner's.
+  void send_early_hints(std::string_view header_lines) override;
   void start_response(const exchange::ResponseStart& head) override;
   void write_body(std::string_view bytes) override;
   void end_response(std::string_view trailers) override;

@@ -102,7 +102,12 @@ void EventLoop::release_job(BlockingJob* job) {
 
 void EventLoop::on_blocking_done(uv_async_t* a) {
   auto* self = static_cast<EventLoop*>(a->data);
-  self->blocking_return_->take(&self->blocking_done_);
+  self->blocking_return_->take(&self->blocking_done_, &self->blocking_hints_);
+  // Hints first: they were queued before their jobs came back.
+  for (BlockingHints& h : self->blocking_hints_) {
+    if (h.job->owner) h.job->owner->send_early_hints(h.lines);
+  }
+  self->blocking_hints_.clear();
   for (BlockingJob* job : self->blocking_done_) {
     if (job->owner) {
       job->owner->finish_blocking(job);  // releases the job

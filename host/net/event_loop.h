@@ -20,6 +20,7 @@
 
 namespace pounce {
 
+struct BlockingHints;
 struct BlockingJob;
 class BlockingPool;
 class BlockingReturn;
@@ -137,7 +138,8 @@ class EventLoop : public Loop {
   BlockingPool* blocking_pool_ = nullptr;
   uv_async_t blocking_async_{};
   std::shared_ptr<BlockingReturn> blocking_return_;
-  std::vector<BlockingJob*> blocking_done_;  // scratch, keeps its capacity
+  std::vector<BlockingJob*> blocking_done_;    // scratch, keeps its capacity
+  std::vector<BlockingHints> blocking_hints_;  // scratch, as blocking_done_
   BlockingJob* job_free_ = nullptr;
   std::vector<class AsyncLoop*> async_loops_;
   size_t next_async_ = 0;

@@ -58,6 +58,7 @@ void call_sync(exchange::Exchange& ex, const http::RequestHead& head,
   int rc = 0;
   try {
     crash::PluginCallScope scope(&mount, "on_handle", head.method, r.path);
+    res.hints = &ex;
     rc = mount.module->desc().on_handle(mount.instance, &view, &res);
   } catch (...) {
     // Exceptions must not cross the C ABI; pounce.hpp catches them. A plugin
@@ -66,6 +67,7 @@ void call_sync(exchange::Exchange& ex, const http::RequestHead& head,
               res.plugin_name);
     rc = -1;
   }
+  res.hints = nullptr;
   if (rc != 0 && res.error == http::ErrorCode::None) {
     if (rc != -1) {
       LOG_ERROR("plugin %s: on_handle returned %d; answering 500",

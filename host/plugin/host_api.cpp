@@ -174,6 +174,17 @@ int api_response_file(pounce_response_t* res, int fd, uint64_t offset,
   return POUNCE_OK;
 }
 
+int api_response_early_hints(pounce_response_t* res,
+                             const pounce_header_t* headers, size_t count) {
+  if (!res || !headers || count == 0) return POUNCE_ERR_INVALID;
+  if (!res->hints) return POUNCE_ERR_STATE;
+  std::string lines;
+  const int rc = format_early_hints(res, headers, count, &lines);
+  if (rc != POUNCE_OK) return rc;
+  res->hints->send_early_hints(lines);
+  return POUNCE_OK;
+}
+
 uint64_t api_now_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -198,6 +209,7 @@ pounce_host_api_t make_table() {
   t.request_tls = api_request_tls;
   fill_metrics_api(&t);
   t.response_file = api_response_file;
+  t.response_early_hints = api_response_early_hints;
   return t;
 }
 

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <new>
 
 #include "http/char_class.h"
 #include "log/logger.h"
@@ -52,35 +53,34 @@ int format_address(const sockaddr* sa, pounce_addr_t* out) {
   return POUNCE_OK;
 }
 
-int add_response_header(pounce_response* res, pounce_str_t name,
-                        pounce_str_t value) {
-  if (!res) return POUNCE_ERR_INVALID;
-  std::string_view n(name.data ? name.data : "", name.data ? name.len : 0);
-  std::string_view v(value.data ? value.data : "", value.data ? value.len : 0);
-  auto reject = [&](http::ErrorCode code, const char* why) {
-    // The first fault decides the 500; later calls change nothing.
-    if (res->error == http::ErrorCode::None) {
-      res->error = code;
-      LOG_ERROR("plugin %s: %s in response header \"%.*s\"; answering 500",
-                res->plugin_name, why,
-                static_cast<int>(n.size() > 64 ? 64 : n.size()), n.data());
-    }
-    return POUNCE_ERR_INVALID;
-  };
-  if (n.empty())
-    return reject(http::ErrorCode::InvalidResponseHeader, "empty name");
+namespace {
+
+// What a response header's name says about it.
+enum class Special {
+  None,
+  Framing,
+  HostOwned,
+  ContentType,
+  ContentEncoding,
+  ETag
+};
+
+// Why a plugin's response header (response_header, response_early_hints)
+// is refused, or nullptr when it is not; *special says what the name is.
+const char* header_fault(std::string_view n, std::string_view v,
+                         Special* special) {
+  *special = Special::None;
+  if (n.empty()) return "empty name";
   for (unsigned char c : n) {
     if (!(http::cc::kClass[c] & http::cc::kTchar)) {
-      return reject(http::ErrorCode::InvalidResponseHeader,
-                    "invalid character in name");
+      return "invalid character in name";
     }
   }
   // A value must not carry CR, LF, NUL or another CTL: that would split the
   // response (RFC 9110 §5.5).
   for (unsigned char c : v) {
     if (!(http::cc::kClass[c] & http::cc::kFieldValue)) {
-      return reject(http::ErrorCode::InvalidResponseHeader,
-                    "control character in value");
+      return "control character in value";
     }
   }
   // The host owns the framing (ARCHITECTURE.md §4), and with it the
@@ -89,61 +89,83 @@ int add_response_header(pounce_response* res, pounce_str_t name,
   // Upgrade): refused whatever protocol carries the response, so that a
   // plugin gets the same 500 over both. Dispatch on the length first: most
   // names match none of these and cost one switch.
-  enum class Special {
-    None,
-    Framing,
-    HostOwned,
-    ContentType,
-    ContentEncoding,
-    ETag
-  };
-  Special special = Special::None;
   switch (n.size()) {
     case 4:
-      if (iequals(n, "date")) special = Special::HostOwned;
-      if (iequals(n, "etag")) special = Special::ETag;
+      if (iequals(n, "date")) *special = Special::HostOwned;
+      if (iequals(n, "etag")) *special = Special::ETag;
       break;
     case 6:
-      if (iequals(n, "server")) special = Special::HostOwned;
+      if (iequals(n, "server")) *special = Special::HostOwned;
       break;
     case 7:
-      if (iequals(n, "upgrade")) special = Special::Framing;
+      if (iequals(n, "upgrade")) *special = Special::Framing;
       break;
     case 10:
       if (iequals(n, "connection") || iequals(n, "keep-alive")) {
-        special = Special::Framing;
+        *special = Special::Framing;
       }
       break;
     case 12:
-      if (iequals(n, "content-type")) special = Special::ContentType;
+      if (iequals(n, "content-type")) *special = Special::ContentType;
       break;
     case 14:
-      if (iequals(n, "content-length")) special = Special::Framing;
+      if (iequals(n, "content-length")) *special = Special::Framing;
       break;
     case 16:
-      if (iequals(n, "content-encoding")) special = Special::ContentEncoding;
-      if (iequals(n, "proxy-connection")) special = Special::Framing;
+      if (iequals(n, "content-encoding")) *special = Special::ContentEncoding;
+      if (iequals(n, "proxy-connection")) *special = Special::Framing;
       break;
     case 17:
-      if (iequals(n, "transfer-encoding")) special = Special::Framing;
+      if (iequals(n, "transfer-encoding")) *special = Special::Framing;
       break;
     default:
       break;
   }
-  if (special == Special::Framing) {
-    return reject(http::ErrorCode::FramingHeaderSet,
-                  "a framing header the host owns");
-  }
+  if (*special == Special::Framing) return "a framing header the host owns";
+  if (*special == Special::HostOwned) return "a header the host sets";
+  return nullptr;
+}
+
+std::string_view view_of(pounce_str_t s) {
+  return s.data ? std::string_view(s.data, s.len) : std::string_view();
+}
+
+// Optional whitespace around a value goes, as a parser would drop it.
+std::string_view trim_value(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+    v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+    v.remove_suffix(1);
+  return v;
+}
+
+}  // namespace
+
+int add_response_header(pounce_response* res, pounce_str_t name,
+                        pounce_str_t value) {
+  if (!res) return POUNCE_ERR_INVALID;
+  std::string_view n = view_of(name);
+  std::string_view v = view_of(value);
+  Special special;
+  const char* why = header_fault(n, v, &special);
   if (special == Special::HostOwned) {
     LOG_WARN("plugin %s: ignoring response header %.*s, which the host sets",
              res->plugin_name, static_cast<int>(n.size()), n.data());
     return POUNCE_ERR_INVALID;
   }
-  // Trim optional whitespace around the value, as a parser would.
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
-    v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
-    v.remove_suffix(1);
+  if (why) {
+    // The first fault decides the 500; later calls change nothing.
+    if (res->error == http::ErrorCode::None) {
+      res->error = special == Special::Framing
+                       ? http::ErrorCode::FramingHeaderSet
+                       : http::ErrorCode::InvalidResponseHeader;
+      LOG_ERROR("plugin %s: %s in response header \"%.*s\"; answering 500",
+                res->plugin_name, why,
+                static_cast<int>(n.size() > 64 ? 64 : n.size()), n.data());
+    }
+    return POUNCE_ERR_INVALID;
+  }
+  v = trim_value(v);
 
   ByteBuffer& h = res->headers;
   char* p = h.prepare(n.size() + v.size() + 4);
@@ -203,6 +225,38 @@ int adopt_plugin_file(int fd, uint64_t offset, uint64_t length,
   }
   *out = exchange::OpenFile::adopt(fd, st);  // closes fd when it fails
   return *out ? POUNCE_OK : POUNCE_ERR_NOMEM;
+}
+
+int format_early_hints(const pounce_response* res,
+                       const pounce_header_t* headers, size_t count,
+                       std::string* lines) {
+  if (!res || !headers || count == 0 || !lines) return POUNCE_ERR_INVALID;
+  lines->clear();
+  try {
+    for (size_t i = 0; i < count; ++i) {
+      std::string_view n = view_of(headers[i].name);
+      std::string_view v = view_of(headers[i].value);
+      Special special;
+      if (const char* why = header_fault(n, v, &special)) {
+        // Hints are advisory: the final response is not affected.
+        LOG_ERROR("plugin %s: %s in early hint \"%.*s\"; no 103 sent",
+                  res->plugin_name, why,
+                  static_cast<int>(n.size() > 64 ? 64 : n.size()), n.data());
+        lines->clear();
+        return POUNCE_ERR_INVALID;
+      }
+      v = trim_value(v);
+      if (lines->size() + n.size() + v.size() + 4 > kMaxEarlyHintsBytes) {
+        lines->clear();
+        return POUNCE_ERR_TOO_LARGE;
+      }
+      lines->append(n).append(": ").append(v).append("\r\n");
+    }
+  } catch (const std::bad_alloc&) {
+    lines->clear();
+    return POUNCE_ERR_NOMEM;
+  }
+  return POUNCE_OK;
 }
 
 }  // namespace pounce

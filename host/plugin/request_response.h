@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "exchange/exchange.h"
@@ -69,6 +70,9 @@ struct pounce_response {
   pounce::exchange::FileRef file;
   uint64_t file_offset = 0;
   uint64_t file_length = 0;
+  // Where response_early_hints sends, set only while on_handle runs: the
+  // exchange (sync), or the blocking job (blocking). Null: not now.
+  pounce::exchange::HintsSink* hints = nullptr;
 
   void reset(const char* name, uint16_t mount = 0) {
     metrics_mount = mount;
@@ -105,5 +109,14 @@ int add_response_header(pounce_response* res, pounce_str_t name,
 // returned. Any thread.
 int adopt_plugin_file(int fd, uint64_t offset, uint64_t length,
                       exchange::OpenFile** out, const char** why);
+// The most bytes of header lines one 103 Early Hints may carry.
+constexpr size_t kMaxEarlyHintsBytes = 64 * 1024;
+
+// Validates `headers` as add_response_header does and writes them to *lines
+// as "Name: value\r\n" (the response_early_hints call). Returns a
+// pounce_result_t; a refused header is logged and changes nothing else.
+int format_early_hints(const pounce_response* res,
+                       const pounce_header_t* headers, size_t count,
+                       std::string* lines);
 
 }  // namespace pounce

@@ -113,6 +113,7 @@ int main(void) {
   FIELD(pounce_host_api_t, metric_observe);
   FIELD(pounce_host_api_t, response_file);
   FIELD(pounce_host_api_t, stream_write_file);
+  FIELD(pounce_host_api_t, response_early_hints);
 #endif
 
   SIZE(pounce_init_args_t);

@@ -598,6 +598,35 @@ typedef struct pounce_host_api {
    * write queued to the owning loop, as stream_write's bytes are. */
   int (*stream_write_file)(pounce_stream_t stream, int fd, uint64_t offset,
                            uint64_t length);
+  /* 1.1: sends a `103 Early Hints` interim response (RFC 8297) with these
+   * headers, before the final response, so that the client may start
+   * fetching what the page will need (`Link: </style.css>; rel=preload;
+   * as=style`) while the handler still works. Sync and blocking handlers,
+   * during on_handle, on the thread running it. Each call sends one 103,
+   * at once, while the handler goes on: a sync handler's is handed to the
+   * socket before the call returns; a blocking handler's is queued to the
+   * connection's loop, which sends it at once (the call returns without
+   * waiting). HTTP/1.1 sends `HTTP/1.1 103 Early Hints`, HTTP/2 a HEADERS
+   * frame with :status 103 (browsers act on hints over HTTP/2 only).
+   * Hints are advisory: one may be lost with its connection, and the final
+   * response does not repeat them (send the Link headers again with
+   * response_header if the final response should carry them).
+   *
+   * Names and values are validated as response_header validates them:
+   * CR, LF, NUL or another control character, an invalid name, or a header
+   * response_header refuses (Content-Length, Transfer-Encoding, Connection,
+   * Keep-Alive, Proxy-Connection, Upgrade, Date, Server) refuse the whole
+   * call: nothing is sent, and the final response is not affected. Any
+   * other header is allowed; browsers act on Link (rel=preload,
+   * rel=preconnect) and ignore the rest.
+   *
+   * Returns POUNCE_OK (also when nothing is sent because the client speaks
+   * HTTP/1.0, which has no interim responses); POUNCE_ERR_INVALID for NULL
+   * arguments, count 0, or a refused header; POUNCE_ERR_TOO_LARGE past 64
+   * KiB of header lines; POUNCE_ERR_STATE outside on_handle (an async
+   * stream, which starts its own response); POUNCE_ERR_NOMEM. */
+  int (*response_early_hints)(pounce_response_t* res,
+                              const pounce_header_t* headers, size_t count);
 } pounce_host_api_t;
 
 /* True when the host's table is new enough to contain `fn`. */

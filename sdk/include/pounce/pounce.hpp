@@ -248,6 +248,23 @@ class Response {
     return host().response_file(r_, fd, offset, length);
   }
 
+  // Sends a 103 Early Hints with `headers` now, before the final response
+  // (ABI 1.1, response_early_hints: its rules and results).
+  // POUNCE_ERR_UNSUPPORTED on a host without it.
+  int early_hints(std::span<const Header> headers) {
+    if (!POUNCE_HOST_HAS(&host(), response_early_hints)) {
+      return POUNCE_ERR_UNSUPPORTED;
+    }
+    std::vector<pounce_header_t> h;
+    h.reserve(headers.size());
+    for (const Header& x : headers) h.push_back({to_c(x.name), to_c(x.value)});
+    return host().response_early_hints(r_, h.data(), h.size());
+  }
+  int early_hints(std::initializer_list<Header> headers) {
+    return early_hints(
+        std::span<const Header>(headers.begin(), headers.size()));
+  }
+
  private:
   pounce_response_t* r_;
 };
