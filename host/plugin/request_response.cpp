@@ -65,6 +65,10 @@ enum class Special {
   ETag
 };
 
+// Appends "n: v\r\n" to res->headers and notes what `special` says.
+int append_header_line(pounce_response* res, std::string_view n,
+                       std::string_view v, Special special);
+
 // Why a plugin's response header (response_header, response_early_hints)
 // is refused, or nullptr when it is not; *special says what the name is.
 const char* header_fault(std::string_view n, std::string_view v,
@@ -165,8 +169,26 @@ int add_response_header(pounce_response* res, pounce_str_t name,
     }
     return POUNCE_ERR_INVALID;
   }
-  v = trim_value(v);
+  return append_header_line(res, n, trim_value(v), special);
+}
 
+int add_host_header(pounce_response* res, std::string_view name,
+                    std::string_view value) {
+  Special special = Special::None;
+  if (name == "Content-Type") {
+    special = Special::ContentType;
+  } else if (name == "ETag") {
+    special = Special::ETag;
+  } else if (name == "Content-Encoding") {
+    special = Special::ContentEncoding;
+  }
+  return append_header_line(res, name, value, special);
+}
+
+namespace {
+
+int append_header_line(pounce_response* res, std::string_view n,
+                       std::string_view v, Special special) {
   ByteBuffer& h = res->headers;
   char* p = h.prepare(n.size() + v.size() + 4);
   if (!p) {
@@ -195,6 +217,8 @@ int add_response_header(pounce_response* res, pounce_str_t name,
   }
   return POUNCE_OK;
 }
+
+}  // namespace
 
 int adopt_plugin_file(int fd, uint64_t offset, uint64_t length,
                       exchange::OpenFile** out, const char** why) {

@@ -101,6 +101,13 @@ namespace pounce {
 int add_response_header(pounce_response* res, pounce_str_t name,
                         pounce_str_t value);
 
+// Appends a header the host made itself from values it has checked (static
+// files: the type from the MIME table, the validators, Cache-Control),
+// without add_response_header's checks: they cost more than the rest of a
+// 304. Content-Type, ETag and Content-Encoding are noted as that does.
+int add_host_header(pounce_response* res, std::string_view name,
+                    std::string_view value);
+
 // Takes ownership of a plugin's `fd` for a file body of `length` bytes
 // from `offset` (response_file, stream_write_file): fstat()s it and
 // checks that it is a regular file that holds the range. On POUNCE_OK

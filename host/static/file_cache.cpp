@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 
+#include "pipeline/content_type_rules.h"
 #include "static/mime_types.h"
 #include "static/open_beneath.h"
 #include "static/static_root.h"
@@ -134,12 +135,14 @@ void FileCache::fill(const StaticRoot& root, std::string_view rel,
   e->identity = Representation();
   for (auto& v : e->variants) v = Representation();
   e->content_type = {};
+  e->compressible_type = false;
   struct stat st;
   const int fd = open_regular(root, rel, &st, &e->kind);
   if (fd < 0) return;
   describe(fd, st, &e->identity);
   keep_small(&e->identity);
   e->content_type = MimeTypes::global().for_name(rel);
+  e->compressible_type = pipeline::is_compressible_type(e->content_type);
   if (!variants) return;
   for (size_t i = 0; i < static_cast<size_t>(Variant::Count); ++i) {
     variant_rel_.assign(rel);
@@ -197,6 +200,8 @@ const CacheEntry* FileCache::lookup(const StaticRoot& root,
         e.variants[i] = std::move(uncached_.variants[i]);
       }
       e.content_type = uncached_.content_type;
+      e.compressible_type = uncached_.compressible_type;
+      e.compressible_type = uncached_.compressible_type;
       account(e, +1);
     }
     uncached_.identity = Representation();
@@ -225,6 +230,7 @@ const CacheEntry* FileCache::lookup(const StaticRoot& root,
     e.variants[i] = std::move(uncached_.variants[i]);
   }
   e.content_type = uncached_.content_type;
+  e.compressible_type = uncached_.compressible_type;
   e.checked_ms = now_ms;
   account(e, +1);
   map_.emplace(e.key, lru_.begin());

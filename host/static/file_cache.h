@@ -66,6 +66,9 @@ struct CacheEntry {
   Representation identity;
   Representation variants[static_cast<size_t>(Variant::Count)];
   std::string_view content_type;  // from MimeTypes::global(), never freed
+  // Whether the type may be compressed on the fly
+  // (pipeline::is_compressible_type), decided once per fill.
+  bool compressible_type = false;
   uint64_t checked_ms = 0;
   bool has_variant() const {
     for (const auto& v : variants) {

@@ -53,9 +53,10 @@ pounce_str_t str(std::string_view s) {
   return {s.data(), s.size()};
 }
 
+// The host's own fields, from values checked where they were made.
 void header(pounce_response& res, std::string_view name,
             std::string_view value) {
-  add_response_header(&res, str(name), str(value));
+  add_host_header(&res, name, value);
 }
 
 pounce_response& begin(exchange::Exchange& ex, const Route& r, int status) {
@@ -191,16 +192,15 @@ void serve_file(exchange::Exchange& ex, const RequestHead& head, const Route& r,
   // (ARCHITECTURE.md §5), for files small enough to read whole.
   const bool compressible = cfg.compression && variant == kIdentity &&
                             !ranged && size >= cfg.compression_min_size &&
-                            size <= kMaxCompressOnTheFly &&
-                            pipeline::is_compressible_type(e.content_type);
+                            size <= kMaxCompressOnTheFly && e.compressible_type;
   // Whether Accept-Encoding chooses among representations of this file (so
   // every answer for it, a 206 or 304 included, says so).
   const uint64_t file_size = e.identity.size();
   const bool vary =
       cfg.compression &&
-      (e.has_variant() || (file_size >= cfg.compression_min_size &&
-                           file_size <= kMaxCompressOnTheFly &&
-                           pipeline::is_compressible_type(e.content_type)));
+      (e.has_variant() ||
+       (file_size >= cfg.compression_min_size &&
+        file_size <= kMaxCompressOnTheFly && e.compressible_type));
   const Coding fly = compressible ? ae.choose() : Coding::Identity;
 
   switch (evaluate_preconditions(f, rep.etag_view(), rep.mtime_s)) {
@@ -400,7 +400,8 @@ void serve(exchange::Exchange& ex, const RequestHead& head, const Route& r) {
         s.location += '?';
         s.location += head.query;
       }
-      header(res, "Location", s.location);
+      // Built from the request's path: checked as a plugin's field is.
+      add_response_header(&res, str("Location"), str(s.location));
       answer(ex, head, res, {});
       return;
     }

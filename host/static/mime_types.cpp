@@ -72,6 +72,12 @@ MimeTypes::MimeTypes(const char* path) {
         type.find('/') == std::string::npos) {
       continue;
     }
+    // The type goes into responses unchecked (static/handler.cpp): a byte
+    // a field value may not hold skips the line.
+    bool printable = true;
+    for (unsigned char ch : type)
+      printable = printable && ch > 0x20 && ch < 0x7f;
+    if (!printable) continue;
     std::string ext;
     while (words >> ext) {
       if (ext[0] == '#') break;
