@@ -53,10 +53,12 @@ class Chromium {
  public:
   // `dir`: a directory of the test's own, for the profile, HOME and the
   // browser's output.
+  // `extra`: more switches, before the URL.
   Chromium(const std::string& binary, const std::string& dir,
-           const std::string& spki, const std::string& url)
+           const std::string& spki, const std::string& url,
+           const std::vector<std::string>& extra = {})
       : log_(dir + "/chromium.log") {
-    const std::vector<std::string> args = {
+    std::vector<std::string> args = {
         binary,
         "--headless=new",
         "--no-sandbox",
@@ -70,8 +72,9 @@ class Chromium {
         "--disable-dev-shm-usage",
         "--user-data-dir=" + dir + "/profile",
         "--ignore-certificate-errors-spki-list=" + spki,
-        url,
     };
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back(url);
     std::vector<char*> argv;
     for (const std::string& a : args)
       argv.push_back(const_cast<char*>(a.c_str()));

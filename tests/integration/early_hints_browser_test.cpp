@@ -17,7 +17,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <iostream>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "chromium_support.h"
 #include "host_process.h"
@@ -95,36 +98,72 @@ TEST(EarlyHintsBrowser, ChromiumPreloadsWhatTheHintLinks) {
   ASSERT_TRUE(host.ok()) << host.stderr_text();
   const std::string origin = host.listener_urls()[0];
 
-  Chromium browser(chromium, dir.path(), spki, origin + "/blocking/page?page");
-  ASSERT_TRUE(browser.started()) << "cannot start " << chromium;
-  // Generous: chromium starts in 1-3 s; a sanitizer build or a loaded
-  // machine is slower.
-  const bool preloaded =
-      host.wait_for_stdout("\"GET /style.css HTTP/2.0\"", 90s);
-  // The access log so far, while the page's handler still waits.
-  const std::string before = host.stdout_text();
-  // The page's handler waits at the gate until it opens: open it whatever
-  // happened, so that the host can end.
-  const int fd = open(gate.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  const bool handler_waited = fd >= 0;
-  if (fd >= 0) {
-    EXPECT_EQ(write(fd, "x", 1), 1);
-    close(fd);
+  // Chromium drops a 103 that its HTTP/2 session reads before the
+  // navigation's transaction has seen its own request written (the write's
+  // completion and the read are events of one turn of its loop, in either
+  // order): its net log then shows the 103 received
+  // (HTTP2_SESSION_RECV_HEADERS) while HTTP_TRANSACTION_SEND_REQUEST is
+  // still open, never HTTP_TRANSACTION_READ_EARLY_HINTS_RESPONSE_HEADERS,
+  // and no preload starts. Seen in about one run of four on this loaded
+  // 2-core machine. The host did its part then, which the net log proves,
+  // so that attempt is repeated with a fresh browser, up to five times. An
+  // attempt whose browser never received the 103 fails the test at once:
+  // that is the host's fault.
+  constexpr int kAttempts = 5;
+  std::unique_ptr<Chromium> browser;
+  bool preloaded = false;
+  size_t mark = 0;  // where the successful attempt's access log starts
+  std::string why;
+  for (int attempt = 1; attempt <= kAttempts && !preloaded; ++attempt) {
+    const std::string adir = dir.path() + "/attempt-" + std::to_string(attempt);
+    fs::create_directories(adir);
+    const std::string netlog = adir + "/netlog.json";
+    mark = host.stdout_text().size();
+    browser = std::make_unique<Chromium>(
+        chromium, adir, spki, origin + "/blocking/page?page",
+        std::vector<std::string>{"--log-net-log=" + netlog});
+    ASSERT_TRUE(browser->started()) << "cannot start " << chromium;
+    // Generous: chromium starts in 1-3 s; a sanitizer build or a loaded
+    // machine is slower.
+    preloaded = host.wait_for_stdout("\"GET /style.css HTTP/2.0\"", 20s);
+    // The access log so far, while the page's handler still waits.
+    const std::string before = host.stdout_text().substr(mark);
+    if (!preloaded) {
+      why = "attempt " + std::to_string(attempt) +
+            ": no GET /style.css.\n--- chromium output:\n" + browser->output() +
+            "\n--- host stdout:\n" + before;
+      browser.reset();  // before the page can load the style sheet itself
+    }
+    // The page's handler waits at the gate until it opens: open it whatever
+    // happened, so that the host can go on.
+    const int fd = open(gate.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    // The page was still being produced when the style sheet was asked for.
+    EXPECT_GE(fd, 0) << "the page's handler was not waiting";
+    if (fd >= 0) {
+      EXPECT_EQ(write(fd, "x", 1), 1);
+      close(fd);
+    }
+    if (preloaded) {
+      EXPECT_EQ(before.find("\"GET /blocking/page"), std::string::npos)
+          << before;
+      break;
+    }
+    const std::string log = read_file(netlog);
+    ASSERT_NE(log.find("\":status: 103\""), std::string::npos)
+        << "the browser never received the 103.\n"
+        << why << "\n--- host stderr:\n"
+        << host.stderr_text();
+    std::cerr << "attempt " << attempt
+              << ": Chromium received the 103 but started no preload "
+                 "(its net log); again with a fresh browser\n";
   }
-  ASSERT_TRUE(preloaded) << "the browser never fetched /style.css while the "
-                            "page waited.\n--- chromium output:\n"
-                         << browser.output() << "\n--- host stdout:\n"
-                         << host.stdout_text() << "\n--- host stderr:\n"
-                         << host.stderr_text();
-  // The page was still being produced when the style sheet was asked for.
-  EXPECT_TRUE(handler_waited);
-  EXPECT_EQ(before.find("\"GET /blocking/page"), std::string::npos) << before;
+  ASSERT_TRUE(preloaded) << why << "\n--- host stderr:\n" << host.stderr_text();
 
   ASSERT_TRUE(host.wait_for_stdout("\"GET /report?", 90s))
       << "the page never reported.\n--- chromium output:\n"
-      << browser.output() << "\n--- host stdout:\n"
+      << browser->output() << "\n--- host stdout:\n"
       << host.stdout_text();
-  const std::string log = host.stdout_text();
+  const std::string log = host.stdout_text().substr(mark);
   SCOPED_TRACE("access log:\n" + log);
   // The page and its report, over HTTP/2.
   EXPECT_NE(log.find("\"GET /blocking/page?page HTTP/2.0\" 200"),
