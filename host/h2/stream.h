@@ -27,7 +27,7 @@
 #include <pounce/pounce.h>
 
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -219,7 +219,10 @@ class Stream final : public exchange::Exchange,
     uint64_t length = 0;
     ByteBuffer bytes;
   };
-  std::deque<PendingPart> pending_;
+  // A list, not a deque: libstdc++'s deque allocates even when empty, and
+  // every stream would pay for it (two allocations per h2 request); file
+  // parts are rare and few.
+  std::list<PendingPart> pending_;
   uint64_t pending_bytes_ = 0;       // their bytes: part of queued_output()
   uint64_t pending_file_bytes_ = 0;  // of those, the files' (not in memory)
   bool response_started_ = false;
