@@ -41,6 +41,37 @@ bool bodiless(int status) {
   return status == 204 || status == 304;
 }
 
+// Adds validated "Name: value\r\n" lines (the response's headers, its
+// trailers, an early hint) to `nv`, each name lower-cased into `b` (HTTP/2
+// field names are lower case, RFC 9113 §8.2.1); the values stay where they
+// are. `b` has room reserved for the lines: `nv` points into it.
+inline void add_header_lines(std::string_view lines, ByteBuffer& b,
+                             std::vector<nghttp2_nv>& nv) {
+  while (!lines.empty()) {
+    const size_t colon = lines.find(':');
+    const size_t eol = lines.find("\r\n");
+    if (colon == std::string_view::npos || eol == std::string_view::npos ||
+        colon > eol) {
+      break;
+    }
+    const size_t name_len = colon;
+    char* lower = b.prepare(name_len);
+    for (size_t i = 0; i < name_len; ++i) {
+      lower[i] = http::ascii_lower(lines[i]);
+    }
+    b.commit(name_len);
+    nghttp2_nv v;
+    v.name = reinterpret_cast<uint8_t*>(lower);
+    v.namelen = name_len;
+    v.value =
+        reinterpret_cast<uint8_t*>(const_cast<char*>(lines.data() + colon + 2));
+    v.valuelen = eol - colon - 2;
+    v.flags = NGHTTP2_NV_FLAG_NONE;
+    nv.push_back(v);
+    lines.remove_prefix(eol + 2);
+  }
+}
+
 }  // namespace
 
 Stream::Stream(Session* session, Loop* loop)
@@ -262,26 +293,7 @@ bool Stream::submit_head(const exchange::ResponseStart& h, bool end_stream) {
     add("date", date.substr(6, date.size() - 8), kLiteralName);
   }
   add("server", "pounce", kLiterals);
-  // The plugin's lines, validated ("Name: value\r\n"); HTTP/2 field names
-  // are lower case (RFC 9113 §8.2.1).
-  std::string_view lines = h.headers;
-  while (!lines.empty()) {
-    const size_t colon = lines.find(':');
-    const size_t eol = lines.find("\r\n");
-    if (colon == std::string_view::npos || eol == std::string_view::npos ||
-        colon > eol) {
-      break;
-    }
-    std::string_view name = lines.substr(0, colon);
-    std::string_view value = lines.substr(colon + 2, eol - colon - 2);
-    char* lower = b.prepare(name.size());
-    for (size_t i = 0; i < name.size(); ++i) {
-      lower[i] = http::ascii_lower(name[i]);
-    }
-    b.commit(name.size());
-    add(std::string_view(lower, name.size()), value);
-    lines.remove_prefix(eol + 2);
-  }
+  add_header_lines(h.headers, b, nv);  // the plugin's, validated
   if (!h.content_encoding.empty()) {
     add("content-encoding", h.content_encoding, kLiteralName);
   }
@@ -330,24 +342,7 @@ void Stream::send_early_hints(std::string_view lines) {
   };
   add(":status", "103",
       NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE);
-  // Validated lines (format_early_hints); HTTP/2 names are lower case.
-  while (!lines.empty()) {
-    const size_t colon = lines.find(':');
-    const size_t eol = lines.find("\r\n");
-    if (colon == std::string_view::npos || eol == std::string_view::npos ||
-        colon > eol) {
-      break;
-    }
-    std::string_view name = lines.substr(0, colon);
-    char* lower = b.prepare(name.size());
-    for (size_t i = 0; i < name.size(); ++i) {
-      lower[i] = http::ascii_lower(name[i]);
-    }
-    b.commit(name.size());
-    add(std::string_view(lower, name.size()),
-        lines.substr(colon + 2, eol - colon - 2), NGHTTP2_NV_FLAG_NONE);
-    lines.remove_prefix(eol + 2);
-  }
+  add_header_lines(lines, b, nv);  // validated by format_early_hints
   // nghttp2 copies the fields. A 1xx HEADERS frame leaves the stream
   // waiting for its final response, which nghttp2 then sends as a second
   // HEADERS frame (NGHTTP2_HCAT_HEADERS).
@@ -397,29 +392,7 @@ void Stream::submit_trailers() {
   nv.clear();
   std::string_view lines = trailer_lines_.view();
   if (!b.reserve(lines.size())) return;
-  while (!lines.empty()) {
-    const size_t colon = lines.find(':');
-    const size_t eol = lines.find("\r\n");
-    if (colon == std::string_view::npos || eol == std::string_view::npos ||
-        colon > eol) {
-      break;
-    }
-    std::string_view name = lines.substr(0, colon);
-    char* lower = b.prepare(name.size());
-    for (size_t i = 0; i < name.size(); ++i) {
-      lower[i] = http::ascii_lower(name[i]);
-    }
-    b.commit(name.size());
-    nghttp2_nv v;
-    v.name = reinterpret_cast<uint8_t*>(lower);
-    v.namelen = name.size();
-    v.value =
-        reinterpret_cast<uint8_t*>(const_cast<char*>(lines.data() + colon + 2));
-    v.valuelen = eol - colon - 2;
-    v.flags = NGHTTP2_NV_FLAG_NONE;
-    nv.push_back(v);
-    lines.remove_prefix(eol + 2);
-  }
+  add_header_lines(lines, b, nv);
   nghttp2_submit_trailer(session_->ng(), id_, nv.data(), nv.size());
 }
 
