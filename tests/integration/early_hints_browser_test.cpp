@@ -24,6 +24,7 @@
 
 #include "chromium_support.h"
 #include "host_process.h"
+#include "temp_dir.h"
 #include "test_certs.h"
 
 using namespace pounce::test;
@@ -31,23 +32,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/pounce-early-hints-browser-XXXXXX";
-    const char* made = mkdtemp(tmpl);
-    if (made) path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // The value of `key` in the first "GET /report?..." line of the access log.
 std::string report_field(const std::string& log, const std::string& key) {
@@ -74,7 +58,7 @@ TEST(EarlyHintsBrowser, ChromiumPreloadsWhatTheHintLinks) {
     GTEST_SKIP() << "no chromium binary (Debian package chromium, or set "
                     "POUNCE_CHROMIUM)";
   }
-  TempDir dir;
+  TempDir dir("pounce-early-hints-browser");
   ASSERT_FALSE(dir.path().empty());
   CertFiles server;
   std::string spki;

@@ -24,6 +24,7 @@
 
 #include "host_process.h"
 #include "raw_client.h"
+#include "temp_dir.h"
 #include "test_certs.h"
 #include "tls_support.h"
 
@@ -34,26 +35,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kLink = "</style.css>; rel=preload; as=style";
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/pounce-early-hints-XXXXXX";
-    const char* made = mkdtemp(tmpl);
-    if (made) path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const {
-    return path_ + "/" + name;
-  }
-
- private:
-  std::string path_;
-};
 
 // A fifo gate of the plugin: make() before the request; open() once the 103
 // is in: the handler opened the read end before it sent the hint, so the
@@ -98,7 +79,7 @@ class EarlyHints : public ::testing::TestWithParam<bool> {
 // A raw HTTP/1.1 client: the 103 with the Link, while the handler waits at
 // its gate; then, once the gate opens, the 200.
 TEST_P(EarlyHints, Http11HintArrivesWhileTheHandlerWorks) {
-  TempDir dir;
+  TempDir dir("pounce-early-hints");
   ASSERT_FALSE(dir.path().empty());
   HostProcess host({"--plugin", test_plugin_path("early_hints"),
                     "--plugin-config", config(dir)});
@@ -141,7 +122,7 @@ TEST_P(EarlyHints, Http11HintArrivesWhileTheHandlerWorks) {
 // The same over TLS (HTTP/1.1 by ALPN): the 103 is encrypted and out while
 // the handler waits.
 TEST_P(EarlyHints, Http11OverTlsHintArrivesWhileTheHandlerWorks) {
-  TempDir dir;
+  TempDir dir("pounce-early-hints");
   ASSERT_FALSE(dir.path().empty());
   TempCert cert;
   ASSERT_TRUE(cert.ok()) << cert.error();
@@ -173,7 +154,7 @@ TEST_P(EarlyHints, Http11OverTlsHintArrivesWhileTheHandlerWorks) {
 // HTTP/1.0 has no interim responses: the call succeeds, nothing is sent,
 // and the first response the client reads is the 200.
 TEST_P(EarlyHints, Http10GetsNoHint) {
-  TempDir dir;
+  TempDir dir("pounce-early-hints");
   HostProcess host({"--plugin", test_plugin_path("early_hints"),
                     "--plugin-config", config(dir)});
   ASSERT_TRUE(host.ok()) << host.stderr_text();
@@ -197,7 +178,7 @@ TEST_P(EarlyHints, Http10GetsNoHint) {
 
 // Each call is one 103; then the 200.
 TEST_P(EarlyHints, TwoCallsSendTwoHints) {
-  TempDir dir;
+  TempDir dir("pounce-early-hints");
   HostProcess host({"--plugin", test_plugin_path("early_hints"),
                     "--plugin-config", config(dir)});
   ASSERT_TRUE(host.ok()) << host.stderr_text();
@@ -223,7 +204,7 @@ TEST_P(EarlyHints, TwoCallsSendTwoHints) {
 // A CR in a value, a framing header, and no headers at all are refused
 // (POUNCE_ERR_INVALID), nothing is sent, and the final response stands.
 TEST_P(EarlyHints, RefusedHintsSendNothingAndTheResponseStands) {
-  TempDir dir;
+  TempDir dir("pounce-early-hints");
   HostProcess host({"--plugin", test_plugin_path("early_hints"),
                     "--plugin-config", config(dir)});
   ASSERT_TRUE(host.ok()) << host.stderr_text();
@@ -245,7 +226,7 @@ TEST_P(EarlyHints, RefusedHintsSendNothingAndTheResponseStands) {
 
 // curl -v prints interim responses: the 103 with its Link, then the 200.
 TEST_P(EarlyHints, CurlSeesTheHintThenTheResponse) {
-  TempDir dir;
+  TempDir dir("pounce-early-hints");
   HostProcess host({"--plugin", test_plugin_path("early_hints"),
                     "--plugin-config", config(dir)});
   ASSERT_TRUE(host.ok()) << host.stderr_text();
@@ -272,7 +253,7 @@ TEST_P(EarlyHints, CurlSeesTheHintThenTheResponse) {
 // :status 103 and the link while the handler waits at its gate, then the
 // final HEADERS and the body.
 TEST_P(EarlyHints, Http2HintArrivesWhileTheHandlerWorks) {
-  TempDir dir;
+  TempDir dir("pounce-early-hints");
   ASSERT_FALSE(dir.path().empty());
   TempCert cert;
   ASSERT_TRUE(cert.ok()) << cert.error();

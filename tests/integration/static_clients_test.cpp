@@ -33,6 +33,7 @@
 #include "chromium_support.h"
 #include "host_process.h"
 #include "raw_client.h"
+#include "temp_dir.h"
 #include "test_certs.h"
 #include "tls_support.h"
 
@@ -508,23 +509,6 @@ INSTANTIATE_TEST_SUITE_P(Protocols, StaticFileChanges,
 // ---------------------------------------------------------------------------
 // Headless Chromium
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/pounce-static-browser-XXXXXX";
-    const char* made = mkdtemp(tmpl);
-    if (made) path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 std::string gzip_bytes(const std::string& in) {
   z_stream z{};
   deflateInit2(&z, 9, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY);
@@ -665,7 +649,7 @@ TEST_P(StaticBrowser, ChromiumLoadsAPageFromTheStaticMount) {
   ASSERT_FALSE(chromium.empty())
       << "no chromium binary (Debian package chromium, or set "
          "POUNCE_CHROMIUM)";
-  TempDir dir;
+  TempDir dir("pounce-static-browser");
   ASSERT_FALSE(dir.path().empty());
   const std::string www = dir.path() + "/www";
   fs::create_directories(www);

@@ -28,6 +28,7 @@
 
 #include "chromium_support.h"
 #include "host_process.h"
+#include "temp_dir.h"
 #include "test_certs.h"
 
 extern char** environ;
@@ -37,26 +38,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/pounce-tls-browser-XXXXXX";
-    const char* made = mkdtemp(tmpl);
-    if (made) path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const {
-    return path_ + "/" + name;
-  }
-
- private:
-  std::string path_;
-};
 
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -131,7 +112,7 @@ TEST_P(TlsBrowserTest, ChromiumUsesSseWebSocketCompressionAndServerTiming) {
     GTEST_SKIP() << "no chromium binary (Debian package chromium, or set "
                     "POUNCE_CHROMIUM)";
   }
-  TempDir dir;
+  TempDir dir("pounce-tls-browser");
   ASSERT_FALSE(dir.path().empty());
   // A certificate from the test CA for localhost and 127.0.0.1; chromium
   // accepts it by the hash of its public key, as with a pinned private CA.
