@@ -467,20 +467,28 @@ TEST(ProcessTree, LeavesOutH2osBacktraceHelper) {
   ASSERT_GE(root, 0);
   if (root == 0) {
     setpgid(0, 0);  // so that the test can kill the whole tree
-    // Closed by each child's exec (or exit): EOF once both run perl.
-    int execd[2];
-    if (pipe2(execd, O_CLOEXEC) != 0) _exit(1);
+    // Each perl writes a byte once its own code runs. The end of exec (a
+    // close-on-exec pipe reaching EOF) is not enough: the kernel closes
+    // those descriptors before it sets up the new command line, so
+    // /proc/PID/cmdline can still be empty when the parent looks.
+    int running[2];
+    if (pipe(running) != 0) _exit(1);
     // A helper with h2o's helper's name in its command line, and an
     // ordinary worker (perl is Essential on Debian).
     for (const char* name : {"annotate-backtrace-symbols", "worker"}) {
       if (fork() == 0) {
-        execl("/usr/bin/perl", "perl", "-e", "sleep 30", name,
+        dup2(running[1], STDOUT_FILENO);
+        close(running[0]);
+        close(running[1]);
+        execl("/usr/bin/perl", "perl", "-e",
+              "$| = 1; print 'x'; close STDOUT; sleep 30", name,
               static_cast<char*>(nullptr));
         _exit(127);
       }
     }
-    close(execd[1]);
-    wait_byte(execd[0]);
+    close(running[1]);
+    wait_byte(running[0]);
+    wait_byte(running[0]);
     (void)!write(ready[1], "x", 1);
     pause();
     _exit(0);
