@@ -61,6 +61,19 @@ class Loop {
   // ---- per-request resources, valid on the loop thread only ----
   pounce_request& request() { return request_; }
   pounce_response& response() { return response_; }
+  // The buffer of a body that went out whole, given back: it becomes the
+  // next response's body buffer (when that is idle and smaller), so the
+  // next handler writes into memory still in cache. An HTTP/2 stream takes
+  // the body's buffer instead of copying it (h2::Stream::respond); without
+  // this each response would fill fresh, cold memory.
+  void recycle_body(ByteBuffer& done) {
+    ByteBuffer& next = response_.body;
+    if (next.empty() && done.capacity() > next.capacity() &&
+        done.capacity() <= kRecycledBodyBytes) {
+      next.swap(done);
+    }
+    done.clear();
+  }
   // A scratch response object for validating stream headers and trailers.
   pounce_response& scratch_response() { return scratch_response_; }
   http::DateCache& date() {
@@ -108,6 +121,9 @@ class Loop {
   std::thread::id thread_id_;
 
   pounce_request request_;
+  // A larger buffer is not kept for the next response: one large download
+  // does not pin its memory to the loop.
+  static constexpr size_t kRecycledBodyBytes = 1024 * 1024;
   pounce_response response_;
   pounce_response scratch_response_;
   HandleTable handles_;

@@ -29,6 +29,7 @@ namespace {
 // they stay in nghttp2 (and bodies in their streams) until the socket
 // drains. Large enough for a burst of full windows to go out in one write.
 constexpr size_t kSendBuffer = 128 * 1024;
+constexpr size_t kBatchSendBytes = 64 * 1024;
 // The connection's receive window (RFC 9113 §6.9.2): 65,535 by default,
 // which would cap a connection's uploads at one stream's window per round
 // trip; raised as the issue asks, the per-stream window stays the flag's.
@@ -801,6 +802,7 @@ void Session::defer_sync(Stream* s) {
 void Session::run_ready() {
   running_.swap(ready_);
   batching_ = true;
+  size_t batch_bytes = 0;
   for (Stream* s : running_) {
     // A stream the peer reset meanwhile (or a session that closed, through
     // a 103's send) is not served.
@@ -809,6 +811,11 @@ void Session::run_ready() {
       continue;
     }
     dispatch(s);
+    batch_bytes += s->queued_output();
+    if (batch_bytes >= kBatchSendBytes && !closed_) {
+      send_now();
+      batch_bytes = 0;
+    }
   }
   batching_ = false;
   running_.clear();
@@ -976,7 +983,11 @@ int Session::on_send_data(nghttp2_session*, nghttp2_frame* frame,
   self->last_output_ms_ = now;
   s->stall_ms_ = now;
   if (s->out_off_ == s->out_.size()) {
-    s->out_.clear();
+    if (s->out_eof_) {
+      self->loop_->recycle_body(s->out_);  // the next response fills it
+    } else {
+      s->out_.clear();  // a stream keeps its buffer for its next write
+    }
     s->out_off_ = 0;
     // The rest is END_STREAM, in this frame, unless file parts wait.
     if (s->pending_bytes_ == 0) s->waiting_ = false;
