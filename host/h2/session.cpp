@@ -34,8 +34,6 @@ constexpr size_t kBatchSendBytes = 64 * 1024;
 // which would cap a connection's uploads at one stream's window per round
 // trip; raised as the issue asks, the per-stream window stays the flag's.
 constexpr int32_t kConnectionWindow = 1024 * 1024;
-// Closed streams kept for reuse, with their buffers.
-constexpr size_t kFreeStreams = 16;
 
 }  // namespace
 
@@ -163,10 +161,6 @@ Session::~Session() {
   // Every stream's app side was let go (on_transport_closed); what is left
   // is memory.
   for (Stream* s : all_) delete s;
-  while (Stream* s = free_) {
-    free_ = s->next_free_;
-    delete s;
-  }
   while (Stream* s = dead_) {
     dead_ = s->next_free_;
     delete s;
@@ -175,16 +169,14 @@ Session::~Session() {
 }
 
 Stream* Session::new_stream(int32_t id) {
-  Stream* s = free_;
+  Stream* s = stream_pool::take();
   if (s) {
-    free_ = s->next_free_;
-    --free_count_;
+    s = Stream::renew(s, this, loop_);
   } else {
     s = new (std::nothrow) Stream(this, loop_);
     if (!s) return nullptr;
   }
-  s->next_free_ = nullptr;
-  s->reset(id);
+  s->start(id);
   all_.push_back(s);
   ++open_streams_;
   return s;
@@ -193,13 +185,8 @@ Stream* Session::new_stream(int32_t id) {
 void Session::reap() {
   while (Stream* s = dead_) {
     dead_ = s->next_free_;
-    if (free_count_ >= kFreeStreams) {
-      delete s;
-      continue;
-    }
-    s->next_free_ = free_;
-    free_ = s;
-    ++free_count_;
+    s->next_free_ = nullptr;
+    stream_pool::give(s);
   }
 }
 
@@ -1220,7 +1207,6 @@ void Session::attach(EventLoop* loop, Transport* t) {
   moving_ = false;
   detached_ = false;
   for (Stream* s : all_) s->rebind_loop(loop);
-  for (Stream* s = free_; s; s = s->next_free_) s->rebind_loop(loop);
   for (Stream* s = dead_; s; s = s->next_free_) s->rebind_loop(loop);
   std::vector<Stream*> waiting;
   waiting.swap(pending_);

@@ -241,9 +241,9 @@ class Session {
   std::vector<Stream*> ready_;    // see defer_sync(), in arrival order
   std::vector<Stream*> running_;  // run_ready()'s scratch
   std::vector<Stream*> all_;      // every live stream object (for drains)
-  Stream* free_ = nullptr;        // reusable
-  Stream* dead_ = nullptr;        // closed during this turn
-  size_t free_count_ = 0;
+  // Closed during this turn (nghttp2 may still name them); reap() gives
+  // them to the thread's pool (stream_pool.h).
+  Stream* dead_ = nullptr;
   ByteBuffer nv_bytes_;
   std::vector<nghttp2_nv> nvs_;
 };

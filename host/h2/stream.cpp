@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -81,52 +82,43 @@ Stream::Stream(Session* session, Loop* loop)
 
 Stream::~Stream() = default;
 
-void Stream::reset(int32_t id) {
+void Stream::start(int32_t id) {
   id_ = id;
   phase_ = Phase::Headers;
-  trim(fields_);
-  spans_.clear();
-  headers_.clear();
-  method_ = scheme_ = authority_ = path_ = protocol_ = host_ = Span{};
-  has_authority_ = has_host_ = has_protocol_ = false;
-  header_list_bytes_ = 0;
-  head_error_ = http::ErrorCode::None;
-  head_ok_ = false;
-  content_length_ = -1;
-  head_ = http::RequestHead{};
-  request_ended_ = false;
-  ended_with_head_ = false;
-  body_bytes_ = 0;
-  trim(body_);
-  trim(trailer_bytes_);
-  trailer_spans_.clear();
-  trailers_.clear();
-  route_ = Route{};
-  path_copy_.release();
-  trim(out_);
-  out_off_ = 0;
-  drop_pending();
-  response_started_ = false;
-  out_eof_ = false;
-  deferred_ = false;
-  end_with_headers_ = false;
-  trailer_lines_.release();
-  notify_ = false;
-  end_sent_ = false;
-  waiting_ = false;
-  stall_ms_ = 0;
-  head_request_ = false;
-  status_ = 0;
-  async_ = nullptr;
-  ws_ = nullptr;
-  job_ = nullptr;
-  relay_.reset();
-  parked_job_ = nullptr;
-  parked_origin_ = nullptr;
-  body_done_for_app_ = false;
-  app_complete_ = false;
-  read_started_ns_ = 0;
-  parse_ns_ = 0;
+}
+
+Stream* Stream::renew(Stream* old, Session* session, Loop* loop) {
+  // Rebuilt rather than reset field by field: a list of resets forgot one
+  // (the admission flag, so that a reused stream skipped the rate limit and
+  // the forwarding headers). Only the buffers' memory carries over, empty.
+  assert(!old->queued() && old->phase_ == Phase::Closed);
+  ByteBuffer fields = std::move(old->fields_);
+  std::vector<Field> spans = std::move(old->spans_);
+  std::vector<pounce_header_t> headers = std::move(old->headers_);
+  ByteBuffer body = std::move(old->body_);
+  ByteBuffer trailer_bytes = std::move(old->trailer_bytes_);
+  std::vector<Field> trailer_spans = std::move(old->trailer_spans_);
+  std::vector<pounce_header_t> trailers = std::move(old->trailers_);
+  ByteBuffer out = std::move(old->out_);
+  old->~Stream();
+  Stream* s = new (old) Stream(session, loop);
+  trim(fields);
+  spans.clear();
+  headers.clear();
+  trim(body);
+  trim(trailer_bytes);
+  trailer_spans.clear();
+  trailers.clear();
+  trim(out);
+  s->fields_ = std::move(fields);
+  s->spans_ = std::move(spans);
+  s->headers_ = std::move(headers);
+  s->body_ = std::move(body);
+  s->trailer_bytes_ = std::move(trailer_bytes);
+  s->trailer_spans_ = std::move(trailer_spans);
+  s->trailers_ = std::move(trailers);
+  s->out_ = std::move(out);
+  return s;
 }
 
 // ---------------------------------------------------------------------------

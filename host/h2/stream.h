@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "exchange/exchange.h"
+#include "h2/stream_pool.h"
 #include "http/byte_buffer.h"
 #include "http/head_parser.h"
 #include "net/blocking_pool.h"
@@ -135,6 +136,8 @@ class Stream final : public exchange::Exchange,
 
  private:
   friend class Session;
+  friend Stream* stream_pool::take();
+  friend void stream_pool::give(Stream*);
 
   // An offset view into fields_ (which may move while it grows).
   struct Span {
@@ -146,8 +149,11 @@ class Stream final : public exchange::Exchange,
     Span value;
   };
 
-  // Prepares a recycled object for stream `id`.
-  void reset(int32_t id);
+  // A new stream's first request: `id`, its header block to come.
+  void start(int32_t id);
+  // `old`, closed and unlinked everywhere, made new for `session` on
+  // `loop` as the constructor makes it, keeping only its buffers' memory.
+  static Stream* renew(Stream* old, Session* session, Loop* loop);
   // The whole stream is gone: the app side is let go, timers disarmed.
   void release_app(pounce_close_reason_t reason);
   // Builds head_ from the fields once the header block is complete.
@@ -251,7 +257,8 @@ class Stream final : public exchange::Exchange,
   bool body_done_for_app_ = false;  // on_body got its last call
   bool app_complete_ = false;       // complete() was called
 
-  Stream* next_free_ = nullptr;  // the session's free and dead lists
+  // The session's dead list, then the thread's pool (stream_pool.h).
+  Stream* next_free_ = nullptr;
 };
 
 }  // namespace h2

@@ -329,6 +329,22 @@ def scenario_sequence(port, *paths):
     return {"statuses": statuses, "goaway": c.goaway}
 
 
+def scenario_repeat(port, path, count, headers=""):
+    """The same GET `count` times, one after the other on one connection:
+    each one's status, X-Request-ID and body. The host reuses a closed
+    stream's memory for the next: each must still be a new request."""
+    c = Conn(port)
+    out = []
+    for _ in range(int(count)):
+        sid = c.request("GET", path, parse_headers(headers))
+        c.pump(lambda: c.done(sid))
+        r = c.result(sid)
+        out.append({"status": r["status"],
+                    "request_id": dict(r["headers"]).get("x-request-id"),
+                    "body": r["body"]})
+    return {"responses": out, "goaway": c.goaway}
+
+
 def scenario_concurrent(port, slow, fast):
     """Two streams at once on one connection: which one completes first."""
     c = Conn(port)

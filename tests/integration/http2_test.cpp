@@ -18,9 +18,12 @@
 #include <fstream>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "h2_client.h"
 #include "host_process.h"
@@ -329,6 +332,33 @@ std::vector<std::string> probe_args(std::vector<std::string> extra = {}) {
 
 CommandResult nghttp(const HostProcess& h, const std::string& path) {
   return run_command({"nghttp", "-nv", "-t", "20", h.url(path)}, 60s);
+}
+
+// A stream's memory is reused for the connection's next request (from the
+// thread's pool): each reused one must be admitted as a new request. It
+// once kept the first request's admission, so that later streams skipped
+// the rate limit, the forwarding headers and their own request id.
+TEST(H2StreamReuse, EveryRequestOfAConnectionIsAdmitted) {
+  HostProcess h(probe_args({"--rate-limit", "1", "--rate-limit-burst", "3",
+                            "--forwarded-allow-ips", "127.0.0.1"}));
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  const std::string out = h2_client(
+      h.port(), {"repeat", "/view", "4",
+                 "x-forwarded-proto: https\nx-forwarded-for: 203.0.113.8"});
+  const nlohmann::json r = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_TRUE(r.is_object()) << out;
+  const auto& rs = r["responses"];
+  ASSERT_EQ(rs.size(), 4u) << out;
+  std::set<std::string> ids;
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(rs[i]["status"], "200") << i << out;
+    const std::string body = rs[i]["body"];
+    EXPECT_TRUE(contains(body, "scheme=https\n")) << i << body;
+    ASSERT_TRUE(rs[i]["request_id"].is_string()) << i << out;
+    ids.insert(rs[i]["request_id"].get<std::string>());
+  }
+  EXPECT_EQ(ids.size(), 3u) << out;          // one per request
+  EXPECT_EQ(rs[3]["status"], "429") << out;  // the burst was 3
 }
 
 TEST(H2Settings, DefaultsAnnounced) {
