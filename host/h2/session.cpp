@@ -30,6 +30,9 @@ namespace {
 // drains. Large enough for a burst of full windows to go out in one write.
 constexpr size_t kSendBuffer = 128 * 1024;
 constexpr size_t kBatchSendBytes = 64 * 1024;
+// A DATA payload at least this large is written from the stream's buffer
+// (cleartext): below it, copying is cheaper than another iovec.
+constexpr size_t kReferenceMin = 4 * 1024;
 // The connection's receive window (RFC 9113 §6.9.2): 65,535 by default,
 // which would cap a connection's uploads at one stream's window per round
 // trip; raised as the issue asks, the per-stream window stays the flag's.
@@ -240,8 +243,11 @@ void Session::fail(const char* what, int rv) {
   ++in_ng_;
   (void)nghttp2_session_send(ng_);
   --in_ng_;
-  if (closed_) return;
-  transport_->wire_send();
+  if (closed_) {
+    drop_refs();
+    return;
+  }
+  flush_wire();
   if (closed_) return;
   finishing_ = true;
   transport_->wire_finish();
@@ -932,7 +938,7 @@ ssize_t Session::on_send(nghttp2_session*, const uint8_t* data, size_t len, int,
                          void* user) {
   auto* self = static_cast<Session*>(user);
   ByteBuffer& out = self->transport_->wire_output();
-  if (out.size() + self->transport_->wire_unsent() >= kSendBuffer) {
+  if (self->output_full(out)) {
     self->blocked_ = true;
     return NGHTTP2_ERR_WOULDBLOCK;
   }
@@ -946,20 +952,37 @@ int Session::on_send_data(nghttp2_session*, nghttp2_frame* frame,
   auto* self = static_cast<Session*>(user);
   auto* s = static_cast<Stream*>(source->ptr);
   ByteBuffer& out = self->transport_->wire_output();
-  if (out.size() + self->transport_->wire_unsent() >= kSendBuffer) {
+  if (self->output_full(out)) {
     self->blocked_ = true;
     return NGHTTP2_ERR_WOULDBLOCK;
   }
   const size_t pad = frame->data.padlen;
-  char* p = out.prepare(9 + pad + len);
+  // A large payload is written from the stream's buffer, not copied here
+  // (the loop's buffer holds the frame header; see flush_wire()). Only
+  // for a body all in memory: a file body's next read reuses the buffer
+  // before the write.
+  const bool by_reference = len >= kReferenceMin && s->pending_bytes_ == 0 &&
+                            self->refs_.size() < Transport::kMaxWireRefs &&
+                            self->transport_->wire_can_reference();
+  char* p = out.prepare(9 + pad + (by_reference ? 0 : len));
   if (!p) return NGHTTP2_ERR_CALLBACK_FAILURE;
   memcpy(p, framehd, 9);
   size_t n = 9;
   if (pad > 0) p[n++] = static_cast<char>(pad - 1);
-  // An empty DATA frame (END_STREAM after a body that is all out) has no
-  // bytes, and the stream's buffer may have none either (memcpy from null).
-  if (len > 0) memcpy(p + n, s->out_.data() + s->out_off_, len);
-  n += len;
+  if (by_reference) {
+    try {
+      self->refs_.push_back(
+          {out.size() + n, s->out_.data() + s->out_off_, len});
+    } catch (const std::bad_alloc&) {
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    self->ref_bytes_ += len;
+  } else if (len > 0) {
+    // An empty DATA frame (END_STREAM after a body that is all out) has no
+    // bytes, and the stream's buffer may have none (memcpy from null).
+    memcpy(p + n, s->out_.data() + s->out_off_, len);
+    n += len;
+  }
   if (pad > 1) {
     memset(p + n, 0, pad - 1);
     n += pad - 1;
@@ -981,6 +1004,26 @@ int Session::on_send_data(nghttp2_session*, nghttp2_frame* frame,
   }
   self->stream_output(s);
   return 0;
+}
+
+bool Session::output_full(const ByteBuffer& out) const {
+  return out.size() + ref_bytes_ + transport_->wire_unsent() >= kSendBuffer;
+}
+
+void Session::flush_wire() {
+  if (refs_.empty()) {
+    transport_->wire_send();
+    return;
+  }
+  // The referenced payloads are still in their streams' buffers: nothing
+  // ran between nghttp2_session_send() and here that could move them.
+  transport_->wire_send_gathered(refs_.data(), refs_.size());
+  drop_refs();
+}
+
+void Session::drop_refs() {
+  refs_.clear();
+  ref_bytes_ = 0;
 }
 
 bool Session::output_waiting(const Stream* s) {
@@ -1056,7 +1099,7 @@ void Session::send() {
       fail("output", rv);
       return;
     }
-    transport_->wire_send();
+    flush_wire();
     if (closed_) break;
     if (!notify_.empty()) {
       --in_ng_;

@@ -185,6 +185,13 @@ class Session {
   // The stream's response output waits on the peer (its windows, or the
   // socket): what output_deadline() watches.
   static bool output_waiting(const Stream* s);
+  // The loop's buffer, the referenced payloads and the connection's unsent
+  // bytes reach kSendBuffer: nghttp2 waits.
+  bool output_full(const ByteBuffer& out) const;
+  // Sends what nghttp2_session_send() produced, the referenced payloads in
+  // their places; then forgets them.
+  void flush_wire();
+  void drop_refs();
 
   Stream* new_stream(int32_t id);
   // Frees the streams closed on an earlier turn for reuse.
@@ -212,9 +219,13 @@ class Session {
   EventLoop* loop_;
   Transport* transport_;
   nghttp2_session* ng_ = nullptr;
-  int in_ng_ = 0;                  // depth of calls into nghttp2
-  bool send_pending_ = false;      // a send was asked for inside nghttp2
-  bool batching_ = false;          // run_ready(): one send at its end
+  int in_ng_ = 0;              // depth of calls into nghttp2
+  bool send_pending_ = false;  // a send was asked for inside nghttp2
+  bool batching_ = false;      // run_ready(): one send at its end
+  // DATA payloads written from their streams' buffers at the next
+  // flush_wire() (Transport::WireRef), and their bytes.
+  std::vector<Transport::WireRef> refs_;
+  size_t ref_bytes_ = 0;
   bool blocked_ = false;           // on_send refused: the socket is full
   bool closed_ = false;            // the transport is gone
   bool draining_ = false;          // GOAWAY sent

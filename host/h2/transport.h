@@ -32,6 +32,22 @@ class Transport {
   // Wire bytes handed to wire_send() that the kernel has not taken yet.
   virtual size_t wire_unsent() const = 0;
 
+  // A DATA frame's payload, sent from where it is instead of copied into
+  // wire_output() first: it goes after the first `at` bytes there.
+  struct WireRef {
+    size_t at;
+    const char* data;
+    size_t len;
+  };
+  static constexpr size_t kMaxWireRefs = 32;
+  // Whether payloads may be referenced now (cleartext, with nothing queued
+  // ahead that would need them copied anyway).
+  virtual bool wire_can_reference() const = 0;
+  // wire_send() with `n` (<= kMaxWireRefs) payloads in their places, in
+  // order of `at`. Their memory need only last until this returns: what
+  // the kernel does not take is copied.
+  virtual void wire_send_gathered(const WireRef* refs, size_t n) = 0;
+
   virtual const PeerAddress& peer() = 0;
   virtual bool local_address(PeerAddress* out) = 0;
   virtual tls::InfoSource* tls_source() = 0;

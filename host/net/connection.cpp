@@ -1518,6 +1518,100 @@ void Connection::write_wire(ByteBuffer& bytes) {
   start_write();
 }
 
+bool Connection::wire_can_reference() const {
+  // TLS encrypts a copy anyway; a file body, corked bytes or a write in
+  // flight queue what follows them (a copy); a closing connection sends
+  // nothing.
+  return !tls_ && !files_ && !corked_ && !write_in_flight_ &&
+         phase_ != Phase::Closing;
+}
+
+void Connection::wire_send_gathered(const h2::Transport::WireRef* refs,
+                                    size_t n) {
+  ByteBuffer& out = loop_->out();
+  if (n == 0 || phase_ == Phase::Closing || out.failed()) {
+    flush_output();  // nothing referenced, or nothing to send, or a failure
+    return;
+  }
+  if (wire_can_reference()) {
+    write_gathered(out, refs, n);
+    return;
+  }
+  // The state changed since the payloads were referenced: copy them into
+  // place and send as usual.
+  ByteBuffer joined;
+  size_t total = out.size();
+  for (size_t i = 0; i < n; ++i) total += refs[i].len;
+  bool ok = joined.reserve(total);
+  size_t from = 0;
+  for (size_t i = 0; ok && i < n; ++i) {
+    ok = joined.append(out.data() + from, refs[i].at - from) &&
+         joined.append(refs[i].data, refs[i].len);
+    from = refs[i].at;
+  }
+  ok = ok && joined.append(out.data() + from, out.size() - from);
+  out.clear();
+  if (!ok) {
+    fail_output_memory();
+    return;
+  }
+  out.swap(joined);
+  flush_output();
+}
+
+void Connection::write_gathered(ByteBuffer& out,
+                                const h2::Transport::WireRef* refs, size_t n) {
+  // Each payload between the stretches of `out` around it.
+  uv_buf_t bufs[2 * h2::Transport::kMaxWireRefs + 1];
+  size_t count = 0;
+  size_t total = 0;
+  size_t from = 0;
+  auto add = [&](const char* p, size_t len) {
+    if (len == 0) return;
+    bufs[count++] =
+        uv_buf_init(const_cast<char*>(p), static_cast<unsigned>(len));
+    total += len;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    add(out.data() + from, refs[i].at - from);
+    add(refs[i].data, refs[i].len);
+    from = refs[i].at;
+  }
+  add(out.data() + from, out.size() - from);
+  int w = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), bufs,
+                       static_cast<unsigned>(count));
+  if (w >= 0 && static_cast<size_t>(w) == total) {
+    out.clear();
+    return;
+  }
+  if (w < 0 && w != UV_EAGAIN) {
+    out.clear();
+    LOG_DEBUG("write to %s failed: %s", peer_text().c_str(), uv_strerror(w));
+    close_now();
+    return;
+  }
+  // The rest waits in writing_: a copy, as write_wire() makes.
+  size_t skip = w > 0 ? static_cast<size_t>(w) : 0;
+  writing_.clear();
+  bool ok = writing_.reserve(total - skip);
+  for (size_t i = 0; ok && i < count; ++i) {
+    const size_t len = bufs[i].len;
+    if (skip >= len) {
+      skip -= len;
+      continue;
+    }
+    ok = writing_.append(bufs[i].base + skip, len - skip);
+    skip = 0;
+  }
+  out.clear();
+  if (!ok) {
+    fail_output_memory();
+    return;
+  }
+  write_off_ = 0;
+  start_write();
+}
+
 void Connection::start_write() {
   size_t left = writing_.size() - write_off_;
   write_len_ = left < kWriteSlice ? left : kWriteSlice;

@@ -163,6 +163,9 @@ class Connection final : public TimeoutNode,
   ByteBuffer& wire_output() override;
   void wire_send() override { flush_output(); }
   size_t wire_unsent() const override { return queued_output(); }
+  bool wire_can_reference() const override;
+  void wire_send_gathered(const h2::Transport::WireRef* refs,
+                          size_t n) override;
   std::shared_ptr<const tls::SessionInfo> tls_snapshot() override;
   std::string describe_peer() override { return peer_text(); }
   void wire_finish() override;
@@ -353,6 +356,9 @@ class Connection final : public TimeoutNode,
   // Sends bytes as they go on the wire (ciphertext on TLS), after any in
   // flight; clears `bytes`. May close the connection.
   void write_wire(ByteBuffer& bytes);
+  // write_wire() of `out` with the referenced payloads in their places.
+  void write_gathered(ByteBuffer& out, const h2::Transport::WireRef* refs,
+                      size_t n);
   // A clean close of an idle connection: TLS says close_notify first, so
   // that the client knows nothing was cut.
   void close_gracefully();

@@ -345,6 +345,24 @@ def scenario_repeat(port, path, count, headers=""):
     return {"responses": out, "goaway": c.goaway}
 
 
+def scenario_echo_concurrent(port, path, count, size):
+    """`count` POSTs of `size` distinct random bytes each, all sent before
+    any answer is read, so that the answers' DATA frames interleave: the
+    streams whose answer is not exactly their own request's body."""
+    c = Conn(port)
+    bodies = {}
+    for _ in range(int(count)):
+        body = os.urandom(int(size))
+        sid = c.request("POST", path,
+                        [("content-type", "application/octet-stream")], body)
+        bodies[sid] = body
+    c.pump(lambda: all(c.done(sid) for sid in bodies))
+    wrong = [sid for sid, b in bodies.items()
+             if c.stream(sid)["status"] != "200" or
+             c.stream(sid)["body"] != b]
+    return {"streams": len(bodies), "wrong": wrong, "goaway": c.goaway}
+
+
 def scenario_concurrent(port, slow, fast):
     """Two streams at once on one connection: which one completes first."""
     c = Conn(port)

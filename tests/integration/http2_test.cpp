@@ -361,6 +361,17 @@ TEST(H2StreamReuse, EveryRequestOfAConnectionIsAdmitted) {
   EXPECT_EQ(rs[3]["status"], "429") << out;  // the burst was 3
 }
 
+// Large answers on many streams at once: their DATA payloads are written
+// from each stream's own buffer (h2::Transport::WireRef), interleaved with
+// the other streams' frames. Every answer must be its own request's bytes.
+TEST(H2LargeBodies, ConcurrentAnswersAreEachTheirOwn) {
+  HostProcess h(probe_args({"--plugin", "/echo=" + plugin_path("echo")}));
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  const std::string out =
+      h2_client(h.port(), {"echo-concurrent", "/echo", "8", "60000"});
+  EXPECT_TRUE(contains(out, "\"streams\": 8, \"wrong\": [], ")) << out;
+}
+
 TEST(H2Settings, DefaultsAnnounced) {
   HostProcess h(probe_args());
   ASSERT_TRUE(h.ok()) << h.stderr_text();
