@@ -851,24 +851,9 @@ void Session::start_blocking(Stream* s) {
     s->respond_error(http::ErrorCode::OutOfMemory, &head);
     return;
   }
-  const Mount& mount = *r.mount;
-  job->http_major = 2;
-  job->view.version_major = 2;
-  job->mount = &mount;
-  job->view.mount_prefix = {mount.prefix.data(), mount.prefix.size()};
-  tls::InfoSource* tls = transport_->tls_source();
-  job->view.scheme =
-      s->https() ? pounce_str_t{"https", 5} : pounce_str_t{"http", 4};
-  job->view.authority = {job->head.host.data(), job->head.host.size()};
-  job->tls.reset(transport_->tls_snapshot());
-  job->req.tls = tls ? &job->tls : nullptr;
-  job->plugin_name = mount.module->name().c_str();
-  job->res.reset(job->plugin_name);
-  job->pin = r.pin ? std::move(r.pin) : GenerationPin(r.generation);
-  // The stream's client: a trusted proxy's word (admission) is in it.
-  job->peer = s->client();
-  if (!transport_->local_address(&job->local)) job->local.len = 0;
-  job->owner = s;
+  job->bind(*s, s, *r.mount,
+            r.pin ? std::move(r.pin) : GenerationPin(r.generation),
+            transport_->tls_snapshot());
   BlockingPool* pool = loop_->blocking_pool();
   if (!pool || !pool->submit(job)) {
     loop_->release_job(job);

@@ -162,6 +162,33 @@ void BlockingJob::send_early_hints(std::string_view header_lines) {
   ret->push_hints(this, header_lines);
 }
 
+void BlockingJob::bind(exchange::Exchange& ex, BlockingOwner* who,
+                       const Mount& m, GenerationPin route_pin,
+                       std::shared_ptr<const tls::SessionInfo> tls_info) {
+  mount = &m;
+  http_major = ex.http_major();
+  view.version_major = http_major;
+  view.mount_prefix = {m.prefix.data(), m.prefix.size()};
+  view.scheme = ex.https() ? pounce_str_t{"https", 5} : pounce_str_t{"http", 4};
+  view.authority = {head.host.data(), head.host.size()};
+  const bool has_tls = tls_info != nullptr;
+  tls.reset(std::move(tls_info));
+  req.tls = has_tls ? &tls : nullptr;
+  plugin_name = m.module->name().c_str();
+  res.reset(plugin_name, m.metrics_index);
+  // Until the job is back on its loop, the code it runs stays loaded (a
+  // reload retires the generation only after that).
+  pin = std::move(route_pin);
+  // Copies: the connection may close while the handler runs. The client
+  // is a trusted proxy's word when admission took it.
+  peer = ex.client();
+  const std::string_view id = ex.request_id();
+  memcpy(request_id, id.data(), id.size());
+  req.request_id = std::string_view(request_id, id.size());
+  if (!ex.local_address(&local)) local.len = 0;
+  owner = who;
+}
+
 void BlockingJob::recycle() {
   pin.reset();
   // A response_file an abandoned job carried: closed now, not when the

@@ -80,6 +80,16 @@ struct BlockingJob final : exchange::HintsSink {
   bool capture_fields(const http::RequestHead& head, std::string_view body,
                       std::string_view path, std::string_view path_info,
                       const pounce_header_t* trailers, size_t trailer_count);
+  // After capture: what the handler sees beyond the request's bytes, from
+  // the exchange that submits the job (its protocol version, scheme,
+  // client, request id, addresses) and from its route (the mount and the
+  // pinned generation), with the connection's TLS facts. One place for
+  // both protocols: the HTTP/2 path once set these itself and left out the
+  // request id and the metrics mount, so that a recycled job showed a
+  // blocking handler another request's id.
+  void bind(exchange::Exchange& ex, BlockingOwner* who, const Mount& m,
+            GenerationPin route_pin,
+            std::shared_ptr<const tls::SessionInfo> tls_info);
   // Drops what the last request left behind (loop thread, before reuse).
   void recycle();
 

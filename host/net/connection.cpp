@@ -939,31 +939,9 @@ void Connection::start_blocking(const http::RequestHead& head,
     respond_error(http::ErrorCode::OutOfMemory, &head);
     return;
   }
-  const Mount& mount = *r.mount;
-  job->mount = &mount;
-  // The view fields capture() cannot know: the mount (pinned with the job)
-  // and the connection's scheme and TLS facts (a snapshot: the connection
-  // may close while the handler runs).
-  job->view.mount_prefix = {mount.prefix.data(), mount.prefix.size()};
-  job->view.scheme =
-      https() ? pounce_str_t{"https", 5} : pounce_str_t{"http", 4};
-  job->view.authority = {job->head.host.data(), job->head.host.size()};
-  job->tls.reset(tls_ ? tls_->info() : nullptr);
-  job->req.tls = tls_ ? &job->tls : nullptr;
-  job->plugin_name = mount.module->name().c_str();
-  job->res.reset(job->plugin_name, mount.metrics_index);
-  // Until the job is back on this loop, the code it runs stays loaded (a
-  // reload retires the generation only after that).
-  job->pin = r.pin ? std::move(r.pin) : GenerationPin(r.generation);
-  job->peer = client();
-  {
-    // A copy: the connection may close while the handler runs.
-    const std::string_view id = request_id();
-    memcpy(job->request_id, id.data(), id.size());
-    job->req.request_id = std::string_view(job->request_id, id.size());
-  }
-  if (!local_address(&job->local)) job->local.len = 0;
-  job->owner = this;
+  job->bind(*this, this, *r.mount,
+            r.pin ? std::move(r.pin) : GenerationPin(r.generation),
+            tls_ ? tls_->info() : nullptr);
   BlockingPool* pool = loop_->blocking_pool();
   if (!pool || !pool->submit(job)) {
     loop_->release_job(job);

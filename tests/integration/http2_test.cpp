@@ -361,6 +361,28 @@ TEST(H2StreamReuse, EveryRequestOfAConnectionIsAdmitted) {
   EXPECT_EQ(rs[3]["status"], "429") << out;  // the burst was 3
 }
 
+// A blocking handler over HTTP/2 sees its own request's id (X-Request-ID
+// through the request's header call): the job it runs in is recycled, and
+// the HTTP/2 path once left the id out of it, so the handler saw nothing
+// (a fresh job) or the last request's id (a reused one).
+TEST(H2Blocking, TheHandlerSeesItsOwnRequestId) {
+  HostProcess h(
+      probe_args({"--plugin", "/b=" + test_plugin_path("inspect_blocking")}));
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  const std::string out = h2_client(h.port(), {"repeat", "/b/x", "3"});
+  const nlohmann::json r = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_TRUE(r.is_object()) << out;
+  const auto& rs = r["responses"];
+  ASSERT_EQ(rs.size(), 3u) << out;
+  for (size_t i = 0; i < rs.size(); ++i) {
+    ASSERT_EQ(rs[i]["status"], "200") << i << out;
+    ASSERT_TRUE(rs[i]["request_id"].is_string()) << i << out;
+    const std::string id = rs[i]["request_id"];
+    const std::string body = rs[i]["body"];
+    EXPECT_TRUE(contains(body, "request_id=" + id + "\n")) << i << body;
+  }
+}
+
 // Large answers on many streams at once: their DATA payloads are written
 // from each stream's own buffer (h2::Transport::WireRef), interleaved with
 // the other streams' frames. Every answer must be its own request's bytes.

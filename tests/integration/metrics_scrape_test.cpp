@@ -91,6 +91,43 @@ std::string dump(const std::map<std::string, double>& m) {
   return out;
 }
 
+// A blocking route's requests count under its mount over both protocols:
+// the HTTP/2 path once left the job's metrics mount as the job's last use
+// had it (the first mount, or another route's).
+TEST(MetricsScrape, BlockingRequestsCountUnderTheirMountOverHttp2Too) {
+  HostProcess h({"--plugin", "/hello=" + plugin_path("hello"), "--plugin",
+                 "/b=" + test_plugin_path("inspect_blocking"), "--workers", "1",
+                 "--admin-listen", "http://127.0.0.1:0"});
+  ASSERT_TRUE(h.ok()) << h.stderr_text();
+  const uint16_t admin = admin_port(h);
+  ASSERT_NE(admin, 0);
+  const auto before = scrape(admin);
+  const std::string url =
+      "http://127.0.0.1:" + std::to_string(h.port()) + "/b/x";
+  for (int i = 0; i < 3; ++i) {
+    // One connection each: curl 7.88 fails a second request on a reused
+    // h2c prior-knowledge connection.
+    CommandResult r =
+        run_command({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                     "--http2-prior-knowledge", url});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "200");
+  }
+  ASSERT_EQ(get_response(h.port(), "/b/x")->status, 200);
+  const auto after = scrape(admin);
+  auto moved = [&](const std::string& key) {
+    return at(after, key) - at(before, key);
+  };
+  EXPECT_EQ(moved("pounce_requests_total{method=GET,mount=/b,"
+                  "protocol=h2,status=2xx}"),
+            3)
+      << dump(after);
+  EXPECT_EQ(moved("pounce_requests_total{method=GET,mount=/b,"
+                  "protocol=http/1.1,status=2xx}"),
+            1);
+  EXPECT_EQ(moved("pounce_request_duration_seconds_count{mount=/b}"), 4);
+}
+
 TEST(MetricsScrape, CountersMoveByExactlyTheRequestsSent) {
   HostProcess h({"--plugin", "/=" + test_plugin_path("inspect"), "--plugin",
                  "/hello=" + plugin_path("hello"), "--workers", "2",
