@@ -14,6 +14,14 @@
 
 namespace pounce::test {
 
+// How much earlier than the test's own clock says a host's timeout may
+// fire. libuv arms a timer from its loop time, cached (in whole
+// milliseconds) when the loop turn began: a loaded machine or a sanitizer
+// makes that turn's start tens of ms older than the event that armed it.
+// A lower bound on a timeout is therefore its duration minus this (a bound
+// of exactly the duration failed at 499.87 ms of 500).
+inline constexpr std::chrono::milliseconds kTimerMayFireEarly{100};
+
 // Paths of the build under test, set by CMake (see tests/CMakeLists.txt).
 std::string host_binary();
 std::string plugin_path(const std::string& name);       // build/plugins
