@@ -19,16 +19,11 @@
 #include <thread>
 #include <vector>
 
+#include "test_files.h"
+
 extern char** environ;
 
 namespace pounce::test {
-
-inline std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // The chromium binary: $POUNCE_CHROMIUM, else `chromium` on the PATH.
 inline std::string find_chromium() {

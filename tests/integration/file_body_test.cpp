@@ -25,47 +25,14 @@
 
 #include "host_process.h"
 #include "raw_client.h"
+#include "test_files.h"
+#include "test_protocols.h"
 #include "tls_support.h"
 
 using namespace pounce::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-enum class Proto { Http11, Https11, H2c, H2Tls };
-
-std::string proto_name(const ::testing::TestParamInfo<Proto>& p) {
-  switch (p.param) {
-    case Proto::Http11:
-      return "Http11";
-    case Proto::Https11:
-      return "Https11";
-    case Proto::H2c:
-      return "H2c";
-    case Proto::H2Tls:
-      return "H2Tls";
-  }
-  return "?";
-}
-
-std::string random_bytes(size_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::string s(n, '\0');
-  for (char& c : s) c = static_cast<char>(gen());
-  return s;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 // A sparse file of `size` bytes: a large body without the disk traffic.
 void make_sparse(const std::string& path, off_t size) {

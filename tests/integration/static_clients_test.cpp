@@ -35,6 +35,8 @@
 #include "raw_client.h"
 #include "temp_dir.h"
 #include "test_certs.h"
+#include "test_files.h"
+#include "test_protocols.h"
 #include "tls_support.h"
 
 using namespace pounce::test;
@@ -43,43 +45,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class Proto { Http11, Https11, H2c, H2Tls };
-
-std::string proto_name(const ::testing::TestParamInfo<Proto>& p) {
-  switch (p.param) {
-    case Proto::Http11:
-      return "Http11";
-    case Proto::Https11:
-      return "Https11";
-    case Proto::H2c:
-      return "H2c";
-    case Proto::H2Tls:
-      return "H2Tls";
-  }
-  return "?";
-}
-
-bool is_tls(Proto p) {
-  return p == Proto::Https11 || p == Proto::H2Tls;
-}
-bool is_h2(Proto p) {
-  return p == Proto::H2c || p == Proto::H2Tls;
-}
-
 bool contains(const std::string& hay, const std::string& needle) {
   return hay.find(needle) != std::string::npos;
-}
-
-std::string random_bytes(size_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::string s(n, '\0');
-  for (char& c : s) c = static_cast<char>(gen());
-  return s;
-}
-
-void write_file(const fs::path& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 // 64 MiB whose every 8-byte word is its own offset: a byte that is not the
