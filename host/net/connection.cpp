@@ -1471,23 +1471,44 @@ void Connection::write_wire(ByteBuffer& bytes) {
     if (!ok) fail_output_memory();
     return;
   }
-  const size_t attempt = std::min(bytes.size(), kMaxTryWrite);
-  uv_buf_t b = uv_buf_init(bytes.data(), static_cast<unsigned>(attempt));
-  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1);
-  if (n >= 0 && static_cast<size_t>(n) == bytes.size()) {
-    bytes.clear();
+  uv_buf_t whole;
+  whole.base = bytes.data();
+  whole.len = bytes.size();
+  try_write(bytes, &whole, 1, bytes.size());
+}
+
+void Connection::try_write(ByteBuffer& source, const uv_buf_t* bufs,
+                           size_t count, size_t total) {
+  // uv_try_write answers in an `int`: one huge piece is tried in part.
+  uv_buf_t first = bufs[0];
+  if (count == 1 && first.len > kMaxTryWrite) first.len = kMaxTryWrite;
+  int w =
+      uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_),
+                   count == 1 ? &first : bufs, static_cast<unsigned>(count));
+  if (w >= 0 && static_cast<size_t>(w) == total) {
+    source.clear();
     return;
   }
-  if (n < 0 && n != UV_EAGAIN) {
-    bytes.clear();
-    LOG_DEBUG("write to %s failed: %s", peer_text().c_str(), uv_strerror(n));
+  if (w < 0 && w != UV_EAGAIN) {
+    source.clear();
+    LOG_DEBUG("write to %s failed: %s", peer_text().c_str(), uv_strerror(w));
     close_now();
     return;
   }
-  size_t done = n > 0 ? static_cast<size_t>(n) : 0;
+  // The rest waits in writing_ (a copy: `bufs` need not outlive this).
+  size_t skip = w > 0 ? static_cast<size_t>(w) : 0;
   writing_.clear();
-  bool ok = writing_.append(bytes.data() + done, bytes.size() - done);
-  bytes.clear();
+  bool ok = writing_.reserve(total - skip);
+  for (size_t i = 0; ok && i < count; ++i) {
+    const size_t len = bufs[i].len;
+    if (skip >= len) {
+      skip -= len;
+      continue;
+    }
+    ok = writing_.append(bufs[i].base + skip, len - skip);
+    skip = 0;
+  }
+  source.clear();
   if (!ok) {
     fail_output_memory();
     return;
@@ -1556,38 +1577,7 @@ void Connection::write_gathered(ByteBuffer& out,
     from = refs[i].at;
   }
   add(out.data() + from, out.size() - from);
-  int w = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), bufs,
-                       static_cast<unsigned>(count));
-  if (w >= 0 && static_cast<size_t>(w) == total) {
-    out.clear();
-    return;
-  }
-  if (w < 0 && w != UV_EAGAIN) {
-    out.clear();
-    LOG_DEBUG("write to %s failed: %s", peer_text().c_str(), uv_strerror(w));
-    close_now();
-    return;
-  }
-  // The rest waits in writing_: a copy, as write_wire() makes.
-  size_t skip = w > 0 ? static_cast<size_t>(w) : 0;
-  writing_.clear();
-  bool ok = writing_.reserve(total - skip);
-  for (size_t i = 0; ok && i < count; ++i) {
-    const size_t len = bufs[i].len;
-    if (skip >= len) {
-      skip -= len;
-      continue;
-    }
-    ok = writing_.append(bufs[i].base + skip, len - skip);
-    skip = 0;
-  }
-  out.clear();
-  if (!ok) {
-    fail_output_memory();
-    return;
-  }
-  write_off_ = 0;
-  start_write();
+  try_write(out, bufs, count, total);
 }
 
 void Connection::start_write() {

@@ -356,6 +356,11 @@ class Connection final : public TimeoutNode,
   // Sends bytes as they go on the wire (ciphertext on TLS), after any in
   // flight; clears `bytes`. May close the connection.
   void write_wire(ByteBuffer& bytes);
+  // Writes what the kernel takes of `bufs` (`total` bytes) now; the rest
+  // is copied into writing_ and written in the background. `source` (what
+  // the pieces came from) is cleared either way.
+  void try_write(ByteBuffer& source, const uv_buf_t* bufs, size_t count,
+                 size_t total);
   // write_wire() of `out` with the referenced payloads in their places.
   void write_gathered(ByteBuffer& out, const h2::Transport::WireRef* refs,
                       size_t n);
